@@ -1,0 +1,1 @@
+"""A small Signal Temporal Logic language with RTAMT semantics."""
