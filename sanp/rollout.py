@@ -1,0 +1,375 @@
+"""Run a policy in a bound env: trajectories, the signals a spec evaluates, and
+restoring an env into any state of a trajectory.
+
+Many episodes run together: one policy call per step for the whole batch. CartPole
+steps as numpy arrays (the env's own equations, bit for bit); other envs step a bank of
+env instances in turn.
+
+Example:
+    >>> traj = run(policy, binding, {"x": 0.01, "x_dot": 0.0, "theta": 0.02, "theta_dot": 0.0})
+    >>> traj.total_reward, traj.signals(spec)["theta"].shape
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from sanp.envs import Binding, CartPoleAdapter
+from sanp.errors import EnvError
+from sanp.types import Actor, Point
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """One episode. `observations` has one more row than `actions` and `rewards`:
+    the initial observation and every observation after a step, the terminal one
+    included."""
+
+    point: Point | None
+    seed: int
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: bool
+    truncated: bool
+    nonfinite: bool = False
+    """The env or the policy produced NaN/inf: never to be scored as safe."""
+    states: np.ndarray | None = field(default=None, repr=False)
+    """Exact env states at every observation, where the env allows it (CartPole)."""
+
+    @property
+    def length(self) -> int:
+        """Number of steps taken."""
+        return len(self.rewards)
+
+    @property
+    def total_reward(self) -> float:
+        return float(np.sum(self.rewards, dtype=np.float64))
+
+    def signals(self, spec: Any) -> dict[str, np.ndarray]:
+        """The spec's signals over the T+1 observations of this episode.
+
+        `obs[i]` is the observation at each time; `action[i]` / `action` is the action
+        taken at that observation, the last one held at the final observation (no action
+        is taken there); `reward` is the reward received on arriving at that observation
+        (0 at the initial one), so a terminal penalty shows at the terminal observation.
+        """
+        out: dict[str, np.ndarray] = {}
+        n = len(self.observations)
+        for name, sig in spec.signals.items():
+            if sig.source == "obs":
+                values = self.observations[:, sig.index]
+            elif sig.source == "reward":
+                values = np.concatenate([[0.0], self.rewards])
+            else:
+                acts = self.actions if self.actions.ndim > 1 else self.actions[:, None]
+                column = acts[:, sig.index or 0]
+                values = np.concatenate([column, column[-1:]]) if len(column) else np.zeros(n)
+            out[name] = np.asarray(values, dtype=np.float64)
+        return out
+
+
+# ---------------------------------------------------------------------------- banks
+
+
+class _ScalarBank:
+    """N independent env instances stepped in turn."""
+
+    def __init__(self, binding: Binding, n: int):
+        self.binding = binding
+        self.envs = [binding.make() for _ in range(n)]
+        self.exact = binding.adapter.exact_state
+
+    def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
+        return self.binding.reset(self.envs[i], point, seed)
+
+    def state(self, i: int) -> Any:
+        return self.binding.adapter.get_state(self.envs[i])
+
+    def set_state(self, i: int, state: Any) -> np.ndarray:
+        return self.binding.adapter.set_state(self.envs[i], state)
+
+    def step(self, idx: np.ndarray, actions: np.ndarray):
+        obs, rew, term = [], np.zeros(len(idx)), np.zeros(len(idx), dtype=bool)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for j, i in enumerate(idx):
+                o, r, t, _, _ = self.envs[i].step(actions[j])
+                obs.append(o)
+                rew[j], term[j] = r, t
+        return np.asarray(obs, dtype=np.float32), rew, term
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+class _CartPoleBank:
+    """CartPole's equations over arrays: the same float64 operations as
+    `CartPoleEnv.step`, elementwise, so trajectories equal the scalar env's."""
+
+    def __init__(self, binding: Binding, n: int):
+        self.binding = binding
+        self.env = binding.make()
+        self.s = np.zeros((n, 4), dtype=np.float64)
+        self.exact = True
+
+    def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
+        obs = self.binding.reset(self.env, point, seed)
+        self.s[i] = self.env.state
+        return obs
+
+    def state(self, i: int) -> Any:
+        return self.s[i].copy()
+
+    def set_state(self, i: int, state: Any) -> np.ndarray:
+        self.s[i] = state[0] if isinstance(state, tuple) else state
+        return self.s[i].astype(np.float32)
+
+    def step(self, idx: np.ndarray, actions: np.ndarray):
+        e = self.env
+        x, x_dot, theta, theta_dot = self.s[idx].T
+        force = np.where(np.asarray(actions) == 1, e.force_mag, -e.force_mag)
+        costheta = np.cos(theta)
+        sintheta = np.sin(theta)
+        temp = (force + e.polemass_length * np.square(theta_dot) * sintheta) / e.total_mass
+        thetaacc = (e.gravity * sintheta - costheta * temp) / (
+            e.length * (4.0 / 3.0 - e.masspole * np.square(costheta) / e.total_mass)
+        )
+        xacc = temp - e.polemass_length * thetaacc * costheta / e.total_mass
+        if e.kinematics_integrator == "euler":
+            x = x + e.tau * x_dot
+            x_dot = x_dot + e.tau * xacc
+            theta = theta + e.tau * theta_dot
+            theta_dot = theta_dot + e.tau * thetaacc
+        else:
+            x_dot = x_dot + e.tau * xacc
+            x = x + e.tau * x_dot
+            theta_dot = theta_dot + e.tau * thetaacc
+            theta = theta + e.tau * theta_dot
+        new = np.stack([x, x_dot, theta, theta_dot], axis=1)
+        self.s[idx] = new
+        term = (
+            (x < -e.x_threshold)
+            | (x > e.x_threshold)
+            | (theta < -e.theta_threshold_radians)
+            | (theta > e.theta_threshold_radians)
+        )
+        if e._sutton_barto_reward:
+            rew = np.where(term, -1.0, 0.0)
+        else:
+            rew = np.ones(len(idx))
+        return new.astype(np.float32), rew, term
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _bank(binding: Binding, n: int):
+    if isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode"):
+        return _CartPoleBank(binding, n)
+    return _ScalarBank(binding, n)
+
+
+# ------------------------------------------------------------------------- the loop
+
+
+def _simulate(
+    actor: Actor,
+    binding: Binding,
+    bank,
+    obs0: np.ndarray,
+    starts: Sequence[int],
+    prefixes: Sequence[tuple],
+    points: Sequence[Point | None],
+    seeds: Sequence[int],
+    record_states: bool,
+) -> list[Trajectory]:
+    """Step every env of `bank` from its current state until it terminates or reaches
+    the horizon; `prefixes[n]` holds the (obs, actions, rewards, states) before it."""
+    n = len(obs0)
+    obs_log: list[list[np.ndarray]] = [[o] for o in obs0]
+    act_log: list[list[Any]] = [[] for _ in range(n)]
+    rew_log: list[list[float]] = [[] for _ in range(n)]
+    st_log: list[list[Any]] = [[bank.state(i)] if record_states else [] for i in range(n)]
+    remaining = np.array([binding.horizon - s for s in starts])
+    terminated = np.zeros(n, dtype=bool)
+    nonfinite = ~np.all(np.isfinite(obs0), axis=1)
+    active = (remaining > 0) & ~nonfinite
+    current = np.array(obs0, dtype=np.float32)
+    while active.any():
+        idx = np.flatnonzero(active)
+        actions = np.asarray(actor.act(current[idx]))
+        if actions.dtype.kind == "f":
+            bad = ~np.all(np.isfinite(actions.reshape(len(idx), -1)), axis=1)
+            if bad.any():
+                nonfinite[idx[bad]] = True
+                active[idx[bad]] = False
+                keep = ~bad
+                idx, actions = idx[keep], actions[keep]
+                if not len(idx):
+                    continue
+        obs, rew, term = bank.step(idx, actions)
+        for j, i in enumerate(idx):
+            obs_log[i].append(obs[j])
+            act_log[i].append(actions[j])
+            rew_log[i].append(float(rew[j]))
+            if record_states:
+                st_log[i].append(bank.state(i))
+        current[idx] = obs
+        remaining[idx] -= 1
+        terminated[idx] = term
+        finite = np.all(np.isfinite(obs), axis=1) & np.isfinite(rew)
+        nonfinite[idx[~finite]] = True
+        active[idx] = (remaining[idx] > 0) & ~term & finite
+    out = []
+    for i in range(n):
+        p_obs, p_act, p_rew, p_st = prefixes[i]
+        acts = np.array(act_log[i]) if act_log[i] else np.zeros((0,) + p_act.shape[1:])
+        if binding.action_kind == "discrete":
+            acts = acts.astype(np.int64)
+        else:
+            acts = acts.astype(np.float32).reshape(len(acts), -1)
+        states = None
+        if record_states and bank.exact:
+            states = np.concatenate([p_st, np.array(st_log[i][: len(obs_log[i])])]) if len(p_st) else np.array(st_log[i])
+        out.append(
+            Trajectory(
+                point=points[i],
+                seed=seeds[i],
+                observations=np.concatenate([p_obs, np.array(obs_log[i], dtype=np.float32)]),
+                actions=np.concatenate([p_act, acts]) if len(p_act) else acts,
+                rewards=np.concatenate([p_rew, np.array(rew_log[i], dtype=np.float64)]),
+                terminated=bool(terminated[i]),
+                truncated=bool(not terminated[i] and not nonfinite[i]),
+                nonfinite=bool(nonfinite[i]),
+                states=states,
+            )
+        )
+    return out
+
+
+def _empty_prefix(binding: Binding) -> tuple:
+    d = binding.observation_space.shape[0]
+    if binding.action_kind == "discrete":
+        acts = np.zeros((0,), dtype=np.int64)
+    else:
+        acts = np.zeros((0, binding.action_space.shape[0]), dtype=np.float32)
+    return np.zeros((0, d), dtype=np.float32), acts, np.zeros(0), np.zeros((0, 4))
+
+
+def run_batch(
+    actor: Actor,
+    binding: Binding,
+    points: Sequence[Point | None],
+    seeds: Sequence[int] | int | None = None,
+    *,
+    record_states: bool = True,
+) -> list[Trajectory]:
+    """Run one episode per point, all together. `points[i] = None` uses the env's own
+    initial distribution with seed `seeds[i]` (reward estimates); for a point the
+    seed defaults to the binding's reset seed (falsification)."""
+    n = len(points)
+    if seeds is None:
+        seeds = [binding.reset_seed] * n
+    elif isinstance(seeds, int):
+        seeds = [seeds] * n
+    if n == 0:
+        return []
+    bank = _bank(binding, n)
+    try:
+        obs0 = np.array([bank.reset(i, points[i], seeds[i]) for i in range(n)], dtype=np.float32)
+        empty = _empty_prefix(binding)
+        return _simulate(
+            actor, binding, bank, obs0, [0] * n, [empty] * n, list(points), list(seeds), record_states
+        )
+    finally:
+        bank.close()
+
+
+def run(actor: Actor, binding: Binding, point: Point | None, seed: int | None = None) -> Trajectory:
+    """Run one episode from `point` (None: the env's own reset with `seed`)."""
+    return run_batch(actor, binding, [point], None if seed is None else [seed])[0]
+
+
+def returns(actor: Actor, binding: Binding, episodes: int = 100, seed: int = 0, batch: int = 100) -> np.ndarray:
+    """Episode returns over `episodes` episodes of the env's own initial distribution,
+    seeds `seed .. seed+episodes-1`, run `batch` at a time."""
+    out = []
+    for start in range(0, episodes, batch):
+        seeds = list(range(seed + start, seed + min(episodes, start + batch)))
+        trajs = run_batch(actor, binding, [None] * len(seeds), seeds, record_states=False)
+        out.extend(t.total_reward if not t.nonfinite else float("nan") for t in trajs)
+    return np.array(out)
+
+
+def continue_batch(
+    actor: Actor, binding: Binding, starts: Sequence[tuple[Trajectory, int]]
+) -> list[Trajectory]:
+    """For each (trajectory, i): put an env into the trajectory's state at step i and
+    let `actor` run it to the end. The result keeps the first i steps of the trajectory.
+
+    Exact state restore where the env allows it (CartPole); otherwise a replay of the
+    same reset and the recorded action prefix (Box2D envs are deterministic), checked
+    against the recorded observation.
+    """
+    n = len(starts)
+    if n == 0:
+        return []
+    bank = _bank(binding, n)
+    try:
+        obs0 = []
+        for k, (traj, i) in enumerate(starts):
+            if not 0 <= i <= traj.length:
+                raise EnvError(f"cannot restore step {i} of a {traj.length}-step trajectory")
+            if traj.states is not None and bank.exact:
+                obs0.append(bank.set_state(k, traj.states[i]))
+            else:
+                obs0.append(_replay(bank, k, traj, i))
+        prefixes = []
+        for traj, i in starts:
+            st = traj.states[:i] if traj.states is not None else np.zeros((0, 4))
+            prefixes.append((traj.observations[:i], traj.actions[:i], traj.rewards[:i], st))
+        return _simulate(
+            actor,
+            binding,
+            bank,
+            np.array(obs0, dtype=np.float32),
+            [i for _, i in starts],
+            prefixes,
+            [t.point for t, _ in starts],
+            [t.seed for t, _ in starts],
+            record_states=True,
+        )
+    finally:
+        bank.close()
+
+
+def _replay(bank, k: int, traj: Trajectory, i: int) -> np.ndarray:
+    obs = bank.reset(k, traj.point, traj.seed)
+    for t in range(i):
+        o, _, _ = bank.step(np.array([k]), traj.actions[t : t + 1])
+        obs = o[0]
+    if not np.array_equal(obs, traj.observations[i]):
+        raise EnvError(
+            f"replay of {traj.length}-step trajectory diverged at step {i}: "
+            "the env is not deterministic under a fixed seed and action prefix"
+        )
+    return obs
+
+
+def restore(binding: Binding, env: gym.Env, traj: Trajectory, i: int) -> np.ndarray:
+    """Put a single `env` (from `binding.make()`) into the state of `traj` at step i and
+    return the observation there."""
+    if traj.states is not None and binding.adapter.exact_state:
+        return np.asarray(binding.adapter.set_state(env, (traj.states[i], None)))
+    obs = binding.reset(env, traj.point, traj.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for t in range(i):
+            obs, *_ = env.step(traj.actions[t])
+    return np.asarray(obs)
