@@ -1,44 +1,76 @@
-"""Write output files whole or not at all: to a temporary name beside the target,
-then renamed into place, so an error or Ctrl-C never leaves a half-written file."""
+"""Atomic output files: write to a temporary name in the same directory, then
+`os.replace` it onto the target, so that a reader never sees a half-written file and
+a failed write leaves any previous file untouched.
+
+Example:
+    >>> from sanp.atomic import write_bytes, atomic_output
+    >>> write_bytes("out/model.onnx", data)
+    >>> with atomic_output("out/report.json") as tmp:
+    ...     tmp.write_text(text)
+"""
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
+import secrets
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from sanp.errors import OutputError
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Raise OutputError unless `path`'s directory exists and is writable."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
+def _check_dir(path: Path) -> None:
+    parent = path.parent
+    if not parent.exists():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist; create it first")
     if not parent.is_dir():
-        raise OutputError(f"{p}: directory {parent} does not exist; create it or choose another path")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{p}: directory {parent} is not writable")
-    if p.is_dir():
-        raise OutputError(f"{p} is a directory; give a file name")
-    return p
+        raise OutputError(f"cannot write {path}: {parent} is not a directory; choose another output path")
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory; give a file name")
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path to write; it replaces `path` only if the block succeeds."""
-    target = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    os.close(fd)
+@contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary path next to `path` (the file already exists, empty);
+    on normal exit move it onto `path`, on an exception remove it.
+
+    Raises OutputError when the directory is missing or cannot be written.
+    """
+    path = Path(path)
+    _check_dir(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # umask applies
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; choose a writable directory") from None
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink(tmp)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; choose a writable directory") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write `data` to `path` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically (fsynced before the rename)."""
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write `text` to `path` atomically."""
+    write_bytes(path, text.encode(encoding))
+
+
+def _unlink(p: Path) -> None:
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
