@@ -7,6 +7,9 @@ Example:
     >>> write_bytes("out/model.onnx", data)
     >>> with atomic_output("out/report.json") as tmp:
     ...     tmp.write_text(text)
+
+Names: `atomic_output` (alias `atomic_path`), `write_bytes`, `write_text`,
+`atomic_write` (bytes or str), `check_writable`.
 """
 from __future__ import annotations
 
@@ -17,6 +20,15 @@ from pathlib import Path
 from typing import Iterator
 
 from sanp.errors import OutputError
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise OutputError unless `path`'s directory exists and is writable; return the Path."""
+    path = Path(path)
+    _check_dir(path)
+    if not os.access(path.parent, os.W_OK):
+        raise OutputError(f"cannot write {path}: directory {path.parent} is not writable; choose another path")
+    return path
 
 
 def _check_dir(path: Path) -> None:
@@ -55,6 +67,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+atomic_path = atomic_output
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically (fsynced before the rename)."""
     with atomic_output(path) as tmp:
@@ -67,6 +82,11 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     """Write `text` to `path` atomically."""
     write_bytes(path, text.encode(encoding))
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write `data` (str is UTF-8 encoded) to `path` atomically."""
+    write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def _unlink(p: Path) -> None:
