@@ -1,0 +1,331 @@
+"""The `sanp` command line. One `main()` maps errors to exit codes:
+0 success, 1 a counterexample was found (verify), 2 bad input, 130 interrupted."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_OK, EXIT_FOUND, EXIT_BAD, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage errors exit 2 with one line
+        self.exit(EXIT_BAD, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sanp import __version__
+
+    p = _Parser(
+        prog="sanp",
+        description="Falsify deep-RL policies against STL safety specs, and prune them "
+        "without losing safety.",
+    )
+    p.add_argument("--version", action="version", version=f"sanp {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser("check", help="parse and type-check spec files")
+    c.add_argument("specs", nargs="+", metavar="SPEC")
+
+    v = sub.add_parser("verify", help="search for episodes that violate a spec")
+    v.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
+    v.add_argument("spec", metavar="SPEC")
+    v.add_argument("--budget", type=_positive_int, default=100, help="rollouts (default 100)")
+    v.add_argument("--optimizer", choices=["bo", "random"], default="bo")
+    v.add_argument("--seed", type=_int, default=0)
+    v.add_argument("--requirement", action="append", metavar="NAME",
+                   help="falsify only this requirement (repeatable)")
+    v.add_argument("--all", action="store_true",
+                   help="spend the whole budget and collect every counterexample")
+    v.add_argument("--mode", choices=["joint", "each"], default="joint",
+                   help="joint: one search minimising the worst requirement; each: one "
+                   "search per requirement (budget each)")
+    v.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
+    v.add_argument("--json", metavar="FILE", help="write the JSON report here")
+    v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+
+    i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
+    i.add_argument("model", metavar="MODEL")
+    i.add_argument("--vecnormalize", metavar="FILE")
+    i.add_argument("--env", required=True, metavar="ENV")
+    i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+
+    e = sub.add_parser("eval", help="mean, min, max return and episode length")
+    e.add_argument("policy", metavar="POLICY")
+    e.add_argument("spec", nargs="?", metavar="SPEC")
+    e.add_argument("--env", metavar="ENV")
+    e.add_argument("--episodes", type=_positive_int, default=100)
+    e.add_argument("--seed", type=_int, default=0)
+    e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
+    e.add_argument("--vecnormalize", metavar="FILE")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_BAD
+    import stl
+    from sanp.errors import SanpError
+
+    try:
+        return {"check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval}[
+            args.command
+        ](args)
+    except stl.SpecError as exc:
+        if args.debug:
+            raise
+        print(exc.pretty(), file=sys.stderr)
+        return EXIT_BAD
+    except SanpError as exc:
+        if args.debug:
+            raise
+        print(f"sanp {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD
+    except KeyboardInterrupt:
+        print(f"sanp {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _check_output(path: str | None, *inputs: str | None) -> None:
+    """Fail before any work when an output cannot be written or would replace an input."""
+    from sanp.errors import OutputError
+
+    if path is None:
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: directory {parent} does not exist; create it or choose another path")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{p}: directory {parent} is not writable")
+    for other in inputs:
+        if other and p.exists() and Path(other).exists() and p.resolve() == Path(other).resolve():
+            raise OutputError(f"{p} is an input of this command; write the output elsewhere")
+
+
+def _check_plot_dir(path: str | None) -> None:
+    from sanp.errors import OutputError
+
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"--plots {p}: exists and is not a directory")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not p.exists() and not parent.is_dir():
+        raise OutputError(f"--plots {p}: directory {parent} does not exist")
+
+
+def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
+    """Load a policy and check that it fits the binding's observation and action spaces."""
+    import torch
+
+    from sanp import policy as policies
+
+    torch.set_num_threads(1)
+    return policies.load(
+        path,
+        observation_space=binding.observation_space,
+        action_space=binding.action_space,
+        vecnormalize=vecnormalize,
+    )
+
+
+def _progress(description: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best robustness {task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=_console(stderr=True),
+        transient=True,
+    )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if x == x else "nan"
+
+
+# ------------------------------------------------------------------------ commands
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import stl
+
+    from sanp.envs import bind
+
+    for path in args.specs:
+        spec = stl.load(path)
+        binding = bind(spec)
+        dims = ", ".join(d.name for d in binding.space) or "none"
+        print(
+            f"{path}: ok — env {spec.env_id}, horizon {binding.horizon}, "
+            f"{len(spec.signals)} signals, {len(spec.requirements)} requirements "
+            f"({', '.join(spec.requirements)}), search [{dims}]"
+        )
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import stl
+
+    from sanp.envs import bind
+    from sanp.falsify import FalsifyConfig, falsify
+    from sanp.report import plot_verify, verify_report, write_json
+
+    _check_output(args.json, args.policy, args.spec)
+    _check_plot_dir(args.plots)
+    spec = stl.load(args.spec)
+    binding = bind(spec)
+    policy = load_policy(args.policy, binding, args.vecnormalize)
+    config = FalsifyConfig(
+        budget=args.budget,
+        optimizer=args.optimizer,
+        seed=args.seed,
+        collect_all=args.all,
+        requirements=tuple(args.requirement) if args.requirement else None,
+        mode=args.mode,
+    )
+    actor = _fast_actor(policy)
+    with _progress("falsifying") as bar:
+        task = bar.add_task(f"{args.optimizer} falsification", total=None, best="-")
+
+        def tick(done: int, total: int, best: float) -> None:
+            bar.update(task, completed=done, total=total, best=_fmt(best))
+
+        result = falsify(actor, binding, spec, config, progress=tick)
+    _print_verify(result, spec, binding)
+    if args.json:
+        options = {
+            "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
+            "mode": args.mode, "requirements": list(result.requirements),
+        }
+        write_json(verify_report(result, spec, policy_path=args.policy, spec_path=args.spec,
+                                 options=options), args.json)
+        print(f"report: {args.json}")
+    if args.plots:
+        files = plot_verify(result, spec, args.plots)
+        print(f"plots: {len(files)} PNG files in {args.plots}")
+    return EXIT_FOUND if result.falsified else EXIT_OK
+
+
+def _fast_actor(policy: Any) -> Any:
+    """onnxruntime where it is available: no gradient is needed to falsify."""
+    to_ort = getattr(policy, "to_ort", None)
+    return to_ort() if to_ort else policy
+
+
+def _print_verify(result: Any, spec: Any, binding: Any) -> None:
+    from rich.table import Table
+
+    con = _console()
+    table = Table(title=f"{spec.env_id}: {len(result.evaluations)} evaluations "
+                        f"({result.config.optimizer}, seed {result.config.seed})")
+    for col in ("requirement", "evaluations", "min robustness", "counterexamples", "worst point"):
+        table.add_column(col)
+    for name in result.requirements:
+        evs = sum(name in e.robustness for e in result.evaluations)
+        cexs = [c for c in result.counterexamples if name in c.violated]
+        worst = min(cexs, key=lambda c: c.robustness[name], default=None)
+        point = ", ".join(f"{k}={v:.4g}" for k, v in worst.point.items()) if worst else "-"
+        table.add_row(name, str(evs), _fmt(result.min_robustness(name)), str(len(cexs)), point)
+    con.print(table)
+    n = len(result.evaluations)
+    if result.falsified:
+        first = result.first_counterexample_at()
+        con.print(
+            f"FALSIFIED: {len(result.counterexamples)} counterexample(s); the first after "
+            f"{first} rollout(s). Wall time {result.wall_time:.1f} s."
+        )
+    else:
+        con.print(
+            f"No counterexample found within {n} evaluations. This is evidence, not proof: "
+            f"a larger budget or another seed may still find one. Wall time {result.wall_time:.1f} s."
+        )
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sanp.envs import bind
+    from sanp.export import export_onnx
+
+    _check_output(args.output, args.model, args.vecnormalize)
+    binding = bind(env_id=args.env)
+    policy = load_policy(args.model, binding, args.vecnormalize)
+    export_onnx(policy, args.output, metadata={"env_id": args.env, "source": Path(args.model).name})
+    print(f"{args.output}: {policy.obs_dim} inputs -> {policy.out_dim} {policy.action_kind} outputs")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+    import stl
+
+    from sanp import rollout
+    from sanp.envs import bind
+    from sanp.errors import OptionError
+
+    if args.spec and args.env:
+        raise OptionError("give either SPEC or --env, not both")
+    if args.spec:
+        binding = bind(stl.load(args.spec), horizon=args.horizon)
+    elif args.env:
+        binding = bind(env_id=args.env, horizon=args.horizon)
+    else:
+        raise OptionError("give a SPEC file or --env ENV_ID to evaluate the policy on")
+    policy = load_policy(args.policy, binding, args.vecnormalize)
+    trajs = []
+    for start in range(0, args.episodes, 100):
+        seeds = list(range(args.seed + start, args.seed + min(args.episodes, start + 100)))
+        trajs += rollout.run_batch(_fast_actor(policy), binding, [None] * len(seeds), seeds,
+                                   record_states=False)
+    rets = np.array([t.total_reward for t in trajs])
+    lens = np.array([t.length for t in trajs])
+    bad = sum(t.nonfinite for t in trajs)
+    print(
+        f"{binding.env_id}, {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, "
+        f"horizon {binding.horizon}): return mean {rets.mean():.2f} ± {rets.std():.2f}, "
+        f"min {rets.min():.2f}, max {rets.max():.2f}; length mean {lens.mean():.1f}, "
+        f"min {lens.min()}, max {lens.max()}"
+        + (f"; {bad} episode(s) produced NaN/inf" if bad else "")
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

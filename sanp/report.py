@@ -1,0 +1,212 @@
+"""JSON reports and plots of verify runs.
+
+Reports are strict JSON (infinities are written as the strings "inf" / "-inf") with a
+schema version; everything but the "timing" block repeats byte for byte for the same
+inputs and seed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from sanp.atomic import write_bytes
+from sanp.falsify import Counterexample, FalsifyResult
+
+VERIFY_SCHEMA = "sanp.verify/1"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("sanp", "numpy", "torch", "gymnasium", "GPyOpt", "GPy", "onnxruntime", "rtamt", "lark"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types; non-finite floats become "inf", "-inf", "nan"."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return v
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value
+
+
+def counterexample_dict(cex: Counterexample, spec: Any) -> dict[str, Any]:
+    traj = cex.trajectory
+    return {
+        "point": cex.point,
+        "violated": list(cex.violated),
+        "robustness": cex.robustness,
+        "min_robustness": cex.min_robustness,
+        "step": cex.step,
+        "evaluation": cex.evaluation,
+        "length": traj.length,
+        "total_reward": traj.total_reward,
+        "terminated": traj.terminated,
+        "nonfinite": traj.nonfinite,
+        "signals": traj.signals(spec),
+        "actions": traj.actions,
+    }
+
+
+def verify_report(
+    result: FalsifyResult,
+    spec: Any,
+    *,
+    policy_path: str,
+    spec_path: str,
+    options: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The JSON document of a verify run."""
+    reqs = []
+    for name in result.requirements:
+        evs = [e for e in result.evaluations if name in e.robustness]
+        reqs.append(
+            {
+                "name": name,
+                "formula": str(spec.requirements[name].formula),
+                "evaluations": len(evs),
+                "min_robustness": result.min_robustness(name),
+                "counterexamples": sum(name in c.violated for c in result.counterexamples),
+            }
+        )
+    return jsonable(
+        {
+            "schema": VERIFY_SCHEMA,
+            "command": "verify",
+            "verdict": "falsified" if result.falsified else "no counterexample found",
+            "inputs": {
+                "policy": str(policy_path),
+                "policy_sha256": file_sha256(policy_path),
+                "spec": str(spec_path),
+                "spec_sha256": spec.sha256,
+                "env_id": spec.env_id,
+                "options": dict(options),
+                "seed": result.config.seed,
+                "versions": versions(),
+            },
+            "requirements": reqs,
+            "evaluations": [
+                {
+                    "index": e.index,
+                    "point": e.point,
+                    "robustness": e.robustness,
+                    "objective": e.objective,
+                    **({"target": e.target} if e.target else {}),
+                }
+                for e in result.evaluations
+            ],
+            "counterexamples": [counterexample_dict(c, spec) for c in result.counterexamples],
+            "timing": {
+                "wall_s": result.wall_time,
+                "rollout_s": result.rollout_time,
+                "optimizer_s": result.optimizer_time,
+            },
+        }
+    )
+
+
+def write_json(doc: Mapping[str, Any], path: str | os.PathLike) -> None:
+    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    write_bytes(path, text.encode())
+
+
+# ---------------------------------------------------------------------------- plots
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    write_bytes(path, buf.getvalue())
+
+
+def plot_verify(result: FalsifyResult, spec: Any, out_dir: str | os.PathLike) -> list[Path]:
+    """robustness.png (each evaluation and the best so far) and cex_<i>.png (the
+    counterexample's compared quantities over time, bounds drawn in)."""
+    plt = _pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    y = np.array([e.objective for e in result.evaluations], dtype=float)
+    shown = np.where(np.isfinite(y), y, np.nan)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(np.arange(1, len(y) + 1), shown, ".", color="tab:blue", label="evaluation")
+    ax.plot(np.arange(1, len(y) + 1), np.minimum.accumulate(np.nan_to_num(y, nan=np.inf, posinf=np.inf)),
+            "-", color="tab:red", label="best so far")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xlabel("evaluation")
+    ax.set_ylabel("robustness (min over requirements)")
+    ax.set_title(f"{result.config.optimizer} falsification, seed {result.config.seed}")
+    ax.legend()
+    _save(fig, out / "robustness.png")
+    plt.close(fig)
+    written.append(out / "robustness.png")
+    for i, cex in enumerate(result.counterexamples):
+        written.append(plot_counterexample(cex, spec, out / f"cex_{i}.png"))
+    return written
+
+
+def plot_counterexample(cex: Counterexample, spec: Any, path: Path) -> Path:
+    plt = _pyplot()
+    signals = cex.trajectory.signals(spec)
+    preds = []
+    for name in cex.violated:
+        preds.extend((name, p) for p in spec.requirements[name].predicates())
+    n = max(1, len(preds))
+    fig, axes = plt.subplots(n, 1, figsize=(7, 2.2 * n), squeeze=False, sharex=True)
+    t = np.arange(len(cex.trajectory.observations))
+    for ax, (name, pred) in zip(axes[:, 0], preds):
+        lhs, rhs = np.broadcast_arrays(pred.lhs(signals), pred.rhs(signals))
+        ax.plot(t, lhs, color="tab:blue", label="left side")
+        ax.plot(t, rhs, "--", color="tab:red", label="bound")
+        ax.axvline(cex.step, color="0.5", lw=0.8)
+        ax.set_title(f"{name}: {pred.text}", fontsize=9)
+    axes[-1, 0].set_xlabel("step")
+    point = ", ".join(f"{k}={v:.4g}" for k, v in cex.point.items())
+    fig.suptitle(f"counterexample at {point}\nrobustness {cex.min_robustness:.4g}", fontsize=9)
+    _save(fig, path)
+    plt.close(fig)
+    return path
