@@ -1,0 +1,134 @@
+"""ONNX export of an `MLPPolicy`, built node by node with `onnx.helper`.
+
+The graph: input `obs` float32 [batch, obs_dim] -> (normaliser: Sub mean, Div std,
+Clip) -> one Gemm (transB=1) per Linear with its activation -> output
+`action_values` float32 [batch, out_dim] (raw values: argmax / clip to the action box
+is the runtime's job, described by the metadata).
+
+Weights are exported effective (weight * mask). With `sparse=True` a weight with
+masked-out entries is stored as an ONNX sparse_initializer (COO, int64 linear
+indices) holding exactly the unmasked positions, so the file shrinks with sparsity
+and `sanp.policy.load` restores the mask exactly: mask = 1 at every stored index
+(an unmasked weight that happens to be 0.0 is stored explicitly and stays unmasked).
+A dense file from sanp records per-layer sparsity in its metadata; on load, layers
+with recorded sparsity > 0 get mask = (weight != 0), the others a mask of ones.
+
+Metadata (`metadata_props`, read back with onnxruntime's
+`InferenceSession(...).get_modelmeta().custom_metadata_map`):
+  sanp_version, action_kind, action_space (JSON: kind, n | shape, low, high),
+  sparsity, layer_sparsity (JSON list), obs_dim, out_dim, plus the caller's entries
+  (e.g. env_id, spec_sha256); sanp's own keys win over the caller's.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+RESERVED_KEYS = ("sanp_version", "action_kind", "action_space", "sparsity", "layer_sparsity", "obs_dim", "out_dim")
+OPSET = 17
+IR_VERSION = 9
+_ACT_OP = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+
+
+def policy_metadata(policy: Any) -> dict[str, str]:
+    """sanp's own metadata entries for `policy`."""
+    import sanp
+    from sanp.policy import _json_floats
+
+    if policy.action_kind == "discrete":
+        space = {"kind": "discrete", "n": policy.out_dim}
+    else:
+        space = {
+            "kind": "continuous",
+            "shape": [policy.out_dim],
+            "low": _json_floats(policy.action_low),
+            "high": _json_floats(policy.action_high),
+        }
+    return {
+        "sanp_version": sanp.__version__,
+        "action_kind": policy.action_kind,
+        "action_space": json.dumps(space),
+        "sparsity": repr(float(policy.sparsity())),
+        "layer_sparsity": json.dumps([float(s) for s in policy.layer_sparsity()]),
+        "obs_dim": str(policy.obs_dim),
+        "out_dim": str(policy.out_dim),
+    }
+
+
+def build_model(policy: Any, metadata: Mapping[str, str] | None = None, *, sparse: bool = True) -> Any:
+    """The ONNX ModelProto of `policy` (see the module docstring)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits: list[Any] = []
+    sparse_inits: list[Any] = []
+    nodes: list[Any] = []
+    x = "obs"
+    if policy.has_normalizer:
+        inits.append(numpy_helper.from_array(policy.obs_mean.detach().numpy().astype(np.float32), "obs_mean"))
+        inits.append(numpy_helper.from_array(policy.obs_std.detach().numpy().astype(np.float32), "obs_std"))
+        nodes.append(helper.make_node("Sub", [x, "obs_mean"], ["obs_centered"], name="obs_sub_mean"))
+        nodes.append(helper.make_node("Div", ["obs_centered", "obs_std"], ["obs_scaled"], name="obs_div_std"))
+        x = "obs_scaled"
+        if policy.obs_clip is not None:
+            c = float(policy.obs_clip)
+            inits.append(numpy_helper.from_array(np.array(-c, np.float32), "obs_clip_min"))
+            inits.append(numpy_helper.from_array(np.array(c, np.float32), "obs_clip_max"))
+            nodes.append(helper.make_node("Clip", [x, "obs_clip_min", "obs_clip_max"], ["obs_normalized"], name="obs_clip"))
+            x = "obs_normalized"
+    n = len(policy.layers)
+    for i, (lin, mask, act) in enumerate(zip(policy.layers, policy.masks, policy.activations)):
+        w = (lin.weight * mask).detach().numpy().astype(np.float32)
+        m = mask.detach().numpy()
+        wname, bname = f"linear{i}.weight", f"linear{i}.bias"
+        if sparse and bool((m == 0).any()):
+            idx = np.flatnonzero(m.reshape(-1) != 0).astype(np.int64)
+            values = numpy_helper.from_array(w.reshape(-1)[idx].astype(np.float32), wname)
+            indices = numpy_helper.from_array(idx, f"{wname}.indices")
+            sparse_inits.append(helper.make_sparse_tensor(values, indices, list(w.shape)))
+        else:
+            inits.append(numpy_helper.from_array(w, wname))
+        inits.append(numpy_helper.from_array(lin.bias.detach().numpy().astype(np.float32), bname))
+        last = i == n - 1
+        y = "action_values" if last and act == "identity" else f"linear{i}.out"
+        nodes.append(helper.make_node("Gemm", [x, wname, bname], [y], name=f"linear{i}", transB=1))
+        x = y
+        if act != "identity":
+            y = "action_values" if last else f"act{i}.out"
+            nodes.append(helper.make_node(_ACT_OP[act], [x], [y], name=f"act{i}"))
+            x = y
+    graph = helper.make_graph(
+        nodes,
+        "sanp_policy",
+        [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", policy.obs_dim])],
+        [helper.make_tensor_value_info("action_values", TensorProto.FLOAT, ["batch", policy.out_dim])],
+        initializer=inits,
+        sparse_initializer=sparse_inits,
+    )
+    import sanp
+
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sanp", producer_version=sanp.__version__
+    )
+    model.ir_version = IR_VERSION
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    meta.update(policy_metadata(policy))
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_onnx(
+    policy: Any, path: str | os.PathLike, metadata: Mapping[str, str] | None = None, *, sparse: bool = True
+) -> None:
+    """Write `policy` as ONNX to `path` (atomically: temp file + rename).
+
+    Raises OutputError when the directory is missing or not writable.
+    """
+    from sanp.atomic import check_writable, write_bytes
+
+    check_writable(path)
+    write_bytes(path, build_model(policy, metadata, sparse=sparse).SerializeToString())
