@@ -79,6 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=_int, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
     e.add_argument("--vecnormalize", metavar="FILE")
+    pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
+    pr.add_argument("policy", metavar="POLICY")
+    pr.add_argument("spec", metavar="SPEC")
+    pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    pr.add_argument("--criterion", choices=["magnitude", "activation"], default="magnitude")
+    pr.add_argument("--scope", choices=["layer", "global"], default="layer")
+    pr.add_argument("--budget", type=_positive_int, default=100,
+                    help="falsifier rollouts per refinement round (default 100)")
+    pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")
+    pr.add_argument("--episodes", type=_positive_int, default=100,
+                    help="episodes per mean-reward estimate (default 100)")
+    pr.add_argument("--heldout-budget", type=_positive_int, default=200,
+                    help="held-out BO rollouts per policy (default 200)")
+    pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
+                    help="held-out uniform points per policy (default 1000)")
+    pr.add_argument("--seed", type=_int, default=0)
+    pr.add_argument("--vecnormalize", metavar="FILE")
+    pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
+    pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
     return p
 
 
@@ -92,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sanp.errors import SanpError
 
     try:
-        return {"check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval}[
+        return {
+            "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
+            "prune": cmd_prune,
+        }[
             args.command
         ](args)
     except stl.SpecError as exc:
@@ -325,6 +347,85 @@ def cmd_eval(args: argparse.Namespace) -> int:
         + (f"; {bad} episode(s) produced NaN/inf" if bad else "")
     )
     return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    import time
+
+    import stl
+
+    from sanp.envs import bind
+    from sanp.export import export_onnx
+    from sanp.pipeline import PruneConfig, prune_and_refine
+    from sanp.report import plot_prune, prune_metadata, prune_report, write_json
+
+    for out in (args.output, args.report):
+        _check_output(out, args.policy, args.spec, args.vecnormalize)
+    _check_plot_dir(args.plots)
+    spec = stl.load(args.spec)
+    binding = bind(spec)
+    dense = load_policy(args.policy, binding, args.vecnormalize)
+    config = PruneConfig(
+        criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
+        rounds=args.rounds, heldout_budget=args.heldout_budget,
+        heldout_uniform=args.heldout_uniform, seed=args.seed,
+    )
+    err = _console(stderr=True)
+    start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        err.print(f"[{time.perf_counter() - start:7.1f}s] {msg}")
+
+    result = prune_and_refine(dense, binding, spec, config, log=log)
+    export_onnx(result.policy, args.output, metadata=prune_metadata(result, spec))
+    _print_prune(result)
+    print(f"sparse policy: {args.output}")
+    if args.report:
+        write_json(prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
+                                output_path=args.output), args.report)
+        print(f"report: {args.report}")
+    if args.plots:
+        files = plot_prune(result, dense, args.plots)
+        print(f"plots: {len(files)} PNG files in {args.plots}")
+    return EXIT_OK if result.converged and result.safe_as_dense else EXIT_FOUND
+
+
+def _print_prune(result: Any) -> None:
+    from rich.table import Table
+
+    con = _console()
+    t = Table(title="sanp prune", show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("")
+    s1 = result.step1
+    t.add_row("sparsity after step 1", f"{s1.policy.sparsity():.2%} (k={s1.k:.3f})")
+    t.add_row("sparsity after refinement", f"{result.policy.sparsity():.2%}")
+    t.add_row("per layer", ", ".join(f"{x:.1%}" for x in result.policy.layer_sparsity()))
+    t.add_row("mean reward dense / pruned / refined",
+              f"{result.dense_reward:.2f} / {s1.mean_reward:.2f} / {result.final_reward:.2f}")
+    t.add_row("counterexamples per round",
+              ", ".join(str(len(r.falsification.counterexamples)) for r in result.rounds) or "-")
+    restored = [sum(x) for x in zip(*(r.repair.restored for r in result.rounds if r.repair))]
+    t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
+    hd, hs = result.heldout_dense, result.heldout_sparse
+    if hd and hs:
+        t.add_row("held-out BO counterexamples dense / sparse",
+                  f"{hd.bo_counterexamples} / {hs.bo_counterexamples} (of {hs.bo_evaluations} each)")
+        t.add_row("held-out uniform violations dense / sparse",
+                  f"{hd.uniform_violations} / {hs.uniform_violations} (of {hs.uniform_points} each)")
+        t.add_row("held-out mean reward dense / sparse", f"{hd.mean_reward:.2f} / {hs.mean_reward:.2f}")
+    t.add_row("wall time per phase", ", ".join(f"{k} {v:.1f}s" for k, v in result.times.items()))
+    con.print(t)
+    if not result.converged:
+        con.print(f"NOT CONVERGED: the falsifier still found counterexamples after "
+                  f"{len(result.rounds)} rounds; raise --rounds or --budget.")
+    elif not result.safe_as_dense:
+        con.print("WARNING: the held-out check found more violations on the sparse policy than on "
+                  "the dense one; do not deploy it as is.")
+    else:
+        con.print("The falsifier found no counterexample on the refined policy, and the held-out "
+                  "check found no more violations than on the dense policy. This is evidence, "
+                  "not proof.")
 
 
 if __name__ == "__main__":

@@ -210,3 +210,158 @@ def plot_counterexample(cex: Counterexample, spec: Any, path: Path) -> Path:
     _save(fig, path)
     plt.close(fig)
     return path
+
+
+# ---------------------------------------------------------------------------- prune
+
+PRUNE_SCHEMA = "sanp.prune/1"
+
+
+def _heldout_dict(h: Any) -> dict[str, Any] | None:
+    if h is None:
+        return None
+    return {
+        "bo_evaluations": h.bo_evaluations,
+        "bo_counterexamples": h.bo_counterexamples,
+        "bo_min_robustness": h.bo_min_robustness,
+        "uniform_points": h.uniform_points,
+        "uniform_violations": h.uniform_violations,
+        "per_requirement": h.per_requirement,
+        "mean_reward": h.mean_reward,
+    }
+
+
+def prune_metadata(result: Any, spec: Any) -> dict[str, str]:
+    """ONNX metadata of the refined policy: provenance a deployer can check."""
+    hd, hs = result.heldout_dense, result.heldout_sparse
+    return {
+        "env_id": spec.env_id,
+        "spec_sha256": spec.sha256,
+        "seed": str(result.config.seed),
+        "sparsity": f"{result.policy.sparsity():.6f}",
+        "layer_sparsity": json.dumps([round(x, 6) for x in result.policy.layer_sparsity()]),
+        "mean_reward": f"{result.final_reward:.4f}",
+        "converged": str(result.converged).lower(),
+        "heldout": json.dumps(jsonable({"dense": _heldout_dict(hd), "sparse": _heldout_dict(hs)})),
+        "produced_by": "sanp prune",
+    }
+
+
+def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, output_path: str) -> dict[str, Any]:
+    """The JSON document of a prune run."""
+    cfg = result.config
+    rounds = []
+    for r in result.rounds:
+        fix = r.repair
+        rounds.append({
+            "round": r.index,
+            "seed": r.seed,
+            "evaluations": len(r.falsification.evaluations),
+            "counterexamples": [
+                {"point": c.point, "violated": list(c.violated), "min_robustness": c.min_robustness,
+                 "step": c.step}
+                for c in r.falsification.counterexamples
+            ],
+            "recovered": r.recovered,
+            "unrecoverable": r.unrecoverable,
+            "p": fix.p if fix else None,
+            "restored_per_layer": list(fix.restored) if fix else None,
+            "unfixed": len(fix.unfixed) if fix else 0,
+            "p_trials": [list(t) for t in fix.trials] if fix else [],
+            "sparsity": r.sparsity,
+        })
+    return jsonable({
+        "schema": PRUNE_SCHEMA,
+        "command": "prune",
+        "verdict": ("converged" if result.converged else "not converged")
+        + ("; held-out no worse than dense" if result.safe_as_dense else "; held-out worse than dense"),
+        "inputs": {
+            "policy": str(policy_path),
+            "policy_sha256": file_sha256(policy_path),
+            "spec": str(spec_path),
+            "spec_sha256": spec.sha256,
+            "env_id": spec.env_id,
+            "options": {
+                "criterion": cfg.criterion, "scope": cfg.scope, "episodes": cfg.episodes,
+                "resolution": cfg.resolution, "budget": cfg.budget, "rounds": cfg.rounds,
+                "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
+            },
+            "seed": cfg.seed,
+            "versions": versions(),
+        },
+        "output": str(output_path),
+        "dense_reward": result.dense_reward,
+        "step1": {
+            "k": result.step1.k,
+            "sparsity": result.step1.policy.sparsity(),
+            "layer_sparsity": result.step1.policy.layer_sparsity(),
+            "mean_reward": result.step1.mean_reward,
+            "history": [
+                {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "accepted": h.accepted}
+                for h in result.step1.history
+            ],
+        },
+        "rounds": rounds,
+        "final": {
+            "sparsity": result.policy.sparsity(),
+            "layer_sparsity": result.policy.layer_sparsity(),
+            "mean_reward": result.final_reward,
+            "converged": result.converged,
+            "masks_sha256": _masks_digest(result.policy),
+        },
+        "heldout": {"dense": _heldout_dict(result.heldout_dense), "sparse": _heldout_dict(result.heldout_sparse)},
+        "timing": result.times,
+    })
+
+
+def _masks_digest(policy: Any) -> str:
+    h = hashlib.sha256()
+    for m in policy.masks:
+        h.update(np.ascontiguousarray(m.detach().cpu().numpy(), dtype=np.uint8).tobytes())
+    return h.hexdigest()
+
+
+def plot_prune(result: Any, dense: Any, out_dir: str | os.PathLike) -> list[Path]:
+    """weights.png (the paper's Figure 2: |w| of the dense, pruned and refined networks,
+    pruned weights marked), sparsity.png (per layer), rounds.png (counterexamples per round)."""
+    plt = _pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
+    n_layers = len(dense.linears)
+    fig, axes = plt.subplots(n_layers, 3, figsize=(11, 2.6 * n_layers), squeeze=False)
+    for col, (title, net) in enumerate(nets):
+        for row, w in enumerate(net.effective_weights()):
+            a = w.detach().abs().cpu().numpy()
+            ax = axes[row, col]
+            shown = np.ma.masked_where(a == 0, a)
+            im = ax.imshow(shown, aspect="auto", cmap="viridis", interpolation="nearest")
+            ax.set_facecolor("white")  # zeros show as white
+            ax.set_title(f"{title}, layer {row + 1} ({(a == 0).mean():.1%} zero)", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.suptitle("|weights|; pruned (zero) weights white")
+    _save(fig, out / "weights.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    x = np.arange(n_layers)
+    ax.bar(x - 0.2, result.step1.policy.layer_sparsity(), 0.4, label="after step 1")
+    ax.bar(x + 0.2, result.policy.layer_sparsity(), 0.4, label="after refinement")
+    ax.set_xticks(x, [f"layer {i + 1}" for i in x])
+    ax.set_ylabel("sparsity")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    _save(fig, out / "sparsity.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    counts = [len(r.falsification.counterexamples) for r in result.rounds]
+    ax.bar(np.arange(1, len(counts) + 1), counts)
+    ax.set_xlabel("round")
+    ax.set_ylabel("counterexamples")
+    ax.set_title("counterexamples found per refinement round")
+    _save(fig, out / "rounds.png")
+    plt.close(fig)
+    return [out / "weights.png", out / "sparsity.png", out / "rounds.png"]

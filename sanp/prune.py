@@ -1,0 +1,169 @@
+"""Pruning masks, importance criteria, and step 1 of the method: the largest one-shot
+sparsity whose mean reward stays above the spec's cutoff.
+
+Masks live on the policy's Linear weights (biases are kept). Importance is the weight's
+magnitude, or its magnitude times the mean absolute input activation over states the
+dense policy visits.
+
+Example:
+    >>> scores = importance(dense, "magnitude")
+    >>> sparse = prune(dense, 0.9, scores, scope="layer")
+    >>> sparse.sparsity()
+    0.9
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+import torch
+
+from sanp.errors import OptionError
+
+Criterion = Literal["magnitude", "activation"]
+Scope = Literal["layer", "global"]
+
+MIN_KEEP = 0.01
+"""Every layer keeps at least this fraction of its weights (and at least one per output
+unit), so that a global threshold never empties a layer and cuts the network."""
+
+
+@torch.no_grad()
+def importance(policy: Any, criterion: Criterion = "magnitude", states: np.ndarray | None = None) -> list[torch.Tensor]:
+    """One score tensor per Linear weight; higher means more important."""
+    weights = [lin.weight.detach().abs() for lin in policy.linears]
+    if criterion == "magnitude":
+        return weights
+    if criterion != "activation":
+        raise OptionError(f"criterion must be 'magnitude' or 'activation', got {criterion!r}")
+    if states is None or len(states) == 0:
+        raise OptionError("the activation criterion needs states visited by the dense policy")
+    inputs = layer_inputs(policy, torch.as_tensor(np.asarray(states), dtype=torch.float32))
+    return [w * x.abs().mean(dim=0)[None, :] for w, x in zip(weights, inputs)]
+
+
+@torch.no_grad()
+def layer_inputs(policy: Any, obs: torch.Tensor) -> list[torch.Tensor]:
+    """The input of every Linear layer on a batch of observations (hooks, so any
+    normaliser and activation inside the policy is accounted for)."""
+    seen: list[torch.Tensor] = []
+    hooks = [lin.register_forward_pre_hook(lambda m, a: seen.append(a[0].detach())) for lin in policy.linears]
+    try:
+        policy(obs)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def masks_for(scores: Sequence[torch.Tensor], k: float, scope: Scope = "layer") -> list[torch.Tensor]:
+    """0/1 masks that remove the fraction `k` of the weights with the lowest scores."""
+    if not 0.0 <= k < 1.0:
+        raise OptionError(f"sparsity must be in [0, 1), got {k}")
+    if scope not in ("layer", "global"):
+        raise OptionError(f"scope must be 'layer' or 'global', got {scope!r}")
+    if scope == "layer":
+        return [_keep_top(s, s.numel() - int(round(k * s.numel()))) for s in scores]
+    flat = torch.cat([s.reshape(-1) for s in scores])
+    n_prune = int(round(k * flat.numel()))
+    if n_prune == 0:
+        return [torch.ones_like(s) for s in scores]
+    # Stable ordering so that ties resolve the same way on every run.
+    order = torch.argsort(flat, stable=True)
+    keep = torch.ones_like(flat)
+    keep[order[:n_prune]] = 0.0
+    masks, start = [], 0
+    for s in scores:
+        m = keep[start : start + s.numel()].reshape(s.shape)
+        start += s.numel()
+        floor = max(math.ceil(MIN_KEEP * s.numel()), s.shape[0])
+        if m.sum() < floor:
+            m = _keep_top(s, floor)
+        masks.append(m)
+    return masks
+
+
+def _keep_top(scores: torch.Tensor, n_keep: int) -> torch.Tensor:
+    n_keep = max(1, min(scores.numel(), n_keep))
+    order = torch.argsort(scores.reshape(-1), descending=True, stable=True)
+    mask = torch.zeros(scores.numel())
+    mask[order[:n_keep]] = 1.0
+    return mask.reshape(scores.shape)
+
+
+def prune(policy: Any, k: float, scores: Sequence[torch.Tensor], scope: Scope = "layer") -> Any:
+    """A copy of `policy` with the fraction `k` of its weights masked out (on top of any
+    existing mask)."""
+    out = policy.clone()
+    masks = masks_for(scores, k, scope)
+    out.set_masks([m * old for m, old in zip(masks, policy.masks)])
+    return out
+
+
+@dataclass(frozen=True)
+class SparsityStep:
+    k: float
+    sparsity: float
+    mean_reward: float
+    accepted: bool
+
+
+@dataclass(frozen=True, eq=False)
+class SparsitySearch:
+    """Result of step 1."""
+
+    k: float
+    policy: Any
+    mean_reward: float
+    history: tuple[SparsityStep, ...]
+
+
+def search_sparsity(
+    dense: Any,
+    scores: Sequence[torch.Tensor],
+    mean_reward: Callable[[Any], float],
+    threshold: float,
+    *,
+    scope: Scope = "layer",
+    resolution: float = 0.001,
+    k_max: float = 0.999,
+    on_step: Callable[[SparsityStep], None] | None = None,
+) -> SparsitySearch:
+    """Bisection for the largest k (to `resolution`) whose pruned policy has
+    `mean_reward(policy) >= threshold`. Assumes reward falls as k grows; every level
+    tried is kept in `history`."""
+    history: list[SparsityStep] = []
+
+    def trial(k: float) -> tuple[bool, Any, float]:
+        pol = prune(dense, k, scores, scope)
+        r = float(mean_reward(pol))
+        ok = r >= threshold
+        step = SparsityStep(k, pol.sparsity(), r, ok)
+        history.append(step)
+        if on_step:
+            on_step(step)
+        return ok, pol, r
+
+    ok, best, best_r = trial(0.0)
+    if not ok:
+        raise OptionError(
+            f"the dense policy's mean reward {best_r:.2f} is below the spec's cutoff "
+            f"{threshold:g}: lower the cutoff (`reward >= ...`) or train the policy further"
+        )
+    lo, hi = 0.0, k_max
+    ok, pol, r = trial(hi)
+    if ok:
+        return SparsitySearch(hi, pol, r, tuple(history))
+    best_k = 0.0
+    while hi - lo > resolution:
+        mid = round((lo + hi) / 2 / resolution) * resolution
+        if mid <= lo or mid >= hi:
+            break
+        ok, pol, r = trial(mid)
+        if ok:
+            lo, best_k, best, best_r = mid, mid, pol, r
+        else:
+            hi = mid
+    return SparsitySearch(best_k, best, best_r, tuple(history))
