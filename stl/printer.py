@@ -1,0 +1,143 @@
+"""Canonical text of AST nodes and spec files.
+
+The printed form parses back to an equal AST: operators print by their long names
+(`->` prints as `implies`, `G` as `always`), parentheses appear only where the
+precedence ladder needs them, and the operand of a unary operator is parenthesised
+unless it is an atom or another unary operator (`always (abs(x) <= 2.4)`).
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from stl import ast as A
+
+if TYPE_CHECKING:
+    from stl.ast import SpecFile
+
+# Precedence, loosest first. Keep in step with grammar/stl.lark and docs/language.md.
+PREC_IFF = 1
+PREC_IMPLIES = 2
+PREC_OR = 3
+PREC_XOR = 4
+PREC_AND = 5
+PREC_UNTIL = 6
+PREC_UNARY = 7
+PREC_COMPARE = 8
+PREC_SUM = 9
+PREC_PRODUCT = 10
+PREC_NEG = 11
+PREC_ATOM = 12
+
+_BOOL_PREC = {"iff": PREC_IFF, "implies": PREC_IMPLIES, "or": PREC_OR, "xor": PREC_XOR,
+              "and": PREC_AND}
+_RIGHT_ASSOC = {"implies"}
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back as exactly `value` (finite)."""
+    if not math.isfinite(value):
+        raise ValueError(f"cannot print non-finite number {value!r}")
+    return repr(float(value))
+
+
+def _prec(node: A.Node) -> int:
+    if isinstance(node, A.Binary):
+        return _BOOL_PREC[node.op]
+    if isinstance(node, A.TemporalBinary):
+        return PREC_UNTIL
+    if isinstance(node, (A.Not, A.Temporal)):
+        return PREC_UNARY
+    if isinstance(node, A.Compare):
+        return PREC_COMPARE
+    if isinstance(node, A.Arith):
+        return PREC_SUM if node.op in "+-" else PREC_PRODUCT
+    if isinstance(node, A.Neg):
+        return PREC_NEG
+    return PREC_ATOM
+
+
+def _wrap(node: A.Node, min_prec: int) -> str:
+    text = format_node(node)
+    return f"({text})" if _prec(node) < min_prec else text
+
+
+def _unary_operand(node: A.Node) -> str:
+    if _prec(node) in (PREC_ATOM, PREC_UNARY):
+        return format_node(node)
+    return f"({format_node(node)})"
+
+
+def format_node(node: A.Node) -> str:
+    """Canonical text of an expression or formula."""
+    if isinstance(node, A.Num):
+        return format_number(node.value)
+    if isinstance(node, (A.SignalRef, A.ConstRef, A.ReqRef)):
+        return node.name
+    if isinstance(node, A.BoolConst):
+        return "true" if node.value else "false"
+    if isinstance(node, A.Neg):
+        return "-" + _wrap(node.operand, PREC_NEG)
+    if isinstance(node, A.Abs):
+        return f"abs({format_node(node.operand)})"
+    if isinstance(node, A.Arith):
+        p = _prec(node)
+        return f"{_wrap(node.left, p)} {node.op} {_wrap(node.right, p + 1)}"
+    if isinstance(node, A.Compare):
+        return f"{_wrap(node.left, PREC_SUM)} {node.op} {_wrap(node.right, PREC_SUM)}"
+    if isinstance(node, A.Not):
+        return f"not {_unary_operand(node.operand)}"
+    if isinstance(node, A.Binary):
+        p = _prec(node)
+        if node.op in _RIGHT_ASSOC:
+            return f"{_wrap(node.left, p + 1)} {node.op} {_wrap(node.right, p)}"
+        return f"{_wrap(node.left, p)} {node.op} {_wrap(node.right, p + 1)}"
+    if isinstance(node, A.Temporal):
+        iv = "" if node.interval is None else str(node.interval)
+        return f"{node.op}{iv} {_unary_operand(node.operand)}"
+    if isinstance(node, A.TemporalBinary):
+        iv = "" if node.interval is None else str(node.interval)
+        # right-associative: `a until b until c` is `a until (b until c)`
+        return f"{_wrap(node.left, PREC_UNARY)} {node.op}{iv} {_wrap(node.right, PREC_UNTIL)}"
+    raise TypeError(f"not an AST node: {node!r}")
+
+
+def _format_value(value: bool | int | float | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_number(value)
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    escaped = escaped.replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def format_spec(spec: SpecFile) -> str:
+    """Canonical text of a whole spec file (ends with a newline)."""
+    out: list[str] = []
+    env = f"env {spec.env_id}"
+    if spec.env_kwargs:
+        args = ", ".join(f"{k}={_format_value(v)}" for k, v in spec.env_kwargs.items())
+        env += f" ({args})"
+    out.append(env)
+    if spec.horizon is not None:
+        out.append(f"horizon {spec.horizon}")
+    if spec.reward_threshold is not None:
+        out.append(f"reward >= {format_number(spec.reward_threshold)}")
+    for sig in spec.signals.values():
+        if sig.source == "reward":
+            src = "reward"
+        elif sig.index is None:
+            src = sig.source
+        else:
+            src = f"{sig.source}[{sig.index}]"
+        out.append(f"signal {sig.name} = {src}")
+    for name, value in spec.consts.items():
+        out.append(f"const {name} = {format_number(value)}")
+    for name, (lo, hi) in spec.search.items():
+        out.append(f"search {name} in [{format_number(lo)}, {format_number(hi)}]")
+    for req in spec.requirements.values():
+        out.append(f"req {req.name}: {format_node(req.formula)}")
+    return "\n".join(out) + "\n"
