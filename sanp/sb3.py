@@ -1,0 +1,423 @@
+"""Stable-Baselines3 files read without SB3 and without running any pickled code.
+
+- A model zip (`model.save()`): the `data` JSON gives the policy class, policy
+  kwargs and spaces; `policy.pth` (a state dict, `torch.load(weights_only=True)`) the
+  weights. Supported: the actor of PPO / A2C / TRPO / MaskablePPO (`ActorCriticPolicy`
+  with an MLP: `mlp_extractor.shared_net` (SB3 < 1.8) + `mlp_extractor.policy_net` +
+  `action_net`) and the q-network of DQN (`DQNPolicy`: `q_net.q_net`). Pickled
+  entries (policy class, `activation_fn`) are only scanned with `pickletools` for the
+  names they reference; they are never unpickled. The deterministic action is the
+  argmax of the logits / q-values (Discrete) or the Gaussian mean clipped to the
+  action box (Box, `squash_output=False`).
+- A VecNormalize pickle: read by `_SafeUnpickler`, which admits only the numpy
+  globals that rebuild arrays, scalars and dtypes, and stands in inert field
+  records for VecNormalize, RunningMeanStd, gym(nasium) spaces and numpy RandomState;
+  any other global is refused before anything runs.
+
+Example:
+    >>> from sanp.sb3 import load_sb3_zip, fold_vecnormalize
+    >>> pi = fold_vecnormalize(load_sb3_zip("ppo.zip"), "vecnormalize.pkl")
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import pickle
+import pickletools
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sanp.errors import PolicyError
+from sanp.policy import MLPPolicy, _first_line, space_info
+
+ACTOR_CRITIC_CLASSES = {"ActorCriticPolicy", "MaskableActorCriticPolicy", "MlpPolicy"}
+DQN_CLASSES = {"DQNPolicy"}
+_TORCH_ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identity": "identity"}
+
+
+# ---------------------------------------------------------------------------------
+# pickle scanning (no execution)
+
+
+def pickle_globals(data: bytes) -> list[tuple[str, str]]:
+    """(module, name) of every GLOBAL / STACK_GLOBAL in a pickle, found with
+    pickletools without unpickling. Unreadable pickles give what was read so far."""
+    found: list[tuple[str, str]] = []
+    memo: dict[int, Any] = {}
+    recent: list[Any] = []  # approximate stack of pushed strings
+    try:
+        for op, arg, _pos in pickletools.genops(data):
+            name = op.name
+            if name in ("GLOBAL", "INST"):
+                mod, _, attr = str(arg).partition(" ")
+                found.append((mod, attr))
+                recent.append(None)
+            elif name == "STACK_GLOBAL":
+                if len(recent) >= 2 and isinstance(recent[-1], str) and isinstance(recent[-2], str):
+                    found.append((recent[-2], recent[-1]))
+                recent.append(None)
+            elif "UNICODE" in name or name in ("STRING", "BINSTRING", "SHORT_BINSTRING"):
+                recent.append(arg)
+            elif name == "MEMOIZE":
+                memo[len(memo)] = recent[-1] if recent else None
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[int(arg)] = recent[-1] if recent else None
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                recent.append(memo.get(int(arg)))
+            else:
+                recent.append(None)
+    except Exception:
+        pass
+    return found
+
+
+def _serialized_globals(entry: Any) -> list[tuple[str, str]]:
+    if isinstance(entry, dict) and isinstance(entry.get(":serialized:"), str):
+        try:
+            return pickle_globals(base64.b64decode(entry[":serialized:"]))
+        except (ValueError, TypeError):
+            return []
+    return []
+
+
+# ---------------------------------------------------------------------------------
+# model zip
+
+
+def _parse_array(text: Any) -> np.ndarray | None:
+    """A numpy repr such as '[-1. -1.  1.]' or '[inf -inf]' -> float32 array."""
+    if isinstance(text, (list, tuple)):
+        try:
+            return np.asarray(text, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError):
+            return None
+    if not isinstance(text, str):
+        return None
+    body = text.strip()
+    if body.startswith("[") and body.endswith("]"):
+        body = body.replace("[", " ").replace("]", " ")
+    try:
+        return np.array([float(t) for t in body.replace(",", " ").split()], dtype=np.float32)
+    except ValueError:
+        return None
+
+
+def _action_from_data(path: Path, data: dict[str, Any], out_dim: int, action_space: Any) -> dict[str, Any]:
+    sp = data.get("action_space")
+    typ = sp.get(":type:", "") if isinstance(sp, dict) else ""
+    if "Discrete" in typ and "MultiDiscrete" not in typ and isinstance(sp.get("n"), int):
+        n = int(sp["n"])
+        if n != out_dim:
+            raise PolicyError(f"{path}: the network gives {out_dim} outputs but its Discrete({n}) action space needs {n}")
+        return {"action_kind": "discrete"}
+    if typ.endswith("Box'>") or ".box.Box" in typ:
+        shape = sp.get("shape")
+        low, high = _parse_array(sp.get("low")), _parse_array(sp.get("high"))
+        if isinstance(shape, list) and len(shape) == 1 and low is not None and high is not None:
+            if shape[0] != out_dim or low.size != out_dim or high.size != out_dim:
+                raise PolicyError(
+                    f"{path}: the network gives {out_dim} outputs but its Box action space has shape {shape}"
+                )
+            return {"action_kind": "continuous", "action_low": low, "action_high": high}
+        if isinstance(shape, list) and len(shape) != 1:
+            raise PolicyError(f"{path}: Box action space of shape {shape}; sanp supports flat Box actions")
+    elif typ and ("MultiDiscrete" in typ or "MultiBinary" in typ or "Dict" in typ or "Tuple" in typ):
+        raise PolicyError(f"{path}: action space {typ}; sanp supports Discrete and flat Box actions")
+    if action_space is not None:
+        kind, _n, low, high = space_info(action_space)
+        return {"action_kind": kind, "action_low": low, "action_high": high}
+    raise PolicyError(
+        f"{path}: cannot read the action space from the SB3 data file; pass the env (action_space)"
+    )
+
+
+def _activation(path: Path, data: dict[str, Any], default: str) -> str:
+    kw = data.get("policy_kwargs")
+    if not isinstance(kw, dict):
+        return default
+    names: list[str] = []
+    af = kw.get("activation_fn")
+    if isinstance(af, str):
+        m = re.search(r"([A-Za-z_][\w.]*)'?>?\s*$", af.strip().strip("<>").replace("class ", "").strip("'"))
+        if m:
+            names.append(m.group(1).rsplit(".", 1)[-1])
+    if not names:
+        for mod, attr in _serialized_globals(kw):
+            if mod.startswith("torch.nn") and attr[:1].isupper():
+                names.append(attr)
+    if not names:
+        return default
+    name = names[0]
+    if name not in _TORCH_ACTIVATIONS:
+        raise PolicyError(
+            f"{path}: activation {name} is not supported; sanp supports {', '.join(_TORCH_ACTIVATIONS)}"
+        )
+    return _TORCH_ACTIVATIONS[name]
+
+
+def _policy_class(data: dict[str, Any]) -> str | None:
+    pc = data.get("policy_class")
+    for mod, attr in _serialized_globals(pc):
+        if mod.startswith(("stable_baselines3", "sb3_contrib")) or attr.endswith("Policy"):
+            return attr
+    if isinstance(pc, str):
+        return pc.rsplit(".", 1)[-1].strip("'<>")
+    return None
+
+
+def _chain(sd: dict[str, torch.Tensor], prefix: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Linear (weight, bias) pairs under `prefix` (a torch nn.Sequential), in order."""
+    idx = sorted(
+        int(m.group(1)) for k in sd if (m := re.fullmatch(re.escape(prefix) + r"(\d+)\.weight", k))
+    )
+    out = []
+    for i in idx:
+        w, b = sd[f"{prefix}{i}.weight"], sd.get(f"{prefix}{i}.bias")
+        if w.ndim != 2:
+            raise ValueError(f"{prefix}{i}.weight has shape {tuple(w.shape)}, not a Linear layer")
+        out.append((w, b if b is not None else torch.zeros(w.shape[0])))
+    return out
+
+
+def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy:
+    """The deterministic actor of an SB3 model zip as an MLPPolicy (see module doc)."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if "policy.pth" not in names:
+                raise PolicyError(
+                    f"{path}: SB3 zip without policy.pth (has {', '.join(sorted(names)) or 'nothing'}); "
+                    "save the model with model.save(...) from stable-baselines3"
+                )
+            if "data" not in names:
+                raise PolicyError(f"{path}: SB3 zip without its data file; save the model with model.save(...)")
+            raw_data = z.read("data")
+            raw_policy = z.read("policy.pth")
+    except zipfile.BadZipFile:
+        raise PolicyError(f"{path}: a damaged zip file; re-save the SB3 model") from None
+    try:
+        data = json.loads(raw_data)
+        assert isinstance(data, dict)
+    except (ValueError, AssertionError):
+        raise PolicyError(f"{path}: the SB3 data file is not JSON; re-save the model with stable-baselines3 >= 1.0") from None
+    try:
+        sd = torch.load(io.BytesIO(raw_policy), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise PolicyError(f"{path}: policy.pth is not a readable state dict ({_first_line(exc)}); re-save the model") from None
+    if not isinstance(sd, dict):
+        raise PolicyError(f"{path}: policy.pth is not a state dict; re-save the model")
+    cls = _policy_class(data)
+    kw = data.get("policy_kwargs") if isinstance(data.get("policy_kwargs"), dict) else {}
+    if kw.get("squash_output") is True:
+        raise PolicyError(f"{path}: policies with squash_output=True are not supported; train without it")
+    for k, v in sd.items():
+        if k.startswith(("features_extractor.", "pi_features_extractor.")) and torch.is_tensor(v) and v.numel():
+            raise PolicyError(
+                f"{path}: the policy has a learned features extractor ({k}); sanp reads MlpPolicy models only"
+            )
+    try:
+        if (cls in DQN_CLASSES) or (cls is None and any(k.startswith("q_net.q_net.") for k in sd)):
+            pairs = _chain(sd, "q_net.q_net.")
+            default_act = "relu"
+        elif (cls in ACTOR_CRITIC_CLASSES) or (cls is None and "action_net.weight" in sd):
+            if "action_net.weight" not in sd:
+                raise PolicyError(f"{path}: no action_net in policy.pth; is this an MlpPolicy actor-critic model?")
+            pairs = _chain(sd, "mlp_extractor.shared_net.") + _chain(sd, "mlp_extractor.policy_net.")
+            pairs.append((sd["action_net.weight"], sd.get("action_net.bias", torch.zeros(sd["action_net.weight"].shape[0]))))
+            default_act = "tanh"
+        else:
+            raise PolicyError(
+                f"{path}: SB3 policy class {cls or 'unknown'} is not supported; sanp reads the MlpPolicy of "
+                "PPO, A2C, TRPO (ActorCriticPolicy) and DQN (DQNPolicy)"
+            )
+    except ValueError as exc:
+        raise PolicyError(f"{path}: {exc}; sanp reads MlpPolicy models only") from None
+    if not pairs:
+        raise PolicyError(f"{path}: no Linear layers found in policy.pth for policy class {cls}")
+    for (w0, _), (w1, _) in zip(pairs[:-1], pairs[1:]):
+        if w1.shape[1] != w0.shape[0]:
+            raise PolicyError(f"{path}: layer sizes do not chain ({tuple(w0.shape)} then {tuple(w1.shape)})")
+    act = _activation(path, data, default_act)
+    sizes = [int(pairs[0][0].shape[1])] + [int(w.shape[0]) for w, _ in pairs]
+    act_kw = _action_from_data(path, data, sizes[-1], action_space)
+    pol = MLPPolicy(sizes, act, **act_kw)
+    with torch.no_grad():
+        for lin, (w, b) in zip(pol.layers, pairs):
+            lin.weight.copy_(w.to(torch.float32))
+            lin.bias.copy_(b.to(torch.float32))
+    return pol
+
+
+# ---------------------------------------------------------------------------------
+# VecNormalize
+
+
+class FieldRecord:
+    """An inert stand-in for a pickled object: it only records the fields it is given."""
+
+    _qualname = "object"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.__dict__["_args"] = args
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2:
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        else:
+            self.__dict__["_state"] = state
+
+    def __repr__(self) -> str:
+        return f"<{self._qualname} fields={sorted(k for k in self.__dict__ if not k.startswith('_'))}>"
+
+
+def _record(qualname: str) -> type:
+    return type(qualname.rsplit(".", 1)[-1], (FieldRecord,), {"_qualname": qualname})
+
+
+def _inert_ctor(*args: Any, **kwargs: Any) -> FieldRecord:
+    return FieldRecord(*args)
+
+
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    try:
+        from numpy._core import multiarray as ma
+        from numpy._core import numeric as nu
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray as ma  # type: ignore[no-redef]
+        from numpy.core import numeric as nu  # type: ignore[no-redef]
+    allowed: dict[tuple[str, str], Any] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(mod, "_reconstruct")] = ma._reconstruct
+        allowed[(mod, "scalar")] = ma.scalar
+    if hasattr(nu, "_frombuffer"):
+        for mod in ("numpy.core.numeric", "numpy._core.numeric"):
+            allowed[(mod, "_frombuffer")] = nu._frombuffer
+    for name in ("float64", "float32", "int64", "int32", "bool_"):
+        allowed[("numpy", name)] = getattr(np, name)
+    # numpy dtype classes (numpy >= 1.25 pickles dtypes through them)
+    for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType", "UInt32DType"):
+        if hasattr(np.dtypes, name):
+            allowed[("numpy.dtypes", name)] = getattr(np.dtypes, name)
+    return allowed
+
+
+_RECORDS = {
+    ("stable_baselines3.common.vec_env.vec_normalize", "VecNormalize"),
+    ("stable_baselines3.common.running_mean_std", "RunningMeanStd"),
+    ("gym.spaces.box", "Box"),
+    ("gym.spaces.discrete", "Discrete"),
+    ("gymnasium.spaces.box", "Box"),
+    ("gymnasium.spaces.discrete", "Discrete"),
+    ("collections", "OrderedDict"),
+}
+_INERT_CTORS = {
+    ("numpy.random._pickle", "__randomstate_ctor"),
+    ("numpy.random._pickle", "__generator_ctor"),
+    ("numpy.random._pickle", "__bit_generator_ctor"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Admits only numpy array/scalar/dtype rebuilders; SB3/gym objects become inert
+    FieldRecords; every other global raises PolicyError before anything runs."""
+
+    def __init__(self, f: Any, path: Path):
+        super().__init__(f)
+        self.path = path
+        self.allowed = _numpy_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        key = (module, name)
+        if key in self.allowed:
+            return self.allowed[key]
+        if key == ("collections", "OrderedDict"):
+            import collections
+
+            return collections.OrderedDict
+        if key in _RECORDS:
+            return _record(f"{module}.{name}")
+        if key in _INERT_CTORS:
+            return _inert_ctor
+        raise PolicyError(
+            f"{self.path}: the pickle references {module}.{name}, which a VecNormalize file never needs; "
+            "refusing to load it (it could run code)"
+        )
+
+
+def read_vecnormalize(path: str | os.PathLike) -> dict[str, Any]:
+    """The normalisation fields of a VecNormalize pickle: obs_mean, obs_var (float64
+    arrays), clip_obs, epsilon, norm_obs. Nothing in the file is executed."""
+    path = Path(path)
+    if not path.exists():
+        raise PolicyError(f"{path}: no such VecNormalize file; check the path")
+    try:
+        with open(path, "rb") as f:
+            obj = _SafeUnpickler(f, path).load()
+    except PolicyError:
+        raise
+    except Exception as exc:
+        raise PolicyError(f"{path}: not a readable VecNormalize pickle ({_first_line(exc)}); re-save it with VecNormalize.save") from None
+    fields = obj.__dict__ if isinstance(obj, FieldRecord) else obj if isinstance(obj, dict) else None
+    rms = fields.get("obs_rms") if fields else None
+    rms_fields = rms.__dict__ if isinstance(rms, FieldRecord) else rms if isinstance(rms, dict) else None
+    if not rms_fields or "mean" not in rms_fields or "var" not in rms_fields:
+        if isinstance(rms, dict) and rms and all(isinstance(v, FieldRecord) for v in rms.values()):
+            raise PolicyError(f"{path}: VecNormalize over a Dict observation space is not supported")
+        raise PolicyError(f"{path}: no obs_rms mean/var in this pickle; is it a VecNormalize file?")
+    return {
+        "obs_mean": np.asarray(rms_fields["mean"], dtype=np.float64).reshape(-1),
+        "obs_var": np.asarray(rms_fields["var"], dtype=np.float64).reshape(-1),
+        "clip_obs": float(fields.get("clip_obs", 10.0)),
+        "epsilon": float(fields.get("epsilon", 1e-8)),
+        "norm_obs": bool(fields.get("norm_obs", True)),
+    }
+
+
+def with_normalizer(policy: MLPPolicy, mean: Any, var: Any, clip: float | None, eps: float) -> MLPPolicy:
+    """A copy of `policy` with the given observation normaliser (weights, masks kept)."""
+    new = MLPPolicy(
+        policy.sizes,
+        policy.activations,
+        action_kind=policy.action_kind,
+        action_low=policy.action_low,
+        action_high=policy.action_high,
+        obs_mean=mean,
+        obs_var=var,
+        obs_clip=clip,
+        obs_eps=eps,
+    )
+    with torch.no_grad():
+        for a, b in zip(new.layers, policy.layers):
+            a.weight.copy_(b.weight)
+            a.bias.copy_(b.bias)
+    new.set_masks(policy.masks)
+    return new
+
+
+def fold_vecnormalize(policy: MLPPolicy, path: str | os.PathLike) -> MLPPolicy:
+    """`policy` with a VecNormalize file's observation normalisation inside it."""
+    v = read_vecnormalize(path)
+    if not v["norm_obs"]:
+        return policy
+    if policy.has_normalizer:
+        raise PolicyError(f"{path}: the policy already normalises its observations; drop the VecNormalize file")
+    n = v["obs_mean"].size
+    if n != policy.obs_dim or v["obs_var"].size != n:
+        raise PolicyError(
+            f"{path}: VecNormalize statistics cover {n} observation values but the network takes {policy.obs_dim}; "
+            "use the file saved with this model"
+        )
+    return with_normalizer(policy, v["obs_mean"], v["obs_var"], v["clip_obs"], v["epsilon"])
