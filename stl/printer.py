@@ -35,10 +35,13 @@ _RIGHT_ASSOC = {"implies"}
 
 
 def format_number(value: float) -> str:
-    """Shortest text that reads back as exactly `value` (finite)."""
+    """Shortest text that reads back as exactly `value` (finite); whole numbers without '.0'."""
     if not math.isfinite(value):
         raise ValueError(f"cannot print non-finite number {value!r}")
-    return repr(float(value))
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
 
 
 def _prec(node: A.Node) -> int:
@@ -108,7 +111,7 @@ def _format_value(value: bool | int | float | str) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return format_number(value)
+        return repr(value)  # keeps the float type: 2.0, not 2
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     escaped = escaped.replace("\t", "\\t")
     return f'"{escaped}"'

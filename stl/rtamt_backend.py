@@ -114,14 +114,25 @@ def rtamt_robustness(requirement: A.Requirement | A.Node,
     Loops over the N traces; every trace is handed to RTAMT as fresh lists (RTAMT appends
     to its input lists on short traces). RTAMT refuses 1-sample traces: SignalError.
     """
+    return rtamt_evaluate(requirement, signals)[0]
+
+
+def rtamt_evaluate(requirement: A.Requirement | A.Node,
+                   signals: Mapping[str, object]) -> tuple[np.ndarray, bool]:
+    """Like `rtamt_robustness`, and also whether any sub-formula came out NaN in RTAMT.
+
+    RTAMT computes inf - inf = NaN for `xor`, `iff` and `==`/`!=` on infinite operands,
+    and its Python min/max then pass NaN on or drop it depending on argument order;
+    the batched evaluator defines those cases instead (see `stl.robustness`).
+    """
     import rtamt  # noqa: PLC0415 - heavy, only the reference path needs it
 
     formula = _formula_of(requirement)
     names = sorted(A.signal_names(formula))
-    arrays = {n: np.asarray(signals[n], dtype=np.float64) for n in names if n in signals}
     missing = [n for n in names if n not in signals]
     if missing:
         raise SignalError(f"missing signal(s): {', '.join(missing)}")
+    arrays = {n: np.asarray(signals[n], dtype=np.float64) for n in names}
     if arrays:
         shape = next(iter(arrays.values())).shape
     elif signals:
@@ -141,14 +152,18 @@ def rtamt_robustness(requirement: A.Requirement | A.Node,
     spec.spec = to_rtamt(formula)
     spec.parse()
 
-    batch = shape[:-1]
     flat = {n: a.reshape(-1, T) for n, a in arrays.items()}
-    count = int(np.prod(batch)) if batch else 1
+    count = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
     out = np.empty((count, T))
+    tainted = False
     for k in range(count):
         data: dict[str, list[float]] = {"time": list(range(T)), "unused__t": [0.0] * T}
         for n in names:
             data[rtamt_name(n)] = [float(v) for v in flat[n][k]]
+        spec.ast.offline_results = {}
         result = spec.evaluate(data)
         out[k] = [v for _, v in result]
-    return out.reshape(shape)
+        for key, vals in spec.ast.offline_results.items():
+            if key != "time" and any(v != v for v in vals):
+                tainted = True
+    return out.reshape(shape), tainted
