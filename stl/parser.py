@@ -330,7 +330,7 @@ def _syntax_error(err: UnexpectedInput, text: str, source: str) -> SpecError:
         exp = set(err.expected)
         if tok.type == "_EQ" and "CMP" in exp:
             hint = "use '==' to compare"
-        elif tok.type == "NAME" and {"ENV", "REQ"} <= exp:
+        elif {"ENV", "REQ"} <= exp and str(tok).isidentifier():
             hint = did_you_mean(str(tok), STATEMENT_KEYWORDS) or (
                 "each line starts with env, horizon, reward, signal, const, search or req")
         elif tok.type == "_LPAR" and err.token_history:
