@@ -27,8 +27,9 @@ import json
 import math
 import os
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -175,7 +176,7 @@ class MLPPolicy(nn.Module):
         """Number of Linear weights (biases excluded)."""
         return sum(m.numel() for m in self.masks)
 
-    def clone(self) -> "MLPPolicy":
+    def clone(self) -> MLPPolicy:
         """A deep copy (parameters, masks, normaliser, action semantics)."""
         return copy.deepcopy(self)
 
@@ -231,7 +232,7 @@ class MLPPolicy(nn.Module):
         return a[0] if single else a
 
     # -- conversion --------------------------------------------------------------
-    def to_ort(self) -> "OrtPolicy":
+    def to_ort(self) -> OrtPolicy:
         """The same policy through onnxruntime (masks applied)."""
         from sanp.export import build_model
 
@@ -343,7 +344,7 @@ def save_checkpoint(policy: MLPPolicy, path: str | os.PathLike) -> None:
 def _load_checkpoint(path: Path) -> MLPPolicy:
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
         raise PolicyError(
             f"{path}: not a readable sanp checkpoint ({_first_line(exc)}); write one with sanp.policy.save_checkpoint"
         ) from None
@@ -419,6 +420,8 @@ def load(
             from sanp.sb3 import load_sb3_zip
 
             policy = load_sb3_zip(p, action_space=action_space)
+    elif p.suffix.lower() in (".pt", ".pth"):
+        policy = _load_checkpoint(p)  # legacy (non-zip) torch serialisation, or not torch at all
     else:
         policy = _load_onnx_file(p, action_space=action_space)
     if vecnormalize is not None:
@@ -477,7 +480,7 @@ def _action_from_space(path: Path, action_space: Any, out_dim: int) -> dict[str,
             f"{path}: the file does not say whether actions are discrete or continuous; "
             "pass the env (action_space) or export the policy with sanp"
         )
-    kind, n, low, high = space_info(action_space)
+    kind, _n, low, high = space_info(action_space)
     return {"action_kind": kind, "action_low": low, "action_high": high}
 
 

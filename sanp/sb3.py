@@ -73,7 +73,7 @@ def pickle_globals(data: bytes) -> list[tuple[str, str]]:
                 recent.append(memo.get(int(arg)))
             else:
                 recent.append(None)
-    except Exception:
+    except Exception:  # noqa: BLE001, S110 - a partial scan is still useful
         pass
     return found
 
@@ -210,7 +210,7 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
         raise PolicyError(f"{path}: the SB3 data file is not JSON; re-save the model with stable-baselines3 >= 1.0") from None
     try:
         sd = torch.load(io.BytesIO(raw_policy), map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
         raise PolicyError(f"{path}: policy.pth is not a readable state dict ({_first_line(exc)}); re-save the model") from None
     if not isinstance(sd, dict):
         raise PolicyError(f"{path}: policy.pth is not a state dict; re-save the model")
@@ -368,7 +368,7 @@ def read_vecnormalize(path: str | os.PathLike) -> dict[str, Any]:
             obj = _SafeUnpickler(f, path).load()
     except PolicyError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
         raise PolicyError(f"{path}: not a readable VecNormalize pickle ({_first_line(exc)}); re-save it with VecNormalize.save") from None
     fields = obj.__dict__ if isinstance(obj, FieldRecord) else obj if isinstance(obj, dict) else None
     rms = fields.get("obs_rms") if fields else None
