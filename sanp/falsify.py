@@ -45,6 +45,11 @@ class BOConfig:
     updated every iteration); fitting them is most of the optimiser's overhead."""
     hyper_max_iters: int = 200
     """L-BFGS iterations of a hyperparameter fit."""
+    candidates: int = 1000
+    """Random points on which the acquisition is evaluated (one vectorised GP call)."""
+    local_starts: int = 2
+    """L-BFGS polishes of the acquisition, from the best candidates (GPyOpt's own
+    optimiser runs 5; two find the same optimum at less than half the cost here)."""
 
 
 @dataclass(frozen=True)
@@ -143,12 +148,7 @@ def critical_step(spec: Any, name: str, traj: Trajectory) -> int:
     signals = traj.signals(spec)
     worst = np.full(len(traj.observations), np.inf)
     for pred in spec.requirements[name].predicates():
-        lhs, rhs = np.broadcast_arrays(pred.lhs(signals), pred.rhs(signals))
-        margin = {
-            "<": rhs - lhs, "<=": rhs - lhs, ">": lhs - rhs, ">=": lhs - rhs,
-            "==": -np.abs(lhs - rhs), "!=": np.abs(lhs - rhs),
-        }[pred.op]
-        worst = np.minimum(worst, margin)
+        worst = np.minimum(worst, pred.robustness(signals))
     if not np.isfinite(worst).any():
         return 0
     return int(np.argmin(worst))
@@ -246,21 +246,39 @@ class _BOProposer:
         self.model.max_iters = self.cfg.hyper_max_iters if refit else 0
         self.model.updateModel(self.X, y, None, None)
         self.iteration += 1
-        opt = GPyOpt.optimization.AcquisitionOptimizer(self.space, optimizer="lbfgs")
         if self.cfg.acquisition == "EI":
-            acq = GPyOpt.acquisitions.AcquisitionEI(self.model, self.space, opt, jitter=self.cfg.jitter)
+            acq = GPyOpt.acquisitions.AcquisitionEI(self.model, self.space, None, jitter=self.cfg.jitter)
         elif self.cfg.acquisition == "MPI":
-            acq = GPyOpt.acquisitions.AcquisitionMPI(self.model, self.space, opt, jitter=self.cfg.jitter)
+            acq = GPyOpt.acquisitions.AcquisitionMPI(self.model, self.space, None, jitter=self.cfg.jitter)
         else:
             acq = GPyOpt.acquisitions.AcquisitionLCB(
-                self.model, self.space, opt, exploration_weight=self.cfg.exploration_weight
+                self.model, self.space, None, exploration_weight=self.cfg.exploration_weight
             )
-        x, _ = acq.optimize()
+        x = self._maximise(acq)
         x = np.clip(np.asarray(x, dtype=np.float64).reshape(-1), 0.0, 1.0)
         if len(self.X) and np.min(np.max(np.abs(self.X - x), axis=1)) < 1e-9:
             # A repeated point gives a singular GP and no information: explore instead.
             x = self.rng.uniform(size=self.dim)
         return x
+
+    def _maximise(self, acq) -> np.ndarray:
+        """Best of `candidates` random points, then L-BFGS from the best few. GPyOpt's
+        acquisition functions return the value to minimise (the negated acquisition)."""
+        from scipy.optimize import minimize
+
+        cand = self.rng.uniform(size=(self.cfg.candidates, self.dim))
+        values = acq.acquisition_function(cand).reshape(-1)
+        best_x, best_v = cand[np.argmin(values)], float(np.min(values))
+        for x0 in cand[np.argsort(values, kind="stable")[: self.cfg.local_starts]]:
+            def f_df(x):
+                v, g = acq.acquisition_function_withGradients(x[None, :])
+                return float(np.ravel(v)[0]), np.ravel(g)
+
+            res = minimize(f_df, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * self.dim,
+                           options={"maxiter": 50})
+            if res.fun < best_v:
+                best_x, best_v = res.x, float(res.fun)
+        return best_x
 
     @staticmethod
     def _standardise(Y: np.ndarray) -> np.ndarray:
@@ -293,6 +311,13 @@ def falsify(
 
     `progress(done, total, best_objective)` is called after every evaluation.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _falsify(actor, binding, spec, config, progress)
+
+
+def _falsify(actor, binding, spec, config, progress) -> FalsifyResult:
     names = _select(spec, config.requirements)
     if not binding.space:
         raise EnvError(

@@ -199,7 +199,7 @@ def plot_counterexample(cex: Counterexample, spec: Any, path: Path) -> Path:
     fig, axes = plt.subplots(n, 1, figsize=(7, 2.2 * n), squeeze=False, sharex=True)
     t = np.arange(len(cex.trajectory.observations))
     for ax, (name, pred) in zip(axes[:, 0], preds):
-        lhs, rhs = np.broadcast_arrays(pred.lhs(signals), pred.rhs(signals))
+        lhs, rhs = np.broadcast_arrays(pred.left_values(signals), pred.right_values(signals))
         ax.plot(t, lhs, color="tab:blue", label="left side")
         ax.plot(t, rhs, "--", color="tab:red", label="bound")
         ax.axvline(cex.step, color="0.5", lw=0.8)
