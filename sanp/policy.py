@@ -142,6 +142,10 @@ class MLPPolicy(nn.Module):
         """The 0/1 float masks, one per Linear weight (buffers: edit through set_masks)."""
         return [getattr(self, f"mask{i}") for i in range(len(self.layers))]
 
+    @masks.setter
+    def masks(self, masks: Sequence[torch.Tensor | np.ndarray]) -> None:
+        self.set_masks(masks)
+
     def set_masks(self, masks: Sequence[torch.Tensor | np.ndarray]) -> None:
         """Replace the masks (values are coerced to 0/1 floats)."""
         masks = list(masks)

@@ -274,3 +274,34 @@ def test_onnx_size_mismatch_with_env(tmp_path):
         load(tmp_path / "p.onnx", observation_space=gym.spaces.Box(-1, 1, (24,)))
     with pytest.raises(PolicyError, match=r"gives 3 outputs but the env has 4"):
         load(tmp_path / "p.onnx", action_space=gym.spaces.Box(-1, 1, (4,)))
+
+
+def test_torch_legacy_export_of_an_mlp_is_read(tmp_path):
+    class Actor(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+            self.register_buffer("mean", torch.randn(4))
+            self.register_buffer("std", torch.rand(4) + 0.5)
+
+        def forward(self, x):
+            x = torch.clamp((x - self.mean) / self.std, -10, 10)
+            return self.net(x.flatten(1)).argmax(-1)
+
+    torch.manual_seed(0)
+    m = Actor()
+    path = tmp_path / "torch.onnx"
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(m, (torch.randn(1, 4),), str(path), input_names=["obs"], output_names=["act"],
+                              dynamic_axes={"obs": {0: "N"}}, dynamo=False)
+    except Exception as exc:  # noqa: BLE001 - the legacy exporter may be gone in a future torch
+        pytest.skip(f"torch.onnx.export unavailable: {exc}")
+    p = load(path)
+    assert p.action_kind == "discrete" and p.has_normalizer and p.obs_clip == 10.0
+    x = obs(100, 4)
+    with torch.no_grad():
+        assert np.array_equal(p.act(x), m(torch.from_numpy(x)).numpy())

@@ -34,6 +34,9 @@ def test_structure_and_defaults():
     assert [tuple(l.weight.shape) for l in p.linears] == [(16, 5), (8, 16), (3, 8)]
     assert p.activations == ["tanh", "tanh", "identity"]
     assert all(torch.equal(m, torch.ones_like(l.weight)) for m, l in zip(p.masks, p.linears))
+    p.masks = [torch.zeros_like(m) for m in p.masks]
+    assert p.sparsity() == 1.0
+    p.masks = [torch.ones_like(m) for m in p.masks]
     assert p.sparsity() == 0.0 and p.layer_sparsity() == [0.0, 0.0, 0.0]
     assert isinstance(p, Actor)
     q = MLPPolicy([3, 4, 2], ["relu", "sigmoid"], action_kind="continuous")
