@@ -328,17 +328,15 @@ def _syntax_error(err: UnexpectedInput, text: str, source: str) -> SpecError:
         expected = _describe_expected(set(err.expected))
         msg = f"unexpected {_token_text(tok)}; expected {expected}"
         exp = set(err.expected)
+        history = [t for t in (err.token_history or ()) if t is not None]
+        prev = history[-1] if history else None
         if tok.type == "_EQ" and "CMP" in exp:
             hint = "use '==' to compare"
         elif {"ENV", "REQ"} <= exp and str(tok).isidentifier():
             hint = did_you_mean(str(tok), STATEMENT_KEYWORDS) or (
                 "each line starts with env, horizon, reward, signal, const, search or req")
-        elif tok.type == "_LPAR" and err.token_history:
-            prev = err.token_history[-1]
-            if prev.type == "NAME":
-                hint = did_you_mean(str(prev), FORMULA_KEYWORDS)
-        elif tok.type == "NAME" and err.token_history and err.token_history[-1].type == "NAME":
-            hint = did_you_mean(str(err.token_history[-1]), FORMULA_KEYWORDS)
+        elif tok.type in ("_LPAR", "NAME") and getattr(prev, "type", None) == "NAME":
+            hint = did_you_mean(str(prev), FORMULA_KEYWORDS)
         elif tok.type == "CMP" and "CMP" not in exp:
             hint = "comparisons do not chain: write `a < b and b < c`"
         elif tok.type == "_NL" and "_COLON" in exp:
