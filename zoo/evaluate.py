@@ -1,0 +1,186 @@
+"""Evaluate a zoo policy: 100 episodes (reset seeds 0..99), deterministic actions.
+
+    python zoo/evaluate.py ENV MODEL [--vecnormalize PKL] [--episodes N] [--horizon H]
+                                     [--export-to ONNX --trained-by TEXT]
+
+MODEL is an SB3 zip (evaluated with SB3 itself, observations normalised with the
+VecNormalize statistics if given) or an ONNX file (evaluated through
+`sanp.policy.load(...).act`, which is what the rest of sanp sees). Prints a JSON line
+with mean, std, min and max return.
+
+With `--export-to`, the SB3 zip (and its VecNormalize statistics) is first read by
+`sanp.policy.load` and written by `sanp.policy.export_onnx`; then both the SB3 model and
+the ONNX file are evaluated on the same seeds and their returns compared. TD3 actors
+(`actor.mu`: Linear-ReLU-Linear-ReLU-Linear-Tanh), which `sanp.policy.load` does not
+read, are built as an `MLPPolicy` with a tanh output layer from the zip's
+`policy.pth` (read with `torch.load(weights_only=True)`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+ENVS = {
+    "cartpole": ("CartPole-v1", {}),
+    "lunar_lander": ("LunarLander-v3", {"continuous": True}),
+    "bipedal_walker": ("BipedalWalker-v3", {}),
+}
+
+
+def sb3_actor(zip_path: str, vecnormalize: str | None) -> Callable[[np.ndarray], np.ndarray]:
+    """Deterministic SB3 actor on raw observations (normalisation done here)."""
+    from stable_baselines3 import PPO, SAC, TD3
+
+    algo = None
+    for cls in (PPO, TD3, SAC):
+        try:
+            model = cls.load(zip_path, device="cpu")
+            algo = cls
+            break
+        except Exception:  # wrong class for this zip
+            continue
+    if algo is None:
+        raise SystemExit(f"cannot load {zip_path} as PPO, TD3 or SAC")
+    norm = None
+    if vecnormalize:
+        with open(vecnormalize, "rb") as f:  # our own training output, trusted
+            norm = pickle.load(f)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        if norm is not None:
+            obs = np.clip((obs - norm.obs_rms.mean) / np.sqrt(norm.obs_rms.var + norm.epsilon),
+                          -norm.clip_obs, norm.clip_obs).astype(np.float32)
+        action, _ = model.predict(obs, deterministic=True)
+        return action
+
+    return act
+
+
+def onnx_actor(path: str) -> Callable[[np.ndarray], np.ndarray]:
+    import sanp.policy
+
+    policy = sanp.policy.load(path)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return policy.act(np.asarray(obs, dtype=np.float32)[None])[0]
+
+    return act
+
+
+def sb3_to_policy(zip_path: str, vecnormalize: str | None, env_name: str):
+    """The deterministic actor of an SB3 zip as a sanp MLPPolicy."""
+    import io
+    import zipfile
+
+    import sanp.policy
+
+    env_id, kwargs = ENVS[env_name]
+    env = gym.make(env_id, **kwargs)
+    with zipfile.ZipFile(zip_path) as z:
+        data = json.loads(z.read("data"))
+        raw = z.read("policy.pth")
+    policy_class = str(data.get("policy_class", {}).get(":type:", "")) + str(
+        data.get("policy_class", {}).get("__module__", ""))
+    if "td3" not in policy_class.lower():
+        return sanp.policy.load(zip_path, vecnormalize=vecnormalize,
+                                observation_space=env.observation_space,
+                                action_space=env.action_space)
+    sd = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    idx = sorted({int(k.split(".")[2]) for k in sd if k.startswith("actor.mu.")})
+    ws = [(sd[f"actor.mu.{i}.weight"], sd[f"actor.mu.{i}.bias"]) for i in idx]
+    sizes = [ws[0][0].shape[1]] + [w.shape[0] for w, _ in ws]
+    low, high = env.action_space.low, env.action_space.high
+    # SB3 TD3 maps the tanh output from [-1, 1] to the box; identity for a [-1, 1] box
+    assert np.all(low == -1) and np.all(high == 1), "TD3 export assumes a [-1, 1] action box"
+    pol = sanp.policy.MLPPolicy(sizes, ["relu"] * (len(ws) - 1) + ["tanh"],
+                                action_kind="continuous", action_low=low, action_high=high)
+    with torch.no_grad():
+        for lin, (w, b) in zip(pol.layers, ws):
+            lin.weight.copy_(w.float())
+            lin.bias.copy_(b.float())
+    if vecnormalize:
+        from sanp.sb3 import fold_vecnormalize
+
+        pol = fold_vecnormalize(pol, vecnormalize)
+    return pol
+
+
+def evaluate(env_name: str, act: Callable[[np.ndarray], np.ndarray], episodes: int = 100,
+             horizon: int | None = None) -> dict:
+    env_id, kwargs = ENVS[env_name]
+    extra = {"max_episode_steps": horizon} if horizon else {}
+    env = gym.make(env_id, **kwargs, **extra)
+    returns, lengths = [], []
+    for seed in range(episodes):
+        obs, _ = env.reset(seed=seed)
+        total, n, done = 0.0, 0, False
+        while not done:
+            obs, r, term, trunc, _ = env.step(act(obs))
+            total += float(r)
+            n += 1
+            done = term or trunc
+        returns.append(total)
+        lengths.append(n)
+    r = np.array(returns)
+    return {"env_id": env_id, "episodes": episodes, "seeds": f"0..{episodes - 1}",
+            "horizon": horizon or env.spec.max_episode_steps,
+            "mean": round(float(r.mean()), 2), "std": round(float(r.std()), 2),
+            "min": round(float(r.min()), 2), "max": round(float(r.max()), 2),
+            "mean_length": round(float(np.mean(lengths)), 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("env", choices=sorted(ENVS))
+    p.add_argument("model", help="SB3 .zip or .onnx")
+    p.add_argument("--vecnormalize", default=None)
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--horizon", type=int, default=None)
+    p.add_argument("--export-to", default=None, help="write the SB3 actor to this ONNX file")
+    p.add_argument("--trained-by", default="", help="the training command, for the metadata")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if a.export_to:
+        import sanp.policy
+
+        pol = sb3_to_policy(a.model, a.vecnormalize, a.env)
+        sanp.policy.export_onnx(pol, a.export_to, metadata={
+            "env_id": ENVS[a.env][0],
+            "env_kwargs": json.dumps(ENVS[a.env][1]),
+            "trained_by": a.trained_by or "zoo/train.py",
+        })
+        results = {}
+        for name, act in (("sb3", sb3_actor(a.model, a.vecnormalize)),
+                          ("onnx", onnx_actor(a.export_to))):
+            t0 = time.time()
+            results[name] = evaluate(a.env, act, a.episodes, a.horizon)
+            results[name]["eval_wall_s"] = round(time.time() - t0, 1)
+            print(name, json.dumps(results[name]), flush=True)
+        same = all(results["sb3"][k] == results["onnx"][k] for k in ("mean", "std", "min", "max"))
+        print(json.dumps({"export": a.export_to, "same_returns": same}), flush=True)
+        return 0 if same else 1
+    if a.model.endswith(".onnx"):
+        act = onnx_actor(a.model)
+    else:
+        act = sb3_actor(a.model, a.vecnormalize)
+    t0 = time.time()
+    res = evaluate(a.env, act, a.episodes, a.horizon)
+    res |= {"model": a.model, "eval_wall_s": round(time.time() - t0, 1)}
+    print(json.dumps(res), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
