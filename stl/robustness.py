@@ -1,6 +1,6 @@
 """Batched numpy robustness with RTAMT 0.4.10's discrete-time offline semantics.
 
-Every function works on arrays of shape [..., T] (a batch of traces along the leading
+`evaluate` takes signals of shape [T] or [N, T] (a batch of traces along the leading
 axes, time last) and returns the robustness signal of the same shape. Semantics, for a
 trace of length T (indices outside [0, T) do not exist):
 
@@ -39,95 +39,163 @@ INF = np.inf
 
 
 # ------------------------------------------------------------------ window primitives
-def _shift_left(x: np.ndarray, k: int, fill: float) -> np.ndarray:
-    """y[..., i] = x[..., i + k], `fill` where i + k >= T."""
-    T = x.shape[-1]
+# Internally every signal is time-major, shape [T, B] (B = traces in the batch): the
+# per-step loops below then run over contiguous rows, vectorised across the batch.
+_LOOP_MIN_BATCH = 32  # below this batch size ufunc.accumulate beats a row loop
+
+
+def _ops(is_min: bool):  # noqa: ANN202
+    return (np.minimum, INF) if is_min else (np.maximum, -INF)
+
+
+def _scan(x: np.ndarray, is_min: bool, reverse: bool) -> np.ndarray:
+    """Prefix (or, reversed, suffix) min/max along axis 0 of x [T, ...]."""
+    comb, _ = _ops(is_min)
+    if x.ndim < 2 or int(np.prod(x.shape[1:])) < _LOOP_MIN_BATCH:
+        src = x[::-1] if reverse else x
+        out = comb.accumulate(src, axis=0)
+        return out[::-1] if reverse else out
+    out = np.empty_like(x)
+    T = x.shape[0]
+    if reverse:
+        out[T - 1] = x[T - 1]
+        for i in range(T - 2, -1, -1):
+            comb(x[i], out[i + 1], out=out[i])
+    else:
+        out[0] = x[0]
+        for i in range(1, T):
+            comb(x[i], out[i - 1], out=out[i])
+    return out
+
+
+def _shift(x: np.ndarray, k: int, fill: float) -> np.ndarray:
+    """y[i] = x[i + k] along axis 0, `fill` where i + k >= T."""
     if k <= 0:
         return x
-    out = np.full_like(x, fill)
+    out = np.empty_like(x)
+    T = x.shape[0]
     if k < T:
-        out[..., : T - k] = x[..., k:]
+        out[: T - k] = x[k:]
+        out[T - k:] = fill
+    else:
+        out[...] = fill
     return out
 
 
 def _sliding(x: np.ndarray, w: int, is_min: bool) -> np.ndarray:
-    """y[..., j] = min (max) of x[..., j : j+w], windows cut at the end (van Herk/Gil-Werman)."""
+    """y[j] = min (max) of x[j : j+w] along axis 0, windows cut at the end."""
+    comb, ident = _ops(is_min)
+    T = x.shape[0]
     if w <= 1:
         return x.copy()
-    ident = INF if is_min else -INF
-    acc = np.minimum.accumulate if is_min else np.maximum.accumulate
-    comb = np.minimum if is_min else np.maximum
-    lead = x.shape[:-1]
-    T = x.shape[-1]
-    nblocks = -(-T // w) + 1  # one spare block of identity so j + w - 1 is always valid
-    padded = np.full(lead + (nblocks * w,), ident)
-    padded[..., :T] = x
-    blocks = padded.reshape(lead + (nblocks, w))
-    prefix = acc(blocks, axis=-1).reshape(lead + (nblocks * w,))
-    suffix = np.flip(acc(np.flip(blocks, -1), axis=-1), -1).reshape(lead + (nblocks * w,))
-    return comb(suffix[..., :T], prefix[..., w - 1 : w - 1 + T])
+    if w <= 16:  # a few doubling passes beat two block scans for short windows
+        s = x.copy()
+        k = 1
+        while 2 * k <= w:
+            comb(s[: T - k], s[k:], out=s[: T - k])  # numpy buffers the overlap
+            k *= 2
+        if k < w:
+            d = w - k
+            r = s.copy()
+            if d < T:
+                comb(s[: T - d], s[d:], out=r[: T - d])
+            return r
+        return s
+    # van Herk / Gil-Werman: prefix and suffix scans inside blocks of w samples; the
+    # window [j, j+w-1] is the suffix of j's block joined with the prefix ending at j+w-1.
+    rest = x.shape[1:]
+    nblocks = -(-T // w) + 1  # one spare block of identity keeps j + w - 1 in range
+    padded = np.full((nblocks * w,) + rest, ident)
+    padded[:T] = x
+    blocks = padded.reshape((nblocks, w) + rest)
+    blocks_t = np.moveaxis(blocks, 1, 0)  # [w, nblocks, ...]: scan along the block
+    prefix = np.moveaxis(_scan(blocks_t, is_min, False), 0, 1).reshape(padded.shape)
+    suffix = np.moveaxis(_scan(blocks_t, is_min, True), 0, 1).reshape(padded.shape)
+    return comb(suffix[:T], prefix[w - 1: w - 1 + T])
 
 
 def window_future(x: np.ndarray, a: int, b: int | None, is_min: bool) -> np.ndarray:
-    """min (max) of x over [i+a, min(i+b, T-1)]; +inf (-inf) where empty."""
-    T = x.shape[-1]
-    ident = INF if is_min else -INF
+    """min (max) of x over [i+a, min(i+b, T-1)]; +inf (-inf) where empty. x is [T, ...]."""
+    T = x.shape[0]
+    _, ident = _ops(is_min)
     if a >= T:
         return np.full_like(x, ident)
     if b is None or b >= T - 1:
-        acc = np.minimum.accumulate if is_min else np.maximum.accumulate
-        suffix = np.flip(acc(np.flip(x, -1), axis=-1), -1)
-        return _shift_left(suffix, a, ident)
-    return _shift_left(_sliding(x, b - a + 1, is_min), a, ident)
+        return _shift(_scan(x, is_min, True), a, ident)
+    return _shift(_sliding(x, b - a + 1, is_min), a, ident)
 
 
 def window_past(x: np.ndarray, a: int, b: int | None, is_min: bool) -> np.ndarray:
-    """min (max) of x over [max(i-b, 0), i-a]; +inf (-inf) where empty."""
-    return np.flip(window_future(np.flip(x, -1), a, b, is_min), -1)
+    """min (max) of x over [max(i-b, 0), i-a]; +inf (-inf) where empty. x is [T, ...]."""
+    T = x.shape[0]
+    _, ident = _ops(is_min)
+    if a >= T:
+        return np.full_like(x, ident)
+    if b is None or b >= T - 1:
+        return _shift(_scan(x, is_min, False)[::-1], a, ident)[::-1]
+    return window_future(x[::-1], a, b, is_min)[::-1]
+
+
+def _until_unbounded(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """u[i] = max(right[i], min(left[i], u[i+1])), u[T] = -inf (RTAMT's recursion)."""
+    T = left.shape[0]
+    out = np.empty_like(left)
+    out[T - 1] = right[T - 1]
+    tmp = np.empty_like(left[0])
+    for i in range(T - 2, -1, -1):
+        np.minimum(left[i], out[i + 1], out=tmp)
+        np.maximum(right[i], tmp, out=out[i])
+    return out
 
 
 def until_future(left: np.ndarray, right: np.ndarray, a: int, b: int | None) -> np.ndarray:
     """max over t in [i+a, min(i+b, T-1)] of min(right[t], min left[i..t-1]); -inf if empty.
 
-    Doubling: with U_w(k) = max over t in [k, k+w-1] of min(right[t], min left[k..t-1]) and
-    M_w(k) = min left[k..k+w-1], U_{m+n}(k) = max(U_m(k), min(M_m(k), U_n(k+m))).
+    Unbounded windows use the backward recursion (O(T)). Bounded ones use doubling
+    (O(T log w)): with U_w(k) = max over t in [k, k+w-1] of min(right[t], min left[k..t-1])
+    and M_w(k) = min left[k..k+w-1], U_{m+n}(k) = max(U_m(k), min(M_m(k), U_n(k+m))).
     """
-    T = left.shape[-1]
+    T = left.shape[0]
     if a >= T:
         return np.full_like(left, -INF)
     hi = T - 1 if b is None else min(b, T - 1)
-    width = hi - a + 1  # number of candidate t for each i (before cutting at the end)
-    # base blocks of power-of-two width p: Up = U_p, Mp = M_p (cut at the end).
-    Up, Mp, p = right, left, 1
-    res_U: np.ndarray | None = None
-    res_M: np.ndarray | None = None
-    res_w = 0
-    rem = width
-    while True:
-        if rem & 1:
-            if res_U is None:
-                res_U, res_M, res_w = Up, Mp, p
-            else:
-                res_U = np.maximum(res_U, np.minimum(res_M, _shift_left(Up, res_w, -INF)))
-                res_M = np.minimum(res_M, _shift_left(Mp, res_w, INF))
-                res_w += p
-        rem >>= 1
-        if not rem:
-            break
-        Up = np.maximum(Up, np.minimum(Mp, _shift_left(Up, p, -INF)))
-        Mp = np.minimum(Mp, _shift_left(Mp, p, INF))
-        p *= 2
-    assert res_U is not None
+    width = hi - a + 1
+    if hi == T - 1:
+        res_U = _until_unbounded(left, right)
+    else:
+        Up, Mp, p = right.copy(), left.copy(), 1
+        res_U = res_M = None
+        res_w = 0
+        rem = width
+        while True:
+            if rem & 1:
+                if res_U is None:
+                    res_U, res_M, res_w = Up.copy(), Mp.copy(), p
+                elif res_w < T:
+                    n = T - res_w
+                    tmp = np.minimum(res_M[:n], Up[res_w:])
+                    np.maximum(res_U[:n], tmp, out=res_U[:n])
+                    np.minimum(res_M[:n], Mp[res_w:], out=res_M[:n])
+                    res_w += p
+            rem >>= 1
+            if not rem:
+                break
+            if p < T:
+                n = T - p
+                tmp = np.minimum(Mp[:n], Up[p:])
+                np.maximum(Up[:n], tmp, out=Up[:n])
+                np.minimum(Mp[:n], Mp[p:], out=Mp[:n])
+            p *= 2
     if a == 0:
         return res_U
     # phi U[a:b] psi at i = min(min left[i..i+a-1], U_[0:b-a](i+a)); -inf if i+a >= T
     head = window_future(left, 0, a - 1, True)
-    return np.minimum(head, _shift_left(res_U, a, -INF))
+    return np.minimum(head, _shift(res_U, a, -INF))
 
 
 def since_past(left: np.ndarray, right: np.ndarray, a: int, b: int | None) -> np.ndarray:
     """max over t in [max(i-b, 0), i-a] of min(right[t], min left[t+1..i]); -inf if empty."""
-    return np.flip(until_future(np.flip(left, -1), np.flip(right, -1), a, b), -1)
+    return until_future(left[::-1], right[::-1], a, b)[::-1]
 
 
 # ------------------------------------------------------------------ evaluation
@@ -158,10 +226,15 @@ def _check_signals(node: A.Node, signals: Mapping[str, object]) -> tuple[dict, t
 def evaluate(node: A.Node, signals: Mapping[str, object]) -> np.ndarray:
     """Robustness (formula) or value (expression) of `node` over `signals`, shape [..., T]."""
     arrays, shape = _check_signals(node, signals)
+    T = shape[-1]
+    # time-major [T, B] internally
+    tm = {k: np.ascontiguousarray(v.reshape(-1, T).T) for k, v in arrays.items()}
+    tshape = (T, int(np.prod(shape[:-1])) if len(shape) > 1 else 1)
     memo: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):
-        out = _eval(node, arrays, shape, memo)
-    return np.array(np.broadcast_to(out, shape), dtype=np.float64)
+        out = _eval(node, tm, tshape, memo)
+    out = np.broadcast_to(out, tshape)
+    return np.ascontiguousarray(out.T, dtype=np.float64).reshape(shape)
 
 
 def _eval(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
@@ -177,19 +250,17 @@ def _eval(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
 def _xor_abs(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     d = np.abs(p - q)
     same_inf = np.isinf(p) & (p == q)
-    return np.where(same_inf, 0.0, d)
+    return np.where(same_inf, 0.0, d) if np.any(same_inf) else d
 
 
 def _eval_node(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
     ev = _eval
-    if isinstance(node, A.Num):
-        return np.full(shape, node.value)
-    if isinstance(node, A.ConstRef):
-        return np.full(shape, node.value)
+    if isinstance(node, (A.Num, A.ConstRef)):
+        return np.float64(node.value)  # a scalar: broadcast where it meets signals
     if isinstance(node, A.SignalRef):
         return sig[node.name]
     if isinstance(node, A.BoolConst):
-        return np.full(shape, INF if node.value else -INF)
+        return np.float64(INF if node.value else -INF)
     if isinstance(node, A.ReqRef):
         return ev(node.formula, sig, shape, memo)
     if isinstance(node, A.Neg):
@@ -222,12 +293,13 @@ def _eval_node(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
             if op == "xor":
                 return _xor_abs(x, y)
             return -_xor_abs(x, y)  # iff
+        x, y = np.broadcast_to(x, shape), np.broadcast_to(y, shape)
         lo, hi = (0, None) if node.interval is None else (node.interval.lo, node.interval.hi)
         if op == "until":
             return until_future(x, y, lo, hi)
         return since_past(x, y, lo, hi)
     if isinstance(node, A.Temporal):
-        x = ev(node.operand, sig, shape, memo)
+        x = np.broadcast_to(ev(node.operand, sig, shape, memo), shape)
         op = node.op
         if op == "next":
             return window_future(x, 1, 1, True)

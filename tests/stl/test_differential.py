@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
 from stl_strategies import formulas, spec_text, traces
 
 import stl
@@ -50,3 +51,21 @@ def test_batched_rows_equal_single_traces(n):
     batch = req.robustness(sig)
     for i in range(n):
         np.testing.assert_array_equal(batch[i], req.robustness({k: v[i] for k, v in sig.items()}))
+
+
+@settings(max_examples=120, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(formulas(), st.integers(2, 60), st.integers(0, 2**32 - 1))
+def test_large_batches_equal_single_traces(formula, T, seed):
+    """Batches of >= 32 traces take the row-loop code paths; single traces take
+    ufunc.accumulate: both must agree, and agree with RTAMT."""
+    rng = np.random.default_rng(seed)
+    sig = {k: rng.integers(-3, 4, size=(40, T)).astype(float) + rng.normal(0, 0.1, (40, T))
+           * (k != "z") for k in ("x", "y", "z")}
+    req = stl.parse(spec_text(formula)).requirements["r"]
+    batch = req.robustness(sig)
+    for i in (0, 17, 39):
+        np.testing.assert_array_equal(batch[i], req.robustness({k: v[i] for k, v in sig.items()}))
+    ref, tainted = rtamt_evaluate(req, {k: v[:2] for k, v in sig.items()})
+    if not tainted:
+        assert_same(batch[:2], ref)
