@@ -84,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("spec", metavar="SPEC")
     pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     pr.add_argument("--criterion", choices=["magnitude", "activation"], default="magnitude")
-    pr.add_argument("--scope", choices=["layer", "global"], default="layer")
+    pr.add_argument("--scope", choices=["layer", "global"], default="global")
     pr.add_argument("--budget", type=_positive_int, default=100,
                     help="falsifier rollouts per refinement round (default 100)")
     pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")
+    pr.add_argument("--round-uniform", type=_int, default=1000,
+                    help="uniform points per round beside BO (default 1000; 0 for BO only)")
     pr.add_argument("--episodes", type=_positive_int, default=100,
                     help="episodes per mean-reward estimate (default 100)")
     pr.add_argument("--heldout-budget", type=_positive_int, default=200,
@@ -367,7 +369,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     dense = load_policy(args.policy, binding, args.vecnormalize)
     config = PruneConfig(
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
-        rounds=args.rounds, heldout_budget=args.heldout_budget,
+        rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
         heldout_uniform=args.heldout_uniform, seed=args.seed,
     )
     err = _console(stderr=True)
@@ -404,7 +406,7 @@ def _print_prune(result: Any) -> None:
     t.add_row("mean reward dense / pruned / refined",
               f"{result.dense_reward:.2f} / {s1.mean_reward:.2f} / {result.final_reward:.2f}")
     t.add_row("counterexamples per round",
-              ", ".join(str(len(r.falsification.counterexamples)) for r in result.rounds) or "-")
+              ", ".join(str(len(r.counterexamples)) for r in result.rounds) or "-")
     restored = [sum(x) for x in zip(*(r.repair.restored for r in result.rounds if r.repair))]
     t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
     hd, hs = result.heldout_dense, result.heldout_sparse

@@ -384,7 +384,7 @@ def _falsify(actor, binding, spec, config, progress) -> FalsifyResult:
         config=config,
         requirements=tuple(names),
         evaluations=tuple(evaluations),
-        counterexamples=tuple(_merge(found, binding, config.merge_tol)),
+        counterexamples=tuple(merge(found, binding, config.merge_tol)),
         wall_time=time.perf_counter() - t_start,
         rollout_time=t_roll,
         optimizer_time=t_opt,
@@ -405,7 +405,7 @@ def _select(spec: Any, wanted: Sequence[str] | None) -> list[str]:
     return [n for n in names if n in wanted]
 
 
-def _merge(found: list[Counterexample], binding: Binding, tol: float) -> list[Counterexample]:
+def merge(found: list[Counterexample], binding: Binding, tol: float = 1e-3) -> list[Counterexample]:
     """Merge near-duplicate points, keeping the most violating of each cluster."""
     span = np.maximum(binding.bounds[:, 1] - binding.bounds[:, 0], 1e-12)
     kept: list[Counterexample] = []

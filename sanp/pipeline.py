@@ -15,9 +15,9 @@ import numpy as np
 
 from sanp.envs import Binding
 from sanp.errors import OptionError
-from sanp.falsify import BOConfig, FalsifyConfig, FalsifyResult, falsify, score
+from sanp.falsify import BOConfig, Counterexample, FalsifyConfig, FalsifyResult, falsify, merge, score
 from sanp.prune import SparsitySearch, importance, search_sparsity
-from sanp.refine import Repair, find_recovery_states, repair
+from sanp.refine import RecoveryState, Repair, find_recovery_states, repair
 from sanp.rollout import returns, run_batch
 
 
@@ -27,7 +27,7 @@ class PruneConfig:
 
     criterion: Literal["magnitude", "activation"] = "magnitude"
     """Weight importance: |w|, or |w| times the mean |input| over dense-visited states."""
-    scope: Literal["layer", "global"] = "layer"
+    scope: Literal["layer", "global"] = "global"
     """Prune the same fraction of every layer, or by one threshold over all layers."""
     episodes: int = 100
     """Episodes per mean-reward estimate."""
@@ -37,6 +37,9 @@ class PruneConfig:
     """Falsifier rollouts per refinement round."""
     rounds: int = 5
     """Round limit of the falsify-recover-repair loop."""
+    round_uniform: int = 1000
+    """Uniformly drawn points run (as one batch) beside BO in every round: cheap, and it
+    catches small failure regions a GP smooths over."""
     heldout_budget: int = 200
     """Rollouts of the held-out BO run (another seed), on the dense and the sparse policy."""
     heldout_uniform: int = 1000
@@ -61,6 +64,9 @@ class Round:
     index: int
     seed: int
     falsification: FalsifyResult
+    uniform: FalsifyResult | None
+    counterexamples: tuple[Counterexample, ...]
+    """Merged counterexamples of both searches."""
     recovered: int
     """Counterexamples with a recovery state."""
     unrecoverable: int
@@ -192,26 +198,39 @@ def prune_and_refine(
 
     sparse = step1.policy
     rounds: list[Round] = []
+    seen: list[RecoveryState] = []
     converged = config.rounds == 0
     for r in range(config.rounds):
         seed = config.seed + 1 + r
         t = time.perf_counter()
         fals = falsify(sparse, binding, spec, FalsifyConfig(
             budget=config.budget, seed=seed, collect_all=True, bo=config.bo))
+        uni = None
+        if config.round_uniform:
+            uni = falsify(sparse, binding, spec, FalsifyConfig(
+                budget=config.round_uniform, optimizer="random", seed=seed, collect_all=True))
+        cexs = tuple(merge(
+            list(fals.counterexamples) + list(uni.counterexamples if uni else ()), binding,
+            fals.config.merge_tol,
+        ))
         times[f"round{r + 1}_falsify"] = time.perf_counter() - t
-        n = len(fals.counterexamples)
-        say(f"round {r + 1}: falsifier found {n} counterexample(s) in {len(fals.evaluations)} rollouts")
+        n = len(cexs)
+        say(f"round {r + 1}: {n} counterexample(s) (BO {len(fals.counterexamples)} in "
+            f"{len(fals.evaluations)} rollouts, uniform {len(uni.counterexamples) if uni else 0} "
+            f"in {len(uni.evaluations) if uni else 0})")
         if n == 0:
-            rounds.append(Round(r + 1, seed, fals, 0, 0, None, sparse.sparsity()))
+            rounds.append(Round(r + 1, seed, fals, uni, cexs, 0, 0, None, sparse.sparsity()))
             converged = True
             break
         t = time.perf_counter()
-        rec = find_recovery_states(dense, binding, spec, fals.counterexamples, threshold)
+        rec = find_recovery_states(dense, binding, spec, cexs, threshold)
         times[f"round{r + 1}_recover"] = time.perf_counter() - t
         found = sum(s.step is not None for s in rec)
         say(f"round {r + 1}: recovery states for {found} of {n}")
+        # Every counterexample seen so far must stay corrected, not just this round's.
+        seen.extend(rec)
         t = time.perf_counter()
-        fix = repair(sparse, dense, binding, spec, rec, resolution=config.resolution)
+        fix = repair(sparse, dense, binding, spec, seen, resolution=config.resolution)
         times[f"round{r + 1}_repair"] = time.perf_counter() - t
         sparse = fix.policy
         say(
@@ -219,7 +238,7 @@ def prune_and_refine(
             f"({sum(fix.restored)} weights), sparsity now {sparse.sparsity():.2%}"
             + (f"; {len(fix.unfixed)} counterexample(s) not fixable" if fix.unfixed else "")
         )
-        rounds.append(Round(r + 1, seed, fals, found, n - found, fix, sparse.sparsity()))
+        rounds.append(Round(r + 1, seed, fals, uni, cexs, found, n - found, fix, sparse.sparsity()))
 
     t = time.perf_counter()
     final_reward = mean_reward(sparse)

@@ -46,16 +46,22 @@ def importance(policy: Any, criterion: Criterion = "magnitude", states: np.ndarr
 
 @torch.no_grad()
 def layer_inputs(policy: Any, obs: torch.Tensor) -> list[torch.Tensor]:
-    """The input of every Linear layer on a batch of observations (hooks, so any
-    normaliser and activation inside the policy is accounted for)."""
-    seen: list[torch.Tensor] = []
-    hooks = [lin.register_forward_pre_hook(lambda m, a: seen.append(a[0].detach())) for lin in policy.linears]
-    try:
-        policy(obs)
-    finally:
-        for h in hooks:
-            h.remove()
-    return seen
+    """The input of every Linear layer on a batch of observations, computed by running
+    the policy one layer at a time on prefixes of its weights."""
+    inputs = [policy.normalize(obs)]
+    weights = policy.effective_weights()
+    for i in range(1, len(weights)):
+        # forward() on the first i layers only: a truncated copy shares the computation.
+        head = _truncated(policy, i)
+        inputs.append(head(obs, weights=weights[:i]))
+    return inputs
+
+
+def _truncated(policy: Any, n_layers: int) -> Any:
+    head = policy.clone()
+    head.layers = head.layers[:n_layers]
+    head.activations = list(policy.activations[:n_layers])
+    return head
 
 
 def masks_for(scores: Sequence[torch.Tensor], k: float, scope: Scope = "layer") -> list[torch.Tensor]:

@@ -257,10 +257,11 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "round": r.index,
             "seed": r.seed,
             "evaluations": len(r.falsification.evaluations),
+            "uniform_evaluations": len(r.uniform.evaluations) if r.uniform else 0,
             "counterexamples": [
                 {"point": c.point, "violated": list(c.violated), "min_robustness": c.min_robustness,
                  "step": c.step}
-                for c in r.falsification.counterexamples
+                for c in r.counterexamples
             ],
             "recovered": r.recovered,
             "unrecoverable": r.unrecoverable,
@@ -357,7 +358,7 @@ def plot_prune(result: Any, dense: Any, out_dir: str | os.PathLike) -> list[Path
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3))
-    counts = [len(r.falsification.counterexamples) for r in result.rounds]
+    counts = [len(r.counterexamples) for r in result.rounds]
     ax.bar(np.arange(1, len(counts) + 1), counts)
     ax.set_xlabel("round")
     ax.set_ylabel("counterexamples")
