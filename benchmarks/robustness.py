@@ -22,10 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import rtamt  # noqa: E402
+import rtamt
 
-import stl  # noqa: E402
-from stl.rtamt_backend import rtamt_robustness  # noqa: E402
+import stl
+from stl.rtamt_backend import rtamt_robustness
 
 N, T = 1000, 500
 EXTRA = {

@@ -249,19 +249,19 @@ class Predicate:
         """Signals this predicate reads."""
         return signal_names(self.node)
 
-    def left_values(self, signals):  # noqa: ANN001, ANN201 - numpy arrays
+    def left_values(self, signals):
         """The left side evaluated over `signals` (same shape as the signals)."""
         from stl.robustness import evaluate
 
         return evaluate(self.left, signals)
 
-    def right_values(self, signals):  # noqa: ANN001, ANN201
+    def right_values(self, signals):
         """The right side evaluated over `signals` (broadcast to the signals' shape)."""
         from stl.robustness import evaluate
 
         return evaluate(self.right, signals)
 
-    def robustness(self, signals):  # noqa: ANN001, ANN201
+    def robustness(self, signals):
         """The predicate's own robustness signal."""
         from stl.robustness import evaluate
 
@@ -289,7 +289,7 @@ class Requirement:
         """Signals the requirement uses, through the requirements it references too."""
         return signal_names(self.formula)
 
-    def robustness(self, signals):  # noqa: ANN001, ANN201
+    def robustness(self, signals):
         """Batched robustness signal, RTAMT's discrete-time offline semantics.
 
         `signals` maps every used signal name to a float array of shape [T] or [N, T]

@@ -81,7 +81,7 @@ class _BracketNewlines:
 
     always_accept = ("_NL",)
 
-    def process(self, stream):  # noqa: ANN001, ANN201 - lark's interface
+    def process(self, stream):
         open_stack: list[Token] = []
         line_start = True
         for tok in stream:
@@ -527,7 +527,7 @@ class _Checker:
                                      "write `reward >= 195`")
                 reward = self.finite(n, "reward threshold")
             elif kind == "signal":
-                _, kw, name_tok, (src, src_tok, idx) = st
+                _, kw, name_tok, (src, _src_tok, idx) = st
                 name = declare(name_tok, "signal")
                 index = None if idx is None else self.whole(idx, f"{src} index", 0)
                 signals[name] = A.Signal(name, src, index)

@@ -105,7 +105,7 @@ def format_node(node: A.Node) -> str:
     raise TypeError(f"not an AST node: {node!r}")
 
 
-def _format_value(value: bool | int | float | str) -> str:
+def _format_value(value: bool | float | str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

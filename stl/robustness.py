@@ -44,7 +44,7 @@ INF = np.inf
 _LOOP_MIN_BATCH = 32  # below this batch size ufunc.accumulate beats a row loop
 
 
-def _ops(is_min: bool):  # noqa: ANN202
+def _ops(is_min: bool):
     return (np.minimum, INF) if is_min else (np.maximum, -INF)
 
 

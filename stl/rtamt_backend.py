@@ -46,7 +46,7 @@ def _num(value: float) -> str:
         raise ValueError(f"cannot write non-finite number {value!r} for RTAMT")
     text = repr(float(value))
     if value < 0 or text.startswith("-"):
-        return f"(0 - {repr(-float(value))})"
+        return f"(0 - {-float(value)!r})"
     return text
 
 
@@ -125,7 +125,7 @@ def rtamt_evaluate(requirement: A.Requirement | A.Node,
     and its Python min/max then pass NaN on or drop it depending on argument order;
     the batched evaluator defines those cases instead (see `stl.robustness`).
     """
-    import rtamt  # noqa: PLC0415 - heavy, only the reference path needs it
+    import rtamt
 
     formula = _formula_of(requirement)
     names = sorted(A.signal_names(formula))
@@ -164,6 +164,6 @@ def rtamt_evaluate(requirement: A.Requirement | A.Node,
         result = spec.evaluate(data)
         out[k] = [v for _, v in result]
         for key, vals in spec.ast.offline_results.items():
-            if key != "time" and any(v != v for v in vals):
+            if key != "time" and any(math.isnan(v) for v in vals):
                 tainted = True
     return out.reshape(shape), tainted

@@ -183,3 +183,13 @@ def test_specfile_is_frozen_and_equal_ignores_positions():
     assert a == b and hash(a) == hash(b) and a.positions != b.positions
     with pytest.raises(AttributeError):
         a.env_id = "x"
+
+
+def test_stl_imports_neither_sanp_torch_nor_gymnasium():
+    import subprocess
+    import sys
+
+    code = ("import sys, stl; stl.parse('env E\\nsignal x = obs[0]\\nreq a: x > 0\\n');"
+            "bad = [m for m in ('sanp', 'torch', 'gymnasium', 'rtamt') if m in sys.modules];"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
