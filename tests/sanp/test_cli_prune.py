@@ -1,0 +1,93 @@
+"""`sanp prune` end to end on the CartPole zoo policy, at tiny budgets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnxruntime as ort
+import pytest
+
+from sanp import policy as policies
+from sanp.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DENSE = ROOT / "zoo" / "cartpole" / "dense.onnx"
+SPEC = ROOT / "specs" / "cartpole.stl"
+TINY = ["--criterion", "activation", "--episodes", "20", "--budget", "8", "--rounds", "3",
+        "--round-uniform", "150", "--heldout-budget", "8", "--heldout-uniform", "150"]
+
+
+def _strip(doc: dict) -> dict:
+    doc = dict(doc)
+    doc.pop("timing")
+    doc["inputs"] = {k: v for k, v in doc["inputs"].items() if k != "versions"}
+    return doc
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = []
+    for i in range(2):
+        d = tmp_path_factory.mktemp(f"prune{i}")
+        code = main(["prune", str(DENSE), str(SPEC), "-o", str(d / "sparse.onnx"), *TINY,
+                     "--report", str(d / "report.json"), "--plots", str(d / "plots")])
+        out.append((code, d))
+    return out
+
+
+def test_prune_writes_a_sparse_onnx_with_its_provenance(runs):
+    code, d = runs[0]
+    assert code in (0, 1)
+    report = json.loads((d / "report.json").read_text())
+    sparse = policies.load(d / "sparse.onnx")
+    assert sparse.sparsity() == pytest.approx(report["final"]["sparsity"], abs=1e-9)
+    assert report["final"]["sparsity"] > 0.9
+    assert report["rounds"][0]["counterexamples"], "the pruned policy should have been falsified"
+    meta = ort.InferenceSession(str(d / "sparse.onnx")).get_modelmeta().custom_metadata_map
+    assert meta["env_id"] == "CartPole-v1"
+    assert meta["spec_sha256"] == report["inputs"]["spec_sha256"]
+    assert float(meta["sparsity"]) == pytest.approx(sparse.sparsity(), abs=1e-6)
+    assert len(json.loads(meta["layer_sparsity"])) == 3
+    assert set(json.loads(meta["heldout"])) == {"dense", "sparse"}
+    assert (d / "sparse.onnx").stat().st_size < DENSE.stat().st_size / 2
+    for name in ("weights.png", "sparsity.png", "rounds.png"):
+        assert (d / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_refinement_fixes_what_the_rounds_found(runs):
+    _, d = runs[0]
+    report = json.loads((d / "report.json").read_text())
+    r1 = report["rounds"][0]
+    assert r1["recovered"] + r1["unrecoverable"] == len(r1["counterexamples"])
+    assert r1["unfixed"] == 0 and sum(r1["restored_per_layer"]) > 0
+    assert report["final"]["mean_reward"] >= 195
+    # the exit code says whether the sparse policy is as safe as the dense one
+    code, _ = runs[0]
+    assert (code == 0) == (report["final"]["converged"]
+                           and report["heldout"]["sparse"]["uniform_violations"]
+                           <= report["heldout"]["dense"]["uniform_violations"]
+                           and report["heldout"]["sparse"]["bo_counterexamples"]
+                           <= report["heldout"]["dense"]["bo_counterexamples"])
+
+
+def test_same_seed_same_report_and_masks(runs):
+    (c0, d0), (c1, d1) = runs
+    a = _strip(json.loads((d0 / "report.json").read_text()))
+    b = _strip(json.loads((d1 / "report.json").read_text()))
+    a.pop("output"), b.pop("output")
+    assert c0 == c1
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_prune_refuses_to_overwrite_its_input(tmp_path, capsys):
+    target = tmp_path / "p.onnx"
+    target.write_bytes(DENSE.read_bytes())
+    assert main(["prune", str(target), str(SPEC), "-o", str(target), *TINY]) == 2
+    assert "input" in capsys.readouterr().err
+    assert target.read_bytes() == DENSE.read_bytes()
+
+
+def test_prune_output_in_missing_directory_is_refused_before_work(tmp_path, capsys):
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "nope" / "s.onnx"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err

@@ -1,0 +1,102 @@
+"""Masks, importance criteria and the sparsity (k) search."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sanp.errors import OptionError
+from sanp.policy import MLPPolicy
+from sanp.prune import MIN_KEEP, importance, layer_inputs, masks_for, prune, search_sparsity
+
+torch.set_num_threads(1)
+
+
+def toy(seed: int = 0) -> MLPPolicy:
+    torch.manual_seed(seed)
+    return MLPPolicy([4, 16, 8, 2], "relu", action_kind="discrete")
+
+
+def test_layer_scope_prunes_the_lowest_fraction_of_each_layer():
+    pol = toy()
+    scores = importance(pol, "magnitude")
+    masks = masks_for(scores, 0.75, "layer")
+    for s, m in zip(scores, masks):
+        n_pruned = int((m == 0).sum())
+        assert n_pruned == round(0.75 * s.numel())
+        # every kept weight scores at least as high as every pruned one
+        assert s[m == 1].min() >= s[m == 0].max()
+
+
+def test_global_scope_uses_one_threshold_and_never_empties_a_layer():
+    pol = toy()
+    with torch.no_grad():
+        pol.linears[2].weight.mul_(1e-3)  # the last layer would go first under one threshold
+    scores = importance(pol, "magnitude")
+    masks = masks_for(scores, 0.5, "global")
+    total = sum(s.numel() for s in scores)
+    assert abs(sum(int((m == 0).sum()) for m in masks) - round(0.5 * total)) <= scores[2].numel()
+    last = masks[2]
+    assert last.sum() >= max(math.ceil(MIN_KEEP * last.numel()), last.shape[0])
+    # the first two layers: one threshold
+    kept = torch.cat([scores[i][masks[i] == 1] for i in range(2)])
+    dropped = torch.cat([scores[i][masks[i] == 0] for i in range(2)])
+    assert kept.min() >= dropped.max()
+
+
+def test_prune_keeps_existing_masks_and_biases():
+    pol = toy()
+    scores = importance(pol, "magnitude")
+    first = prune(pol, 0.5, scores, "layer")
+    second = prune(first, 0.3, importance(first, "magnitude"), "layer")
+    for m1, m2 in zip(first.masks, second.masks):
+        assert torch.all(m2 <= m1)
+    for a, b in zip(pol.linears, second.linears):
+        assert torch.equal(a.bias, b.bias)
+    assert pol.sparsity() == 0.0  # the original is untouched
+
+
+def test_activation_criterion_weights_magnitude_by_mean_input():
+    pol = toy()
+    states = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    states[:, 1] = 0.0  # an input that never fires
+    scores = importance(pol, "activation", states)
+    assert torch.all(scores[0][:, 1] == 0)
+    ins = layer_inputs(pol, torch.as_tensor(states))
+    expected = pol.linears[1].weight.abs() * ins[1].abs().mean(0)[None, :]
+    assert torch.allclose(scores[1], expected)
+    with pytest.raises(OptionError, match="needs states"):
+        importance(pol, "activation", None)
+
+
+@pytest.mark.parametrize("k", [-0.1, 1.0])
+def test_bad_sparsity_is_refused(k):
+    with pytest.raises(OptionError, match="sparsity"):
+        masks_for(importance(toy(), "magnitude"), k)
+
+
+def test_sparsity_search_finds_the_largest_passing_k_to_the_resolution():
+    pol = toy()
+    scores = importance(pol, "magnitude")
+    calls = []
+
+    def reward(p):  # a reward that falls with sparsity, crossing 100 at sparsity 0.6234
+        calls.append(p.sparsity())
+        return 200.0 - 160.5 * p.sparsity()
+
+    res = search_sparsity(pol, scores, reward, 100.0, scope="global", resolution=0.001)
+    assert reward(res.policy) >= 100.0
+    assert res.policy.sparsity() <= 0.6234
+    # the next level up fails
+    above = prune(pol, res.k + 0.002, scores, "global")
+    assert reward(above) < 100.0 or above.sparsity() == res.policy.sparsity()
+    assert len(calls) < 20  # bisection, not a sweep
+    assert all(h.accepted == (h.mean_reward >= 100.0) for h in res.history)
+
+
+def test_sparsity_search_refuses_a_dense_policy_below_the_cutoff():
+    pol = toy()
+    with pytest.raises(OptionError, match="below the spec's cutoff"):
+        search_sparsity(pol, importance(pol, "magnitude"), lambda p: 10.0, 195.0)
