@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -99,19 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--seed", type=_int, default=0)
     pr.add_argument("--vecnormalize", metavar="FILE")
     pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
+    pr.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run from OUT.onnx.ckpt.npz")
     pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors, --help, --version
+        return int(exc.code or 0)
     if not args.command:
         parser.print_help()
         return EXIT_BAD
     import stl
     from sanp.errors import SanpError
 
+    # SIGTERM stops a run the way Ctrl-C does: cleanly, checkpoint intact.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return {
             "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
@@ -135,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # ------------------------------------------------------------------------- helpers
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _console(stderr: bool = False):
@@ -358,8 +371,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
     from sanp.envs import bind
     from sanp.export import export_onnx
-    from sanp.pipeline import PruneConfig, prune_and_refine
-    from sanp.report import plot_prune, prune_metadata, prune_report, write_json
+    from dataclasses import asdict
+
+    from sanp.errors import OptionError
+    from sanp.pipeline import Checkpoint, PruneConfig, prune_and_refine
+    from sanp.report import (file_sha256, jsonable, plot_prune, prune_metadata, prune_report,
+                             write_json)
 
     for out in (args.output, args.report):
         _check_output(out, args.policy, args.spec, args.vecnormalize)
@@ -378,7 +395,26 @@ def cmd_prune(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         err.print(f"[{time.perf_counter() - start:7.1f}s] {msg}")
 
-    result = prune_and_refine(dense, binding, spec, config, log=log)
+    ckpt_path = Path(str(args.output) + ".ckpt.npz")
+    if ckpt_path.exists() and not args.resume:
+        raise OptionError(
+            f"{ckpt_path} holds an interrupted run: add --resume to continue it, or delete it"
+        )
+    fingerprint = {
+        "policy_sha256": file_sha256(args.policy),
+        "vecnormalize_sha256": file_sha256(args.vecnormalize) if args.vecnormalize else None,
+        "spec_sha256": spec.sha256,
+        "config": jsonable(asdict(config)),
+    }
+    checkpoint = Checkpoint(ckpt_path, fingerprint)
+    try:
+        result = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=checkpoint)
+    except KeyboardInterrupt:
+        if ckpt_path.exists():
+            resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
+            err.print(f"interrupted; the run so far is saved in {ckpt_path}. Resume with:\n"
+                      f"  sanp {resume} --resume")
+        raise
     export_onnx(result.policy, args.output, metadata=prune_metadata(result, spec))
     _print_prune(result)
     print(f"sparse policy: {args.output}")
@@ -389,6 +425,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.plots:
         files = plot_prune(result, dense, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
+    checkpoint.remove()
     return EXIT_OK if result.converged and result.safe_as_dense else EXIT_FOUND
 
 
@@ -407,7 +444,7 @@ def _print_prune(result: Any) -> None:
               f"{result.dense_reward:.2f} / {s1.mean_reward:.2f} / {result.final_reward:.2f}")
     t.add_row("counterexamples per round",
               ", ".join(str(len(r.counterexamples)) for r in result.rounds) or "-")
-    restored = [sum(x) for x in zip(*(r.repair.restored for r in result.rounds if r.repair))]
+    restored = [sum(x) for x in zip(*(r.restored for r in result.rounds if r.restored))]
     t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
     hd, hs = result.heldout_dense, result.heldout_sparse
     if hd and hs:

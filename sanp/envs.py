@@ -38,8 +38,9 @@ class Dimension:
     """Lower end of the default range."""
     hi: float
     """Upper end of the default range."""
-    default: float
-    """Value used when a search does not include this dimension."""
+    default: float | None
+    """Value used when a search does not include this dimension (None: what the spec's
+    env line says, or the env's own default)."""
     doc: str
 
 
@@ -157,31 +158,37 @@ class LunarLanderAdapter(EnvAdapter):
     dimensions = (
         Dimension("push_x", -_PUSH, _PUSH, 0.0, "initial horizontal force on the lander"),
         Dimension("push_y", -_PUSH, _PUSH, 0.0, "initial vertical force on the lander"),
-        Dimension("gravity", -11.99, -0.01, -10.0, "gravity (env kwarg, in (-12, 0))"),
-        Dimension("wind_power", 0.0, 20.0, 0.0, "maximum wind (turns wind on)"),
-        Dimension("turbulence_power", 0.0, 2.0, 0.0, "maximum rotational wind (turns wind on)"),
+        Dimension("gravity", -11.99, -0.01, None, "gravity (env kwarg, in (-12, 0))"),
+        Dimension("wind_power", 0.0, 20.0, None, "maximum wind (turns wind on)"),
+        Dimension("turbulence_power", 0.0, 2.0, None, "maximum rotational wind (turns wind on)"),
     )
     default_search = ("push_x", "push_y")
 
     def __init__(self, env_id: str, kwargs: Mapping[str, Any]):
         super().__init__(env_id, kwargs)
         # Unsearched env parameters keep what the spec's env line says.
-        self._fixed = {
-            "gravity": float(kwargs.get("gravity", -10.0)),
-            "wind_power": float(kwargs.get("wind_power", 15.0)) if kwargs.get("enable_wind") else 0.0,
-            "turbulence_power": float(kwargs.get("turbulence_power", 1.5))
-            if kwargs.get("enable_wind")
-            else 0.0,
-        }
+        wind = bool(kwargs.get("enable_wind", False))
+        try:
+            self._fixed = {
+                "gravity": float(kwargs.get("gravity", -10.0)),
+                "wind_power": float(kwargs.get("wind_power", 15.0)) if wind else 0.0,
+                "turbulence_power": float(kwargs.get("turbulence_power", 1.5)) if wind else 0.0,
+            }
+        except (TypeError, ValueError):
+            raise EnvError(
+                f"{env_id}: gravity, wind_power and turbulence_power must be numbers, got "
+                f"{ {k: kwargs[k] for k in ('gravity', 'wind_power', 'turbulence_power') if k in kwargs} }"
+            ) from None
 
     def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:
-        if point is None:
-            return super().reset(env, None, seed)
-        params = {k: float(point.get(k, v)) for k, v in self._fixed.items()}
+        given = {} if point is None else {k: v for k, v in point.items() if v is not None}
+        params = {k: float(given.get(k, v)) for k, v in self._fixed.items()}
         env.gravity = params["gravity"]
         env.wind_power = params["wind_power"]
         env.turbulence_power = params["turbulence_power"]
         env.enable_wind = params["wind_power"] > 0 or params["turbulence_power"] > 0
+        if point is None:
+            return super().reset(env, None, seed)
         push = [float(point.get("push_x", 0.0)), float(point.get("push_y", 0.0))]
         return _reset_with(env, seed, [_queue(-self._PUSH, self._PUSH, push)])
 
@@ -282,7 +289,7 @@ class Binding:
         """Deterministic reset to `point` (None: the env's own initial distribution)."""
         full = None
         if point is not None:
-            full = {d.name: d.default for d in self.adapter.dimensions}
+            full = {d.name: d.default for d in self.adapter.dimensions if d.default is not None}
             full.update(point)
         return np.asarray(self.adapter.reset(env, full, self.reset_seed if seed is None else seed))
 

@@ -7,17 +7,23 @@ Example:
 """
 from __future__ import annotations
 
+import io
+import json
+import os
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
+import torch
 
+from sanp.atomic import write_bytes
 from sanp.envs import Binding
 from sanp.errors import OptionError
-from sanp.falsify import BOConfig, Counterexample, FalsifyConfig, FalsifyResult, falsify, merge, score
-from sanp.prune import SparsitySearch, importance, search_sparsity
-from sanp.refine import RecoveryState, Repair, find_recovery_states, repair
+from sanp.falsify import BOConfig, Counterexample, FalsifyConfig, falsify, merge, score
+from sanp.prune import SparsityStep, SparsitySearch, importance, search_sparsity
+from sanp.refine import RecoveryState, find_recovery_states, repair
 from sanp.rollout import returns, run_batch
 
 
@@ -57,20 +63,37 @@ class PruneConfig:
             raise OptionError(f"resolution must be in (0, 0.5), got {self.resolution}")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
+class CexSummary:
+    """What a report keeps of a counterexample."""
+
+    point: dict[str, float]
+    violated: tuple[str, ...]
+    min_robustness: float
+    step: int
+
+
+@dataclass(frozen=True)
 class Round:
     """One falsify -> recover -> repair round."""
 
     index: int
     seed: int
-    falsification: FalsifyResult
-    uniform: FalsifyResult | None
-    counterexamples: tuple[Counterexample, ...]
+    bo_evaluations: int
+    uniform_evaluations: int
+    counterexamples: tuple[CexSummary, ...]
     """Merged counterexamples of both searches."""
     recovered: int
     """Counterexamples with a recovery state."""
     unrecoverable: int
-    repair: Repair | None
+    p: float | None
+    """Fraction of pruned weights restored (None: nothing to repair)."""
+    restored: tuple[int, ...] | None
+    """Weights restored per layer."""
+    unfixed: int
+    """Counterexamples even p = 1 leaves unsafe."""
+    trials: tuple[tuple[float, int], ...]
+    """(p, counterexamples still unsafe) for every p tried."""
     sparsity: float
     """Sparsity after the round's repair."""
 
@@ -158,6 +181,104 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig, *, lo
     )
 
 
+class Checkpoint:
+    """The state of a prune run after each phase, in one .npz file (masks as arrays, the
+    rest as JSON; no pickle), written atomically so an interruption never corrupts it.
+
+    Every phase is a pure function of the inputs, the seed and this state, so a resumed
+    run reaches the same result as an uninterrupted one.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str | os.PathLike, fingerprint: dict[str, Any]):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        try:
+            with np.load(self.path, allow_pickle=False) as z:
+                state = json.loads(str(z["state"]))
+                masks = {k: z[k] for k in z.files if k != "state"}
+        except Exception as exc:
+            raise OptionError(f"{self.path}: not a readable sanp checkpoint ({exc}); delete it "
+                              "to start over") from None
+        if state.get("version") != self.VERSION or state.get("fingerprint") != self.fingerprint:
+            raise OptionError(
+                f"{self.path} belongs to another run (different policy, spec or options); "
+                "delete it or run without --resume"
+            )
+        state["masks"] = {k: v for k, v in masks.items()}
+        return state
+
+    def save(self, state: dict[str, Any], masks: dict[str, list]) -> None:
+        doc = dict(state, version=self.VERSION, fingerprint=self.fingerprint)
+        arrays = {f"{name}_{i}": m.detach().cpu().numpy().astype(np.uint8)
+                  for name, ms in masks.items() for i, m in enumerate(ms)}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, state=np.array(json.dumps(doc, allow_nan=True)), **arrays)
+        write_bytes(self.path, buf.getvalue())
+
+    def masks(self, state: dict[str, Any], name: str, n_layers: int) -> list[torch.Tensor]:
+        return [torch.as_tensor(state["masks"][f"{name}_{i}"].astype(np.float32)) for i in range(n_layers)]
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _with_masks(dense: Any, masks: list[torch.Tensor]) -> Any:
+    """The sparse policy a checkpoint describes: dense weights where the mask is 1 (the
+    only weights pruning and restoration ever keep)."""
+    out = dense.clone()
+    out.set_masks([m * d for m, d in zip(masks, dense.masks)])
+    return out
+
+
+def _seen_to_json(seen: list[RecoveryState]) -> list[dict[str, Any]]:
+    return [
+        {
+            "point": s.counterexample.point, "violated": list(s.counterexample.violated),
+            "min_robustness": s.counterexample.min_robustness, "cex_step": s.counterexample.step,
+            "step": s.step, "obs": None if s.obs is None else np.asarray(s.obs, dtype=np.float64).tolist(),
+            "total_reward": s.total_reward,
+        }
+        for s in seen
+    ]
+
+
+def _seen_from_json(items: list[dict[str, Any]]) -> list[RecoveryState]:
+    out = []
+    for it in items:
+        cex = Counterexample(it["point"], tuple(it["violated"]), {}, it["min_robustness"],
+                             it["cex_step"], None, -1)  # type: ignore[arg-type]
+        obs = None if it["obs"] is None else np.asarray(it["obs"], dtype=np.float32)
+        out.append(RecoveryState(cex, it["step"], obs, it["total_reward"]))
+    return out
+
+
+def _round_to_json(r: Round) -> dict[str, Any]:
+    d = asdict(r)
+    d["counterexamples"] = [asdict(c) for c in r.counterexamples]
+    return d
+
+
+def _round_from_json(d: dict[str, Any]) -> Round:
+    d = dict(d)
+    d["counterexamples"] = tuple(
+        CexSummary(c["point"], tuple(c["violated"]), c["min_robustness"], c["step"])
+        for c in d["counterexamples"]
+    )
+    d["restored"] = None if d["restored"] is None else tuple(d["restored"])
+    d["trials"] = tuple(tuple(t) for t in d["trials"])
+    return Round(**d)
+
+
+def _summaries(cexs: Sequence[Counterexample]) -> tuple[CexSummary, ...]:
+    return tuple(CexSummary(dict(c.point), tuple(c.violated), c.min_robustness, c.step) for c in cexs)
+
+
 def prune_and_refine(
     dense: Any,
     binding: Binding,
@@ -166,8 +287,10 @@ def prune_and_refine(
     *,
     log: Log | None = None,
     run_heldout: bool = True,
+    checkpoint: Checkpoint | None = None,
 ) -> PruneResult:
-    """Steps 1-6 of the method, then the held-out check."""
+    """Steps 1-6 of the method, then the held-out check. With a `checkpoint`, the state
+    is saved after step 1 and after every round, and a saved state is resumed from."""
     say = log or (lambda _msg: None)
     if spec.reward_threshold is None:
         raise OptionError(
@@ -175,32 +298,60 @@ def prune_and_refine(
             "mean reward the pruned policy must keep)"
         )
     threshold = float(spec.reward_threshold)
-    times: dict[str, float] = {}
     mean_reward = _mean_reward(binding, config.episodes, config.seed)
+    n_layers = len(dense.linears)
+    state = checkpoint.load() if checkpoint else None
+    times: dict[str, float] = dict(state["times"]) if state else {}
 
-    t = time.perf_counter()
-    states = None
-    if config.criterion == "activation":
-        visits = run_batch(dense, binding, [None] * 20, list(range(config.seed, config.seed + 20)),
-                           record_states=False)
-        states = np.concatenate([tr.observations for tr in visits])
-    scores = importance(dense, config.criterion, states)
-    step1 = search_sparsity(
-        dense, scores, mean_reward, threshold, scope=config.scope, resolution=config.resolution,
-        on_step=lambda s: say(
-            f"step 1: k={s.k:.3f} sparsity {s.sparsity:.2%} mean reward {s.mean_reward:.2f} "
-            f"{'>=' if s.accepted else '<'} {threshold:g}"
-        ),
-    )
+    if state:
+        say(f"resuming from {checkpoint.path}: step 1 and {len(state['rounds'])} round(s) done")
+        h = state["step1"]
+        step1_policy = _with_masks(dense, checkpoint.masks(state, "step1", n_layers))
+        step1 = SparsitySearch(h["k"], step1_policy, h["mean_reward"],
+                               tuple(SparsityStep(**x) for x in h["history"]))
+    else:
+        t = time.perf_counter()
+        states = None
+        if config.criterion == "activation":
+            visits = run_batch(dense, binding, [None] * 20, list(range(config.seed, config.seed + 20)),
+                               record_states=False)
+            states = np.concatenate([tr.observations for tr in visits])
+        scores = importance(dense, config.criterion, states)
+        step1 = search_sparsity(
+            dense, scores, mean_reward, threshold, scope=config.scope, resolution=config.resolution,
+            on_step=lambda s: say(
+                f"step 1: k={s.k:.3f} sparsity {s.sparsity:.2%} mean reward {s.mean_reward:.2f} "
+                f"{'>=' if s.accepted else '<'} {threshold:g}"
+            ),
+        )
+        times["step1_sparsity"] = time.perf_counter() - t
     dense_reward = step1.history[0].mean_reward
-    times["step1_sparsity"] = time.perf_counter() - t
-    say(f"step 1 done: sparsity {step1.policy.sparsity():.2%}, mean reward {step1.mean_reward:.2f}")
 
-    sparse = step1.policy
-    rounds: list[Round] = []
-    seen: list[RecoveryState] = []
-    converged = config.rounds == 0
-    for r in range(config.rounds):
+    rounds: list[Round] = [_round_from_json(r) for r in state["rounds"]] if state else []
+    seen: list[RecoveryState] = _seen_from_json(state["seen"]) if state else []
+    sparse = _with_masks(dense, checkpoint.masks(state, "sparse", n_layers)) if state else step1.policy
+    converged = bool(state["converged"]) if state else config.rounds == 0
+
+    def save() -> None:
+        if checkpoint:
+            checkpoint.save(
+                {
+                    "step1": {"k": step1.k, "mean_reward": step1.mean_reward,
+                              "history": [asdict(h) for h in step1.history]},
+                    "rounds": [_round_to_json(r) for r in rounds],
+                    "seen": _seen_to_json(seen),
+                    "converged": converged,
+                    "times": times,
+                },
+                {"step1": step1.policy.masks, "sparse": sparse.masks},
+            )
+
+    if not state:
+        save()
+    say(f"step 1 done: sparsity {step1.policy.sparsity():.2%}, mean reward {step1.mean_reward:.2f}")
+    for r in range(len(rounds), config.rounds):
+        if converged:
+            break
         seed = config.seed + 1 + r
         t = time.perf_counter()
         fals = falsify(sparse, binding, spec, FalsifyConfig(
@@ -215,12 +366,15 @@ def prune_and_refine(
         ))
         times[f"round{r + 1}_falsify"] = time.perf_counter() - t
         n = len(cexs)
+        n_uni = len(uni.evaluations) if uni else 0
         say(f"round {r + 1}: {n} counterexample(s) (BO {len(fals.counterexamples)} in "
             f"{len(fals.evaluations)} rollouts, uniform {len(uni.counterexamples) if uni else 0} "
-            f"in {len(uni.evaluations) if uni else 0})")
+            f"in {n_uni})")
         if n == 0:
-            rounds.append(Round(r + 1, seed, fals, uni, cexs, 0, 0, None, sparse.sparsity()))
             converged = True
+            rounds.append(Round(r + 1, seed, len(fals.evaluations), n_uni, (), 0, 0, None, None, 0,
+                                (), sparse.sparsity()))
+            save()
             break
         t = time.perf_counter()
         rec = find_recovery_states(dense, binding, spec, cexs, threshold)
@@ -238,7 +392,10 @@ def prune_and_refine(
             f"({sum(fix.restored)} weights), sparsity now {sparse.sparsity():.2%}"
             + (f"; {len(fix.unfixed)} counterexample(s) not fixable" if fix.unfixed else "")
         )
-        rounds.append(Round(r + 1, seed, fals, uni, cexs, found, n - found, fix, sparse.sparsity()))
+        rounds.append(Round(r + 1, seed, len(fals.evaluations), n_uni, _summaries(cexs), found,
+                            n - found, fix.p, tuple(fix.restored), len(fix.unfixed),
+                            tuple(fix.trials), sparse.sparsity()))
+        save()
 
     t = time.perf_counter()
     final_reward = mean_reward(sparse)

@@ -170,7 +170,7 @@ def plot_verify(result: FalsifyResult, spec: Any, out_dir: str | os.PathLike) ->
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    y = np.array([e.objective for e in result.evaluations], dtype=float)
+    y = np.clip(np.array([e.objective for e in result.evaluations], dtype=float), -1e300, 1e300)
     shown = np.where(np.isfinite(y), y, np.nan)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(np.arange(1, len(y) + 1), shown, ".", color="tab:blue", label="evaluation")
@@ -252,12 +252,11 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
     cfg = result.config
     rounds = []
     for r in result.rounds:
-        fix = r.repair
         rounds.append({
             "round": r.index,
             "seed": r.seed,
-            "evaluations": len(r.falsification.evaluations),
-            "uniform_evaluations": len(r.uniform.evaluations) if r.uniform else 0,
+            "evaluations": r.bo_evaluations,
+            "uniform_evaluations": r.uniform_evaluations,
             "counterexamples": [
                 {"point": c.point, "violated": list(c.violated), "min_robustness": c.min_robustness,
                  "step": c.step}
@@ -265,10 +264,10 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             ],
             "recovered": r.recovered,
             "unrecoverable": r.unrecoverable,
-            "p": fix.p if fix else None,
-            "restored_per_layer": list(fix.restored) if fix else None,
-            "unfixed": len(fix.unfixed) if fix else 0,
-            "p_trials": [list(t) for t in fix.trials] if fix else [],
+            "p": r.p,
+            "restored_per_layer": list(r.restored) if r.restored is not None else None,
+            "unfixed": r.unfixed,
+            "p_trials": [list(t) for t in r.trials],
             "sparsity": r.sparsity,
         })
     return jsonable({

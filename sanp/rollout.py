@@ -188,6 +188,7 @@ def _simulate(
     points: Sequence[Point | None],
     seeds: Sequence[int],
     record_states: bool,
+    already_terminated: Sequence[bool] | None = None,
 ) -> list[Trajectory]:
     """Step every env of `bank` from its current state until it terminates or reaches
     the horizon; `prefixes[n]` holds the (obs, actions, rewards, states) before it."""
@@ -197,9 +198,9 @@ def _simulate(
     rew_log: list[list[float]] = [[] for _ in range(n)]
     st_log: list[list[Any]] = [[bank.state(i)] if record_states else [] for i in range(n)]
     remaining = np.array([binding.horizon - s for s in starts])
-    terminated = np.zeros(n, dtype=bool)
+    terminated = np.zeros(n, dtype=bool) if already_terminated is None else np.array(already_terminated, dtype=bool)
     nonfinite = ~np.all(np.isfinite(obs0), axis=1)
-    active = (remaining > 0) & ~nonfinite
+    active = (remaining > 0) & ~nonfinite & ~terminated
     current = np.array(obs0, dtype=np.float32)
     while active.any():
         idx = np.flatnonzero(active)
@@ -233,7 +234,7 @@ def _simulate(
         if binding.action_kind == "discrete":
             acts = acts.astype(np.int64)
         else:
-            acts = acts.astype(np.float32).reshape(len(acts), -1)
+            acts = acts.astype(np.float32).reshape((len(acts),) + p_act.shape[1:])
         states = None
         if record_states and bank.exact:
             states = np.concatenate([p_st, np.array(st_log[i][: len(obs_log[i])])]) if len(p_st) else np.array(st_log[i])
@@ -344,6 +345,8 @@ def continue_batch(
             [t.point for t, _ in starts],
             [t.seed for t, _ in starts],
             record_states=True,
+            # A terminal state stays terminal: nothing follows it.
+            already_terminated=[t.terminated and i == t.length for t, i in starts],
         )
     finally:
         bank.close()

@@ -259,9 +259,6 @@ def test_nan_episodes_in_the_report(capsys, files, tmp_path):
     assert all(e["objective"] != "-inf" for e in doc["evaluations"] if e["point"]["push_x"] < 0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sanp/rollout.py:236 (reshape(0, -1) of an empty action array): "
-                   "a continuous policy that is NaN at the first observation crashes `sanp verify` with a "
-                   "ValueError traceback instead of reporting -inf counterexamples (exit 1)")
 def test_policy_nan_from_the_first_step(capsys, files):
     code, out, _err = cli(capsys, "verify", files / "all_nan.onnx", files / "lunar.stl", "--budget", 3,
                          "--optimizer", "random")

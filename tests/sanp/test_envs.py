@@ -57,7 +57,7 @@ def test_horizon_defaults_to_the_env_registration(spec_from_text):
 def test_spec_ranges_replace_the_default_ranges(spec_from_text):
     b = bind(spec_from_text(spec("env LunarLander-v3", "search push_y in [-10, 20]", "search gravity in [-11, -2]")))
     assert [(d.name, d.lo, d.hi, d.default) for d in b.space] == [
-        ("push_y", -10.0, 20.0, 0.0), ("gravity", -11.0, -2.0, -10.0)
+        ("push_y", -10.0, 20.0, 0.0), ("gravity", -11.0, -2.0, None)
     ]
 
 
@@ -124,19 +124,11 @@ def test_env_kwargs_the_env_does_not_accept(spec_from_text):
         bind(spec_from_text(spec("env LunarLander-v3(gravity=-20.0)")))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: LunarLanderAdapter.__init__ (sanp/envs.py:170) calls float() on "
-                   "the gravity/wind kwargs before validating them: a non-numeric value raises a raw "
-                   "ValueError (a traceback in the CLI) instead of EnvError")
 def test_non_numeric_env_kwarg_is_an_env_error(spec_from_text):
     with pytest.raises(EnvError):
         bind(spec_from_text(spec('env LunarLander-v3(gravity="strong")')))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Binding.reset (sanp/envs.py:285) fills every adapter dimension "
-                   "with its Dimension.default (gravity -10, wind 0) before LunarLanderAdapter.reset, whose "
-                   "fallback to the env line's values (self._fixed, envs.py:169/180) is then never used: a spec "
-                   "'env LunarLander-v3(gravity=-3.0, enable_wind=true, wind_power=10.0)' is falsified at "
-                   "gravity -10 without wind")
 def test_env_line_parameters_hold_when_not_searched(spec_from_text):
     b = bind(spec_from_text(spec("env LunarLander-v3(gravity=-3.0, enable_wind=true, wind_power=10.0)")))
     env = b.make()

@@ -131,9 +131,6 @@ def test_replay_divergence_is_detected(spec_from_text, random_linear):
         rollout.continue_batch(random_linear(b, 1), b, [(forged, 10)])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sanp/rollout.py:236 reshapes an empty float action array with "
-                   "reshape(0, -1): continue_batch at i == length of a horizon-truncated continuous "
-                   "trajectory raises ValueError instead of returning the trajectory unchanged")
 def test_continue_from_the_last_step_of_a_truncated_continuous_episode(spec_from_text, random_linear):
     b = bind(spec_from_text(CASES["lunar-continuous"][0] + TAIL))
     traj = rollout.run(random_linear(b, 1), b, {"push_x": 300.0, "push_y": -200.0})
@@ -141,9 +138,6 @@ def test_continue_from_the_last_step_of_a_truncated_continuous_episode(spec_from
     _same(rollout.continue_batch(random_linear(b, 1), b, [(traj, traj.length)])[0], traj)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: continue_batch (sanp/rollout.py:321-346) does not know that a "
-                   "terminated trajectory has no continuation: restored at i == length it keeps stepping "
-                   "the env past the terminal state and returns a longer episode")
 def test_continue_from_the_terminal_state_adds_nothing(spec_from_text, linear_cartpole):
     b = bind(spec_from_text(CASES["cartpole"][0] + TAIL))
     actor = linear_cartpole((0, 0, 0, 1))
@@ -306,9 +300,6 @@ def test_nan_action_marks_nonfinite_and_scores_minus_inf(spec_from_text):
     assert np.isnan(rollout.returns(NaNAfter(3), b, episodes=1)[0])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sanp/rollout.py:236: when a continuous policy returns NaN at the "
-                   "very first observation, no step is taken and reshape(0, -1) of the empty action array "
-                   "raises ValueError; the episode should come back nonfinite (score -inf)")
 def test_nan_at_the_first_step(spec_from_text):
     spec = spec_from_text(LUNAR)
     b = bind(spec)
