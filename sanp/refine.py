@@ -50,22 +50,39 @@ def find_recovery_states(
     *,
     chunk: int = 32,
 ) -> list[RecoveryState]:
-    """Walk back from the last state of each counterexample, `chunk` states at a time
-    run together, to the latest state the dense policy recovers from."""
+    """Walk back from the last state of each counterexample to the latest state the
+    dense policy recovers from, `chunk` candidate states run together.
+
+    Where the env restores states exactly (CartPole) every state is tried, latest first.
+    Where restoring means replaying the prefix (Box2D), trying every state of a
+    1000-step episode costs hours, so the walk is coarse to fine: `chunk` states evenly
+    spaced, then every state between the latest recoverable one and the next one tried.
+    """
     out = []
     for cex in counterexamples:
         traj = cex.trajectory
-        found = None
-        # The final observation has no step left to act on: start one before it.
-        for end in range(traj.length - 1, -1, -chunk):
-            steps = list(range(end, max(-1, end - chunk), -1))
+        last = traj.length - 1  # the final observation has no step left to act on
+        exact = traj.states is not None and binding.adapter.exact_state
+        stride = 1 if exact else max(1, -(-traj.length // chunk))
+        found: RecoveryState | None = None
+
+        def latest(steps: list[int]) -> RecoveryState | None:
             continued = continue_batch(dense, binding, [(traj, i) for i in steps])
-            for i, tr in zip(steps, continued):
+            for i, tr in sorted(zip(steps, continued), key=lambda x: -x[0]):
                 if is_safe(spec, tr, threshold):
-                    found = RecoveryState(cex, i, traj.observations[i], tr.total_reward)
+                    return RecoveryState(cex, i, traj.observations[i], tr.total_reward)
+            return None
+
+        if stride == 1:
+            for end in range(last, -1, -chunk):
+                found = latest(list(range(end, max(-1, end - chunk), -1)))
+                if found:
                     break
+        else:
+            found = latest(list(range(last, -1, -stride)))
             if found:
-                break
+                between = list(range(found.step + 1, min(found.step + stride, last + 1)))
+                found = (latest(between) if between else None) or found
         out.append(found or RecoveryState(cex, None, None, None))
     return out
 
