@@ -23,6 +23,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
+
+
 def _int(text: str) -> int:
     try:
         return int(text)
@@ -87,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     pr.add_argument("--criterion", choices=["magnitude", "activation"], default="magnitude")
     pr.add_argument("--scope", choices=["layer", "global"], default="global")
+    pr.add_argument("--sparsity", type=_fraction, metavar="K",
+                    help="prune exactly this fraction in step 1 (default: the largest whose "
+                    "mean reward reaches the spec's cutoff)")
     pr.add_argument("--budget", type=_positive_int, default=100,
                     help="falsifier rollouts per refinement round (default 100)")
     pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")
@@ -386,6 +399,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     dense = load_policy(args.policy, binding, args.vecnormalize)
     config = PruneConfig(
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
+        sparsity=args.sparsity,
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
         heldout_uniform=args.heldout_uniform, seed=args.seed,
     )

@@ -22,7 +22,7 @@ from sanp.atomic import write_bytes
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig, Counterexample, FalsifyConfig, falsify, merge, score
-from sanp.prune import SparsityStep, SparsitySearch, importance, search_sparsity
+from sanp.prune import SparsitySearch, SparsityStep, importance, prune, search_sparsity
 from sanp.refine import RecoveryState, find_recovery_states, repair
 from sanp.rollout import returns, run_batch
 
@@ -39,6 +39,9 @@ class PruneConfig:
     """Episodes per mean-reward estimate."""
     resolution: float = 0.001
     """Resolution of the sparsity (k) and restoration (p) bisections."""
+    sparsity: float | None = None
+    """Prune exactly this fraction in step 1 instead of searching for the largest k whose
+    reward reaches the cutoff."""
     budget: int = 100
     """Falsifier rollouts per refinement round."""
     rounds: int = 5
@@ -59,6 +62,8 @@ class PruneConfig:
                 raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
         if self.rounds < 0 or self.heldout_uniform < 0:
             raise OptionError("rounds and heldout_uniform must be >= 0")
+        if self.sparsity is not None and not 0 < self.sparsity < 1:
+            raise OptionError(f"sparsity must be in (0, 1), got {self.sparsity}")
         if not 0 < self.resolution < 0.5:
             raise OptionError(f"resolution must be in (0, 0.5), got {self.resolution}")
 
@@ -179,6 +184,20 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig, *, lo
         per_requirement=per_req,
         mean_reward=reward,
     )
+
+
+def fixed_sparsity(dense: Any, scores: Any, mean_reward: Callable[[Any], float], threshold: float,
+                   config: PruneConfig, say: Log) -> SparsitySearch:
+    """Step 1 with the sparsity given by the user (`--sparsity`)."""
+    base = mean_reward(dense)
+    pol = prune(dense, float(config.sparsity), scores, config.scope)
+    r = mean_reward(pol)
+    history = (SparsityStep(0.0, 0.0, base, base >= threshold),
+               SparsityStep(float(config.sparsity), pol.sparsity(), r, r >= threshold))
+    if r < threshold:
+        say(f"step 1: at the requested sparsity the mean reward {r:.2f} is below the cutoff "
+            f"{threshold:g}; refinement restores weights for safety, not for reward")
+    return SparsitySearch(float(config.sparsity), pol, r, history)
 
 
 class Checkpoint:
@@ -317,7 +336,7 @@ def prune_and_refine(
                                record_states=False)
             states = np.concatenate([tr.observations for tr in visits])
         scores = importance(dense, config.criterion, states)
-        step1 = search_sparsity(
+        step1 = fixed_sparsity(dense, scores, mean_reward, threshold, config, say) if config.sparsity else search_sparsity(
             dense, scores, mean_reward, threshold, scope=config.scope, resolution=config.resolution,
             on_step=lambda s: say(
                 f"step 1: k={s.k:.3f} sparsity {s.sparsity:.2%} mean reward {s.mean_reward:.2f} "
