@@ -196,13 +196,15 @@ def plot_counterexample(cex: Counterexample, spec: Any, path: Path) -> Path:
     for name in cex.violated:
         preds.extend((name, p) for p in spec.requirements[name].predicates())
     n = max(1, len(preds))
-    fig, axes = plt.subplots(n, 1, figsize=(7, 2.2 * n), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(n, 1, figsize=(7, 1.2 + 2.0 * n), squeeze=False, sharex=True,
+                             constrained_layout=True)
     t = np.arange(len(cex.trajectory.observations))
     for ax, (name, pred) in zip(axes[:, 0], preds):
         lhs, rhs = np.broadcast_arrays(pred.left_values(signals), pred.right_values(signals))
-        ax.plot(t, lhs, color="tab:blue", label="left side")
+        ax.plot(t, lhs, color="tab:blue", label=pred.text.rsplit(pred.op, 1)[0].strip())
         ax.plot(t, rhs, "--", color="tab:red", label="bound")
-        ax.axvline(cex.step, color="0.5", lw=0.8)
+        ax.axvline(cex.step, color="0.5", lw=0.8, label=f"worst step {cex.step}")
+        ax.legend(fontsize=7, loc="best")
         ax.set_title(f"{name}: {pred.text}", fontsize=9)
     axes[-1, 0].set_xlabel("step")
     point = ", ".join(f"{k}={v:.4g}" for k, v in cex.point.items())
