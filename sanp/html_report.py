@@ -22,6 +22,7 @@ over the recorded signals; where a side names something the JSON does not carry 
 const), the signals of that comparison are drawn without the bound. Every piece of text
 from the JSON is HTML-escaped.
 """
+
 from __future__ import annotations
 
 import base64
@@ -73,7 +74,9 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ReportError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     _check_schema(doc, str(path))
     return doc
 
@@ -91,16 +94,26 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
         else:
             body = _prune_page(doc)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
-        raise ReportError(f"malformed {doc['schema']} report ({what}); regenerate it with sanp") from None
+        what = (
+            f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        )
+        raise ReportError(
+            f"malformed {doc['schema']} report ({what}); regenerate it with sanp"
+        ) from None
     if extra:
-        body.append(_section("Figures from the run", "".join(
-            _figure_html(uri, caption) for caption, uri in extra)))
+        body.append(
+            _section(
+                "Figures from the run",
+                "".join(_figure_html(uri, caption) for caption, uri in extra),
+                "figures",
+            )
+        )
+    body.append(_timing_html(doc.get("timing")))
     body.append(
-        f'<footer>Rendered by sanp.html_report from a {_e(doc["schema"])} report. '
+        f"<footer>Rendered by sanp.html_report from a {_e(doc['schema'])} report. "
         "The page is self-contained: plots are embedded images, no external resources.</footer>"
     )
-    title = f'sanp {doc.get("command", "")} — {_basename(_get(doc, "inputs", "policy"))}'
+    title = f"sanp {doc.get('command', '')} — {_basename(_get(doc, 'inputs', 'policy'))}"
     return _PAGE.format(title=_e(title), css=_CSS, body="\n".join(body))
 
 
@@ -118,11 +131,15 @@ def write(
 
 def _check_schema(doc: Any, where: str) -> None:
     if not isinstance(doc, Mapping):
-        raise ReportError(f"{where} is not a sanp report: expected a JSON object, got {type(doc).__name__}")
+        raise ReportError(
+            f"{where} is not a sanp report: expected a JSON object, got {type(doc).__name__}"
+        )
     schema = doc.get("schema")
     if schema not in SCHEMAS:
         shown = "no schema field" if schema is None else f"schema {str(schema)[:60]!r}"
-        raise ReportError(f"{where} has {shown}; expected {' or '.join(SCHEMAS)} (a sanp verify/prune JSON report)")
+        raise ReportError(
+            f"{where} has {shown}; expected {' or '.join(SCHEMAS)} (a sanp verify/prune JSON report)"
+        )
 
 
 def _read_images(images: Mapping[str, str | os.PathLike]) -> list[tuple[str, str]]:
@@ -134,7 +151,9 @@ def _read_images(images: Mapping[str, str | os.PathLike]) -> list[tuple[str, str
             raise ReportError(f"cannot read image {path}: {exc.strerror or exc}") from None
         if not data.startswith(PNG_MAGIC):
             raise ReportError(f"image {path} is not a PNG file; only PNG images can be embedded")
-        out.append((str(caption), "data:image/png;base64," + base64.b64encode(data).decode("ascii")))
+        out.append(
+            (str(caption), "data:image/png;base64," + base64.b64encode(data).decode("ascii"))
+        )
     return out
 
 
@@ -147,7 +166,14 @@ def _num(v: Any) -> float | None:
         return None
     if isinstance(v, (int, float)):
         return float(v)
-    if isinstance(v, str) and v.strip().lower() in ("inf", "+inf", "-inf", "nan", "infinity", "-infinity"):
+    if isinstance(v, str) and v.strip().lower() in (
+        "inf",
+        "+inf",
+        "-inf",
+        "nan",
+        "infinity",
+        "-infinity",
+    ):
         return float(v.strip().lower())
     return None
 
@@ -187,9 +213,13 @@ def _e(v: Any) -> str:
 
 def _get(doc: Any, *keys: Any, default: Any = None) -> Any:
     for k in keys:
-        if isinstance(doc, Mapping) and k in doc:
-            doc = doc[k]
-        elif isinstance(doc, list) and isinstance(k, int) and -len(doc) <= k < len(doc):
+        if (
+            isinstance(doc, Mapping)
+            and k in doc
+            or isinstance(doc, list)
+            and isinstance(k, int)
+            and -len(doc) <= k < len(doc)
+        ):
             doc = doc[k]
         else:
             return default
@@ -213,22 +243,34 @@ def _section(title: str, inner: str, sid: str = "") -> str:
     return f"<section{ident}><h2>{_e(title)}</h2>\n{inner}</section>"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = (),
-           cls: str = "") -> str:
+def _table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    numeric: Sequence[int] = (),
+    cls: str = "",
+) -> str:
     """Rows are cells of raw HTML (already escaped) — use `_e` / `_fmt` when building them."""
     num = set(numeric)
-    head = "".join(f'<th{" class=n" if i in num else ""}>{_e(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(
+        f"<th{' class=n' if i in num else ''}>{_e(h)}</th>" for i, h in enumerate(headers)
+    )
     body = []
     for row in rows:
-        body.append("<tr>" + "".join(
-            f'<td{" class=n" if i in num else ""}>{c}</td>' for i, c in enumerate(row)) + "</tr>")
+        body.append(
+            "<tr>"
+            + "".join(f"<td{' class=n' if i in num else ''}>{c}</td>" for i, c in enumerate(row))
+            + "</tr>"
+        )
     c = f' class="{cls}"' if cls else ""
     return f"<table{c}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>\n"
 
 
 def _kv(rows: Iterable[tuple[str, str]]) -> str:
-    return '<table class="kv"><tbody>' + "".join(
-        f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows) + "</tbody></table>\n"
+    return (
+        '<table class="kv"><tbody>'
+        + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
+        + "</tbody></table>\n"
+    )
 
 
 def _badge(text: str, colour: str) -> str:
@@ -236,15 +278,19 @@ def _badge(text: str, colour: str) -> str:
 
 
 def _figure_html(uri: str, caption: str) -> str:
-    return (f'<figure><img src="{uri}" alt="{_e(caption)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>\n")
+    return (
+        f'<figure><img src="{uri}" alt="{_e(caption)}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>\n"
+    )
 
 
 def _verdict_html(verdict: str, colour: str, summary: Sequence[str]) -> str:
     lines = "".join(f"<p>{_e(s)}</p>" for s in summary if s)
-    return (f'<div class="verdict" style="border-color:{colour}">'
-            f'<div class="verdict-head" style="background:{colour}">{_e(verdict)}</div>'
-            f'<div class="verdict-body">{lines}</div></div>\n')
+    return (
+        f'<div class="verdict" style="border-color:{colour}">'
+        f'<div class="verdict-head" style="background:{colour}">{_e(verdict)}</div>'
+        f'<div class="verdict-body">{lines}</div></div>\n'
+    )
 
 
 def _inputs_html(doc: Mapping[str, Any], extra: Sequence[tuple[str, str]] = ()) -> str:
@@ -260,22 +306,35 @@ def _inputs_html(doc: Mapping[str, Any], extra: Sequence[tuple[str, str]] = ()) 
     ]
     opts = inp.get("options") or {}
     if opts:
-        rows.append(("options", "<br>".join(
-            f"<code>{_e(k)}</code> = {_e(_fmt(v))}" for k, v in opts.items())))
+        rows.append(
+            (
+                "options",
+                "<br>".join(f"<code>{_e(k)}</code> = {_e(_fmt(v))}" for k, v in opts.items()),
+            )
+        )
     out = _kv(rows)
     vers = inp.get("versions") or {}
     if vers:
-        out += '<p class="versions">versions: ' + ", ".join(
-            f"{_e(k)} {_e(v)}" for k, v in vers.items()) + "</p>\n"
+        out += (
+            '<p class="versions">versions: '
+            + ", ".join(f"{_e(k)} {_e(v)}" for k, v in vers.items())
+            + "</p>\n"
+        )
     return out
 
 
 def _timing_html(timing: Any) -> str:
     if not isinstance(timing, Mapping) or not timing:
         return ""
-    rows = [(_e(k.replace("_", " ")), _e(_fmt(v, 3)) + " s") for k, v in timing.items()]
-    return _section("Timing", _kv(rows) + '<p class="note">Wall-clock times are the only part '
-                    "of the report that does not repeat for the same inputs and seed.</p>")
+    rows = [
+        (_e(re.sub(r"_s$", "", str(k)).replace("_", " ")), _e(_fmt(v, 3)) + " s")
+        for k, v in timing.items()
+    ]
+    return _section(
+        "Timing",
+        _kv(rows) + '<p class="note">Wall-clock times are the only part '
+        "of the report that does not repeat for the same inputs and seed.</p>",
+    )
 
 
 # ---------------------------------------------------------------------------- plots
@@ -311,8 +370,17 @@ def _edge_values(y: np.ndarray) -> tuple[np.ndarray, float, float]:
     return out, bottom - pad, top + pad
 
 
-_PALETTE = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
-            "tab:olive", "tab:cyan", "tab:gray"]
+_PALETTE = [
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+    "tab:gray",
+]
 
 
 def _robustness_plot(doc: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -323,7 +391,7 @@ def _robustness_plot(doc: Mapping[str, Any]) -> tuple[str, str] | None:
     y = _floats([e.get("objective") for e in evs])
     shown, bottom, top = _edge_values(y)
     targets = [e.get("target") for e in evs]
-    groups = sorted({t for t in targets if t}, key=str) if any(targets) else [None]
+    groups = list(dict.fromkeys(t for t in targets if t)) if any(targets) else [None]
     fig, axes = _new_figure(9, 3.8)
     ax = axes[0, 0]
     for gi, g in enumerate(groups):
@@ -337,30 +405,48 @@ def _robustness_plot(doc: Mapping[str, Any]) -> tuple[str, str] | None:
         best[np.isnan(best)] = np.inf
         best = np.minimum.accumulate(best)
         best[np.isinf(best)] = np.nan
-        ax.step(xs, best, where="post", color=colour if g else "tab:red", lw=1.6,
-                label=f"{g}: best so far" if g else "best so far")
+        ax.step(
+            xs,
+            best,
+            where="post",
+            color=colour if g else "tab:red",
+            lw=1.6,
+            label=f"{g}: best so far" if g else "best so far",
+        )
     neg, pos = np.isneginf(y), np.isposinf(y)
     if neg.any():
         ax.plot(x[neg], shown[neg], "v", color="darkred", ms=7, label="−∞ (non-finite episode)")
     if pos.any():
         ax.plot(x[pos], shown[pos], "^", color="0.4", ms=7, label="+∞")
-    cex_evals = {c.get("evaluation") for c in doc.get("counterexamples") or [] if isinstance(c, Mapping)}
+    cex_evals = {
+        c.get("evaluation") for c in doc.get("counterexamples") or [] if isinstance(c, Mapping)
+    }
     hit = np.array([e.get("index") in cex_evals for e in evs])
     if hit.any():
-        ax.plot(x[hit], shown[hit], "o", mfc="none", mec="red", ms=11, mew=1.4, label="counterexample")
+        ax.plot(
+            x[hit], shown[hit], "o", mfc="none", mec="red", ms=11, mew=1.4, label="counterexample"
+        )
     ax.axhline(0.0, color="k", lw=0.8)
     ax.axhspan(bottom, 0.0, color="red", alpha=0.06, lw=0)
     ax.set_ylim(bottom, top)
     ax.set_xlabel("evaluation")
-    ylabel = "robustness of the target requirement" if groups != [None] else "robustness (min over requirements)"
+    ylabel = (
+        "robustness of the target requirement"
+        if groups != [None]
+        else "robustness (min over requirements)"
+    )
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best", ncol=2 if len(groups) > 1 else 1)
     nonfin = int(neg.sum() + pos.sum() + np.isnan(y).sum())
-    caption = ("Robustness of each evaluation (one rollout) and the best so far; below the "
-               "black line (shaded) a requirement is violated.")
+    caption = (
+        "Robustness of each evaluation (one rollout) and the best so far; below the "
+        "black line (shaded) a requirement is violated."
+    )
     if nonfin:
-        caption += f" {nonfin} non-finite value(s) are drawn at the edge of the plot (NaN is not drawn)."
+        caption += (
+            f" {nonfin} non-finite value(s) are drawn at the edge of the plot (NaN is not drawn)."
+        )
     return _png_uri(fig), caption
 
 
@@ -372,9 +458,30 @@ _TOKEN = re.compile(
 )
 _COMPARE = {"<=", ">=", "<", ">", "==", "!="}
 _KEYWORDS = {
-    "not", "and", "or", "xor", "implies", "iff", "always", "eventually", "historically",
-    "once", "until", "since", "next", "prev", "G", "F", "H", "O", "U", "S", "true", "false",
-    "inf", "in",
+    "not",
+    "and",
+    "or",
+    "xor",
+    "implies",
+    "iff",
+    "always",
+    "eventually",
+    "historically",
+    "once",
+    "until",
+    "since",
+    "next",
+    "prev",
+    "G",
+    "F",
+    "H",
+    "O",
+    "U",
+    "S",
+    "true",
+    "false",
+    "inf",
+    "in",
 }
 _BOUNDARY = _KEYWORDS | _COMPARE | {"->", "<->", "[", "]", ":", ","}
 
@@ -438,7 +545,7 @@ def _comparisons(tokens: list[str]) -> list[tuple[list[str], str, list[str]]]:
             elif depth == 0 and u in _BOUNDARY:
                 break
             k += 1
-        left, right = tokens[j + 1:i], tokens[i + 1:k]
+        left, right = tokens[j + 1 : i], tokens[i + 1 : k]
         if left and right:
             atoms.append((left, t, right))
     return atoms
@@ -465,7 +572,7 @@ class _Arith:
     def run(self) -> Any:
         v = self.sum()
         if self.i != len(self.t):
-            raise _Unsupported(" ".join(self.t[self.i:]))
+            raise _Unsupported(" ".join(self.t[self.i :]))
         return v
 
     def peek(self) -> str | None:
@@ -527,7 +634,8 @@ def _signal_arrays(cex: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 def _cex_panels(cex: Mapping[str, Any], formulas: Mapping[str, str], consts: Mapping[str, float]):
-    """[(title, [(label, values, style)], note)] for the violated requirements."""
+    """[(title, [(label, values, kind)], names the report lacks)] for the violated requirements;
+    kind is "left", "right" (the bound) or "signal" (a raw signal, when a side cannot be computed)."""
     signals = _signal_arrays(cex)
     values: dict[str, Any] = {k: float(v) for k, v in consts.items() if _num(v) is not None}
     values.update(signals)
@@ -542,29 +650,41 @@ def _cex_panels(cex: Mapping[str, Any], formulas: Mapping[str, str], consts: Map
             try:
                 lv, rv = _Arith(left, values).run(), _Arith(right, values).run()
                 lines = [(_text(left), lv, "left"), (_text(right), rv, "right")]
-                panels.append((f"{req}: {text}", lines, ""))
+                panels.append((f"{req}: {text}", lines, ()))
             except _Unsupported:
                 used = [t for t in dict.fromkeys(left + right) if t in signals]
-                missing = sorted({t for t in left + right if t[:1].isalpha() and t not in values
-                                  and t != "abs" and t not in _KEYWORDS})
-                lines = [(t, signals[t], "signal") for t in used]
-                note = (f"bound not drawn: {', '.join(missing)} not in the report" if missing else "")
-                panels.append((f"{req}: {text}", lines, note))
+                missing = tuple(
+                    sorted(
+                        {
+                            t
+                            for t in left + right
+                            if t[:1].isalpha()
+                            and t not in values
+                            and t != "abs"
+                            and t not in _KEYWORDS
+                        }
+                    )
+                )
+                panels.append(
+                    (f"{req}: {text}", [(t, signals[t], "signal") for t in used], missing)
+                )
     if not panels:  # no formula to read: the recorded signals as they are
         for name, arr in signals.items():
-            panels.append((name, [(name, arr, "signal")], ""))
+            panels.append((name, [(name, arr, "signal")], ()))
     return panels[:MAX_PANELS], max(0, len(panels) - MAX_PANELS)
 
 
-def _cex_plot(i: int, cex: Mapping[str, Any], formulas: Mapping[str, str],
-              consts: Mapping[str, float]) -> tuple[str, str]:
+def _cex_plot(
+    i: int, cex: Mapping[str, Any], formulas: Mapping[str, str], consts: Mapping[str, float]
+) -> tuple[str, str]:
     panels, dropped = _cex_panels(cex, formulas, consts)
     n = max(1, len(panels))
     fig, axes = _new_figure(9, 1.2 + 1.9 * n, rows=n, sharex=True)
     step = cex.get("step")
     length = max((len(np.atleast_1d(v)) for _, ls, _ in panels for _, v, _ in ls), default=1)
     t = np.arange(length)
-    for ax, (title, lines, note) in zip(axes[:, 0], panels):
+    for ax, (title, lines, missing) in zip(axes[:, 0], panels):
+        note = f"bound not drawn: {', '.join(missing)} not in the report" if missing else ""
         for gi, (label, v, kind) in enumerate(lines):
             arr = np.asarray(v, dtype=float)
             if arr.ndim == 0:
@@ -578,9 +698,19 @@ def _cex_plot(i: int, cex: Mapping[str, Any], formulas: Mapping[str, str],
                 ax.plot(tt, arr, "--", color="tab:red", lw=1.4, label=f"bound {label}")
             else:
                 colour = "tab:blue" if kind == "left" else _PALETTE[gi % len(_PALETTE)]
-                discrete = np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and len(np.unique(arr)) <= 4
-                ax.plot(tt, arr, color=colour, lw=1.4, label=label,
-                        drawstyle="steps-post" if discrete else "default")
+                discrete = (
+                    np.all(np.isfinite(arr))
+                    and np.all(arr == np.round(arr))
+                    and len(np.unique(arr)) <= 4
+                )
+                ax.plot(
+                    tt,
+                    arr,
+                    color=colour,
+                    lw=1.4,
+                    label=label,
+                    drawstyle="steps-post" if discrete else "default",
+                )
                 if isinstance(step, int) and 0 <= step < len(arr):
                     ax.plot([step], [arr[step]], "o", color="red", ms=6, zorder=5)
         if isinstance(step, int):
@@ -591,9 +721,17 @@ def _cex_plot(i: int, cex: Mapping[str, Any], formulas: Mapping[str, str],
             ax.legend(fontsize=8, loc="best")
     axes[-1, 0].set_xlabel("step")
     violated = ", ".join(str(v) for v in cex.get("violated") or [])
-    caption = (f"Counterexample #{i + 1}: violates {violated or '–'}, robustness "
-               f"{_fmt(cex.get('min_robustness'))}; critical step {_fmt(step)} (dotted line, red dot) "
-               f"of {_fmt(cex.get('length'))}. Point: {_fmt(cex.get('point'))}.")
+    caption = (
+        f"Counterexample #{i + 1}: violates {violated or '–'}, robustness "
+        f"{_fmt(cex.get('min_robustness'))}; critical step {_fmt(step)} (dotted line, red dot) "
+        f"of {_fmt(cex.get('length'))}. Point: {_fmt(cex.get('point'))}."
+    )
+    missing = sorted({n for _, _, names in panels for n in names})
+    if missing:
+        caption += (
+            f" No bound is drawn where a comparison uses {', '.join(missing)}, which the report "
+            "does not carry (a spec const); the signals are shown."
+        )
     if dropped:
         caption += f" {dropped} more comparison(s) not drawn."
     return _png_uri(fig), caption
@@ -601,6 +739,7 @@ def _cex_plot(i: int, cex: Mapping[str, Any], formulas: Mapping[str, str],
 
 def _pick_cex(cexs: Sequence[Mapping[str, Any]]) -> list[int]:
     """Indices to draw: the worst counterexample of each violated requirement, then the worst."""
+
     def key(i: int) -> tuple[float, int]:
         r = _num(cexs[i].get("min_robustness"))
         return (np.inf if r is None or math.isnan(r) else r, i)
@@ -631,19 +770,33 @@ def _verify_page(doc: Mapping[str, Any]) -> list[str]:
     verdict = str(doc.get("verdict", "–"))
     falsified = verdict == "falsified" or bool(cexs)
     colour = RED if falsified else (GREEN if verdict == "no counterexample found" else GREY)
-    how = f"{len(evs)} evaluations ({_fmt(opts.get('optimizer', '?'))}, seed {_fmt(inp.get('seed'))})"
+    how = (
+        f"{len(evs)} evaluations ({_fmt(opts.get('optimizer', '?'))}, seed {_fmt(inp.get('seed'))})"
+    )
     if falsified:
-        first = min((c.get("evaluation") for c in cexs if isinstance(c.get("evaluation"), int)), default=None)
+        first = min(
+            (c.get("evaluation") for c in cexs if isinstance(c.get("evaluation"), int)),
+            default=None,
+        )
         names = sorted({r for c in cexs for r in c.get("violated") or []})
-        summary = [f"{len(cexs)} counterexample(s) in {how}"
-                   + (f"; the first after {first + 1} rollout(s)" if first is not None else "") + ".",
-                   f"Violated: {', '.join(names)}." if names else ""]
+        summary = [
+            f"{len(cexs)} counterexample(s) in {how}"
+            + (f"; the first after {first + 1} rollout(s)" if first is not None else "")
+            + ".",
+            f"Violated: {', '.join(names)}." if names else "",
+        ]
     else:
-        summary = [f"No counterexample found within {how}.",
-                   "This is evidence, not proof: a larger budget or another seed may still find one."]
-    out = [f'<header><h1>sanp verify <span class="sub">{_e(_basename(inp.get("policy")))} against '
-           f'{_e(_basename(inp.get("spec")))}</span></h1></header>',
-           _verdict_html(verdict.upper() if falsified else verdict, colour, summary)]
+        summary = [
+            f"No counterexample found within {how}.",
+            "This is evidence, not proof: a larger budget or another seed may still find one.",
+        ]
+    out = [
+        (
+            f'<header><h1>sanp verify <span class="sub">{_e(_basename(inp.get("policy")))} against '
+            f"{_e(_basename(inp.get('spec')))}</span></h1></header>"
+        ),
+        _verdict_html(verdict.upper() if falsified else verdict, colour, summary),
+    ]
     out.append(_section("Inputs", _inputs_html(doc), "inputs"))
 
     rows = []
@@ -652,12 +805,34 @@ def _verify_page(doc: Mapping[str, Any]) -> list[str]:
         mr = _num(r.get("min_robustness"))
         bad = bool(n_cex) or (mr is not None and mr < 0)
         status = _badge("violated", RED) if bad else _badge("held", GREEN)
-        rows.append([f"<b>{_e(r.get('name', '–'))}</b>", f"<code>{_e(r.get('formula', '–'))}</code>",
-                     _e(_fmt(r.get("evaluations"))), _e(_fmt(r.get("min_robustness"))),
-                     _e(_fmt(n_cex)), status])
-    out.append(_section("Requirements", _table(
-        ["requirement", "formula", "evaluations", "min robustness", "counterexamples", "status"],
-        rows, numeric=(2, 3, 4)), "requirements"))
+        rows.append(
+            [
+                f"<b>{_e(r.get('name', '–'))}</b>",
+                f"<code>{_e(r.get('formula', '–'))}</code>",
+                _e(_fmt(r.get("evaluations"))),
+                _e(_fmt(r.get("min_robustness"))),
+                _e(_fmt(n_cex)),
+                status,
+            ]
+        )
+    out.append(
+        _section(
+            "Requirements",
+            _table(
+                [
+                    "requirement",
+                    "formula",
+                    "evaluations",
+                    "min robustness",
+                    "counterexamples",
+                    "status",
+                ],
+                rows,
+                numeric=(2, 3, 4),
+            ),
+            "requirements",
+        )
+    )
 
     plot = _robustness_plot(doc)
     if plot:
@@ -666,26 +841,48 @@ def _verify_page(doc: Mapping[str, Any]) -> list[str]:
     if cexs:
         rows = []
         for i, c in enumerate(cexs[:MAX_TABLE_ROWS]):
-            rows.append([_e(i + 1), _e(_fmt(_plus1(c.get("evaluation")))),
-                         _e(", ".join(map(str, c.get("violated") or []))),
-                         _e(_fmt(c.get("min_robustness"))), _e(_fmt(c.get("step"))),
-                         _e(_fmt(c.get("length"))), _e(_fmt(c.get("total_reward"))),
-                         _e(_fmt(c.get("terminated"))),
-                         _badge("non-finite", RED) if c.get("nonfinite") else "no",
-                         f"<code>{_e(_fmt(c.get('point')))}</code>"])
-        inner = _table(["#", "evaluation", "violated", "robustness", "step", "length", "reward",
-                        "terminated", "NaN/inf", "point"], rows, numeric=(0, 1, 3, 4, 5, 6))
+            rows.append(
+                [
+                    _e(i + 1),
+                    _e(_fmt(_plus1(c.get("evaluation")))),
+                    _e(", ".join(map(str, c.get("violated") or []))),
+                    _e(_fmt(c.get("min_robustness"))),
+                    _e(_fmt(c.get("step"))),
+                    _e(_fmt(c.get("length"))),
+                    _e(_fmt(c.get("total_reward"))),
+                    _e(_fmt(c.get("terminated"))),
+                    _badge("non-finite", RED) if c.get("nonfinite") else "no",
+                    f"<code>{_e(_fmt(c.get('point')))}</code>",
+                ]
+            )
+        inner = _table(
+            [
+                "#",
+                "evaluation",
+                "violated",
+                "robustness",
+                "step",
+                "length",
+                "reward",
+                "terminated",
+                "NaN/inf",
+                "point",
+            ],
+            rows,
+            numeric=(0, 1, 3, 4, 5, 6),
+        )
         if len(cexs) > MAX_TABLE_ROWS:
             inner += f'<p class="note">{len(cexs) - MAX_TABLE_ROWS} more counterexamples are in the JSON.</p>'
         formulas = {str(r.get("name")): str(r.get("formula", "")) for r in reqs}
         consts = inp.get("consts") if isinstance(inp.get("consts"), Mapping) else {}
         picked = _pick_cex(cexs)
-        inner += (f"<h3>Trajectories</h3><p class=note>Each comparison of the violated requirement: "
-                  f"the compared quantity (solid) and its bound (dashed red) over the episode; the "
-                  f"critical step is marked. Showing {len(picked)} of {len(cexs)}.</p>")
+        inner += (
+            f"<h3>Trajectories</h3><p class=note>Each comparison of the violated requirement: "
+            f"the compared quantity (solid) and its bound (dashed red) over the episode; the "
+            f"critical step is marked. Showing {len(picked)} of {len(cexs)}.</p>"
+        )
         inner += "".join(_figure_html(*_cex_plot(i, cexs[i], formulas, consts)) for i in picked)
         out.append(_section("Counterexamples", inner, "counterexamples"))
-    out.append(_timing_html(doc.get("timing")))
     return out
 
 
@@ -718,10 +915,14 @@ def _prune_page(doc: Mapping[str, Any]) -> list[str]:
     verdict, colour = _prune_verdict(doc)
     n_cex = [len(r.get("counterexamples") or []) for r in rounds]
     summary = [
-        f"Sparsity {_pct(final.get('sparsity'))} after refinement ({_pct(step1.get('sparsity'))} after "
-        f"step 1, k = {_fmt(step1.get('k'))}).",
-        f"Mean reward dense / pruned / refined: {_fmt(doc.get('dense_reward'))} / "
-        f"{_fmt(step1.get('mean_reward'))} / {_fmt(final.get('mean_reward'))}.",
+        (
+            f"Sparsity {_pct(final.get('sparsity'))} after refinement ({_pct(step1.get('sparsity'))} after "
+            f"step 1, k = {_fmt(step1.get('k'))})."
+        ),
+        (
+            f"Mean reward dense / pruned / refined: {_fmt(doc.get('dense_reward'))} / "
+            f"{_fmt(step1.get('mean_reward'))} / {_fmt(final.get('mean_reward'))}."
+        ),
         f"Counterexamples per round: {', '.join(map(str, n_cex)) or 'no rounds run'}.",
     ]
     hd, hs = held.get("dense"), held.get("sparse")
@@ -729,44 +930,84 @@ def _prune_page(doc: Mapping[str, Any]) -> list[str]:
         summary.append(
             f"Held-out violations dense / sparse: BO {_fmt(hd.get('bo_counterexamples'))} / "
             f"{_fmt(hs.get('bo_counterexamples'))}, uniform {_fmt(hd.get('uniform_violations'))} / "
-            f"{_fmt(hs.get('uniform_violations'))}.")
+            f"{_fmt(hs.get('uniform_violations'))}."
+        )
     summary.append("Falsification is evidence, not proof.")
-    out = [f'<header><h1>sanp prune <span class="sub">{_e(_basename(inp.get("policy")))} with '
-           f'{_e(_basename(inp.get("spec")))}</span></h1></header>',
-           _verdict_html(verdict, colour, summary)]
-    extra = [("output", f"<code>{_e(doc.get('output', '–'))}</code>"),
-             ("masks SHA-256", f"<code class=hash>{_e(final.get('masks_sha256', '–'))}</code>")]
+    out = [
+        (
+            f'<header><h1>sanp prune <span class="sub">{_e(_basename(inp.get("policy")))} with '
+            f"{_e(_basename(inp.get('spec')))}</span></h1></header>"
+        ),
+        _verdict_html(verdict, colour, summary),
+    ]
+    extra = [
+        ("output", f"<code>{_e(doc.get('output', '–'))}</code>"),
+        ("masks SHA-256", f"<code class=hash>{_e(final.get('masks_sha256', '–'))}</code>"),
+    ]
     out.append(_section("Inputs", _inputs_html(doc, extra), "inputs"))
 
     # summary table
     rows = [
-        ("sparsity", _e(f"step 1: {_pct(step1.get('sparsity'))}   refined: {_pct(final.get('sparsity'))}")),
-        ("mean reward", _e(f"dense {_fmt(doc.get('dense_reward'))}, pruned (step 1) "
-                           f"{_fmt(step1.get('mean_reward'))}, refined {_fmt(final.get('mean_reward'))}")),
+        (
+            "sparsity",
+            _e(f"step 1: {_pct(step1.get('sparsity'))}   refined: {_pct(final.get('sparsity'))}"),
+        ),
+        (
+            "mean reward",
+            _e(
+                f"dense {_fmt(doc.get('dense_reward'))}, pruned (step 1) "
+                f"{_fmt(step1.get('mean_reward'))}, refined {_fmt(final.get('mean_reward'))}"
+            ),
+        ),
         ("converged", _badge("yes", GREEN) if final.get("converged") else _badge("no", AMBER)),
         ("rounds run", _e(len(rounds))),
     ]
     out.append(_section("Summary", _kv(rows), "summary"))
 
     # requirements
-    names = list(dict.fromkeys(
-        [str(v) for r in rounds for c in r.get("counterexamples") or [] for v in c.get("violated") or []]
-        + [str(k) for h in (hd, hs) if isinstance(h, Mapping) for k in (h.get("per_requirement") or {})]))
+    names = list(
+        dict.fromkeys(
+            [
+                str(v)
+                for r in rounds
+                for c in r.get("counterexamples") or []
+                for v in c.get("violated") or []
+            ]
+            + [
+                str(k)
+                for h in (hd, hs)
+                if isinstance(h, Mapping)
+                for k in (h.get("per_requirement") or {})
+            ]
+        )
+    )
     if names:
         rows = []
         for name in names:
-            per_round = [sum(name in (c.get("violated") or []) for c in r.get("counterexamples") or [])
-                         for r in rounds]
+            per_round = [
+                sum(name in (c.get("violated") or []) for c in r.get("counterexamples") or [])
+                for r in rounds
+            ]
             d = _get(hd, "per_requirement", name)
             s = _get(hs, "per_requirement", name)
             worse = _num(d) is not None and _num(s) is not None and _num(s) > _num(d)
             cell = _e(_fmt(s)) + (" " + _badge("more than dense", RED) if worse else "")
             rows.append([f"<b>{_e(name)}</b>", *[_e(n) for n in per_round], _e(_fmt(d)), cell])
-        heads = ["requirement", *[f"round {_fmt(r.get('round', i + 1))}" for i, r in enumerate(rounds)],
-                 "held-out uniform, dense", "held-out uniform, sparse"]
-        out.append(_section("Requirements", _table(heads, rows, numeric=range(1, len(heads)))
-                            + '<p class="note">Counterexamples violating each requirement per refinement '
-                            "round, and uniformly drawn held-out points violating it.</p>", "requirements"))
+        heads = [
+            "requirement",
+            *[f"round {_fmt(r.get('round', i + 1))}" for i, r in enumerate(rounds)],
+            "held-out uniform, dense",
+            "held-out uniform, sparse",
+        ]
+        out.append(
+            _section(
+                "Requirements",
+                _table(heads, rows, numeric=range(1, len(heads)))
+                + '<p class="note">Counterexamples violating each requirement per refinement '
+                "round, and uniformly drawn held-out points violating it.</p>",
+                "requirements",
+            )
+        )
 
     # sparsity per layer
     s1, sf = step1.get("layer_sparsity") or [], final.get("layer_sparsity") or []
@@ -776,47 +1017,99 @@ def _prune_page(doc: Mapping[str, Any]) -> list[str]:
             for li, n in enumerate(r.get("restored_per_layer") or []):
                 if li < len(restored) and isinstance(n, int):
                     restored[li] += n
-        rows = [[_e(li + 1), _e(_pct(_get(s1, li))), _e(_pct(_get(sf, li))), _e(int(restored[li]))]
-                for li in range(len(restored))]
+        rows = [
+            [_e(li + 1), _e(_pct(_get(s1, li))), _e(_pct(_get(sf, li))), _e(int(restored[li]))]
+            for li in range(len(restored))
+        ]
         inner = _figure_html(*_sparsity_plot(s1, sf)) + _table(
-            ["layer", "sparsity after step 1", "after refinement", "weights restored"], rows, numeric=(0, 1, 2, 3))
+            ["layer", "sparsity after step 1", "after refinement", "weights restored"],
+            rows,
+            numeric=(0, 1, 2, 3),
+        )
         out.append(_section("Sparsity per layer", inner, "sparsity"))
 
     hist = [h for h in step1.get("history") or [] if isinstance(h, Mapping)]
     if hist:
-        rows = [[_e(i + 1), _e(_fmt(h.get("k"))), _e(_pct(h.get("sparsity"))), _e(_fmt(h.get("mean_reward"))),
-                 _badge("accepted", GREEN) if h.get("accepted") else _badge("rejected", RED)]
-                for i, h in enumerate(hist)]
-        inner = _figure_html(*_step1_plot(doc, hist)) + "<details><summary>every trial</summary>" + _table(
-            ["trial", "k", "sparsity", "mean reward", "reward cutoff"], rows, numeric=(0, 1, 2, 3)) + "</details>"
+        rows = [
+            [
+                _e(i + 1),
+                _e(_fmt(h.get("k"))),
+                _e(_pct(h.get("sparsity"))),
+                _e(_fmt(h.get("mean_reward"))),
+                _badge("accepted", GREEN) if h.get("accepted") else _badge("rejected", RED),
+            ]
+            for i, h in enumerate(hist)
+        ]
+        inner = (
+            _figure_html(*_step1_plot(doc, hist))
+            + "<details><summary>every trial</summary>"
+            + _table(
+                ["trial", "k", "sparsity", "mean reward", "reward cutoff"],
+                rows,
+                numeric=(0, 1, 2, 3),
+            )
+            + "</details>"
+        )
         out.append(_section("Step 1: the sparsity search", inner, "step1"))
 
     if rounds:
         rows = []
         for r in rounds:
-            rows.append([_e(_fmt(r.get("round"))), _e(_fmt(r.get("seed"))), _e(_fmt(r.get("evaluations"))),
-                         _e(_fmt(r.get("uniform_evaluations"))), _e(len(r.get("counterexamples") or [])),
-                         _e(_fmt(r.get("recovered"))), _e(_fmt(r.get("unrecoverable"))), _e(_fmt(r.get("p"))),
-                         _e(_fmt(r.get("restored_per_layer"))), _e(_fmt(r.get("unfixed"))),
-                         _e(_pct(r.get("sparsity")))])
+            rows.append(
+                [
+                    _e(_fmt(r.get("round"))),
+                    _e(_fmt(r.get("seed"))),
+                    _e(_fmt(r.get("evaluations"))),
+                    _e(_fmt(r.get("uniform_evaluations"))),
+                    _e(len(r.get("counterexamples") or [])),
+                    _e(_fmt(r.get("recovered"))),
+                    _e(_fmt(r.get("unrecoverable"))),
+                    _e(_fmt(r.get("p"))),
+                    _e(_fmt(r.get("restored_per_layer"))),
+                    _e(_fmt(r.get("unfixed"))),
+                    _e(_pct(r.get("sparsity"))),
+                ]
+            )
         inner = _figure_html(*_rounds_plot(rounds)) + _table(
-            ["round", "seed", "BO rollouts", "uniform points", "counterexamples", "recovered",
-             "unrecoverable", "p", "restored per layer", "unfixed", "sparsity after"],
-            rows, numeric=(0, 1, 2, 3, 4, 5, 6, 7, 9, 10))
+            [
+                "round",
+                "seed",
+                "BO rollouts",
+                "uniform points",
+                "counterexamples",
+                "recovered",
+                "unrecoverable",
+                "p",
+                "restored per layer",
+                "unfixed",
+                "sparsity after",
+            ],
+            rows,
+            numeric=(0, 1, 2, 3, 4, 5, 6, 7, 9, 10),
+        )
         if any(r.get("p_trials") for r in rounds):
             inner += _figure_html(*_p_plot(rounds))
         worst = [c for r in rounds for c in r.get("counterexamples") or []]
         if worst:
             worst = sorted(worst, key=lambda c: _sort_num(c.get("min_robustness")))[:10]
-            crow = [[_e(", ".join(map(str, c.get("violated") or []))), _e(_fmt(c.get("min_robustness"))),
-                     _e(_fmt(c.get("step"))), f"<code>{_e(_fmt(c.get('point')))}</code>"] for c in worst]
-            inner += "<details><summary>the worst counterexamples of all rounds</summary>" + _table(
-                ["violated", "robustness", "step", "point"], crow, numeric=(1, 2)) + "</details>"
+            crow = [
+                [
+                    _e(", ".join(map(str, c.get("violated") or []))),
+                    _e(_fmt(c.get("min_robustness"))),
+                    _e(_fmt(c.get("step"))),
+                    f"<code>{_e(_fmt(c.get('point')))}</code>",
+                ]
+                for c in worst
+            ]
+            inner += (
+                "<details><summary>the worst counterexamples of all rounds</summary>"
+                + _table(["violated", "robustness", "step", "point"], crow, numeric=(1, 2))
+                + "</details>"
+            )
         out.append(_section("Refinement rounds", inner, "rounds"))
 
     if isinstance(hd, Mapping) or isinstance(hs, Mapping):
         out.append(_section("Held-out check: dense vs sparse", _heldout_html(hd, hs), "heldout"))
-    out.append(_timing_html(doc.get("timing")))
     return out
 
 
@@ -833,22 +1126,47 @@ def _heldout_html(hd: Any, hs: Any) -> str:
         d, s = hd.get(key), hs.get(key)
         dn, sn = _num(d), _num(s)
         mark = ""
-        if dn is not None and sn is not None and not (math.isnan(dn) or math.isnan(sn)) and lower_better:
+        if (
+            dn is not None
+            and sn is not None
+            and not (math.isnan(dn) or math.isnan(sn))
+            and lower_better
+        ):
             mark = " " + (_badge("more than dense", RED) if sn > dn else _badge("no more", GREEN))
         return [_e(label), _e(_fmt(d)), _e(_fmt(s)) + mark]
 
     rows = [
         [_e("BO rollouts"), _e(_fmt(hd.get("bo_evaluations"))), _e(_fmt(hs.get("bo_evaluations")))],
         row("BO counterexamples", "bo_counterexamples"),
-        [_e("BO min robustness"), _e(_fmt(hd.get("bo_min_robustness"))), _e(_fmt(hs.get("bo_min_robustness")))],
-        [_e("uniform points"), _e(_fmt(hd.get("uniform_points"))), _e(_fmt(hs.get("uniform_points")))],
+        [
+            _e("BO min robustness"),
+            _e(_fmt(hd.get("bo_min_robustness"))),
+            _e(_fmt(hs.get("bo_min_robustness"))),
+        ],
+        [
+            _e("uniform points"),
+            _e(_fmt(hd.get("uniform_points"))),
+            _e(_fmt(hs.get("uniform_points"))),
+        ],
         row("uniform violations", "uniform_violations"),
     ]
-    for name in dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})]):
+    for name in dict.fromkeys(
+        [*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})]
+    ):
         d, s = _get(hd, "per_requirement", name), _get(hs, "per_requirement", name)
-        rows.append([f"&nbsp;&nbsp;uniform violations of <b>{_e(name)}</b>", _e(_fmt(d)), _e(_fmt(s))])
-    rows.append([_e("mean reward"), _e(_fmt(hd.get("mean_reward"))), _e(_fmt(hs.get("mean_reward")))])
-    return _figure_html(*_heldout_plot(hd, hs)) + _table(["", "dense", "sparse"], rows, numeric=(1, 2))
+        rows.append(
+            [f"&nbsp;&nbsp;uniform violations of <b>{_e(name)}</b>", _e(_fmt(d)), _e(_fmt(s))]
+        )
+    rows.append(
+        [_e("mean reward"), _e(_fmt(hd.get("mean_reward"))), _e(_fmt(hs.get("mean_reward")))]
+    )
+    table = _table(["", "dense", "sparse"], rows, numeric=(1, 2))
+    counts = [
+        _num(h.get(k)) for h in (hd, hs) for k in ("bo_counterexamples", "uniform_violations")
+    ]
+    if all(c == 0 for c in counts):  # nothing to draw
+        return table + '<p class="note">No held-out violation on either policy.</p>'
+    return _figure_html(*_heldout_plot(hd, hs)) + table
 
 
 def _sparsity_plot(s1: Sequence[Any], sf: Sequence[Any]) -> tuple[str, str]:
@@ -857,14 +1175,18 @@ def _sparsity_plot(s1: Sequence[Any], sf: Sequence[Any]) -> tuple[str, str]:
     fig, axes = _new_figure(max(5.0, 1.4 * n + 2.5), 3.2)
     ax = axes[0, 0]
     x = np.arange(n)
-    for off, vals, label, colour in ((-0.2, a, "after step 1", "tab:orange"),
-                                     (0.2, b, "after refinement", "tab:blue")):
+    for off, vals, label, colour in (
+        (-0.2, a, "after step 1", "tab:orange"),
+        (0.2, b, "after refinement", "tab:blue"),
+    ):
         bars = ax.bar(x + off, np.nan_to_num(vals * 100), 0.4, label=label, color=colour)
-        ax.bar_label(bars, labels=[_pct(v) if np.isfinite(v) else "" for v in vals], fontsize=7, padding=2)
+        ax.bar_label(
+            bars, labels=[_pct(v) if np.isfinite(v) else "" for v in vals], fontsize=7, padding=2
+        )
     ax.set_xticks(x, [f"layer {i + 1}" for i in x])
     ax.set_ylabel("sparsity (%)")
-    ax.set_ylim(0, 112)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylim(0, 125)
+    ax.legend(fontsize=8, loc="upper right", ncol=2)
     ax.grid(axis="y", alpha=0.3)
     return _png_uri(fig), "Fraction of zero weights per layer after step 1 and after refinement."
 
@@ -876,8 +1198,9 @@ def _step1_plot(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]) -> tu
     fig, axes = _new_figure(9, 3.3, cols=2)
     ax = axes[0, 0]
     shown, _, _ = _edge_values(r)
-    ax.plot(k[acc], shown[acc], "o", color=GREEN, label="reward ≥ cutoff (accepted)")
-    ax.plot(k[~acc], shown[~acc], "x", color=RED, ms=8, mew=2, label="below cutoff (rejected)")
+    kept = np.clip(1.0 - k, 1e-4, 1.0)  # log scale spreads the trials near k = 1
+    ax.plot(kept[acc], shown[acc], "o", color=GREEN, label="reward ≥ cutoff (accepted)")
+    ax.plot(kept[~acc], shown[~acc], "x", color=RED, ms=8, mew=2, label="below cutoff (rejected)")
     dense = _num(doc.get("dense_reward"))
     if dense is not None and math.isfinite(dense):
         ax.axhline(dense, color="0.4", ls=":", lw=1, label="dense policy")
@@ -886,8 +1209,12 @@ def _step1_plot(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]) -> tu
         ax.axhline(delta, color=RED, ls="--", lw=1, label=f"cutoff δ = {_fmt(delta)}")
     kk = _num(_get(doc, "step1", "k"))
     if kk is not None and math.isfinite(kk):
-        ax.axvline(kk, color="tab:blue", lw=1, label=f"chosen k = {_fmt(kk)}")
-    ax.set_xlabel("k (fraction of weights pruned)")
+        ax.axvline(
+            min(max(1.0 - kk, 1e-4), 1.0), color="tab:blue", lw=1, label=f"chosen k = {_fmt(kk)}"
+        )
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("1 − k (fraction of weights kept; log scale)")
     ax.set_ylabel("mean reward")
     ax.set_title("mean reward of the one-shot pruned policy", fontsize=9)
     ax.grid(alpha=0.3)
@@ -898,11 +1225,13 @@ def _step1_plot(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]) -> tu
     ax.plot(trial[acc], k[acc], "o", color=GREEN)
     ax.plot(trial[~acc], k[~acc], "x", color=RED, ms=8, mew=2)
     ax.set_xlabel("trial")
-    ax.set_ylabel("k")
+    ax.set_ylabel("k (fraction of weights pruned)")
     ax.set_title("bisection on k", fontsize=9)
     ax.grid(alpha=0.3)
-    caption = ("Step 1: the largest k whose one-shot pruned policy keeps the mean reward at or above "
-               "the cutoff, found by bisection (green: accepted, red: rejected).")
+    caption = (
+        "Step 1: the largest k whose one-shot pruned policy keeps the mean reward at or above "
+        "the cutoff, found by bisection (green: accepted, red: rejected)."
+    )
     return _png_uri(fig), caption
 
 
@@ -917,7 +1246,10 @@ def _rounds_plot(rounds: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     ax.set_ylabel("counterexamples")
     ax.set_ylim(0, max(counts + [1]) * 1.18)
     ax.grid(axis="y", alpha=0.3)
-    return _png_uri(fig), "Counterexamples found on the pruned policy in each refinement round (BO plus uniform points)."
+    return (
+        _png_uri(fig),
+        "Counterexamples found on the pruned policy in each refinement round (BO plus uniform points).",
+    )
 
 
 def _p_plot(rounds: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
@@ -941,14 +1273,18 @@ def _p_plot(rounds: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     ax.set_ylabel("counterexamples still failing")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _png_uri(fig), ("Repair: the bisection on p; each trial's number of counterexamples that still "
-                           "fail, and the chosen p (dashed).")
+    return _png_uri(fig), (
+        "Repair: the bisection on p; each trial's number of counterexamples that still "
+        "fail, and the chosen p (dashed)."
+    )
 
 
 def _heldout_plot(hd: Mapping[str, Any], hs: Mapping[str, Any]) -> tuple[str, str]:
     cats = ["BO counterexamples", "uniform violations"]
     keys = ["bo_counterexamples", "uniform_violations"]
-    names = list(dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})]))
+    names = list(
+        dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})])
+    )
     d = [_num(hd.get(k)) for k in keys] + [_num(_get(hd, "per_requirement", n)) for n in names]
     s = [_num(hs.get(k)) for k in keys] + [_num(_get(hs, "per_requirement", n)) for n in names]
     labels = cats + [f"uniform: {n}" for n in names]
@@ -965,8 +1301,10 @@ def _heldout_plot(hd: Mapping[str, Any], hs: Mapping[str, Any]) -> tuple[str, st
     ax.set_ylabel("violations")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    return _png_uri(fig), ("Held-out check with a seed the loop never used: violations found on the dense "
-                           "and on the sparse policy (lower is better).")
+    return _png_uri(fig), (
+        "Held-out check with a seed the loop never used: violations found on the dense "
+        "and on the sparse policy (lower is better)."
+    )
 
 
 # ---------------------------------------------------------------------------- page
