@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean browser
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 2; }
@@ -30,12 +30,23 @@ demo: $(STAMP)
 		--criterion activation --report $(DEMO)/prune.json --plots $(DEMO)/prune || [ $$? -eq 1 ]
 	$(BIN)/sanp verify $(DEMO)/sparse.onnx specs/cartpole.stl --budget 60 --all \
 		--json $(DEMO)/verify_sparse.json --plots $(DEMO)/verify_sparse || [ $$? -eq 1 ]
+	$(BIN)/sanp report $(DEMO)/prune.json -o $(DEMO)/prune.html --image weights=$(DEMO)/prune/weights.png
 	@echo
-	@echo "demo outputs in $(DEMO)/: sparse.onnx (the pruned policy), prune.json and"
-	@echo "verify_*.json (reports), prune/*.png and verify_*/*.png (plots)"
+	@echo "demo outputs in $(DEMO)/: sparse.onnx (the pruned policy), prune.html (the run as"
+	@echo "one page), prune.json and verify_*.json (reports), prune/*.png and verify_*/*.png (plots)"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The HTML report's test renders it in headless Chromium; install Debian's where this
+# machine lets us (root with apt-get). Elsewhere that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium >/dev/null) \
+	    || echo "chromium could not be installed; the browser test will skip"; \
+	  else echo "chromium not installed (needs root and apt-get); the browser test will skip"; fi; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info

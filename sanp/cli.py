@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from OUT.onnx.ckpt.npz")
     pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+    rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
+    rp.add_argument("run", metavar="RUN.json")
+    rp.add_argument("-o", "--output", required=True, metavar="report.html")
+    rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
+                    help="embed an existing PNG, e.g. a prune run's weights.png (repeatable)")
     return p
 
 
@@ -137,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {
             "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
-            "prune": cmd_prune,
+            "prune": cmd_prune, "report": cmd_report,
         }[
             args.command
         ](args)
@@ -479,6 +484,20 @@ def _print_prune(result: Any) -> None:
         con.print("The falsifier found no counterexample on the refined policy, and the held-out "
                   "check found no more violations than on the dense policy. This is evidence, "
                   "not proof.")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sanp import html_report
+
+    _check_output(args.output, args.run)
+    doc = html_report.load(args.run)
+    images = {}
+    for item in args.image:
+        caption, _, path = item.rpartition("=") if "=" in item else ("", "", item)
+        images[caption or Path(path).name] = Path(path)
+    html_report.write(doc, args.output, images=images or None)
+    print(f"{args.output}: {doc.get('command', 'sanp')} report, verdict: {doc.get('verdict')}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":
