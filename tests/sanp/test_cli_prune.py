@@ -91,3 +91,27 @@ def test_prune_output_in_missing_directory_is_refused_before_work(tmp_path, caps
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "nope" / "s.onnx"), *TINY]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_report_command_renders_the_prune_run(runs, tmp_path, capsys):
+    _, d = runs[0]
+    out = tmp_path / "r.html"
+    assert main(["report", str(d / "report.json"), "-o", str(out),
+                 "--image", f"weights={d / 'plots' / 'weights.png'}"]) == 0
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "something/9"}')
+    assert main(["report", str(bad), "-o", str(tmp_path / "b.html")]) == 2
+    assert not (tmp_path / "b.html").exists()
+    assert "schema" in capsys.readouterr().err
+
+
+def test_fixed_sparsity_is_checked_and_used(tmp_path, capsys):
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--sparsity", "1.2"]) == 2
+    assert "(0, 1)" in capsys.readouterr().err
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--sparsity", "0.9",
+                 *TINY[2:], "--report", str(tmp_path / "r.json")]) in (0, 1)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["step1"]["k"] == 0.9
+    assert report["step1"]["sparsity"] == pytest.approx(0.9, abs=0.01)
