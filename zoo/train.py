@@ -1,10 +1,10 @@
 """Train the dense policies of sanp's zoo with Stable-Baselines3.
 
-    python zoo/train.py ENV [--algo ppo|td3] [--steps N] [--seed S] [--out DIR]
+    python zoo/train.py ENV [--algo ppo|td3|sac] [--steps N] [--seed S] [--out DIR]
                             [--time-limit MINUTES]
 
 ENV is one of `cartpole`, `lunar_lander`, `bipedal_walker`. Hyperparameters are the
-rl-baselines3-zoo recipes (hyperparams/ppo.yml, td3.yml) for CartPole-v1,
+rl-baselines3-zoo recipes (hyperparams/ppo.yml, td3.yml, sac.yml) for CartPole-v1,
 LunarLanderContinuous (here LunarLander-v3 with continuous=True) and BipedalWalker-v3,
 with one change imposed by the project: every actor is an MLP with two hidden layers
 of 128 ReLU units.
@@ -135,6 +135,25 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         checkpoint_freq=50_000,
         source="rl-zoo3 hyperparams/td3.yml BipedalWalker-v3",
     ),
+    ("bipedal_walker", "sac"): Recipe(
+        env_id="BipedalWalker-v3",
+        algo="sac",
+        steps=500_000,
+        n_envs=1,
+        hyperparams=dict(
+            learning_rate=7.3e-4, buffer_size=300_000, batch_size=256, ent_coef="auto",
+            gamma=0.98, tau=0.02, train_freq=64, gradient_steps=64, learning_starts=10_000,
+            # rl-zoo adds use_sde=True, log_std_init=-3; gSDE puts a Hardtanh(-2, 2)
+            # between the mean layer and the tanh squashing, which sanp's MLPPolicy
+            # (Linear + one activation per layer) cannot express: plain SAC here.
+            policy_kwargs=dict(net_arch=dict(pi=[128, 128], qf=[128, 128]),
+                               activation_fn=nn.ReLU),
+        ),
+        eval_freq=20_000,
+        n_eval_episodes=5,
+        checkpoint_freq=50_000,
+        source="rl-zoo3 hyperparams/sac.yml BipedalWalker-v3 (without gSDE)",
+    ),
 }
 
 DEFAULT_ALGO = {"cartpole": "ppo", "lunar_lander": "ppo", "bipedal_walker": "td3"}
@@ -186,7 +205,7 @@ class TimeLimit:
 
 def train(env: str, algo: str, steps: int | None, seed: int, out: Path,
           time_limit: float | None) -> None:
-    from stable_baselines3 import PPO, TD3
+    from stable_baselines3 import PPO, SAC, TD3
     from stable_baselines3.common.callbacks import (
         BaseCallback, CallbackList, CheckpointCallback, EvalCallback)
     from stable_baselines3.common.env_util import make_vec_env
@@ -217,6 +236,8 @@ def train(env: str, algo: str, steps: int | None, seed: int, out: Path,
         n = venv.action_space.shape[0]
         hp["action_noise"] = NormalActionNoise(np.zeros(n), std * np.ones(n))
         model = TD3("MlpPolicy", venv, seed=seed, verbose=1, device="cpu", **hp)
+    elif algo == "sac":
+        model = SAC("MlpPolicy", venv, seed=seed, verbose=1, device="cpu", **hp)
     else:
         raise SystemExit(f"unknown algo {algo!r}")
 
@@ -265,7 +286,7 @@ def versions() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("env", choices=sorted(DEFAULT_ALGO))
-    p.add_argument("--algo", choices=["ppo", "td3"], default=None,
+    p.add_argument("--algo", choices=["ppo", "td3", "sac"], default=None,
                    help="default: ppo for cartpole and lunar_lander, td3 for bipedal_walker")
     p.add_argument("--steps", type=int, default=None, help="env steps (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
