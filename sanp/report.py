@@ -63,6 +63,22 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def run_inputs(policy_path: str, spec_path: str, spec: Any, options: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """What a run was given: enough to repeat it and to check it was these files."""
+    return {
+        "policy": str(policy_path),
+        "policy_sha256": file_sha256(policy_path),
+        "spec": str(spec_path),
+        "spec_sha256": spec.sha256,
+        "env_id": spec.env_id,
+        "reward_threshold": spec.reward_threshold,
+        "consts": dict(spec.consts),
+        "options": dict(options),
+        "seed": seed,
+        "versions": versions(),
+    }
+
+
 def counterexample_dict(cex: Counterexample, spec: Any) -> dict[str, Any]:
     traj = cex.trajectory
     return {
@@ -107,17 +123,7 @@ def verify_report(
             "schema": VERIFY_SCHEMA,
             "command": "verify",
             "verdict": "falsified" if result.falsified else "no counterexample found",
-            "inputs": {
-                "policy": str(policy_path),
-                "policy_sha256": file_sha256(policy_path),
-                "spec": str(spec_path),
-                "spec_sha256": spec.sha256,
-                "env_id": spec.env_id,
-                "consts": dict(spec.consts),
-                "options": dict(options),
-                "seed": result.config.seed,
-                "versions": versions(),
-            },
+            "inputs": run_inputs(policy_path, spec_path, spec, options, result.config.seed),
             "requirements": reqs,
             "evaluations": [
                 {
@@ -278,23 +284,12 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
         "command": "prune",
         "verdict": ("converged" if result.converged else "not converged")
         + ("; held-out no worse than dense" if result.safe_as_dense else "; held-out worse than dense"),
-        "inputs": {
-            "policy": str(policy_path),
-            "policy_sha256": file_sha256(policy_path),
-            "spec": str(spec_path),
-            "spec_sha256": spec.sha256,
-            "env_id": spec.env_id,
-            "reward_threshold": spec.reward_threshold,
-            "consts": dict(spec.consts),
-            "options": {
-                "criterion": cfg.criterion, "scope": cfg.scope, "episodes": cfg.episodes,
-                "resolution": cfg.resolution, "sparsity": cfg.sparsity, "budget": cfg.budget,
-                "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
-                "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
-            },
-            "seed": cfg.seed,
-            "versions": versions(),
-        },
+        "inputs": run_inputs(policy_path, spec_path, spec, {
+            "criterion": cfg.criterion, "scope": cfg.scope, "episodes": cfg.episodes,
+            "resolution": cfg.resolution, "sparsity": cfg.sparsity, "budget": cfg.budget,
+            "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
+            "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
+        }, cfg.seed),
         "output": str(output_path),
         "dense_reward": result.dense_reward,
         "step1": {
