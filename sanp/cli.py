@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--mode", choices=["joint", "each"], default="joint",
                    help="joint: one search minimising the worst requirement; each: one "
                    "search per requirement (budget each)")
+    v.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                    help="worker processes for batches of Box2D rollouts (default 1)")
     v.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
     v.add_argument("--json", metavar="FILE", help="write the JSON report here")
     v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
@@ -90,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=_positive_int, default=100)
     e.add_argument("--seed", type=_int, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
+    e.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                    help="worker processes for batches of Box2D rollouts (default 1)")
     e.add_argument("--vecnormalize", metavar="FILE")
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
     pr.add_argument("policy", metavar="POLICY")
@@ -112,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
                     help="held-out uniform points per policy (default 1000)")
     pr.add_argument("--seed", type=_int, default=0)
+    pr.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                    help="worker processes for batches of Box2D rollouts (default 1)")
     pr.add_argument("--vecnormalize", metavar="FILE")
     pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     pr.add_argument("--resume", action="store_true",
@@ -139,13 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # SIGTERM stops a run the way Ctrl-C does: cleanly, checkpoint intact.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    from sanp import rollout
+
+    commands = {
+        "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
+        "prune": cmd_prune, "report": cmd_report,
+    }
     try:
-        return {
-            "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
-            "prune": cmd_prune, "report": cmd_report,
-        }[
-            args.command
-        ](args)
+        with rollout.workers(getattr(args, "workers", 1)):
+            return commands[args.command](args)
     except stl.SpecError as exc:
         if args.debug:
             raise

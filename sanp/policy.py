@@ -297,19 +297,30 @@ class OrtPolicy:
         action_low: Any = None,
         action_high: Any = None,
     ):
+        self._model = model if isinstance(model, bytes) else Path(model).read_bytes()
+        self._open()
+        self.obs_dim = int(obs_dim)
+        self.action_kind: ActionKind = action_kind
+        self.action_low = None if action_low is None else np.asarray(action_low, np.float32)
+        self.action_high = None if action_high is None else np.asarray(action_high, np.float32)
+
+    def _open(self) -> None:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
         so.inter_op_num_threads = 1
-        src = model if isinstance(model, bytes) else str(model)
-        self.session = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(self._model, so, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
-        self.obs_dim = int(obs_dim)
-        self.action_kind: ActionKind = action_kind
-        self.action_low = None if action_low is None else np.asarray(action_low, np.float32)
-        self.action_high = None if action_high is None else np.asarray(action_high, np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A session cannot be pickled; worker processes rebuild it from the model bytes.
+        return {k: v for k, v in self.__dict__.items() if k != "session"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open()
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         """Raw action values [N, out_dim]."""

@@ -11,9 +11,11 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -263,6 +265,40 @@ def _empty_prefix(binding: Binding) -> tuple:
     return np.zeros((0, d), dtype=np.float32), acts, np.zeros(0), np.zeros((0, 4))
 
 
+_POOL: Any = None
+_WORKERS = 1
+
+
+@contextlib.contextmanager
+def workers(n: int) -> Iterator[None]:
+    """Spread the episodes of every `run_batch` call inside the block over `n` worker
+    processes (Box2D envs; CartPole's array stepper is faster in one process).
+
+    Results are identical to a single process: episodes are independent and each keeps
+    its own reset seed.
+    """
+    global _POOL, _WORKERS
+    if n <= 1 or _POOL is not None:
+        yield
+        return
+    pool = multiprocessing.get_context("fork").Pool(n)
+    _POOL, _WORKERS = pool, n
+    try:
+        yield
+    finally:
+        _POOL, _WORKERS = None, 1
+        pool.terminate()
+        pool.join()
+
+
+def _run_chunk(args: tuple) -> list[Trajectory]:
+    import torch
+
+    torch.set_num_threads(1)
+    actor, binding, points, seeds, record_states = args
+    return run_batch(actor, binding, points, seeds, record_states=record_states)
+
+
 def run_batch(
     actor: Actor,
     binding: Binding,
@@ -281,6 +317,12 @@ def run_batch(
         seeds = [seeds] * n
     if n == 0:
         return []
+    if _POOL is not None and n >= 2 * _WORKERS and not isinstance(binding.adapter, CartPoleAdapter):
+        cuts = np.linspace(0, n, _WORKERS + 1).astype(int)
+        jobs = [(actor, binding, list(points[a:b]), list(seeds[a:b]), record_states)
+                for a, b in zip(cuts[:-1], cuts[1:])]
+        pool = _POOL
+        return [t for part in pool.map(_run_chunk, jobs) for t in part]
     bank = _bank(binding, n)
     try:
         obs0 = np.array([bank.reset(i, points[i], seeds[i]) for i in range(n)], dtype=np.float32)

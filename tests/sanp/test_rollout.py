@@ -306,3 +306,22 @@ def test_nan_at_the_first_step(spec_from_text):
     traj = rollout.run(NaNAfter(0), b, {"push_x": 0.0, "push_y": 0.0})
     assert traj.nonfinite and traj.length == 0
     assert score(spec, ["up"], traj) == {"up": float("-inf")}
+
+
+def test_worker_processes_give_the_same_trajectories():
+    import torch
+
+    from sanp import rollout as ro
+    from sanp.envs import bind
+    from sanp.policy import MLPPolicy
+
+    torch.manual_seed(0)
+    b = bind(env_id="LunarLander-v3", env_kwargs={"continuous": True}, horizon=60)
+    pol = MLPPolicy([8, 16, 2], "tanh", action_kind="continuous", action_low=[-1, -1], action_high=[1, 1])
+    points = [b.point(x) for x in np.random.default_rng(0).uniform(-1000, 1000, size=(6, 2))]
+    one = ro.run_batch(pol.to_ort(), b, points)
+    with ro.workers(2):
+        two = ro.run_batch(pol.to_ort(), b, points)
+    assert len(one) == len(two) == 6
+    for a, c in zip(one, two):
+        assert np.array_equal(a.observations, c.observations) and np.array_equal(a.actions, c.actions)
