@@ -148,7 +148,7 @@ def check_scalar_bank(actor, binding, points) -> bool:
                for x, y in zip(a, b))
 
 
-def bo_breakdown(actor, binding, spec, sizes, repeats: int):
+def bo_breakdown(actor, torch_actor, binding, spec, sizes, repeats: int):
     """Time each part of a BO iteration at n evaluations, on real objective values."""
     from threadpoolctl import threadpool_limits
 
@@ -158,13 +158,13 @@ def bo_breakdown(actor, binding, spec, sizes, repeats: int):
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for n in sizes:
-            row, d = _breakdown_at(n, U, y, n_max, actor, binding, repeats)
+            row, d = _breakdown_at(n, U, y, n_max, actor, torch_actor, binding, repeats)
             rows.append(row)
             diag.append(d)
     return rows, diag
 
 
-def _breakdown_at(n, U, y, n_max, actor, binding, repeats):
+def _breakdown_at(n, U, y, n_max, actor, torch_actor, binding, repeats):
     import GPyOpt
 
     U_test, y_test = U[n_max:], y[n_max:]
@@ -197,11 +197,13 @@ def _breakdown_at(n, U, y, n_max, actor, binding, repeats):
     t_roll /= len(pts)
     t_scalar, _, _ = C.timed(lambda: scalar_rollouts(actor, binding, pts), 3, warmup=1)
     t_scalar /= len(pts)
+    t_torch, _, _ = C.timed(lambda: [rollout.run_batch(torch_actor, binding, [q]) for q in pts], 3, warmup=1)
+    t_torch /= len(pts)
     amort = (t_fit + (cfg.hyper_every - 1) * t_upd) / cfg.hyper_every
     per_iter = amort + t_acq
     row = [
         n, f"{1e3 * t_fit:.0f}", f"{1e3 * t_upd:.1f}", f"{1e3 * t_acq:.1f}", f"{1e3 * t_cand:.1f}",
-        f"{1e3 * t_roll:.1f}", f"{1e3 * t_scalar:.1f}", f"{1e3 * per_iter:.0f}",
+        f"{1e3 * t_roll:.1f}", f"{1e3 * t_torch:.1f}", f"{1e3 * t_scalar:.1f}", f"{1e3 * per_iter:.0f}",
         f"{t_roll / (per_iter + t_roll):.0%}",
     ]
     # how well the GP predicts the objective: held-out R^2 (in the standardised space the
@@ -329,7 +331,7 @@ def main() -> int:
 
     # -- BO breakdown
     print("BO breakdown", flush=True)
-    bd_rows, diag_rows = bo_breakdown(actor, binding, spec, args.sizes, args.repeats)
+    bd_rows, diag_rows = bo_breakdown(actor, pruned, binding, spec, args.sizes, args.repeats)
     lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
     check_pts = [binding.point(lo + u * (hi - lo)) for u in np.random.default_rng(3).uniform(size=(50, 4))]
     scalar_same = check_scalar_bank(actor, binding, check_pts)
@@ -394,7 +396,8 @@ def main() -> int:
         "hyperparameter optimisation (L-BFGS, `hyper_max_iters` 200, 1 restart); *update*: the same model given "
         "the data again with `max_iters = 0` (what `_suggest` does between refits); *acquisition*: "
         "`_maximise` (LCB on 1000 random candidates in one vectorised call, then 2 L-BFGS polishes), of which "
-        "*candidates* is the vectorised call alone; *rollout*: one `run_batch` of one point (200 steps). "
+        "*candidates* is the vectorised call alone; *rollout*: one `run_batch` of one point (200 steps) with the onnxruntime actor (as `sanp verify` runs it); "
+        "*rollout, torch actor*: the same with the `MLPPolicy` itself (as `sanp.pipeline` passes it to `falsify`). "
         "*per iteration* = (fit + 4 updates)/5 + acquisition (hyper_every = 5). *rollout, scalar bank*: the "
         "same rollout with gymnasium's scalar CartPole env stepped by `rollout._ScalarBank` (a prototype, without recording "
         "states, which the falsifier's rollouts do at a negligible cost: `run_batch` uses the numpy-array "
@@ -403,7 +406,8 @@ def main() -> int:
         "",
     ]
     body += C.table(["n evaluations", "fit with hyperparameters ms", "update without ms", "acquisition ms",
-                     "of which candidates ms", "rollout ms", "rollout, scalar bank (prototype) ms",
+                     "of which candidates ms", "rollout ms", "rollout, torch actor ms",
+                     "rollout, scalar bank (prototype) ms",
                      "optimiser per iteration ms",
                      "rollout share of an iteration"], bd_rows)
     body += [
