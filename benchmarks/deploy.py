@@ -174,24 +174,41 @@ def folded_sequential(pol) -> nn.Module:
 # -------------------------------------------------------------------------- latency
 
 
-def latencies(onnx_path: Path, pol, obs: dict[int, np.ndarray], repeats: int) -> dict[str, float]:
+def latencies(variants: list[tuple[str, Path, object]], obs: dict[int, np.ndarray],
+              repeats: int) -> dict[str, dict[str, float]]:
+    """Seconds per call for every variant, runtime and batch size. The variants are timed
+    round-robin (one run of each in turn, `repeats` rounds, after one untimed round) so
+    that drift of the machine does not favour one of them; medians over the rounds."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-    name, out_name = sess.get_inputs()[0].name, sess.get_outputs()[0].name
-    folded = folded_sequential(pol)
-    res = {}
-    for batch, x in obs.items():
-        calls = 2000 if batch == 1 else 200
-        xt = torch.from_numpy(x)
-        res[f"ort{batch}"] = C.per_call(lambda x=x: sess.run([out_name], {name: x}), calls, repeats)[0]
-        with torch.no_grad():
-            res[f"torch{batch}"] = C.per_call(lambda xt=xt: pol(xt), calls, repeats)[0]
-            res[f"folded{batch}"] = C.per_call(lambda xt=xt: folded(xt), calls, repeats)[0]
-    return res
+    calls_of = {1: 2000, 1024: 200}
+    fns: dict[tuple[str, str], object] = {}
+    for key, path, pol in variants:
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        name, out_name = sess.get_inputs()[0].name, sess.get_outputs()[0].name
+        folded = folded_sequential(pol)
+        for batch, x in obs.items():
+            xt = torch.from_numpy(x)
+            fns[(key, f"ort{batch}")] = lambda s=sess, n=name, o=out_name, x=x: s.run([o], {n: x})
+            fns[(key, f"torch{batch}")] = lambda p=pol, xt=xt: p(xt)
+            fns[(key, f"folded{batch}")] = lambda f=folded, xt=xt: f(xt)
+    runs: dict[tuple[str, str], list[float]] = {k: [] for k in fns}
+    with torch.no_grad():
+        for r in range(repeats + 1):
+            for k, fn in fns.items():
+                calls = calls_of[int("".join(ch for ch in k[1] if ch.isdigit()))]
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                if r:  # round 0 is the warm-up
+                    runs[k].append((time.perf_counter() - t0) / calls)
+    out: dict[str, dict[str, float]] = {}
+    for (key, what), ts in runs.items():
+        out.setdefault(key, {})[what] = float(np.median(ts))
+    return out
 
 
 def fmt_us(s: float) -> str:
@@ -225,6 +242,8 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
                f"episodes, cutoff {spec.reward_threshold}; search took {time.perf_counter() - t0:.0f} s) — "
                "not refined, so not checked safe")
     dense_path = case.policy
+    dense_store = out_dir / "sparse_dense_storage.onnx"
+    P.export_onnx(sparse, dense_store, {"env_id": spec.env_id}, sparse=False)
     small, removed = shrink(sparse)
     small_path = out_dir / "shrunk.onnx"
     P.export_onnx(small, small_path, {"env_id": spec.env_id, "produced_by": "benchmarks/deploy.py shrink prototype"},
@@ -252,8 +271,17 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
     obs = {1: states[:1].copy(), 1024: np.ascontiguousarray(X[rng.integers(0, len(X), 1024)])}
     rows = []
     base = None
-    for label, path, pol in (("dense", dense_path, dense), ("sparse", sparse_path, sparse), ("shrunk (prototype)", small_path, small)):
-        lat = latencies(path, pol, obs, args.repeats)
+    measured: dict[str, dict[str, float]] = {}
+    labels = {"dense": "dense", "sparse": "sparse", "sparse_dense": "sparse, dense storage (`export_onnx(sparse=False)`)",
+              "shrunk": "shrunk (prototype)"}
+    variants = [("dense", dense_path, dense), ("sparse", sparse_path, sparse),
+                ("sparse_dense", dense_store, sparse), ("shrunk", small_path, small)]
+    all_lat = latencies(variants, obs, args.repeats)
+    for key, path, pol in variants:
+        label = labels[key]
+        lat = all_lat[key]
+        lat["bytes"] = path.stat().st_size
+        measured[key] = lat
         nz = sum(int((w != 0).sum()) for w in pol.effective_weights())
         if base is None:
             base = lat
@@ -272,7 +300,18 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
              f"Shrunk vs sparse on {len(states)} visited states and 5000 random observations: max |output diff| "
              f"{diff:.1e} (onnxruntime), {diff_torch:.1e} (torch); actions on visited states identical: {same_actions}"
              + ("" if ok else " — **FAILED the 1e-5 check**") + "."]
-    return rows, notes, [[case.name, diff, diff_torch, same_actions]]
+    d, sp, sm = measured["dense"], measured["sparse"], measured["shrunk"]
+    finding = (
+        f"- **{case.name}** ({sparse.sparsity():.1%} sparse): the sparse file is {sp['bytes'] / d['bytes']:.2f}x the "
+        f"dense file's size; onnxruntime latency sparse/dense {sp['ort1'] / d['ort1']:.2f} (batch 1) and "
+        f"{sp['ort1024'] / d['ort1024']:.2f} (batch 1024), torch (folded) {sp['folded1'] / d['folded1']:.2f} and "
+        f"{sp['folded1024'] / d['folded1024']:.2f}: a ratio near 1 is no speed-up (both runtimes hold the pruned "
+        f"matrices dense in memory). The shrunk network ({'-'.join(str(x) for x in small.sizes)}) runs at "
+        f"{d['ort1'] / sm['ort1']:.2f}x (batch 1) and {d['ort1024'] / sm['ort1024']:.2f}x (batch 1024) the dense "
+        f"speed in onnxruntime, {d['folded1024'] / sm['folded1024']:.2f}x at batch 1024 in torch, in a "
+        f"{sm['bytes'] / d['bytes']:.2f}x file."
+    )
+    return rows, notes, finding
 
 
 def main() -> int:
@@ -291,17 +330,19 @@ def main() -> int:
     cases, missing = C.zoo(args.case)
     for m in missing:
         print(m, flush=True)
-    rows, notes = [], []
+    rows, notes, found = [], [], []
     for case in cases:
-        r, n, _ = run_case(case, args)
+        r, n, f = run_case(case, args)
         rows += r
         notes += n
+        found.append(f)
     intro = [
         ("Sizes are of the ONNX files; sparsity is the masked fraction of the Linear weights (biases kept); 'non-zero "
         "weights' counts the effective weights. Latency per call in microseconds, the median of "
-        f"{args.repeats} runs of 2000 calls (batch 1) or 200 calls (batch 1024); observations are visited states "
+        f"{args.repeats} runs of 2000 calls (batch 1) or 200 calls (batch 1024), every variant timed in turn "
+        "(round-robin, after an untimed round); observations are visited states "
         "(batch 1) and a mix of visited states and random observations (batch 1024). onnxruntime: "
-        f"{'1 intra-op, 1 inter-op thread'}, CPU provider, the file as written. torch (1 thread, no_grad): "
+        "1 intra-op, 1 inter-op thread, CPU provider, the file as written. torch (1 thread, no_grad): "
         "`MLPPolicy.forward` as loaded (multiplies each weight by its mask on every call) and 'folded': a plain "
         "`nn.Sequential` of the effective weights. The last column is the onnxruntime speed-up over the dense "
         "file at batch 1 / 1024, measured in the same run."),
@@ -313,6 +354,7 @@ def main() -> int:
         rows,
     )
     body += [""] + notes
+    body += ["", "## Findings (computed from the table above)", ""] + found
     if missing:
         body += ["", "Skipped: " + "; ".join(missing) + " (re-run the script once they exist)."]
     C.write_results(args.out, "Deployment: dense vs pruned ONNX", mach, intro, body, wall=time.perf_counter() - t_start)

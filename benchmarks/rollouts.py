@@ -274,7 +274,32 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
     )
     if cont_note:
         notes.append(cont_note)
-    return rows, notes, bd_rows
+    speeds = {label: E / med for label, (med, _, _) in results.items()}
+    return rows, notes, bd_rows, speeds
+
+
+def findings(all_speeds: dict[str, dict[str, float]]) -> list[str]:
+    """Sentences computed from the measured episodes per second."""
+    out = []
+    naive, torch_b, ort_b = ("naive loop (gym.make, batch-1 torch)", "sanp batched, torch (no_grad)",
+                             "sanp batched, onnxruntime (to_ort)")
+    lean, one = "lean returns-only loop, onnxruntime (prototype)", "sanp, torch, batch=1 (`returns(..., batch=1)`)"
+    for case, sp in all_speeds.items():
+        line = (f"- **{case}**: sanp batched is {sp[torch_b] / sp[naive]:.1f}x (torch) and {sp[ort_b] / sp[naive]:.1f}x "
+                f"(onnxruntime) the naive loop")
+        if case == "cartpole":
+            line += f" (target >= 10x: {'met' if sp[ort_b] / sp[naive] >= 10 else 'NOT met'})"
+        line += (f"; onnxruntime is {sp[ort_b] / sp[torch_b]:.2f}x torch inside the batched loop; the lean "
+                 f"returns-only loop is {sp[lean] / sp[ort_b]:.2f}x sanp's batched loop with the same actor; sanp "
+                 f"at batch 1 runs at {sp[one] / sp[naive]:.2f}x the naive loop's speed.")
+        pools = {k: v for k, v in sp.items() if k.startswith("pool")}
+        if pools:
+            warm = max((k for k in pools if "warm" in k), key=pools.get)
+            cold = max((k for k in pools if "start-up" in k), key=pools.get)
+            line += (f" Best pool of 2: {pools[warm] / sp[ort_b]:.2f}x batched onnxruntime with a warm pool "
+                     f"({warm}), {pools[cold] / sp[ort_b]:.2f}x with its start-up included ({cold}).")
+        out.append(line)
+    return out
 
 
 def main() -> int:
@@ -295,11 +320,13 @@ def main() -> int:
     for m in missing:
         print(m, flush=True)
     rows, notes, bd = [], [], []
+    all_speeds = {}
     for case in cases:
-        r, n, b = run_case(case, args)
+        r, n, b, sp = run_case(case, args)
         rows += r
         notes += n
         bd += b
+        all_speeds[case.name] = sp
 
     intro = [
         (f"Workload: the reward evaluation of `sanp prune` step 1 — {args.episodes} episodes, reset seeds "
@@ -336,6 +363,7 @@ def main() -> int:
     body += C.table(
         ["policy", "actor", "total s", "policy calls s", "env steps s", "rest s", "policy calls", "µs per call"], bd
     )
+    body += ["", "## Findings (computed from the table above)", ""] + findings(all_speeds)
     C.write_results(args.out, "Rollouts: naive loop vs sanp batched rollouts", mach, intro, body,
                     wall=time.perf_counter() - t_start)
     return 0
