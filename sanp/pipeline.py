@@ -145,20 +145,29 @@ class PruneResult:
 Log = Callable[[str], None]
 
 
+def deployed(policy: Any) -> Any:
+    """The policy as it will be deployed: run by onnxruntime. Every rollout of the loop
+    uses it, so what the loop finds and fixes is what the exported file does (torch and
+    onnxruntime differ in the last float bits, which a chaotic env can amplify)."""
+    to_ort = getattr(policy, "to_ort", None)
+    return to_ort() if to_ort else policy
+
+
 def _mean_reward(binding: Binding, episodes: int, seed: int) -> Callable[[Any], float]:
     def f(policy: Any) -> float:
-        r = returns(policy, binding, episodes, seed)
+        r = returns(deployed(policy), binding, episodes, seed)
         return float(np.mean(r)) if np.all(np.isfinite(r)) else float("-inf")
 
     return f
 
 
-def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig, *, log: Log | None = None) -> HeldOut:
+def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> HeldOut:
     """A fresh BO run (seed never used by the loop, larger budget), uniform points from
     a separate stream, and the mean reward over `episodes` episodes."""
     seed = config.seed + 10_000_019
+    actor = deployed(policy)
     bo = falsify(
-        policy, binding, spec,
+        actor, binding, spec,
         FalsifyConfig(budget=config.heldout_budget, seed=seed, collect_all=True, bo=config.bo),
     )
     rng = np.random.default_rng(seed + 1)
@@ -168,7 +177,7 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig, *, lo
     per_req = {n: 0 for n in names}
     violations = 0
     for start in range(0, len(points), 250):
-        for traj in run_batch(policy, binding, points[start : start + 250], record_states=False):
+        for traj in run_batch(actor, binding, points[start : start + 250], record_states=False):
             rob = score(spec, names, traj)
             bad = [n for n in names if not rob[n] >= 0]
             violations += bool(bad)
@@ -332,7 +341,7 @@ def prune_and_refine(
         t = time.perf_counter()
         states = None
         if config.criterion == "activation":
-            visits = run_batch(dense, binding, [None] * 20, list(range(config.seed, config.seed + 20)),
+            visits = run_batch(deployed(dense), binding, [None] * 20, list(range(config.seed, config.seed + 20)),
                                record_states=False)
             states = np.concatenate([tr.observations for tr in visits])
         scores = importance(dense, config.criterion, states)
@@ -373,11 +382,12 @@ def prune_and_refine(
             break
         seed = config.seed + 1 + r
         t = time.perf_counter()
-        fals = falsify(sparse, binding, spec, FalsifyConfig(
+        actor = deployed(sparse)
+        fals = falsify(actor, binding, spec, FalsifyConfig(
             budget=config.budget, seed=seed, collect_all=True, bo=config.bo))
         uni = None
         if config.round_uniform:
-            uni = falsify(sparse, binding, spec, FalsifyConfig(
+            uni = falsify(actor, binding, spec, FalsifyConfig(
                 budget=config.round_uniform, optimizer="random", seed=seed, collect_all=True))
         cexs = tuple(merge(
             list(fals.counterexamples) + list(uni.counterexamples if uni else ()), binding,
@@ -396,7 +406,7 @@ def prune_and_refine(
             save()
             break
         t = time.perf_counter()
-        rec = find_recovery_states(dense, binding, spec, cexs, threshold)
+        rec = find_recovery_states(deployed(dense), binding, spec, cexs, threshold)
         times[f"round{r + 1}_recover"] = time.perf_counter() - t
         found = sum(s.step is not None for s in rec)
         say(f"round {r + 1}: recovery states for {found} of {n}")

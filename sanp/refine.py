@@ -160,7 +160,9 @@ def repair(
 
     def unsafe(p: float) -> tuple[list[bool], Any, list[int]]:
         pol, counts = restore(sparse, dense, grads, p)
-        trajs = run_batch(pol, binding, [c.point for c in cexs])
+        # Checked as deployed (onnxruntime), like the falsifier that found them.
+        actor = pol.to_ort() if hasattr(pol, "to_ort") else pol
+        trajs = run_batch(actor, binding, [c.point for c in cexs])
         bad = [not is_safe(spec, t) for t in trajs]
         trials.append((p, sum(bad)))
         if on_trial:
