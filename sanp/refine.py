@@ -50,41 +50,69 @@ def find_recovery_states(
     *,
     chunk: int = 32,
 ) -> list[RecoveryState]:
-    """Walk back from the last state of each counterexample to the latest state the
-    dense policy recovers from, `chunk` candidate states run together.
+    """The latest state of each counterexample from which the dense policy recovers.
 
-    Where the env restores states exactly (CartPole) every state is tried, latest first.
+    Where the env restores states exactly (CartPole) every state is tried, walking back
+    from the last one, `chunk` states run together: exactly the paper's definition.
     Where restoring means replaying the prefix (Box2D), trying every state of a
-    1000-step episode costs hours, so the walk is coarse to fine: `chunk` states evenly
-    spaced, then every state between the latest recoverable one and the next one tried.
+    1000-step episode for hundreds of counterexamples costs hours, so the step is found
+    by bisection, all counterexamples together: state 0 must be recoverable, the last
+    state is not, and recoverability is taken to hold up to some step and not after it.
     """
-    out = []
-    for cex in counterexamples:
-        traj = cex.trajectory
-        last = traj.length - 1  # the final observation has no step left to act on
-        exact = traj.states is not None and binding.adapter.exact_state
-        stride = 1 if exact else max(1, -(-traj.length // chunk))
-        found: RecoveryState | None = None
+    exact = [c.trajectory.states is not None and binding.adapter.exact_state for c in counterexamples]
+    out: dict[int, RecoveryState] = {}
+    walk = [i for i, e in enumerate(exact) if e]
+    for i in walk:
+        out[i] = _walk_back(dense, binding, spec, counterexamples[i], threshold, chunk)
+    bisect = [i for i, e in enumerate(exact) if not e]
+    if bisect:
+        found = _bisect(dense, binding, spec, [counterexamples[i] for i in bisect], threshold)
+        out.update(zip(bisect, found))
+    return [out[i] for i in range(len(counterexamples))]
 
-        def latest(steps: list[int]) -> RecoveryState | None:
-            continued = continue_batch(dense, binding, [(traj, i) for i in steps])
-            for i, tr in sorted(zip(steps, continued), key=lambda x: -x[0]):
-                if is_safe(spec, tr, threshold):
-                    return RecoveryState(cex, i, traj.observations[i], tr.total_reward)
-            return None
 
-        if stride == 1:
-            for end in range(last, -1, -chunk):
-                found = latest(list(range(end, max(-1, end - chunk), -1)))
-                if found:
-                    break
-        else:
-            found = latest(list(range(last, -1, -stride)))
-            if found:
-                between = list(range(found.step + 1, min(found.step + stride, last + 1)))
-                found = (latest(between) if between else None) or found
-        out.append(found or RecoveryState(cex, None, None, None))
-    return out
+def _recovers(dense: Any, binding: Binding, spec: Any, starts: list[tuple[Trajectory, int]],
+              threshold: float) -> list[tuple[bool, Trajectory]]:
+    continued = continue_batch(dense, binding, starts)
+    return [(is_safe(spec, tr, threshold), tr) for tr in continued]
+
+
+def _walk_back(dense: Any, binding: Binding, spec: Any, cex: Counterexample, threshold: float,
+               chunk: int) -> RecoveryState:
+    traj = cex.trajectory
+    # The final observation has no step left to act on: start one before it.
+    for end in range(traj.length - 1, -1, -chunk):
+        steps = list(range(end, max(-1, end - chunk), -1))
+        for i, (ok, tr) in zip(steps, _recovers(dense, binding, spec, [(traj, i) for i in steps], threshold)):
+            if ok:
+                return RecoveryState(cex, i, traj.observations[i], tr.total_reward)
+    return RecoveryState(cex, None, None, None)
+
+
+def _bisect(dense: Any, binding: Binding, spec: Any, cexs: list[Counterexample],
+            threshold: float) -> list[RecoveryState]:
+    n = len(cexs)
+    first = _recovers(dense, binding, spec, [(c.trajectory, 0) for c in cexs], threshold)
+    lo = [0] * n
+    hi = [c.trajectory.length for c in cexs]
+    best = [tr.total_reward if ok else None for ok, tr in first]
+    active = [i for i in range(n) if first[i][0]]
+    while True:
+        active = [i for i in active if hi[i] - lo[i] > 1]
+        if not active:
+            break
+        mids = {i: (lo[i] + hi[i]) // 2 for i in active}
+        res = _recovers(dense, binding, spec, [(cexs[i].trajectory, mids[i]) for i in active], threshold)
+        for i, (ok, tr) in zip(active, res):
+            if ok:
+                lo[i], best[i] = mids[i], tr.total_reward
+            else:
+                hi[i] = mids[i]
+    return [
+        RecoveryState(c, lo[i], c.trajectory.observations[lo[i]], best[i]) if best[i] is not None
+        else RecoveryState(c, None, None, None)
+        for i, c in enumerate(cexs)
+    ]
 
 
 def gradient_scores(sparse: Any, dense: Any, obs: np.ndarray) -> list[torch.Tensor]:
@@ -148,14 +176,17 @@ def repair(
     resolution: float = 0.001,
     on_trial: Callable[[float, int], None] | None = None,
 ) -> Repair:
-    """Bisection for the smallest p (to `resolution`) at which every counterexample with a
-    recovery state, rerun from its search point, satisfies every requirement."""
+    """Bisection for the smallest p (to `resolution`) at which every counterexample,
+    rerun from its search point, satisfies every requirement. The gradient comes from the
+    recovery states; counterexamples that even p = 1 (the dense weights) leaves unsafe
+    are returned as `unfixed`."""
     usable = [s for s in states if s.step is not None]
     if not usable:
-        return Repair(sparse, 0.0, tuple(0 for _ in sparse.linears), (), (), ())
+        return Repair(sparse, 0.0, tuple(0 for _ in sparse.linears), (),
+                      tuple(s.counterexample for s in states), ())
     obs = np.stack([s.obs for s in usable])
     grads = gradient_scores(sparse, dense, obs)
-    cexs = [s.counterexample for s in usable]
+    cexs = [s.counterexample for s in states]
     trials: list[tuple[float, int]] = []
 
     def unsafe(p: float) -> tuple[list[bool], Any, list[int]]:
