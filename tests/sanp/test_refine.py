@@ -102,3 +102,28 @@ def test_one_refine_round_turns_the_counterexamples_safe(setting):
                          max(0.0, fix.p - 0.01))
     assert any(not is_safe(spec, run(smaller, binding, c.point)) for c in found.counterexamples)
     assert fix.policy.sparsity() > 0.9
+
+
+class Idle:
+    """A lander that never fires: it falls and crashes."""
+
+    obs_dim, action_kind = 8, "continuous"
+
+    def act(self, obs):
+        return np.zeros((len(obs), 2), dtype=np.float32)
+
+
+def test_recovery_by_bisection_where_restoring_means_replay():
+    spec = stl.load(ROOT / "specs" / "lunar_lander.stl")
+    binding = bind(spec)
+    dense = policies.load(ROOT / "zoo" / "lunar_lander" / "dense.onnx").to_ort()
+    point = binding.point([0.0, 0.0])
+    traj = run(Idle(), binding, point)
+    rob = score(spec, list(spec.requirements), traj)
+    assert min(rob.values()) < 0 and traj.states is None
+    cex = Counterexample(point, tuple(n for n in rob if rob[n] < 0), rob, min(rob.values()), 0, traj, 0)
+    (rec,) = find_recovery_states(dense, binding, spec, [cex], spec.reward_threshold)
+    assert rec.step is not None and 0 < rec.step < traj.length
+    at, after = continue_batch(dense, binding, [(traj, rec.step), (traj, rec.step + 1)])
+    assert is_safe(spec, at, spec.reward_threshold) and at.total_reward == rec.total_reward
+    assert not is_safe(spec, after, spec.reward_threshold)  # a boundary: the next state fails
