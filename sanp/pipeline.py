@@ -410,10 +410,12 @@ def prune_and_refine(
         times[f"round{r + 1}_recover"] = time.perf_counter() - t
         found = sum(s.step is not None for s in rec)
         say(f"round {r + 1}: recovery states for {found} of {n}")
-        # Every counterexample seen so far must stay corrected, not just this round's.
-        seen.extend(rec)
+        # This round's recovery states steer the gradient; every counterexample seen so
+        # far must stay corrected.
         t = time.perf_counter()
-        fix = repair(sparse, dense, binding, spec, seen, resolution=config.resolution)
+        fix = repair(sparse, dense, binding, spec, rec, also_check=[s.counterexample for s in seen],
+                     resolution=config.resolution)
+        seen.extend(rec)
         times[f"round{r + 1}_repair"] = time.perf_counter() - t
         sparse = fix.policy
         say(

@@ -173,20 +173,29 @@ def repair(
     spec: Any,
     states: Sequence[RecoveryState],
     *,
+    also_check: Sequence[Counterexample] = (),
     resolution: float = 0.001,
     on_trial: Callable[[float, int], None] | None = None,
 ) -> Repair:
-    """Bisection for the smallest p (to `resolution`) at which every counterexample,
-    rerun from its search point, satisfies every requirement. The gradient comes from the
-    recovery states; counterexamples that even p = 1 (the dense weights) leaves unsafe
-    are returned as `unfixed`."""
+    """The smallest p (to `resolution`) at which every counterexample, rerun from its
+    search point, satisfies every requirement.
+
+    The gradient comes from the recovery states of `states` (this round's); the check
+    covers their counterexamples and `also_check` (earlier rounds', which must stay
+    fixed). Counterexamples that even p = 1 (the dense weights) leaves unsafe are
+    returned as `unfixed` and do not block the search.
+
+    p grows by doubling from `resolution` until the check passes, then bisects between
+    the last failing and the first passing value: safety need not be monotone in p
+    (restoring a weight can break what a smaller restoration fixed), and this finds the
+    first passing p from below rather than one near the middle of [0, 1].
+    """
     usable = [s for s in states if s.step is not None]
+    cexs = [s.counterexample for s in states] + list(also_check)
     if not usable:
-        return Repair(sparse, 0.0, tuple(0 for _ in sparse.linears), (),
-                      tuple(s.counterexample for s in states), ())
+        return Repair(sparse, 0.0, tuple(0 for _ in sparse.linears), (), tuple(cexs), ())
     obs = np.stack([s.obs for s in usable])
     grads = gradient_scores(sparse, dense, obs)
-    cexs = [s.counterexample for s in states]
     trials: list[tuple[float, int]] = []
 
     def unsafe(p: float) -> tuple[list[bool], Any, list[int]]:
@@ -201,21 +210,29 @@ def repair(
         return bad, pol, counts
 
     bad_all, pol_all, counts_all = unsafe(1.0)
-    targets = [c for c, b in zip(cexs, bad_all) if not b]
-    unfixed = tuple(c for c, b in zip(cexs, bad_all) if b)
     keep = [not b for b in bad_all]
+    targets = tuple(c for c, k in zip(cexs, keep) if k)
+    unfixed = tuple(c for c, k in zip(cexs, keep) if not k)
 
-    def fails(bad: list[bool]) -> bool:
-        return any(b for b, k in zip(bad, keep) if k)
+    def passes(p: float) -> tuple[bool, Any, list[int]]:
+        bad, pol, counts = unsafe(p)
+        return not any(b for b, k in zip(bad, keep) if k), pol, counts
 
     lo, hi, best = 0.0, 1.0, (pol_all, counts_all)
+    p = resolution
+    while p < 1.0:
+        ok, pol, counts = passes(p)
+        if ok:
+            hi, best = p, (pol, counts)
+            break
+        lo, p = p, min(1.0, 2 * p)
     while hi - lo > resolution:
         mid = round((lo + hi) / 2 / resolution) * resolution
         if mid <= lo or mid >= hi:
             break
-        bad, pol, counts = unsafe(mid)
-        if fails(bad):
-            lo = mid
-        else:
+        ok, pol, counts = passes(mid)
+        if ok:
             hi, best = mid, (pol, counts)
-    return Repair(best[0], hi, tuple(best[1]), tuple(targets), unfixed, tuple(trials))
+        else:
+            lo = mid
+    return Repair(best[0], hi, tuple(best[1]), targets, unfixed, tuple(trials))
