@@ -50,12 +50,25 @@ def cpu_model() -> str:
 
 
 def other_jobs() -> list[str]:
-    """Training processes running now (`pgrep -af zoo/train.py`)."""
+    """Other processes busy on the CPU now: training (`zoo/train.py`) and anything else
+    above 20% CPU that is not this script or its children (`ps`)."""
+    me = os.getpid()
     try:
-        out = subprocess.run(["pgrep", "-af", "zoo/train.py"], capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(["ps", "-eo", "pid=,ppid=,pcpu=,args="], capture_output=True, text=True,
+                             check=False).stdout
     except OSError:
         return []
-    return [line for line in out.splitlines() if line.strip() and "pgrep" not in line]
+    jobs = []
+    for line in out.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) < 4:
+            continue
+        pid, ppid, pcpu, args = int(parts[0]), int(parts[1]), float(parts[2]), parts[3]
+        if me in (pid, ppid) or args.startswith("ps "):
+            continue
+        if "zoo/train.py" in args or pcpu > 20:
+            jobs.append(f"{args[:100]} ({pcpu:.0f}% CPU)")
+    return jobs
 
 
 @dataclass(frozen=True)
@@ -78,14 +91,12 @@ class Machine:
         ]
         if self.jobs_start:
             lines.append(
-                f"**The machine was loaded**: {len(self.jobs_start)} training process(es) were running "
-                f"on its {self.nproc} cores when this ran (`{self.jobs_start[0].split(' ', 1)[-1][:90]}`"
-                + (", ..." if len(self.jobs_start) > 1 else "")
-                + "), so absolute times are inflated and noisy; ratios measured in one run are "
-                "more reliable than absolute numbers."
+                f"**The machine was loaded**: {len(self.jobs_start)} other process(es) were busy on its "
+                f"{self.nproc} cores when this started ({'; '.join(f'`{j}`' for j in self.jobs_start)}), so absolute "
+                "times are inflated and noisy; ratios measured in one run are more reliable than absolute numbers."
             )
         else:
-            lines.append("No training process was running when this started (`pgrep -af zoo/train.py` empty).")
+            lines.append("No other busy process when this started (no `zoo/train.py`, nothing above 20% CPU in `ps`).")
         return lines
 
 
