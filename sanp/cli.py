@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -242,7 +244,7 @@ def _progress(description: str):
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.4g}" if x == x else "nan"
+    return "nan" if math.isnan(x) else f"{x:.4g}"
 
 
 # ------------------------------------------------------------------------ commands
@@ -250,7 +252,6 @@ def _fmt(x: float) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     import stl
-
     from sanp.envs import bind
 
     for path in args.specs:
@@ -267,7 +268,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     import stl
-
     from sanp.envs import bind
     from sanp.falsify import FalsifyConfig, falsify
     from sanp.report import plot_verify, verify_report, write_json
@@ -357,8 +357,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
-    import stl
 
+    import stl
     from sanp import rollout
     from sanp.envs import bind
     from sanp.errors import OptionError
@@ -392,17 +392,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     import time
-
-    import stl
-
-    from sanp.envs import bind
-    from sanp.export import export_onnx
     from dataclasses import asdict
 
+    import stl
+    from sanp.envs import bind
     from sanp.errors import OptionError
+    from sanp.export import export_onnx
     from sanp.pipeline import Checkpoint, PruneConfig, prune_and_refine
-    from sanp.report import (file_sha256, jsonable, plot_prune, prune_metadata, prune_report,
-                             write_json)
+    from sanp.report import (
+        file_sha256,
+        jsonable,
+        plot_prune,
+        prune_metadata,
+        prune_report,
+        write_json,
+    )
 
     for out in (args.output, args.report):
         _check_output(out, args.policy, args.spec, args.vecnormalize)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import difflib
 import inspect
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

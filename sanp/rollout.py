@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
