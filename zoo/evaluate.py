@@ -66,10 +66,17 @@ def sb3_actor(zip_path: str, vecnormalize: str | None) -> Callable[[np.ndarray],
         with open(vecnormalize, "rb") as f:  # our own training output, trusted
             norm = pickle.load(f)
 
+    if norm is not None:
+        # float32 arithmetic, as the folded normaliser of sanp's MLPPolicy / the ONNX
+        # graph; SB3's VecNormalize computes in float64 and casts afterwards, and in
+        # chaotic episodes (BipedalWalker) that rounding alone changes the return
+        mean32 = norm.obs_rms.mean.astype(np.float32)
+        std32 = np.sqrt(norm.obs_rms.var + norm.epsilon).astype(np.float32)
+        clip = np.float32(norm.clip_obs)
+
     def act(obs: np.ndarray) -> np.ndarray:
         if norm is not None:
-            obs = np.clip((obs - norm.obs_rms.mean) / np.sqrt(norm.obs_rms.var + norm.epsilon),
-                          -norm.clip_obs, norm.clip_obs).astype(np.float32)
+            obs = np.clip((np.asarray(obs, np.float32) - mean32) / std32, -clip, clip)
         action, _ = model.predict(obs, deterministic=True)
         return action
 
@@ -149,9 +156,11 @@ def evaluate(env_name: str, act: Callable[[np.ndarray], np.ndarray], episodes: i
              horizon: int | None = None) -> dict:
     env_id, kwargs = ENVS[env_name]
     extra = {"max_episode_steps": horizon} if horizon else {}
-    env = gym.make(env_id, **kwargs, **extra)
     returns, lengths = [], []
     for seed in range(episodes):
+        # a fresh env per episode: Box2D envs reuse their world across resets and an
+        # episode then depends on the instance's history, not only on the seed
+        env = gym.make(env_id, **kwargs, **extra)
         obs, _ = env.reset(seed=seed)
         total, n, done = 0.0, 0, False
         while not done:
@@ -159,6 +168,7 @@ def evaluate(env_name: str, act: Callable[[np.ndarray], np.ndarray], episodes: i
             total += float(r)
             n += 1
             done = term or trunc
+        env.close()
         returns.append(total)
         lengths.append(n)
     r = np.array(returns)
