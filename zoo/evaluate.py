@@ -31,14 +31,13 @@ import os
 import pickle
 import sys
 import time
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import gymnasium as gym
+import numpy as np
+import torch
 
 ENVS = {
     "cartpole": ("CartPole-v1", {}),
@@ -153,11 +152,11 @@ def sb3_to_policy(zip_path: str, vecnormalize: str | None, env_name: str):
 
 
 def evaluate(env_name: str, act: Callable[[np.ndarray], np.ndarray], episodes: int = 100,
-             horizon: int | None = None) -> dict:
+             horizon: int | None = None, first_seed: int = 0) -> dict:
     env_id, kwargs = ENVS[env_name]
     extra = {"max_episode_steps": horizon} if horizon else {}
     returns, lengths = [], []
-    for seed in range(episodes):
+    for seed in range(first_seed, first_seed + episodes):
         # a fresh env per episode: Box2D envs reuse their world across resets and an
         # episode then depends on the instance's history, not only on the seed
         env = gym.make(env_id, **kwargs, **extra)
@@ -172,7 +171,7 @@ def evaluate(env_name: str, act: Callable[[np.ndarray], np.ndarray], episodes: i
         returns.append(total)
         lengths.append(n)
     r = np.array(returns)
-    return {"returns": r.tolist(), "env_id": env_id, "episodes": episodes, "seeds": f"0..{episodes - 1}",
+    return {"returns": r.tolist(), "env_id": env_id, "episodes": episodes, "seeds": f"{first_seed}..{first_seed + episodes - 1}",
             "horizon": horizon or env.spec.max_episode_steps,
             "mean": round(float(r.mean()), 2), "std": round(float(r.std()), 2),
             "min": round(float(r.min()), 2), "max": round(float(r.max()), 2),
@@ -180,8 +179,8 @@ def evaluate(env_name: str, act: Callable[[np.ndarray], np.ndarray], episodes: i
 
 
 def probe(spec_path: str, policy_path: str, points: int, fixed_seed: bool) -> dict:
-    import stl
     import sanp.policy
+    import stl
     from sanp.envs import bind
     from sanp.rollout import run_batch
 
@@ -245,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vecnormalize", default=None)
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--horizon", type=int, default=None)
+    p.add_argument("--first-seed", type=int, default=0, help="reset seeds start here")
     p.add_argument("--export-to", default=None, help="write the SB3 actor to this ONNX file")
     p.add_argument("--trained-by", default="", help="the training command, for the metadata")
     a = p.parse_args(argv)
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, act in (("sb3", sb3_actor(a.model, a.vecnormalize)),
                           ("onnx", onnx_actor(a.export_to))):
             t0 = time.time()
-            results[name] = evaluate(a.env, act, a.episodes, a.horizon)
+            results[name] = evaluate(a.env, act, a.episodes, a.horizon, a.first_seed)
             results[name]["eval_wall_s"] = round(time.time() - t0, 1)
         diff = np.abs(np.subtract(results["sb3"].pop("returns"), results["onnx"].pop("returns")))
         for name in results:
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         act = sb3_actor(a.model, a.vecnormalize)
     t0 = time.time()
-    res = evaluate(a.env, act, a.episodes, a.horizon)
+    res = evaluate(a.env, act, a.episodes, a.horizon, a.first_seed)
     res.pop("returns")
     res |= {"model": a.model, "eval_wall_s": round(time.time() - t0, 1)}
     print(json.dumps(res), flush=True)

@@ -23,12 +23,12 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import gymnasium as gym
+import numpy as np
+import torch
 
-import sanp.policy  # noqa: E402
-from sanp.policy import MLPPolicy  # noqa: E402
+import sanp.policy
+from sanp.policy import MLPPolicy
 
 
 def rollouts(actor, steps: int, n_envs: int, seed: int, noise: float, rng) -> tuple[np.ndarray, list]:

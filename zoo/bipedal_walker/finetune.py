@@ -23,18 +23,22 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from train import TimeLimit, versions  # noqa: E402
+from train import TimeLimit, versions
 
 
 def main() -> int:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import (
-        BaseCallback, CallbackList, CheckpointCallback, EvalCallback)
+        BaseCallback,
+        CallbackList,
+        CheckpointCallback,
+        EvalCallback,
+    )
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import VecNormalize
@@ -111,7 +115,7 @@ def main() -> int:
             venv.save(str(a.out / "best_vecnormalize.pkl"))
             return True
 
-    per_env = lambda n: max(n // a.n_envs, 1)  # noqa: E731
+    per_env = lambda n: max(n // a.n_envs, 1)
     eval_cb = EvalCallback(eval_env, n_eval_episodes=10, eval_freq=per_env(65_536),
                            best_model_save_path=str(a.out), log_path=str(a.out),
                            deterministic=True, callback_on_new_best=SaveNormOnBest(), verbose=1)
