@@ -118,7 +118,7 @@ def _action_from_data(path: Path, data: dict[str, Any], out_dim: int, action_spa
             raise PolicyError(f"{path}: the network gives {out_dim} outputs but its Discrete({n}) action space needs {n}")
         return {"action_kind": "discrete"}
     if typ.endswith("Box'>") or ".box.Box" in typ:
-        shape = sp.get("shape")
+        shape = sp.get("shape", sp.get("_shape"))  # SB3 2.x with gymnasium 1.x writes "_shape"
         low, high = _parse_array(sp.get("low")), _parse_array(sp.get("high"))
         if isinstance(shape, list) and len(shape) == 1 and low is not None and high is not None:
             if shape[0] != out_dim or low.size != out_dim or high.size != out_dim:
@@ -269,7 +269,9 @@ class FieldRecord:
         self.__dict__["_args"] = args
 
     def __setstate__(self, state: Any) -> None:
-        if isinstance(state, tuple) and len(state) == 2:
+        if isinstance(state, tuple) and len(state) == 2 and all(
+            x is None or isinstance(x, dict) for x in state
+        ):
             state = {**(state[0] or {}), **(state[1] or {})}
         if isinstance(state, dict):
             self.__dict__.update(state)
@@ -323,10 +325,21 @@ _RECORDS = {
     ("gymnasium.spaces.discrete", "Discrete"),
     ("collections", "OrderedDict"),
 }
+# numpy's bit generators and seed sequences appear in the env's RNG state that newer SB3
+# pickles carry; sanp never needs them, so they are rebuilt as inert records too.
+_RECORDS |= {
+    ("numpy.random._pcg64", "PCG64"),
+    ("numpy.random._pcg64", "PCG64DXSM"),
+    ("numpy.random._mt19937", "MT19937"),
+    ("numpy.random._philox", "Philox"),
+    ("numpy.random._sfc64", "SFC64"),
+    ("numpy.random.bit_generator", "SeedSequence"),
+}
 _INERT_CTORS = {
     ("numpy.random._pickle", "__randomstate_ctor"),
     ("numpy.random._pickle", "__generator_ctor"),
     ("numpy.random._pickle", "__bit_generator_ctor"),
+    ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
 }
 
 

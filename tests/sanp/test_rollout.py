@@ -325,3 +325,24 @@ def test_worker_processes_give_the_same_trajectories():
     assert len(one) == len(two) == 6
     for a, c in zip(one, two):
         assert np.array_equal(a.observations, c.observations) and np.array_equal(a.actions, c.actions)
+
+
+def test_onnxruntime_episodes_do_not_depend_on_the_batch():
+    # Box2D amplifies last-bit differences, and torch's matmul results depend on the batch
+    # size; sanp runs every rollout of verify and prune through onnxruntime, whose results
+    # do not. An episode must be the same alone and inside any batch.
+    from pathlib import Path
+
+    import stl
+    from sanp import rollout as ro
+    from sanp.envs import bind
+    from sanp.policy import load
+
+    root = Path(__file__).resolve().parents[2]
+    b = bind(stl.load(root / "specs" / "bipedal_walker.stl"), horizon=300)
+    actor = load(root / "zoo" / "bipedal_walker" / "dense.onnx").to_ort()
+    points = [b.point(x) for x in np.random.default_rng(1).uniform(b.bounds[:, 0], b.bounds[:, 1], size=(5, 2))]
+    together = ro.run_batch(actor, b, points)
+    for p, t in zip(points, together):
+        alone = ro.run(actor, b, p)
+        assert np.array_equal(alone.observations, t.observations)

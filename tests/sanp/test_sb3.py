@@ -292,3 +292,24 @@ def test_vecnormalize_garbage_and_missing(tmp_path):
         read_vecnormalize(tmp_path / "list.pkl")
     with pytest.raises(PolicyError, match="no such VecNormalize file"):
         read_vecnormalize(tmp_path / "missing.pkl")
+
+
+def test_vecnormalize_saved_by_sb3_2_9_with_its_rng_state_loads():
+    # Made with stable-baselines3 2.9.2 / gymnasium 1.4 / numpy 2.4: VecNormalize(make_vec_env(
+    # "CartPole-v1", n_envs=2, seed=0)).save(...). Newer pickles carry the env's PCG64 and
+    # SeedSequence state, which must load as inert records, not be refused.
+    from sanp.sb3 import read_vecnormalize
+
+    d = read_vecnormalize(Path(__file__).parent / "data" / "vecnormalize_sb3_2_9_cartpole.pkl")
+    assert d["obs_mean"].shape == (4,) and d["obs_var"].shape == (4,)
+    assert d["clip_obs"] == 10.0 and d["norm_obs"] is True
+
+
+def test_sb3_2_9_zip_reads_its_box_action_space_without_the_env():
+    # SB3 2.9 with gymnasium 1.x writes the Box shape as "_shape" (the zoo's own model).
+    from sanp.policy import load
+
+    root = Path(__file__).resolve().parents[2]
+    p = load(root / "zoo" / "lunar_lander" / "sb3.zip", vecnormalize=root / "zoo" / "lunar_lander" / "vecnormalize.pkl")
+    assert p.action_kind == "continuous"
+    assert p.action_low.tolist() == [-1.0, -1.0] and p.action_high.tolist() == [1.0, 1.0]
