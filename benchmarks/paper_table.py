@@ -22,6 +22,7 @@ import torch
 
 import stl
 from sanp import policy as policies
+from sanp import rollout
 from sanp.envs import bind
 from sanp.export import export_onnx
 from sanp.pipeline import PruneConfig, prune_and_refine
@@ -60,6 +61,7 @@ def main() -> int:
     ap.add_argument("--heldout-uniform", type=int, default=1000)
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1, help="processes for Box2D rollout batches")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "paper_table.md"))
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -83,8 +85,10 @@ def main() -> int:
                              heldout_budget=args.heldout_budget, heldout_uniform=args.heldout_uniform,
                              seed=args.seed)
         t0 = time.perf_counter()
-        result = prune_and_refine(dense, binding, spec, config,
-                                  log=lambda m, e=env: print(f"[{e} {time.perf_counter() - t0:7.1f}s] {m}", flush=True))
+        with rollout.workers(args.workers):
+            result = prune_and_refine(
+                dense, binding, spec, config,
+                log=lambda m, e=env: print(f"[{e} {time.perf_counter() - t0:7.1f}s] {m}", flush=True))
         wall = time.perf_counter() - t0
         export_onnx(result.policy, work / f"{env}.onnx", metadata=prune_metadata(result, spec))
         write_json(prune_report(result, spec, policy_path=str(dense_path), spec_path=str(ROOT / spec_path),
