@@ -24,7 +24,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig, Counterexample, FalsifyConfig, falsify, merge, score
 from sanp.prune import SparsitySearch, SparsityStep, importance, prune, search_sparsity
-from sanp.refine import RecoveryState, find_recovery_states, repair
+from sanp.refine import RecoveryState, find_recovery_states, is_safe, repair
 from sanp.rollout import returns, run_batch
 
 
@@ -88,7 +88,11 @@ class Round:
     bo_evaluations: int
     uniform_evaluations: int
     counterexamples: tuple[CexSummary, ...]
-    """Merged counterexamples of both searches."""
+    """Merged counterexamples of both searches, those the dense policy also violates
+    included."""
+    dense_also_violates: int
+    """Counterexamples at whose point the dense policy violates the spec too: restoring
+    dense weights cannot be expected to fix them, so they are reported, not repaired."""
     recovered: int
     """Counterexamples with a recovery state."""
     unrecoverable: int
@@ -128,7 +132,7 @@ class PruneResult:
     """The refined sparse policy."""
     final_reward: float
     converged: bool
-    """The last round's falsifier found no counterexample."""
+    """The last round's falsifier found no counterexample beyond the dense policy's own."""
     heldout_dense: HeldOut | None
     heldout_sparse: HeldOut | None
     times: dict[str, float]
@@ -394,20 +398,24 @@ def prune_and_refine(
             list(fals.counterexamples) + list(uni.counterexamples if uni else ()), binding,
             fals.config.merge_tol,
         ))
+        # The dense policy's own violations are not the pruning's doing.
+        dense_runs = run_batch(deployed(dense), binding, [c.point for c in cexs], record_states=False)
+        shared = [not is_safe(spec, tr) for tr in dense_runs]
+        targets = tuple(c for c, sh in zip(cexs, shared) if not sh)
         times[f"round{r + 1}_falsify"] = time.perf_counter() - t
-        n = len(cexs)
+        n, n_shared = len(targets), sum(shared)
         n_uni = len(uni.evaluations) if uni else 0
-        say(f"round {r + 1}: {n} counterexample(s) (BO {len(fals.counterexamples)} in "
+        say(f"round {r + 1}: {len(cexs)} counterexample(s) (BO {len(fals.counterexamples)} in "
             f"{len(fals.evaluations)} rollouts, uniform {len(uni.counterexamples) if uni else 0} "
-            f"in {n_uni})")
+            f"in {n_uni})" + (f", {n_shared} of them violated by the dense policy too" if n_shared else ""))
         if n == 0:
             converged = True
-            rounds.append(Round(r + 1, seed, len(fals.evaluations), n_uni, (), 0, 0, None, None, 0,
-                                (), sparse.sparsity()))
+            rounds.append(Round(r + 1, seed, len(fals.evaluations), n_uni, _summaries(cexs), n_shared,
+                                0, 0, None, None, 0, (), sparse.sparsity()))
             save()
             break
         t = time.perf_counter()
-        rec = find_recovery_states(deployed(dense), binding, spec, cexs, threshold)
+        rec = find_recovery_states(deployed(dense), binding, spec, targets, threshold)
         times[f"round{r + 1}_recover"] = time.perf_counter() - t
         found = sum(s.step is not None for s in rec)
         say(f"round {r + 1}: recovery states for {found} of {n}")
@@ -424,8 +432,8 @@ def prune_and_refine(
             f"({sum(fix.restored)} weights), sparsity now {sparse.sparsity():.2%}"
             + (f"; {len(fix.unfixed)} counterexample(s) not fixable" if fix.unfixed else "")
         )
-        rounds.append(Round(r + 1, seed, len(fals.evaluations), n_uni, _summaries(cexs), found,
-                            n - found, fix.p, tuple(fix.restored), len(fix.unfixed),
+        rounds.append(Round(r + 1, seed, len(fals.evaluations), n_uni, _summaries(cexs), n_shared,
+                            found, n - found, fix.p, tuple(fix.restored), len(fix.unfixed),
                             tuple(fix.trials), sparse.sparsity()))
         save()
 

@@ -272,6 +272,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
                  "step": c.step}
                 for c in r.counterexamples
             ],
+            "dense_also_violates": r.dense_also_violates,
             "recovered": r.recovered,
             "unrecoverable": r.unrecoverable,
             "p": r.p,
