@@ -80,7 +80,8 @@ class Machine:
     python: str
     versions: str
 
-    def describe(self, load_end: tuple[float, float, float] | None = None) -> list[str]:
+    def describe(self, load_end: tuple[float, float, float] | None = None,
+                 jobs_end: list[str] | None = None) -> list[str]:
         la = ", ".join(f"{v:.2f}" for v in self.load_start)
         lines = [
             (f"Machine: {self.cpu}, nproc = {self.nproc}, Python {self.python}, {platform.system()} "
@@ -97,6 +98,12 @@ class Machine:
             )
         else:
             lines.append("No other busy process when this started (no `zoo/train.py`, nothing above 20% CPU in `ps`).")
+        if jobs_end:
+            lines.append(
+                f"**Busy at the end**: {'; '.join(f'`{j}`' for j in jobs_end)} — other jobs ran during part of "
+                "this run (CPU share is the process's lifetime average), so some timings were taken on a loaded "
+                "machine."
+            )
         return lines
 
 
@@ -218,7 +225,7 @@ def write_results(path: Path, title: str, mach: Machine, intro: list[str], body:
                   wall: float | None = None) -> None:
     """Write a markdown results file: title, exact command, machine, then the body."""
     lines = [f"# {title}", "", f"Command (from the repository root): `{command()}`", ""]
-    lines += mach.describe(os.getloadavg())
+    lines += mach.describe(os.getloadavg(), other_jobs())
     if wall is not None:
         lines.append(f"Wall time of the whole script: {wall:.0f} s.")
     lines.append("")
