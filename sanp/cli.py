@@ -512,5 +512,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def entry() -> None:
+    """The console script. An interrupted run leaves at once: its checkpoint is already
+    on disk, and tearing down native thread pools (onnxruntime, torch) that the signal
+    caught mid-call is not worth the risk of a crash on the way out."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
