@@ -127,6 +127,32 @@ def _pool_chunk(args: tuple[int, int]) -> np.ndarray:
     return rollout.returns(_WORKER["actor"], _WORKER["binding"], n, start, batch=n)
 
 
+def _pool_chunk_cpu(args: tuple[int, int]) -> tuple[np.ndarray, int, float]:
+    """The chunk's returns, the worker's pid and the CPU seconds the chunk took."""
+    import os
+
+    t0 = time.process_time()
+    out = _pool_chunk(args)
+    return out, os.getpid(), time.process_time() - t0
+
+
+def cpu_view(ort, binding, E: int, S: int, workers: int, size: int, init) -> dict[str, float]:
+    """CPU seconds (not wall): the serial batched run vs each worker of a warm pool.
+    CPU time hardly depends on other jobs sharing the cores, so serial CPU / the busiest
+    worker's CPU estimates the pool's speed-up on an idle machine (start-up excluded)."""
+    t0 = time.process_time()
+    rollout.returns(ort, binding, E, S)
+    serial = time.process_time() - t0
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers, initializer=_pool_init, initargs=init) as pool:
+        pool.map(_pool_chunk_cpu, chunks(E, S, size), chunksize=1)  # warm-up
+        per_pid: dict[int, float] = {}
+        for _, pid, cpu in pool.map(_pool_chunk_cpu, chunks(E, S, size), chunksize=1):
+            per_pid[pid] = per_pid.get(pid, 0.0) + cpu
+    busiest = max(per_pid.values())
+    return {"serial": serial, "total": sum(per_pid.values()), "busiest": busiest, "speedup": serial / busiest}
+
+
 def chunks(episodes: int, seed: int, size: int) -> list[tuple[int, int]]:
     return [(seed + s, min(size, episodes - s)) for s in range(0, episodes, size)]
 
@@ -236,6 +262,16 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
             results[label + " (warm pool)"] = (med_w, times_w, out_w)
             print(f"  {label}: cold {E / med_c:.1f}, warm {E / med_w:.1f} episodes/s", flush=True)
 
+    cpu_rows = []
+    if args.workers > 1:
+        for size in sorted({max(1, -(-E // args.workers)), min(10, E)}, reverse=True):
+            views = [cpu_view(ort, binding, E, S, args.workers, size, (str(case.policy), str(case.spec)))
+                     for _ in range(3 if box2d else 5)]
+            v = sorted(views, key=lambda d: d["speedup"])[len(views) // 2]
+            cpu_rows.append([case.name, f"{len(chunks(E, S, size))} chunks of {size}", f"{v['serial']:.3f}",
+                             f"{v['total']:.3f}", f"{v['busiest']:.3f}", f"{v['speedup']:.2f}x"])
+            print(f"  CPU view, chunks of {size}: serial {v['serial']:.3f}s, busiest worker {v['busiest']:.3f}s "
+                  f"-> {v['speedup']:.2f}x", flush=True)
     base = results["naive loop (gym.make, batch-1 torch)"][0]
     batched_ort = results["sanp batched, onnxruntime (to_ort)"][0]
     for label, (med, times, out) in results.items():
@@ -291,7 +327,7 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
             "banks make fresh envs for every `run_batch`, so sanp's returns match the fresh-env reference."
         )
     speeds = {label: E / med for label, (med, _, _) in results.items()}
-    return rows, notes, bd_rows, speeds
+    return rows, notes, bd_rows, speeds, cpu_rows
 
 
 def findings(all_speeds: dict[str, dict[str, float]]) -> list[str]:
@@ -335,10 +371,11 @@ def main() -> int:
     cases, missing = C.zoo(args.case)
     for m in missing:
         print(m, flush=True)
-    rows, notes, bd = [], [], []
+    rows, notes, bd, cpu = [], [], [], []
     all_speeds = {}
     for case in cases:
-        r, n, b, sp = run_case(case, args)
+        r, n, b, sp, c = run_case(case, args)
+        cpu += c
         rows += r
         notes += n
         bd += b
@@ -381,6 +418,20 @@ def main() -> int:
     body += C.table(
         ["policy", "actor", "total s", "policy calls s", "env steps s", "rest s", "policy calls", "µs per call"], bd
     )
+    if cpu:
+        body += [
+            "",
+            "## The process pool in CPU time",
+            "",
+            ("Wall-time speed-ups of a pool need a free core. CPU time hardly depends on other jobs sharing the cores, "
+            "so this table compares the CPU seconds of the serial batched run (onnxruntime) with those of each "
+            "worker of a warm pool of 2 over the same episodes; serial CPU / the busiest worker's CPU is the "
+            "speed-up to expect on an idle 2-core machine, start-up excluded (the run with the median ratio of "
+            "3-5)."),
+            "",
+        ]
+        body += C.table(["policy", "chunking", "serial CPU s", "pool CPU s (all workers)", "busiest worker CPU s",
+                         "projected idle-machine speed-up"], cpu)
     body += ["", "## Findings (computed from the table above)", ""] + findings(all_speeds)
     C.write_results(args.out, "Rollouts: naive loop vs sanp batched rollouts", mach, intro, body,
                     wall=time.perf_counter() - t_start)
