@@ -5,9 +5,10 @@ Clip) -> one Gemm (transB=1) per Linear with its activation -> output
 `action_values` float32 [batch, out_dim] (raw values: argmax / clip to the action box
 is the runtime's job, described by the metadata).
 
-Weights are exported effective (weight * mask). With `sparse=True` a weight with
-masked-out entries is stored as an ONNX sparse_initializer (COO, int64 linear
-indices) holding exactly the unmasked positions, so the file shrinks with sparsity
+Weights are exported effective (weight * mask). With `sparse=True` a weight of which
+less than a third is kept (where COO is the smaller form) is stored as an ONNX
+sparse_initializer (COO, int64 linear indices) holding exactly the unmasked positions,
+so the file shrinks with sparsity
 and `sanp.policy.load` restores the mask exactly: mask = 1 at every stored index
 (an unmasked weight that happens to be 0.0 is stored explicitly and stays unmasked).
 A dense file from sanp records per-layer sparsity in its metadata; on load, layers
@@ -85,7 +86,9 @@ def build_model(policy: Any, metadata: Mapping[str, str] | None = None, *, spars
         w = (lin.weight * mask).detach().numpy().astype(np.float32)
         m = mask.detach().numpy()
         wname, bname = f"linear{i}.weight", f"linear{i}.bias"
-        if sparse and bool((m == 0).any()):
+        # COO costs 12 bytes an entry (value + int64 index) against 4 dense: store a
+        # layer sparse only where that is smaller, i.e. under a third of it is kept.
+        if sparse and bool((m == 0).any()) and 3 * int((m != 0).sum()) < m.size:
             idx = np.flatnonzero(m.reshape(-1) != 0).astype(np.int64)
             values = numpy_helper.from_array(w.reshape(-1)[idx].astype(np.float32), wname)
             indices = numpy_helper.from_array(idx, f"{wname}.indices")
