@@ -244,6 +244,8 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
     dense_path = case.policy
     dense_store = out_dir / "sparse_dense_storage.onnx"
     P.export_onnx(sparse, dense_store, {"env_id": spec.env_id}, sparse=False)
+    reexport = out_dir / "sparse_reexported.onnx"
+    P.export_onnx(sparse, reexport, {"env_id": spec.env_id})
     small, removed = shrink(sparse)
     small_path = out_dir / "shrunk.onnx"
     P.export_onnx(small, small_path, {"env_id": spec.env_id, "produced_by": "benchmarks/deploy.py shrink prototype"},
@@ -273,9 +275,10 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
     base = None
     measured: dict[str, dict[str, float]] = {}
     labels = {"dense": "dense", "sparse": "sparse", "sparse_dense": "sparse, dense storage (`export_onnx(sparse=False)`)",
+              "sparse_re": "sparse, re-exported with the current `export_onnx` defaults",
               "shrunk": "shrunk (prototype)"}
     variants = [("dense", dense_path, dense), ("sparse", sparse_path, sparse),
-                ("sparse_dense", dense_store, sparse), ("shrunk", small_path, small)]
+                ("sparse_dense", dense_store, sparse), ("sparse_re", reexport, sparse), ("shrunk", small_path, small)]
     all_lat = latencies(variants, obs, args.repeats)
     for key, path, pol in variants:
         label = labels[key]
