@@ -433,7 +433,7 @@ def main() -> int:
         "the data again with `max_iters = 0` (what `_suggest` does between refits); *acquisition*: "
         "`_maximise` (LCB on 1000 random candidates in one vectorised call, then 2 L-BFGS polishes), of which "
         "*candidates* is the vectorised call alone; *rollout*: one `run_batch` of one point (200 steps) with the onnxruntime actor (as `sanp verify` runs it); "
-        "*rollout, torch actor*: the same with the `MLPPolicy` itself (as `sanp.pipeline` passes it to `falsify`). "
+        "*rollout, torch actor*: the same with the `MLPPolicy` itself. "
         "*per iteration* = (fit + 4 updates)/5 + acquisition (hyper_every = 5). *rollout, scalar bank*: the "
         "same rollout with gymnasium's scalar CartPole env stepped by `rollout._ScalarBank` (a prototype, without recording "
         "states, which the falsifier's rollouts do at a negligible cost: `run_batch` uses the numpy-array "
