@@ -10,7 +10,6 @@ counterexamples at 95%), LunarLander 39.48%, BipedalWalker 42.35%.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 import stl
+from _common import cpu_model
 from sanp import policy as policies
 from sanp import rollout
 from sanp.envs import bind
@@ -37,14 +37,7 @@ ENVS = {
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load average {load:.2f} at start"
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import rtamt
 
 import stl
+from _common import cpu_model
 from stl.rtamt_backend import rtamt_robustness
 
 N, T = 1000, 500
@@ -33,16 +34,6 @@ EXTRA = {
     "nested_until": "abs(x) < 2 until[0:20] (abs(theta) < 0.15 until[5:30] x_dot > 0.2)",
     "unbounded_until": "abs(x) < 2.3 until theta > 0.1",
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_traces(rng: np.random.Generator) -> dict[str, np.ndarray]:

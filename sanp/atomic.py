@@ -8,8 +8,7 @@ Example:
     >>> with atomic_output("out/report.json") as tmp:
     ...     tmp.write_text(text)
 
-Names: `atomic_output` (alias `atomic_path`), `write_bytes`, `write_text`,
-`atomic_write` (bytes or str), `check_writable`.
+Names: `atomic_output`, `write_bytes`, `write_text`, `check_writable`.
 """
 from __future__ import annotations
 
@@ -67,9 +66,6 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-atomic_path = atomic_output
-
-
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically (fsynced before the rename)."""
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
@@ -81,11 +77,6 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     """Write `text` to `path` atomically."""
     write_bytes(path, text.encode(encoding))
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write `data` (str is UTF-8 encoded) to `path` atomically."""
-    write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def _unlink(p: Path) -> None:

@@ -186,16 +186,12 @@ def _console(stderr: bool = False):
 
 def _check_output(path: str | None, *inputs: str | None) -> None:
     """Fail before any work when an output cannot be written or would replace an input."""
+    from sanp.atomic import check_writable
     from sanp.errors import OutputError
 
     if path is None:
         return
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{p}: directory {parent} does not exist; create it or choose another path")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{p}: directory {parent} is not writable")
+    p = check_writable(path)
     for other in inputs:
         if other and p.exists() and Path(other).exists() and p.resolve() == Path(other).resolve():
             raise OutputError(f"{p} is an input of this command; write the output elsewhere")
@@ -270,6 +266,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import stl
     from sanp.envs import bind
     from sanp.falsify import FalsifyConfig, falsify
+    from sanp.policy import deployed
     from sanp.report import plot_verify, verify_report, write_json
 
     _check_output(args.json, args.policy, args.spec)
@@ -285,7 +282,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         requirements=tuple(args.requirement) if args.requirement else None,
         mode=args.mode,
     )
-    actor = _fast_actor(policy)
+    actor = deployed(policy)
     with _progress("falsifying") as bar:
         task = bar.add_task(f"{args.optimizer} falsification", total=None, best="-")
 
@@ -306,12 +303,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         files = plot_verify(result, spec, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     return EXIT_FOUND if result.falsified else EXIT_OK
-
-
-def _fast_actor(policy: Any) -> Any:
-    """onnxruntime where it is available: no gradient is needed to falsify."""
-    to_ort = getattr(policy, "to_ort", None)
-    return to_ort() if to_ort else policy
 
 
 def _print_verify(result: Any, spec: Any, binding: Any) -> None:
@@ -362,6 +353,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sanp import rollout
     from sanp.envs import bind
     from sanp.errors import OptionError
+    from sanp.policy import deployed
 
     if args.spec and args.env:
         raise OptionError("give either SPEC or --env, not both")
@@ -372,11 +364,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         raise OptionError("give a SPEC file or --env ENV_ID to evaluate the policy on")
     policy = load_policy(args.policy, binding, args.vecnormalize)
-    trajs = []
-    for start in range(0, args.episodes, 100):
-        seeds = list(range(args.seed + start, args.seed + min(args.episodes, start + 100)))
-        trajs += rollout.run_batch(_fast_actor(policy), binding, [None] * len(seeds), seeds,
-                                   record_states=False)
+    trajs = rollout.run_episodes(deployed(policy), binding, args.episodes, args.seed)
     rets = np.array([t.total_reward for t in trajs])
     lens = np.array([t.length for t in trajs])
     bad = sum(t.nonfinite for t in trajs)

@@ -23,6 +23,7 @@ from sanp.atomic import write_bytes
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig, Counterexample, FalsifyConfig, falsify, merge, score
+from sanp.policy import deployed
 from sanp.prune import SparsitySearch, SparsityStep, importance, prune, search_sparsity
 from sanp.refine import RecoveryState, find_recovery_states, is_safe, repair
 from sanp.rollout import returns, run_batch
@@ -148,14 +149,6 @@ class PruneResult:
 
 
 Log = Callable[[str], None]
-
-
-def deployed(policy: Any) -> Any:
-    """The policy as it will be deployed: run by onnxruntime. Every rollout of the loop
-    uses it, so what the loop finds and fixes is what the exported file does (torch and
-    onnxruntime differ in the last float bits, which a chaotic env can amplify)."""
-    to_ort = getattr(policy, "to_ort", None)
-    return to_ort() if to_ort else policy
 
 
 def _mean_reward(binding: Binding, episodes: int, seed: int) -> Callable[[Any], float]:
@@ -333,6 +326,7 @@ def prune_and_refine(
     threshold = float(spec.reward_threshold)
     mean_reward = _mean_reward(binding, config.episodes, config.seed)
     n_layers = len(dense.linears)
+    dense_actor = deployed(dense)
     state = checkpoint.load() if checkpoint else None
     times: dict[str, float] = dict(state["times"]) if state else {}
 
@@ -346,7 +340,7 @@ def prune_and_refine(
         t = time.perf_counter()
         states = None
         if config.criterion == "activation":
-            visits = run_batch(deployed(dense), binding, [None] * 20, list(range(config.seed, config.seed + 20)),
+            visits = run_batch(dense_actor, binding, [None] * 20, list(range(config.seed, config.seed + 20)),
                                record_states=False)
             states = np.concatenate([tr.observations for tr in visits])
         scores = importance(dense, config.criterion, states)
@@ -399,7 +393,7 @@ def prune_and_refine(
             fals.config.merge_tol,
         ))
         # The dense policy's own violations are not the pruning's doing.
-        dense_runs = run_batch(deployed(dense), binding, [c.point for c in cexs], record_states=False)
+        dense_runs = run_batch(dense_actor, binding, [c.point for c in cexs], record_states=False)
         shared = [not is_safe(spec, tr) for tr in dense_runs]
         targets = tuple(c for c, sh in zip(cexs, shared) if not sh)
         times[f"round{r + 1}_falsify"] = time.perf_counter() - t
@@ -415,7 +409,7 @@ def prune_and_refine(
             save()
             break
         t = time.perf_counter()
-        rec = find_recovery_states(deployed(dense), binding, spec, targets, threshold)
+        rec = find_recovery_states(dense_actor, binding, spec, targets, threshold)
         times[f"round{r + 1}_recover"] = time.perf_counter() - t
         found = sum(s.step is not None for s in rec)
         say(f"round {r + 1}: recovery states for {found} of {n}")

@@ -214,13 +214,25 @@ class MLPPolicy(nn.Module):
         """Raw action values [N, out_dim]. The weight of layer i is weight*mask, or
         `weights[i]` when given (taken as already effective: gradients with respect to
         them reach pruned positions too)."""
+        *_, out = self._values(obs, weights)
+        return out
+
+    @torch.no_grad()
+    def layer_inputs(self, obs: torch.Tensor) -> list[torch.Tensor]:
+        """The input of every Linear layer on a batch of observations (the normalised
+        observation first), e.g. for activation-based pruning importance."""
+        return list(self._values(obs, None))[:-1]
+
+    def _values(self, obs: torch.Tensor, weights: Sequence[torch.Tensor] | None):
+        """Yield each Linear layer's input, then the network's output."""
         x = self.normalize(obs.to(torch.float32))
         if weights is not None and len(weights) != len(self.layers):
             raise ValueError(f"{len(weights)} weights for {len(self.layers)} layers")
         for i, (lin, act) in enumerate(zip(self.layers, self.activations)):
+            yield x
             w = lin.weight * getattr(self, f"mask{i}") if weights is None else weights[i]
             x = _ACT_FN[act](nn.functional.linear(x, w, lin.bias))
-        return x
+        yield x
 
     def values_to_actions(self, values: np.ndarray) -> np.ndarray:
         """Raw action values -> env actions (argmax, or clip to the action box)."""
@@ -331,6 +343,15 @@ class OrtPolicy:
         x, single = _batch(obs, self.obs_dim)
         a = _values_to_actions(self.values(x), self.action_kind, self.action_low, self.action_high)
         return a[0] if single else a
+
+
+def deployed(policy: Any) -> Any:
+    """The policy as it will be deployed: run by onnxruntime (an `OrtPolicy`), or the
+    actor itself when it has no ONNX form. onnxruntime's results do not depend on the
+    batch size; torch's differ in the last bits, which a chaotic env can amplify, so
+    every rollout that decides safety uses this."""
+    to_ort = getattr(policy, "to_ort", None)
+    return to_ort() if to_ort else policy
 
 
 # ---------------------------------------------------------------------------------

@@ -41,28 +41,8 @@ def importance(policy: Any, criterion: Criterion = "magnitude", states: np.ndarr
         raise OptionError(f"criterion must be 'magnitude' or 'activation', got {criterion!r}")
     if states is None or len(states) == 0:
         raise OptionError("the activation criterion needs states visited by the dense policy")
-    inputs = layer_inputs(policy, torch.as_tensor(np.asarray(states), dtype=torch.float32))
+    inputs = policy.layer_inputs(torch.as_tensor(np.asarray(states), dtype=torch.float32))
     return [w * x.abs().mean(dim=0)[None, :] for w, x in zip(weights, inputs)]
-
-
-@torch.no_grad()
-def layer_inputs(policy: Any, obs: torch.Tensor) -> list[torch.Tensor]:
-    """The input of every Linear layer on a batch of observations, computed by running
-    the policy one layer at a time on prefixes of its weights."""
-    inputs = [policy.normalize(obs)]
-    weights = policy.effective_weights()
-    for i in range(1, len(weights)):
-        # forward() on the first i layers only: a truncated copy shares the computation.
-        head = _truncated(policy, i)
-        inputs.append(head(obs, weights=weights[:i]))
-    return inputs
-
-
-def _truncated(policy: Any, n_layers: int) -> Any:
-    head = policy.clone()
-    head.layers = head.layers[:n_layers]
-    head.activations = list(policy.activations[:n_layers])
-    return head
 
 
 def masks_for(scores: Sequence[torch.Tensor], k: float, scope: Scope = "layer") -> list[torch.Tensor]:

@@ -21,6 +21,7 @@ import torch
 
 from sanp.envs import Binding
 from sanp.falsify import Counterexample, score
+from sanp.policy import deployed
 from sanp.rollout import Trajectory, continue_batch, run_batch
 
 
@@ -202,8 +203,7 @@ def repair(
     def unsafe(p: float) -> tuple[list[bool], Any, list[int]]:
         pol, counts = restore(sparse, dense, grads, p)
         # Checked as deployed (onnxruntime), like the falsifier that found them.
-        actor = pol.to_ort() if hasattr(pol, "to_ort") else pol
-        trajs = run_batch(actor, binding, [c.point for c in cexs])
+        trajs = run_batch(deployed(pol), binding, [c.point for c in cexs])
         bad = [not is_safe(spec, t) for t in trajs]
         trials.append((p, sum(bad)))
         if on_trial:

@@ -340,15 +340,20 @@ def run(actor: Actor, binding: Binding, point: Point | None, seed: int | None = 
     return run_batch(actor, binding, [point], None if seed is None else [seed])[0]
 
 
+def run_episodes(actor: Actor, binding: Binding, n: int = 100, seed: int = 0, batch: int = 100) -> list[Trajectory]:
+    """`n` episodes of the env's own initial distribution, reset seeds
+    `seed .. seed+n-1`, run `batch` at a time."""
+    out: list[Trajectory] = []
+    for start in range(0, n, batch):
+        seeds = list(range(seed + start, seed + min(n, start + batch)))
+        out += run_batch(actor, binding, [None] * len(seeds), seeds, record_states=False)
+    return out
+
+
 def returns(actor: Actor, binding: Binding, episodes: int = 100, seed: int = 0, batch: int = 100) -> np.ndarray:
-    """Episode returns over `episodes` episodes of the env's own initial distribution,
-    seeds `seed .. seed+episodes-1`, run `batch` at a time."""
-    out = []
-    for start in range(0, episodes, batch):
-        seeds = list(range(seed + start, seed + min(episodes, start + batch)))
-        trajs = run_batch(actor, binding, [None] * len(seeds), seeds, record_states=False)
-        out.extend(t.total_reward if not t.nonfinite else float("nan") for t in trajs)
-    return np.array(out)
+    """Episode returns of `run_episodes(...)`; NaN for an episode that went non-finite."""
+    trajs = run_episodes(actor, binding, episodes, seed, batch)
+    return np.array([t.total_reward if not t.nonfinite else float("nan") for t in trajs])
 
 
 def continue_batch(

@@ -9,7 +9,7 @@ import torch
 
 from sanp.errors import OptionError
 from sanp.policy import MLPPolicy
-from sanp.prune import MIN_KEEP, importance, layer_inputs, masks_for, prune, search_sparsity
+from sanp.prune import MIN_KEEP, importance, masks_for, prune, search_sparsity
 
 torch.set_num_threads(1)
 
@@ -64,7 +64,7 @@ def test_activation_criterion_weights_magnitude_by_mean_input():
     states[:, 1] = 0.0  # an input that never fires
     scores = importance(pol, "activation", states)
     assert torch.all(scores[0][:, 1] == 0)
-    ins = layer_inputs(pol, torch.as_tensor(states))
+    ins = pol.layer_inputs(torch.as_tensor(states))
     expected = pol.linears[1].weight.abs() * ins[1].abs().mean(0)[None, :]
     assert torch.allclose(scores[1], expected)
     with pytest.raises(OptionError, match="needs states"):
