@@ -14,7 +14,7 @@ is skipped with a note):
   `make demo`); when there is none, the dense policy pruned one-shot at the sparsity of
   step 1 of the method (`sanp.prune.search_sparsity`: the largest k, to 0.001, whose mean
   reward over 100 episodes stays >= the spec's cutoff; magnitude criterion, global scope,
-  the defaults of `sanp prune`), exported with `sanp.policy.export_onnx` (sparse
+  the defaults of `sanp prune`), exported with `sanp.formats.onnx_writer.export_onnx` (sparse
   initializers);
 * shrunk (prototype, not in sanp): the sparse policy with every hidden neuron removed
   whose outgoing weights are all pruned (it feeds nothing) or whose incoming weights are
@@ -43,9 +43,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from sanp import policy as P
 from sanp import rollout
+from sanp.formats import load
+from sanp.formats.onnx_writer import export_onnx
+from sanp.model import MLPPolicy
 from sanp.prune import importance, search_sparsity
+from sanp.runtime import OrtPolicy, deployed
 
 OUT = C.ROOT / "out" / "bench" / "deploy"
 
@@ -84,7 +87,7 @@ def one_shot(dense, binding, spec, episodes: int, criterion: str):
     ort_cache = {}
 
     def mean_reward(pol):
-        r = rollout.returns(pol.to_ort(), binding, episodes, 0)
+        r = rollout.returns(deployed(pol), binding, episodes, 0)
         ort_cache["last"] = r
         return float(np.mean(r)) if np.all(np.isfinite(r)) else float("-inf")
 
@@ -102,7 +105,7 @@ def _act_np(name: str, x: np.ndarray) -> np.ndarray:
             "identity": lambda v: v}[name](x)
 
 
-def shrink(pol) -> tuple[P.MLPPolicy, list[tuple[int, int, int]]]:
+def shrink(pol) -> tuple[MLPPolicy, list[tuple[int, int, int]]]:
     """The policy without dead hidden neurons; per hidden layer (units, no outgoing,
     no incoming) removed."""
     W = [w.numpy().astype(np.float64) for w in pol.effective_weights()]
@@ -137,7 +140,7 @@ def shrink(pol) -> tuple[P.MLPPolicy, list[tuple[int, int, int]]]:
     if pol.has_normalizer:
         kw.update(obs_mean=pol.obs_mean.numpy(), obs_var=pol.obs_var.numpy(), obs_clip=pol.obs_clip,
                   obs_eps=pol.obs_eps)
-    out = P.MLPPolicy(sizes, acts, **kw)
+    out = MLPPolicy(sizes, acts, **kw)
     with torch.no_grad():
         for lin, w, bb in zip(out.layers, W, b):
             lin.weight.copy_(torch.as_tensor(w, dtype=torch.float32))
@@ -226,7 +229,7 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
     refined = None if args.one_shot else refined_output(case, spec.env_id, dense.obs_dim)
     if refined is not None:
         sparse_path = refined
-        sparse = P.load(refined, observation_space=binding.observation_space, action_space=binding.action_space)
+        sparse = load(refined, observation_space=binding.observation_space, action_space=binding.action_space)
         meta = onnx_meta(refined)
         how = (f"the refined output of `sanp prune` found at {refined.relative_to(C.ROOT)} (env {meta.get('env_id')}, "
                f"sparsity {float(meta.get('sparsity', 'nan')):.2%}, mean reward {meta.get('mean_reward')}, "
@@ -236,31 +239,31 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
         step1 = one_shot(dense, binding, spec, args.episodes, args.criterion)
         sparse = step1.policy
         sparse_path = out_dir / "one_shot.onnx"
-        P.export_onnx(sparse, sparse_path, {"env_id": spec.env_id, "produced_by": "benchmarks/deploy.py one-shot"})
+        export_onnx(sparse, sparse_path, {"env_id": spec.env_id, "produced_by": "benchmarks/deploy.py one-shot"})
         how = (f"no refined output of `sanp prune` under out/: pruned one-shot at the step-1 sparsity (k = {step1.k:.3f}, "
                f"{args.criterion} criterion, global scope, mean reward {step1.mean_reward:.2f} over {args.episodes} "
                f"episodes, cutoff {spec.reward_threshold}; search took {time.perf_counter() - t0:.0f} s) — "
                "not refined, so not checked safe")
     dense_path = case.policy
     dense_store = out_dir / "sparse_dense_storage.onnx"
-    P.export_onnx(sparse, dense_store, {"env_id": spec.env_id}, sparse=False)
+    export_onnx(sparse, dense_store, {"env_id": spec.env_id}, sparse=False)
     reexport = out_dir / "sparse_reexported.onnx"
-    P.export_onnx(sparse, reexport, {"env_id": spec.env_id})
+    export_onnx(sparse, reexport, {"env_id": spec.env_id})
     small, removed = shrink(sparse)
     small_path = out_dir / "shrunk.onnx"
-    P.export_onnx(small, small_path, {"env_id": spec.env_id, "produced_by": "benchmarks/deploy.py shrink prototype"},
+    export_onnx(small, small_path, {"env_id": spec.env_id, "produced_by": "benchmarks/deploy.py shrink prototype"},
                   sparse=False)
 
     # equivalence: visited states and random observations
-    visits = rollout.run_batch(sparse.to_ort(), binding, [None] * 10, list(range(10)), record_states=False)
+    visits = rollout.run_batch(deployed(sparse), binding, [None] * 10, list(range(10)), record_states=False)
     states = np.concatenate([t.observations for t in visits]).astype(np.float32)
     rng = np.random.default_rng(0)
     scale = np.maximum(np.abs(states).max(axis=0), 1.0)
     rand = (rng.standard_normal((5000, dense.obs_dim)) * scale).astype(np.float32)
     X = np.concatenate([states, rand])
-    sp_ort = P.OrtPolicy(str(sparse_path), obs_dim=sparse.obs_dim, action_kind=sparse.action_kind,
+    sp_ort = OrtPolicy(str(sparse_path), obs_dim=sparse.obs_dim, action_kind=sparse.action_kind,
                          action_low=sparse.action_low, action_high=sparse.action_high)
-    sm_ort = P.OrtPolicy(str(small_path), obs_dim=small.obs_dim, action_kind=small.action_kind,
+    sm_ort = OrtPolicy(str(small_path), obs_dim=small.obs_dim, action_kind=small.action_kind,
                          action_low=small.action_low, action_high=small.action_high)
     diff = float(np.max(np.abs(sp_ort.values(X) - sm_ort.values(X))))
     same_actions = bool(np.array_equal(sp_ort.act(states), sm_ort.act(states)))

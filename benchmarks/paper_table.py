@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import torch
+from _common import cpu_model
 
 import stl
-from _common import cpu_model
-from sanp import policy as policies
+from sanp import formats as policies
 from sanp import rollout
 from sanp.envs import bind
-from sanp.export import export_onnx
+from sanp.formats.onnx_writer import export_onnx
 from sanp.pipeline import PruneConfig, prune_and_refine
 from sanp.report import prune_metadata, prune_report, write_json
 

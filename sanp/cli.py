@@ -214,10 +214,10 @@ def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
     """Load a policy and check that it fits the binding's observation and action spaces."""
     import torch
 
-    from sanp import policy as policies
+    from sanp.formats import load
 
     torch.set_num_threads(1)
-    return policies.load(
+    return load(
         path,
         observation_space=binding.observation_space,
         action_space=binding.action_space,
@@ -266,8 +266,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import stl
     from sanp.envs import bind
     from sanp.falsify import FalsifyConfig, falsify
-    from sanp.policy import deployed
     from sanp.report import plot_verify, verify_report, write_json
+    from sanp.runtime import deployed
 
     _check_output(args.json, args.policy, args.spec)
     _check_plot_dir(args.plots)
@@ -336,7 +336,7 @@ def _print_verify(result: Any, spec: Any, binding: Any) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from sanp.envs import bind
-    from sanp.export import export_onnx
+    from sanp.formats.onnx_writer import export_onnx
 
     _check_output(args.output, args.model, args.vecnormalize)
     binding = bind(env_id=args.env)
@@ -353,7 +353,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sanp import rollout
     from sanp.envs import bind
     from sanp.errors import OptionError
-    from sanp.policy import deployed
+    from sanp.runtime import deployed
 
     if args.spec and args.env:
         raise OptionError("give either SPEC or --env, not both")
@@ -385,7 +385,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     import stl
     from sanp.envs import bind
     from sanp.errors import OptionError
-    from sanp.export import export_onnx
+    from sanp.formats.onnx_writer import export_onnx
     from sanp.pipeline import Checkpoint, PruneConfig, prune_and_refine
     from sanp.report import (
         file_sha256,

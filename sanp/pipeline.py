@@ -23,7 +23,7 @@ from sanp.atomic import write_bytes
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig, Counterexample, FalsifyConfig, falsify, merge, score
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.prune import SparsitySearch, SparsityStep, importance, prune, search_sparsity
 from sanp.refine import RecoveryState, find_recovery_states, is_safe, repair
 from sanp.rollout import returns, run_batch

@@ -21,7 +21,7 @@ import torch
 
 from sanp.envs import Binding
 from sanp.falsify import Counterexample, score
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.rollout import Trajectory, continue_batch, run_batch
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from sanp import policy as policies
+from sanp import formats as policies
 from sanp.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

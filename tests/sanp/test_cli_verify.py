@@ -18,7 +18,9 @@ from sanp import rollout
 from sanp.cli import main
 from sanp.envs import bind
 from sanp.falsify import score
-from sanp.policy import MLPPolicy, export_onnx, save_checkpoint
+from sanp.formats.checkpoint import save_checkpoint
+from sanp.formats.onnx_writer import export_onnx
+from sanp.model import MLPPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 CARTPOLE = str(ROOT / "specs" / "cartpole.stl")

@@ -17,14 +17,16 @@ import numpy as np
 import pytest
 import torch
 
+from sanp import formats as policy_mod
 from sanp import html_report
-from sanp import policy as policy_mod
 from sanp.envs import bind
 from sanp.errors import OutputError, SanpError
 from sanp.falsify import FalsifyConfig, falsify
+from sanp.formats.onnx_writer import export_onnx
+from sanp.model import MLPPolicy
 from sanp.pipeline import PruneConfig, prune_and_refine
-from sanp.policy import MLPPolicy, export_onnx
 from sanp.report import PRUNE_SCHEMA, VERIFY_SCHEMA, plot_prune, prune_report, verify_report
+from sanp.runtime import deployed
 
 ROOT = Path(__file__).resolve().parents[2]
 CARTPOLE = ROOT / "specs" / "cartpole.stl"
@@ -53,9 +55,9 @@ def verify_doc(tmp: Path, spec, name: str, k, **cfg) -> dict:
     b = bind(spec)
     path = tmp / f"{name}.onnx"
     export_onnx(linear_policy(k), path)
-    actor = policy_mod.load(
+    actor = deployed(policy_mod.load(
         path, observation_space=b.observation_space, action_space=b.action_space
-    ).to_ort()
+    ))
     config = FalsifyConfig(**cfg)
     result = falsify(actor, b, spec, config)
     options = {

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sanp.errors import OptionError
-from sanp.policy import MLPPolicy
+from sanp.model import MLPPolicy
 from sanp.prune import MIN_KEEP, importance, masks_for, prune, search_sparsity
 
 torch.set_num_threads(1)

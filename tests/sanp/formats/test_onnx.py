@@ -14,9 +14,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import sanp
 from sanp.errors import OutputError, PolicyError
-from sanp.export import build_model, export_onnx
-from sanp.policy import MLPPolicy, load
-from sanp.policy import export_onnx as policy_export_onnx
+from sanp.formats import load
+from sanp.formats.onnx_writer import build_model, export_onnx
+from sanp.model import MLPPolicy
 
 torch.set_num_threads(1)
 RNG = np.random.default_rng(0)
@@ -78,7 +78,7 @@ def test_export_ort_matches_torch_and_round_trips(tmp_path, kind):
 
 def test_reexport_and_metadata_precedence(tmp_path):
     p = make("discrete", norm=False)
-    policy_export_onnx(p, tmp_path / "p.onnx", {"action_kind": "continuous", "note": "x"})
+    export_onnx(p, tmp_path / "p.onnx", {"action_kind": "continuous", "note": "x"})
     meta = session(tmp_path / "p.onnx").get_modelmeta().custom_metadata_map
     assert meta["action_kind"] == "discrete" and meta["note"] == "x"
 

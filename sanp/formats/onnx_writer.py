@@ -9,7 +9,7 @@ Weights are exported effective (weight * mask). With `sparse=True` a weight of w
 less than a third is kept (where COO is the smaller form) is stored as an ONNX
 sparse_initializer (COO, int64 linear indices) holding exactly the unmasked positions,
 so the file shrinks with sparsity
-and `sanp.policy.load` restores the mask exactly: mask = 1 at every stored index
+and `sanp.formats.load` restores the mask exactly: mask = 1 at every stored index
 (an unmasked weight that happens to be 0.0 is stored explicitly and stays unmasked).
 A dense file from sanp records per-layer sparsity in its metadata; on load, layers
 with recorded sparsity > 0 get mask = (weight != 0), the others a mask of ones.
@@ -29,16 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from sanp.model import MLPPolicy, json_floats
+
 RESERVED_KEYS = ("sanp_version", "action_kind", "action_space", "sparsity", "layer_sparsity", "obs_dim", "out_dim")
 OPSET = 17
 IR_VERSION = 9
 _ACT_OP = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 
 
-def policy_metadata(policy: Any) -> dict[str, str]:
+def policy_metadata(policy: MLPPolicy) -> dict[str, str]:
     """sanp's own metadata entries for `policy`."""
     import sanp
-    from sanp.policy import _json_floats
 
     if policy.action_kind == "discrete":
         space = {"kind": "discrete", "n": policy.out_dim}
@@ -46,8 +47,8 @@ def policy_metadata(policy: Any) -> dict[str, str]:
         space = {
             "kind": "continuous",
             "shape": [policy.out_dim],
-            "low": _json_floats(policy.action_low),
-            "high": _json_floats(policy.action_high),
+            "low": json_floats(policy.action_low),
+            "high": json_floats(policy.action_high),
         }
     return {
         "sanp_version": sanp.__version__,
@@ -60,7 +61,7 @@ def policy_metadata(policy: Any) -> dict[str, str]:
     }
 
 
-def build_model(policy: Any, metadata: Mapping[str, str] | None = None, *, sparse: bool = True) -> Any:
+def build_model(policy: MLPPolicy, metadata: Mapping[str, str] | None = None, *, sparse: bool = True) -> Any:
     """The ONNX ModelProto of `policy` (see the module docstring)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -126,7 +127,7 @@ def build_model(policy: Any, metadata: Mapping[str, str] | None = None, *, spars
 
 
 def export_onnx(
-    policy: Any, path: str | os.PathLike, metadata: Mapping[str, str] | None = None, *, sparse: bool = True
+    policy: MLPPolicy, path: str | os.PathLike, metadata: Mapping[str, str] | None = None, *, sparse: bool = True
 ) -> None:
     """Write `policy` as ONNX to `path` (atomically: temp file + rename).
 

@@ -1,0 +1,74 @@
+"""Policy file formats: one module per format, each depending on the model
+(`sanp.model`) and never the other way, and one `load` that dispatches among them.
+
+- `onnx_reader` / `onnx_writer`: ONNX (the MLP subset in; sanp's export out);
+- `checkpoint`: sanp's torch checkpoint (`.pt`);
+- `sb3`: Stable-Baselines3 model zips, read without SB3 and without unpickling;
+- `vecnormalize`: SB3 VecNormalize statistics, folded into the network.
+
+Example:
+    >>> from sanp.formats import load
+    >>> pi = load("ppo.zip", vecnormalize="vecnormalize.pkl", action_space=env.action_space)
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from sanp.errors import PolicyError
+from sanp.formats.checkpoint import load_checkpoint
+from sanp.formats.onnx_reader import load_onnx
+from sanp.formats.sb3 import load_sb3_zip
+from sanp.formats.spaces import check_fit
+from sanp.formats.vecnormalize import fold_vecnormalize
+from sanp.model import MLPPolicy
+
+__all__ = ["load"]
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    observation_space: Any = None,
+    action_space: Any = None,
+    vecnormalize: str | os.PathLike | None = None,
+) -> MLPPolicy:
+    """Read a policy file (ONNX, sanp checkpoint `.pt`, SB3 `.zip`) into an MLPPolicy,
+    dispatching on the file's content (a zip: checkpoint or SB3) and suffix.
+
+    `observation_space` / `action_space` (gymnasium spaces) check that the network
+    fits the env and supply the action semantics when the file does not carry them.
+    `vecnormalize` is an SB3 VecNormalize pickle whose observation statistics are
+    folded into the network (read with a restricted unpickler: nothing is executed).
+    Raises PolicyError with a one-line message on any problem.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise PolicyError(f"{p}: no such policy file; check the path")
+    if p.is_dir():
+        raise PolicyError(f"{p}: is a directory; give a policy file (.onnx, .pt or SB3 .zip)")
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise PolicyError(f"{p}: cannot read ({exc.strerror}); check permissions") from None
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            raise PolicyError(f"{p}: a damaged zip file; re-download or re-save the policy") from None
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names) and "policy.pth" not in names:
+            policy = load_checkpoint(p)
+        else:
+            policy = load_sb3_zip(p, action_space=action_space)
+    elif p.suffix.lower() in (".pt", ".pth"):
+        policy = load_checkpoint(p)  # legacy (non-zip) torch serialisation, or not torch at all
+    else:
+        policy = load_onnx(p, action_space=action_space)
+    if vecnormalize is not None:
+        policy = fold_vecnormalize(policy, vecnormalize)
+    check_fit(policy, p, observation_space=observation_space, action_space=action_space)
+    return policy
