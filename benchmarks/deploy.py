@@ -12,7 +12,7 @@ is skipped with a note):
 * sparse: the newest refined output of `sanp prune` under out/ for that env (ONNX metadata
   `produced_by = sanp prune`, same env_id and obs_dim: e.g. out/demo/sparse.onnx from
   `make demo`); when there is none, the dense policy pruned one-shot at the sparsity of
-  step 1 of the method (`sanp.prune.search_sparsity`: the largest k, to 0.001, whose mean
+  step 1 of the method (`sanp.method.step1.search_sparsity`: the largest k, to 0.001, whose mean
   reward over 100 episodes stays >= the spec's cutoff; magnitude criterion, global scope,
   the defaults of `sanp prune`), exported with `sanp.policy.export_onnx` (sparse
   initializers);
@@ -45,7 +45,7 @@ from torch import nn
 
 from sanp import policy as P
 from sanp import rollout
-from sanp.prune import importance, search_sparsity
+from sanp.method.step1 import importance, search_sparsity
 
 OUT = C.ROOT / "out" / "bench" / "deploy"
 

@@ -22,7 +22,7 @@ from sanp import policy as policy_mod
 from sanp.envs import bind
 from sanp.errors import OutputError, SanpError
 from sanp.falsify import FalsifyConfig, falsify
-from sanp.pipeline import PruneConfig, prune_and_refine
+from sanp.method import PruneConfig, prune_and_refine
 from sanp.policy import MLPPolicy, export_onnx
 from sanp.report import PRUNE_SCHEMA, VERIFY_SCHEMA, plot_prune, prune_report, verify_report
 
