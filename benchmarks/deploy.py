@@ -12,7 +12,7 @@ is skipped with a note):
 * sparse: the newest refined output of `sanp prune` under out/ for that env (ONNX metadata
   `produced_by = sanp prune`, same env_id and obs_dim: e.g. out/demo/sparse.onnx from
   `make demo`); when there is none, the dense policy pruned one-shot at the sparsity of
-  step 1 of the method (`sanp.prune.search_sparsity`: the largest k, to 0.001, whose mean
+  step 1 of the method (`sanp.method.step1.search_sparsity`: the largest k, to 0.001, whose mean
   reward over 100 episodes stays >= the spec's cutoff; magnitude criterion, global scope,
   the defaults of `sanp prune`), exported with `sanp.formats.onnx_writer.export_onnx` (sparse
   initializers);
@@ -46,8 +46,8 @@ from torch import nn
 from sanp import rollout
 from sanp.formats import load
 from sanp.formats.onnx_writer import export_onnx
+from sanp.method.step1 import importance, search_sparsity
 from sanp.model import MLPPolicy
-from sanp.prune import importance, search_sparsity
 from sanp.runtime import OrtPolicy, deployed
 
 OUT = C.ROOT / "out" / "bench" / "deploy"

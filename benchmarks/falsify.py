@@ -6,9 +6,9 @@ iteration's time goes; and which `BOConfig` falsifies fastest.
 
 Writes benchmarks/results/falsify.md.
 
-The case: the CartPole zoo policy pruned one-shot (`sanp.prune.importance` with the
+The case: the CartPole zoo policy pruned one-shot (`sanp.method.step1.importance` with the
 "activation" criterion over 20 dense episodes, as `sanp prune` computes it, then
-`sanp.prune.prune(dense, k, scores, scope="global")`), falsified against
+`sanp.method.step1.prune(dense, k, scores, scope="global")`), falsified against
 specs/cartpole.stl (joint objective: the minimum robustness of its three requirements)
 over its 4-D initial-state box, through onnxruntime (`deployed()`, as `sanp verify` runs
 it). k is chosen so that falsification is neither trivial nor impossible: a scan of k
@@ -36,7 +36,7 @@ import numpy as np
 
 from sanp import rollout
 from sanp.falsify import BOConfig, FalsifyConfig, _BOProposer, falsify, score
-from sanp.prune import importance, prune
+from sanp.method.step1 import importance, prune
 from sanp.runtime import deployed
 
 # ------------------------------------------------------------------------ the case
@@ -400,7 +400,7 @@ def main() -> int:
         (f"Uniform violation rate p over {args.scan_points} initial states (seeded), mean reward over 100 episodes "
         "(reset seeds 0..99, horizon 200; the spec's cutoff is 195), expected random rollouts 1/p and the "
         f"probability that random search falsifies within {args.budget}. Sparsity saturates near 97.8% whatever "
-        "k because every layer keeps at least 1% of its weights and one per output unit (`sanp.prune.MIN_KEEP`). "
+        "k because every layer keeps at least 1% of its weights and one per output unit (`sanp.method.step1.MIN_KEEP`). "
         "Violations are not monotone in k under the activation criterion; at high k (0.85-0.99) about a fifth "
         "of the box fails, so falsification is trivial there (a handful of rollouts). With the magnitude "
         "criterion no k up to 0.98 produced a single violation in 1000 points (measured while choosing the case)."),

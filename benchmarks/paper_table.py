@@ -25,7 +25,7 @@ from sanp import formats as policies
 from sanp import rollout
 from sanp.envs import bind
 from sanp.formats.onnx_writer import export_onnx
-from sanp.pipeline import PruneConfig, prune_and_refine
+from sanp.method import PruneConfig, prune_and_refine
 from sanp.report import prune_metadata, prune_report, write_json
 
 ROOT = Path(__file__).resolve().parents[1]

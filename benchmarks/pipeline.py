@@ -23,8 +23,10 @@ import stl
 from sanp import formats as policies
 from sanp.envs import bind
 from sanp.falsify import FalsifyConfig, falsify, merge
-from sanp.prune import importance, prune
-from sanp.refine import _bisect, _walk_back, gradient_scores, is_safe, repair, restore
+from sanp.method.recover import _bisect, _walk_back, is_safe
+from sanp.method.repair import gradient_scores, repair, restore
+from sanp.method.step1 import importance, prune
+from sanp.runtime import deployed
 from sanp.rollout import run_batch
 from sanp.runtime import deployed
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shlex
 import signal
@@ -178,12 +177,6 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
 def _check_output(path: str | None, *inputs: str | None) -> None:
     """Fail before any work when an output cannot be written or would replace an input."""
     from sanp.atomic import check_writable
@@ -225,24 +218,6 @@ def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
     )
 
 
-def _progress(description: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("best robustness {task.fields[best]}"),
-        TimeElapsedColumn(),
-        console=_console(stderr=True),
-        transient=True,
-    )
-
-
-def _fmt(x: float) -> str:
-    return "nan" if math.isnan(x) else f"{x:.4g}"
-
-
 # ------------------------------------------------------------------------ commands
 
 
@@ -264,6 +239,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     import stl
+    from sanp.console import fmt, print_verify, progress_bar
     from sanp.envs import bind
     from sanp.falsify import FalsifyConfig, falsify
     from sanp.report import plot_verify, verify_report, write_json
@@ -283,14 +259,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         mode=args.mode,
     )
     actor = deployed(policy)
-    with _progress("falsifying") as bar:
+    with progress_bar("falsifying") as bar:
         task = bar.add_task(f"{args.optimizer} falsification", total=None, best="-")
 
         def tick(done: int, total: int, best: float) -> None:
-            bar.update(task, completed=done, total=total, best=_fmt(best))
+            bar.update(task, completed=done, total=total, best=fmt(best))
 
         result = falsify(actor, binding, spec, config, progress=tick)
-    _print_verify(result, spec, binding)
+    print_verify(result, spec)
     if args.json:
         options = {
             "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
@@ -303,35 +279,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         files = plot_verify(result, spec, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     return EXIT_FOUND if result.falsified else EXIT_OK
-
-
-def _print_verify(result: Any, spec: Any, binding: Any) -> None:
-    from rich.table import Table
-
-    con = _console()
-    table = Table(title=f"{spec.env_id}: {len(result.evaluations)} evaluations "
-                        f"({result.config.optimizer}, seed {result.config.seed})")
-    for col in ("requirement", "evaluations", "min robustness", "counterexamples", "worst point"):
-        table.add_column(col)
-    for name in result.requirements:
-        evs = sum(name in e.robustness for e in result.evaluations)
-        cexs = [c for c in result.counterexamples if name in c.violated]
-        worst = min(cexs, key=lambda c: c.robustness[name], default=None)
-        point = ", ".join(f"{k}={v:.4g}" for k, v in worst.point.items()) if worst else "-"
-        table.add_row(name, str(evs), _fmt(result.min_robustness(name)), str(len(cexs)), point)
-    con.print(table)
-    n = len(result.evaluations)
-    if result.falsified:
-        first = result.first_counterexample_at()
-        con.print(
-            f"FALSIFIED: {len(result.counterexamples)} counterexample(s); the first after "
-            f"{first} rollout(s). Wall time {result.wall_time:.1f} s."
-        )
-    else:
-        con.print(
-            f"No counterexample found within {n} evaluations. This is evidence, not proof: "
-            f"a larger budget or another seed may still find one. Wall time {result.wall_time:.1f} s."
-        )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -383,10 +330,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     import stl
+    from sanp.console import console, print_prune
     from sanp.envs import bind
     from sanp.errors import OptionError
     from sanp.formats.onnx_writer import export_onnx
-    from sanp.pipeline import Checkpoint, PruneConfig, prune_and_refine
+    from sanp.method import PruneConfig, prune_and_refine
+    from sanp.method.checkpoint import Checkpoint
     from sanp.report import (
         file_sha256,
         jsonable,
@@ -408,34 +357,28 @@ def cmd_prune(args: argparse.Namespace) -> int:
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
         heldout_uniform=args.heldout_uniform, seed=args.seed,
     )
-    err = _console(stderr=True)
+    err = console(stderr=True)
     start = time.perf_counter()
 
     def log(msg: str) -> None:
         err.print(f"[{time.perf_counter() - start:7.1f}s] {msg}")
 
-    ckpt_path = Path(str(args.output) + ".ckpt.npz")
-    if ckpt_path.exists() and not args.resume:
-        raise OptionError(
-            f"{ckpt_path} holds an interrupted run: add --resume to continue it, or delete it"
-        )
-    fingerprint = {
+    checkpoint = Checkpoint.beside(args.output, {
         "policy_sha256": file_sha256(args.policy),
         "vecnormalize_sha256": file_sha256(args.vecnormalize) if args.vecnormalize else None,
         "spec_sha256": spec.sha256,
         "config": jsonable(asdict(config)),
-    }
-    checkpoint = Checkpoint(ckpt_path, fingerprint)
+    }, args.resume)
     try:
         result = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=checkpoint)
     except KeyboardInterrupt:
-        if ckpt_path.exists():
+        if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
-            err.print(f"interrupted; the run so far is saved in {ckpt_path}. Resume with:\n"
+            err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
                       f"  sanp {resume} --resume")
         raise
     export_onnx(result.policy, args.output, metadata=prune_metadata(result, spec))
-    _print_prune(result)
+    print_prune(result)
     print(f"sparse policy: {args.output}")
     if args.report:
         write_json(prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
@@ -446,44 +389,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"plots: {len(files)} PNG files in {args.plots}")
     checkpoint.remove()
     return EXIT_OK if result.converged and result.safe_as_dense else EXIT_FOUND
-
-
-def _print_prune(result: Any) -> None:
-    from rich.table import Table
-
-    con = _console()
-    t = Table(title="sanp prune", show_header=False)
-    t.add_column("", style="bold")
-    t.add_column("")
-    s1 = result.step1
-    t.add_row("sparsity after step 1", f"{s1.policy.sparsity():.2%} (k={s1.k:.3f})")
-    t.add_row("sparsity after refinement", f"{result.policy.sparsity():.2%}")
-    t.add_row("per layer", ", ".join(f"{x:.1%}" for x in result.policy.layer_sparsity()))
-    t.add_row("mean reward dense / pruned / refined",
-              f"{result.dense_reward:.2f} / {s1.mean_reward:.2f} / {result.final_reward:.2f}")
-    t.add_row("counterexamples per round",
-              ", ".join(str(len(r.counterexamples)) for r in result.rounds) or "-")
-    restored = [sum(x) for x in zip(*(r.restored for r in result.rounds if r.restored))]
-    t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
-    hd, hs = result.heldout_dense, result.heldout_sparse
-    if hd and hs:
-        t.add_row("held-out BO counterexamples dense / sparse",
-                  f"{hd.bo_counterexamples} / {hs.bo_counterexamples} (of {hs.bo_evaluations} each)")
-        t.add_row("held-out uniform violations dense / sparse",
-                  f"{hd.uniform_violations} / {hs.uniform_violations} (of {hs.uniform_points} each)")
-        t.add_row("held-out mean reward dense / sparse", f"{hd.mean_reward:.2f} / {hs.mean_reward:.2f}")
-    t.add_row("wall time per phase", ", ".join(f"{k} {v:.1f}s" for k, v in result.times.items()))
-    con.print(t)
-    if not result.converged:
-        con.print(f"NOT CONVERGED: the falsifier still found counterexamples after "
-                  f"{len(result.rounds)} rounds; raise --rounds or --budget.")
-    elif not result.safe_as_dense:
-        con.print("WARNING: the held-out check found more violations on the sparse policy than on "
-                  "the dense one; do not deploy it as is.")
-    else:
-        con.print("The falsifier found no counterexample on the refined policy, and the held-out "
-                  "check found no more violations than on the dense policy. This is evidence, "
-                  "not proof.")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

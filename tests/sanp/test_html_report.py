@@ -23,8 +23,8 @@ from sanp.envs import bind
 from sanp.errors import OutputError, SanpError
 from sanp.falsify import FalsifyConfig, falsify
 from sanp.formats.onnx_writer import export_onnx
+from sanp.method import PruneConfig, prune_and_refine
 from sanp.model import MLPPolicy
-from sanp.pipeline import PruneConfig, prune_and_refine
 from sanp.report import PRUNE_SCHEMA, VERIFY_SCHEMA, plot_prune, prune_report, verify_report
 from sanp.runtime import deployed
 

@@ -11,13 +11,14 @@ import stl
 from sanp import formats as policies
 from sanp.envs import bind
 from sanp.falsify import Counterexample, FalsifyConfig, falsify, score
-from sanp.prune import importance, prune
-from sanp.refine import find_recovery_states, gradient_scores, is_safe, repair, restore
+from sanp.method.recover import find_recovery_states, is_safe
+from sanp.method.repair import gradient_scores, repair, restore
+from sanp.method.step1 import importance, prune
 from sanp.rollout import continue_batch, run, run_batch
 from sanp.runtime import deployed
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

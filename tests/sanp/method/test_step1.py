@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from sanp.errors import OptionError
+from sanp.method.step1 import MIN_KEEP, importance, masks_for, prune, search_sparsity
 from sanp.model import MLPPolicy
-from sanp.prune import MIN_KEEP, importance, masks_for, prune, search_sparsity
 
 torch.set_num_threads(1)
 

@@ -15,11 +15,12 @@ import stl
 from sanp import formats as policies
 from sanp.envs import bind
 from sanp.errors import OptionError
-from sanp.pipeline import Checkpoint, PruneConfig, prune_and_refine
+from sanp.method import PruneConfig, prune_and_refine
+from sanp.method.checkpoint import Checkpoint
 from sanp.report import prune_report
 
 torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DENSE = ROOT / "zoo" / "cartpole" / "dense.onnx"
 SPEC = ROOT / "specs" / "cartpole.stl"
 CONFIG = PruneConfig(criterion="activation", episodes=20, budget=6, rounds=3, round_uniform=120,

@@ -1,4 +1,4 @@
-"""Pruning masks, importance criteria, and step 1 of the method: the largest one-shot
+"""Step 1 of the method: importance criteria, pruning masks, and the largest one-shot
 sparsity whose mean reward stays above the spec's cutoff.
 
 Masks live on the policy's Linear weights (biases are kept). Importance is the weight's
@@ -21,7 +21,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from sanp.envs import Binding
 from sanp.errors import OptionError
+from sanp.runtime import deployed
+from sanp.rollout import returns, run_batch
 
 Criterion = Literal["magnitude", "activation"]
 Scope = Literal["layer", "global"]
@@ -154,3 +157,36 @@ def search_sparsity(
         else:
             hi = mid
     return SparsitySearch(best_k, best, best_r, tuple(history))
+
+
+def mean_reward_of(binding: Binding, episodes: int, seed: int) -> Callable[[Any], float]:
+    """policy -> mean return over `episodes` episodes with reset seeds seed, seed+1, ...
+    (-inf when an episode produced NaN/inf)."""
+
+    def f(policy: Any) -> float:
+        r = returns(deployed(policy), binding, episodes, seed)
+        return float(np.mean(r)) if np.all(np.isfinite(r)) else float("-inf")
+
+    return f
+
+
+def visited_states(dense_actor: Any, binding: Binding, seed: int, episodes: int = 20) -> np.ndarray:
+    """Observations of `episodes` dense episodes (reset seeds seed..seed+episodes-1): the
+    activation criterion's sample of the inputs the policy sees."""
+    visits = run_batch(dense_actor, binding, [None] * episodes, list(range(seed, seed + episodes)),
+                       record_states=False)
+    return np.concatenate([tr.observations for tr in visits])
+
+
+def fixed_sparsity(dense: Any, scores: Sequence[torch.Tensor], mean_reward: Callable[[Any], float],
+                   threshold: float, k: float, scope: Scope = "layer",
+                   say: Callable[[str], None] = lambda _m: None) -> SparsitySearch:
+    """Step 1 with the sparsity given by the user (`--sparsity`)."""
+    base = mean_reward(dense)
+    pol = prune(dense, k, scores, scope)
+    r = mean_reward(pol)
+    history = (SparsityStep(0.0, 0.0, base, base >= threshold), SparsityStep(k, pol.sparsity(), r, r >= threshold))
+    if r < threshold:
+        say(f"step 1: at the requested sparsity the mean reward {r:.2f} is below the cutoff "
+            f"{threshold:g}; refinement restores weights for safety, not for reward")
+    return SparsitySearch(k, pol, r, history)

@@ -1,0 +1,160 @@
+"""A prune run's progress, and its checkpoint file: saved after step 1 and after every
+round, so an interrupted run resumes where it stopped.
+
+Example:
+    >>> ckpt = Checkpoint("out.onnx.ckpt.npz", fingerprint)
+    >>> progress = ckpt.load(dense)   # None: start from step 1
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sanp.atomic import write_bytes
+from sanp.errors import OptionError
+from sanp.falsify import Counterexample
+from sanp.method.recover import RecoveryState
+from sanp.method.rounds import CexSummary, Round
+from sanp.method.step1 import SparsitySearch, SparsityStep
+
+
+@dataclass
+class Progress:
+    """Where a prune run stands: everything the next phase needs."""
+
+    step1: SparsitySearch
+    sparse: Any
+    """The sparse policy as the last round left it."""
+    converged: bool
+    rounds: list[Round] = field(default_factory=list)
+    seen: list[RecoveryState] = field(default_factory=list)
+    """Recovery states of every round so far."""
+    times: dict[str, float] = field(default_factory=dict)
+
+
+class Checkpoint:
+    """The state of a prune run after each phase, in one .npz file (masks as arrays, the
+    rest as JSON; no pickle), written atomically so an interruption never corrupts it.
+
+    Every phase is a pure function of the inputs, the seed and this state, so a resumed
+    run reaches the same result as an uninterrupted one.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str | os.PathLike, fingerprint: dict[str, Any]):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def beside(cls, output: str | os.PathLike, fingerprint: dict[str, Any], resume: bool) -> Checkpoint:
+        """The checkpoint of a run writing `output` (`OUTPUT.ckpt.npz`); one left by an
+        interrupted run is refused unless the caller resumes it."""
+        path = Path(str(output) + ".ckpt.npz")
+        if path.exists() and not resume:
+            raise OptionError(f"{path} holds an interrupted run: add --resume to continue it, or delete it")
+        return cls(path, fingerprint)
+
+    def load(self, dense: Any) -> Progress | None:
+        """The saved progress of this run (None when there is none); the sparse policies
+        are rebuilt from `dense` and the saved masks."""
+        if not self.path.exists():
+            return None
+        try:
+            with np.load(self.path, allow_pickle=False) as z:
+                state = json.loads(str(z["state"]))
+                masks = {k: z[k] for k in z.files if k != "state"}
+        except Exception as exc:
+            raise OptionError(f"{self.path}: not a readable sanp checkpoint ({exc}); delete it "
+                              "to start over") from None
+        if state.get("version") != self.VERSION or state.get("fingerprint") != self.fingerprint:
+            raise OptionError(
+                f"{self.path} belongs to another run (different policy, spec or options); "
+                "delete it or run without --resume"
+            )
+        n = len(dense.linears)
+
+        def policy(name: str) -> Any:
+            return _with_masks(dense, [torch.as_tensor(masks[f"{name}_{i}"].astype(np.float32)) for i in range(n)])
+
+        h = state["step1"]
+        step1 = SparsitySearch(h["k"], policy("step1"), h["mean_reward"],
+                               tuple(SparsityStep(**x) for x in h["history"]))
+        return Progress(step1, policy("sparse"), bool(state["converged"]),
+                        [_round_from_json(r) for r in state["rounds"]], _seen_from_json(state["seen"]),
+                        dict(state["times"]))
+
+    def save(self, progress: Progress) -> None:
+        s1 = progress.step1
+        doc = {
+            "step1": {"k": s1.k, "mean_reward": s1.mean_reward, "history": [asdict(h) for h in s1.history]},
+            "rounds": [_round_to_json(r) for r in progress.rounds],
+            "seen": _seen_to_json(progress.seen),
+            "converged": progress.converged,
+            "times": progress.times,
+            "version": self.VERSION,
+            "fingerprint": self.fingerprint,
+        }
+        masks = {"step1": s1.policy.masks, "sparse": progress.sparse.masks}
+        arrays = {f"{name}_{i}": m.detach().cpu().numpy().astype(np.uint8)
+                  for name, ms in masks.items() for i, m in enumerate(ms)}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, state=np.array(json.dumps(doc, allow_nan=True)), **arrays)
+        write_bytes(self.path, buf.getvalue())
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _with_masks(dense: Any, masks: list[torch.Tensor]) -> Any:
+    """The sparse policy a checkpoint describes: dense weights where the mask is 1 (the
+    only weights pruning and restoration ever keep)."""
+    out = dense.clone()
+    out.set_masks([m * d for m, d in zip(masks, dense.masks)])
+    return out
+
+
+def _seen_to_json(seen: list[RecoveryState]) -> list[dict[str, Any]]:
+    return [
+        {
+            "point": s.counterexample.point, "violated": list(s.counterexample.violated),
+            "min_robustness": s.counterexample.min_robustness, "cex_step": s.counterexample.step,
+            "step": s.step, "obs": None if s.obs is None else np.asarray(s.obs, dtype=np.float64).tolist(),
+            "total_reward": s.total_reward,
+        }
+        for s in seen
+    ]
+
+
+def _seen_from_json(items: list[dict[str, Any]]) -> list[RecoveryState]:
+    out = []
+    for it in items:
+        cex = Counterexample(it["point"], tuple(it["violated"]), {}, it["min_robustness"],
+                             it["cex_step"], None, -1)  # type: ignore[arg-type]
+        obs = None if it["obs"] is None else np.asarray(it["obs"], dtype=np.float32)
+        out.append(RecoveryState(cex, it["step"], obs, it["total_reward"]))
+    return out
+
+
+def _round_to_json(r: Round) -> dict[str, Any]:
+    d = asdict(r)
+    d["counterexamples"] = [asdict(c) for c in r.counterexamples]
+    return d
+
+
+def _round_from_json(d: dict[str, Any]) -> Round:
+    d = dict(d)
+    d["counterexamples"] = tuple(
+        CexSummary(c["point"], tuple(c["violated"]), c["min_robustness"], c["step"])
+        for c in d["counterexamples"]
+    )
+    d["restored"] = None if d["restored"] is None else tuple(d["restored"])
+    d["trials"] = tuple(tuple(t) for t in d["trials"])
+    return Round(**d)

@@ -1,0 +1,54 @@
+"""The settings of a prune run (`sanp prune`'s options).
+
+Example:
+    >>> PruneConfig(criterion="activation", budget=50, seed=3).rounds
+    5
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sanp.errors import OptionError
+from sanp.falsify import BOConfig
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    """Settings of `sanp prune`."""
+
+    criterion: Literal["magnitude", "activation"] = "magnitude"
+    """Weight importance: |w|, or |w| times the mean |input| over dense-visited states."""
+    scope: Literal["layer", "global"] = "global"
+    """Prune the same fraction of every layer, or by one threshold over all layers."""
+    episodes: int = 100
+    """Episodes per mean-reward estimate."""
+    resolution: float = 0.001
+    """Resolution of the sparsity (k) and restoration (p) searches."""
+    sparsity: float | None = None
+    """Prune exactly this fraction in step 1 instead of searching for the largest k whose
+    reward reaches the cutoff."""
+    budget: int = 100
+    """Falsifier rollouts per refinement round."""
+    rounds: int = 5
+    """Round limit of the falsify-recover-repair loop."""
+    round_uniform: int = 1000
+    """Uniformly drawn points run (as one batch) beside BO in every round: cheap, and it
+    catches small failure regions a GP smooths over."""
+    heldout_budget: int = 200
+    """Rollouts of the held-out BO run (another seed), on the dense and the sparse policy."""
+    heldout_uniform: int = 1000
+    """Uniformly drawn held-out points, on both policies."""
+    seed: int = 0
+    bo: BOConfig = field(default_factory=BOConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("episodes", "budget", "heldout_budget"):
+            if getattr(self, name) <= 0:
+                raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.rounds < 0 or self.heldout_uniform < 0:
+            raise OptionError("rounds and heldout_uniform must be >= 0")
+        if self.sparsity is not None and not 0 < self.sparsity < 1:
+            raise OptionError(f"sparsity must be in (0, 1), got {self.sparsity}")
+        if not 0 < self.resolution < 0.5:
+            raise OptionError(f"resolution must be in (0, 0.5), got {self.resolution}")

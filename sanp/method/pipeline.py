@@ -1,0 +1,136 @@
+"""The whole method, in order: step 1 (the largest one-shot sparsity), refinement rounds
+(falsify, recover, repair) until the falsifier finds nothing, then the held-out check.
+
+Example:
+    >>> result = prune_and_refine(dense, binding, spec, PruneConfig(budget=50, seed=0))
+    >>> result.policy.sparsity(), result.heldout_sparse
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sanp.envs import Binding
+from sanp.errors import OptionError
+from sanp.method.checkpoint import Checkpoint, Progress
+from sanp.method.config import PruneConfig
+from sanp.method.heldout import HeldOut, heldout
+from sanp.method.rounds import Round, refine_round
+from sanp.method.step1 import (
+    SparsitySearch,
+    fixed_sparsity,
+    importance,
+    mean_reward_of,
+    search_sparsity,
+    visited_states,
+)
+from sanp.runtime import deployed
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class PruneResult:
+    config: PruneConfig
+    dense_reward: float
+    step1: SparsitySearch
+    rounds: tuple[Round, ...]
+    policy: Any
+    """The refined sparse policy."""
+    final_reward: float
+    converged: bool
+    """The last round's falsifier found no counterexample beyond the dense policy's own."""
+    heldout_dense: HeldOut | None
+    heldout_sparse: HeldOut | None
+    times: dict[str, float]
+    """Wall time per phase, seconds."""
+
+    @property
+    def safe_as_dense(self) -> bool:
+        """Held-out violations of the sparse policy do not exceed the dense policy's."""
+        if self.heldout_dense is None or self.heldout_sparse is None:
+            return self.converged
+        d, s = self.heldout_dense, self.heldout_sparse
+        return s.uniform_violations <= d.uniform_violations and s.bo_counterexamples <= d.bo_counterexamples
+
+
+def prune_and_refine(
+    dense: Any,
+    binding: Binding,
+    spec: Any,
+    config: PruneConfig = PruneConfig(),
+    *,
+    log: Log | None = None,
+    run_heldout: bool = True,
+    checkpoint: Checkpoint | None = None,
+) -> PruneResult:
+    """Steps 1-6 of the method, then the held-out check. With a `checkpoint`, the state
+    is saved after step 1 and after every round, and a saved state is resumed from."""
+    say = log or (lambda _msg: None)
+    threshold = _cutoff(spec)
+    mean_reward = mean_reward_of(binding, config.episodes, config.seed)
+    dense_actor = deployed(dense)
+    run = checkpoint.load(dense) if checkpoint else None
+    if run:
+        say(f"resuming from {checkpoint.path}: step 1 and {len(run.rounds)} round(s) done")
+    else:
+        run = step1(dense, dense_actor, binding, threshold, mean_reward, config, say)
+        if checkpoint:
+            checkpoint.save(run)
+    say(f"step 1 done: sparsity {run.step1.policy.sparsity():.2%}, mean reward {run.step1.mean_reward:.2f}")
+    for index in range(len(run.rounds) + 1, config.rounds + 1):
+        if run.converged:
+            break
+        outcome = refine_round(index, run.sparse, dense, dense_actor, binding, spec, threshold, config,
+                               run.times, say)
+        run.rounds.append(outcome.round)
+        run.seen.extend(outcome.recovery)
+        run.sparse, run.converged = outcome.policy, outcome.round.clean
+        if checkpoint:
+            checkpoint.save(run)
+
+    t = time.perf_counter()
+    final_reward = mean_reward(run.sparse)
+    run.times["final_reward"] = time.perf_counter() - t
+    hd = hs = None
+    if run_heldout:
+        t = time.perf_counter()
+        say("held-out check on the dense policy")
+        hd = heldout(dense, binding, spec, config)
+        say("held-out check on the sparse policy")
+        hs = heldout(run.sparse, binding, spec, config)
+        run.times["heldout"] = time.perf_counter() - t
+    return PruneResult(config, run.step1.history[0].mean_reward, run.step1, tuple(run.rounds), run.sparse,
+                       final_reward, run.converged, hd, hs, run.times)
+
+
+def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
+          mean_reward: Callable[[Any], float], config: PruneConfig, say: Log) -> Progress:
+    """Step 1: importance scores, then the largest k whose mean reward reaches the cutoff
+    (or the k the user gave)."""
+    t = time.perf_counter()
+    states = visited_states(dense_actor, binding, config.seed) if config.criterion == "activation" else None
+    scores = importance(dense, config.criterion, states)
+    if config.sparsity:
+        found = fixed_sparsity(dense, scores, mean_reward, threshold, float(config.sparsity), config.scope, say)
+    else:
+        found = search_sparsity(
+            dense, scores, mean_reward, threshold, scope=config.scope, resolution=config.resolution,
+            on_step=lambda s: say(
+                f"step 1: k={s.k:.3f} sparsity {s.sparsity:.2%} mean reward {s.mean_reward:.2f} "
+                f"{'>=' if s.accepted else '<'} {threshold:g}"
+            ),
+        )
+    # With no rounds asked for, the run is done after step 1.
+    return Progress(found, found.policy, config.rounds == 0, times={"step1_sparsity": time.perf_counter() - t})
+
+
+def _cutoff(spec: Any) -> float:
+    if spec.reward_threshold is None:
+        raise OptionError(
+            f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D` (the "
+            "mean reward the pruned policy must keep)"
+        )
+    return float(spec.reward_threshold)
