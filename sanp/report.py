@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+import stl
 from sanp.atomic import write_bytes
 from sanp.falsify import Counterexample, FalsifyResult
 
@@ -113,7 +114,7 @@ def verify_report(
         reqs.append(
             {
                 "name": name,
-                "formula": str(spec.requirements[name].formula),
+                "formula": stl.format_node(spec.requirements[name].formula),
                 "evaluations": len(evs),
                 "min_robustness": result.min_robustness(name),
                 "counterexamples": sum(name in c.violated for c in result.counterexamples),
@@ -202,14 +203,15 @@ def plot_counterexample(cex: Counterexample, spec: Any, path: Path) -> Path:
     signals = cex.trajectory.signals(spec)
     preds = []
     for name in cex.violated:
-        preds.extend((name, p) for p in spec.requirements[name].predicates())
+        preds.extend((name, p) for p in stl.predicates(spec.requirements[name]))
     n = max(1, len(preds))
     fig, axes = plt.subplots(n, 1, figsize=(7, 1.2 + 2.0 * n), squeeze=False, sharex=True,
                              constrained_layout=True)
     t = np.arange(len(cex.trajectory.observations))
     for ax, (name, pred) in zip(axes[:, 0], preds):
-        lhs, rhs = np.broadcast_arrays(pred.left_values(signals), pred.right_values(signals))
-        ax.plot(t, lhs, color="tab:blue", label=pred.text.rsplit(pred.op, 1)[0].strip())
+        lhs = stl.evaluate_expr(pred.left, signals)
+        rhs = stl.evaluate_expr(pred.right, signals)
+        ax.plot(t, lhs, color="tab:blue", label=pred.left_text)
         ax.plot(t, rhs, "--", color="tab:red", label="bound")
         ax.axvline(cex.step, color="0.5", lw=0.8, label=f"worst step {cex.step}")
         ax.legend(fontsize=7, loc="best")

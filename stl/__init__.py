@@ -1,14 +1,18 @@
 """A small Signal Temporal Logic language with RTAMT semantics.
 
     >>> import stl
-    >>> spec = stl.parse(open("specs/cartpole.stl").read(), "specs/cartpole.stl")  # doctest: +SKIP
-    >>> spec.requirements["angle"].robustness({"theta": traces})[..., 0]          # doctest: +SKIP
+    >>> spec = stl.load("specs/cartpole.stl")                          # doctest: +SKIP
+    >>> stl.robustness(spec.requirements["angle"], {"theta": traces})[..., 0]  # doctest: +SKIP
 
+The AST (`stl.ast`) is data; parsing, printing and evaluation are functions over it.
 `stl` never imports sanp, torch or gymnasium.
 """
 from stl.ast import Predicate, Requirement, Signal, SpecFile
 from stl.errors import SignalError, SpecError, StlError
 from stl.parser import MAX_DEPTH, load, parse
+from stl.predicates import predicates
+from stl.printer import format_node, to_text
+from stl.robustness import evaluate_expr, robustness
 from stl.rtamt_backend import rtamt_robustness, to_rtamt
 
 __all__ = [
@@ -20,8 +24,13 @@ __all__ = [
     "SpecError",
     "SpecFile",
     "StlError",
+    "evaluate_expr",
+    "format_node",
     "load",
     "parse",
+    "predicates",
+    "robustness",
     "rtamt_robustness",
     "to_rtamt",
+    "to_text",
 ]

@@ -116,10 +116,10 @@ class PsyTaliroRun:
 def requirement_text(spec: Any, names: list[str]) -> tuple[str, list[str]]:
     """The RTAMT text of the conjunction of `names` (its robustness at time 0 is the minimum
     of theirs, sanp's joint objective) and the RTAMT variables it uses, in column order."""
-    from stl.rtamt_backend import rtamt_name
+    from stl.rtamt_backend import rtamt_name, to_rtamt
 
     reqs = [spec.requirements[n] for n in names]
-    text = " and ".join(r.to_rtamt() for r in reqs)
+    text = " and ".join(to_rtamt(r) for r in reqs)
     if len(reqs) > 1:
         text = f"({text})"
     signals = sorted(set().union(*(r.signal_names for r in reqs)))

@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import stl
 from sanp import rollout
 from sanp.envs import bind
 from sanp.errors import EnvError
@@ -295,7 +296,7 @@ def test_nan_action_marks_nonfinite_and_scores_minus_inf(spec_from_text):
     # the other episode of the batch is unaffected
     assert not good.nonfinite and good.length == 50 and score(spec, ["up"], good)["up"] > 0
     # the prefix alone would be safe: the NaN makes it -inf, never safe
-    assert spec.requirements["up"].robustness(bad.signals(spec))[0] > 0
+    assert stl.robustness(spec.requirements["up"], bad.signals(spec))[0] > 0
     assert score(spec, ["up"], bad) == {"up": float("-inf")}
     assert np.isnan(rollout.returns(NaNAfter(3), b, episodes=1)[0])
 

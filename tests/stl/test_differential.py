@@ -35,7 +35,7 @@ def test_batched_equals_rtamt(formula, signals):
     # min/max then keep or drop the NaN by argument order; we define those cases instead.
     event(f"nan-tainted: {tainted}")
     assume(not tainted)
-    ours = req.robustness(signals)
+    ours = stl.robustness(req, signals)
     assert_same(ours, ref)
     assert_same(stl.rtamt_robustness(req, signals), ref)
 
@@ -48,9 +48,10 @@ def test_batched_rows_equal_single_traces(n):
     )
     req = spec.requirements["r"]
     sig = {k: rng.normal(size=(n, 30)) for k in "xyz"}
-    batch = req.robustness(sig)
+    batch = stl.robustness(req, sig)
     for i in range(n):
-        np.testing.assert_array_equal(batch[i], req.robustness({k: v[i] for k, v in sig.items()}))
+        row = stl.robustness(req, {k: v[i] for k, v in sig.items()})
+        np.testing.assert_array_equal(batch[i], row)
 
 
 @settings(max_examples=120, deadline=None, derandomize=True,
@@ -63,9 +64,10 @@ def test_large_batches_equal_single_traces(formula, T, seed):
     sig = {k: rng.integers(-3, 4, size=(40, T)).astype(float) + rng.normal(0, 0.1, (40, T))
            * (k != "z") for k in ("x", "y", "z")}
     req = stl.parse(spec_text(formula)).requirements["r"]
-    batch = req.robustness(sig)
+    batch = stl.robustness(req, sig)
     for i in (0, 17, 39):
-        np.testing.assert_array_equal(batch[i], req.robustness({k: v[i] for k, v in sig.items()}))
+        row = stl.robustness(req, {k: v[i] for k, v in sig.items()})
+        np.testing.assert_array_equal(batch[i], row)
     ref, tainted = rtamt_evaluate(req, {k: v[:2] for k, v in sig.items()})
     if not tainted:
         assert_same(batch[:2], ref)
