@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
     rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
                     help="embed an existing PNG, e.g. a prune run's weights.png (repeatable)")
+    rp.add_argument("--max-mb", type=_positive_int, default=128, metavar="MB",
+                    help="largest report read, in MiB (default 128)")
     return p
 
 
@@ -267,16 +269,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         result = falsify(actor, binding, spec, config, progress=tick)
     print_verify(result, spec)
+    options = {
+        "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
+        "mode": args.mode, "requirements": list(result.requirements),
+    }
+    doc = verify_report(result, spec, policy_path=args.policy, spec_path=args.spec, options=options)
     if args.json:
-        options = {
-            "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
-            "mode": args.mode, "requirements": list(result.requirements),
-        }
-        write_json(verify_report(result, spec, policy_path=args.policy, spec_path=args.spec,
-                                 options=options), args.json)
+        write_json(doc, args.json)
         print(f"report: {args.json}")
     if args.plots:
-        files = plot_verify(result, spec, args.plots)
+        files = plot_verify(doc, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     return EXIT_FOUND if result.falsified else EXIT_OK
 
@@ -380,28 +382,30 @@ def cmd_prune(args: argparse.Namespace) -> int:
     export_onnx(result.policy, args.output, metadata=prune_metadata(result, spec))
     print_prune(result)
     print(f"sparse policy: {args.output}")
+    doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
+                       output_path=args.output)
     if args.report:
-        write_json(prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
-                                output_path=args.output), args.report)
+        write_json(doc, args.report)
         print(f"report: {args.report}")
     if args.plots:
-        files = plot_prune(result, dense, args.plots)
+        nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
+        files = plot_prune(doc, nets, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     checkpoint.remove()
     return EXIT_OK if result.converged and result.safe_as_dense else EXIT_FOUND
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sanp import html_report
+    from sanp import report
 
-    _check_output(args.output, args.run)
-    doc = html_report.load(args.run)
     images = {}
     for item in args.image:
         caption, _, path = item.rpartition("=") if "=" in item else ("", "", item)
         images[caption or Path(path).name] = Path(path)
-    html_report.write(doc, args.output, images=images or None)
-    print(f"{args.output}: {doc.get('command', 'sanp')} report, verdict: {doc.get('verdict')}")
+    _check_output(args.output, args.run, *images.values())
+    doc = report.load(args.run, max_mb=args.max_mb)
+    report.write_html(doc, args.output, images=images or None)
+    print(f"{args.output}: {doc.get('command', 'sanp')} report, verdict: {report.verdict_text(doc)}")
     return EXIT_OK
 
 
