@@ -124,3 +124,102 @@ def test_vecnormalize_saved_by_sb3_2_9_with_its_rng_state_loads():
     d = read_vecnormalize(ROOT / "tests" / "sanp" / "data" / "vecnormalize_sb3_2_9_cartpole.pkl")
     assert d["obs_mean"].shape == (4,) and d["obs_var"].shape == (4,)
     assert d["clip_obs"] == 10.0 and d["norm_obs"] is True
+
+
+# ---------------------------------------------------------------- hostile pickles
+# Each builds the opcodes numpy's own pickles use, with one part forged.
+
+class _Reduce:
+    def __init__(self, fn, args, state=None):
+        self.r = (fn, args) if state is None else (fn, args, state)
+
+    def __reduce__(self):
+        return self.r
+
+
+def _np_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+def _dtype(code="f8", state=(3, "<", None, None, None, -1, -1, 0)):
+    return _Reduce(np.dtype, (code, False, True), state)
+
+
+def _array(raw, shape, dtype=None):
+    return _Reduce(_np_reconstruct(), (np.ndarray, (0,), b"b"), (1, shape, dtype or _dtype(), False, raw))
+
+
+def _vn_file(tmp_path, fake, mean, var=None, **fields):
+    VecNormalize, RunningMeanStd = fake
+    rms = RunningMeanStd()
+    rms.__dict__.update(mean=mean, var=var if var is not None else np.ones(3))
+    vn = VecNormalize()
+    vn.__dict__.update(obs_rms=rms, clip_obs=10.0, epsilon=1e-8, norm_obs=True)
+    vn.__dict__.update(fields)
+    path = tmp_path / "vn.pkl"
+    path.write_bytes(pickle.dumps(vn, protocol=4))
+    return path
+
+
+def _laughs(depth=30):
+    leaf = [1.0]
+    for _ in range(depth):
+        leaf = [leaf, leaf]  # 2**30 leaves behind 60 references
+    return leaf
+
+
+@pytest.mark.parametrize("mean,match", [
+    # an object field with its flags cleared: numpy would read raw bytes as pointers
+    (_array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",), {"a": (np.dtype("O"), 0)}, 8, 1, 0))),
+     "'O8' is not a plain numeric type"),
+    (_array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",), {"a": (_dtype("f8"), 0)}, 8, 1, 0))),
+     "dtype with fields"),
+    # a field offset outside the item: numpy would read past the buffer
+    (_array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",), {"a": (np.dtype("f8"), 4096)}, 8, 1, 0))),
+     "dtype with fields"),
+    (_array(b"\0" * 8, (1,), _dtype("O")), "not a plain numeric type"),
+    (_array(b"\0" * 8, (1_000_000_000,)), "more than"),
+    (_array(b"\0" * 7, (1,)), "wrong size"),
+    (_laughs(), "not a numeric array"),
+    ("mean", "not a numeric array"),
+    (np.array([np.nan, 0.0, 0.0]), "NaN or infinite"),
+])
+def test_forged_numpy_objects_are_refused(tmp_path, fake_sb3, mean, match):
+    path = _vn_file(tmp_path, fake_sb3, mean)
+    with pytest.raises(PolicyError, match=match):
+        read_vecnormalize(path)
+
+
+@pytest.mark.parametrize("fields,match", [
+    ({"clip_obs": [1.0, 2.0]}, "clip_obs is list, not a number"),
+    ({"clip_obs": -1.0}, "clip_obs = -1.0 is out of range"),
+    ({"epsilon": float("nan")}, "epsilon = nan is out of range"),
+    ({"norm_obs": "yes"}, "norm_obs is str"),
+])
+def test_fields_of_the_wrong_type_are_refused(tmp_path, fake_sb3, fields, match):
+    with pytest.raises(PolicyError, match=match):
+        read_vecnormalize(_vn_file(tmp_path, fake_sb3, np.zeros(3), **fields))
+
+
+def test_negative_variance_and_non_files_are_refused(tmp_path, fake_sb3):
+    with pytest.raises(PolicyError, match="negative"):
+        read_vecnormalize(_vn_file(tmp_path, fake_sb3, np.zeros(3), var=np.array([1.0, -1.0, 1.0])))
+    with pytest.raises(PolicyError, match="not a regular file"):
+        read_vecnormalize("/dev/zero")
+
+
+def test_plain_arrays_of_every_pickle_protocol_load(tmp_path, fake_sb3):
+    for protocol in (2, 3, 4, 5):
+        VecNormalize, RunningMeanStd = fake_sb3
+        rms = RunningMeanStd()
+        rms.__dict__.update(mean=np.array([1.0, 2.0], np.float32), var=np.array([4.0, 9.0]))
+        vn = VecNormalize()
+        vn.__dict__.update(obs_rms=rms, clip_obs=np.float64(5.0), epsilon=1e-8, norm_obs=np.bool_(True))
+        (tmp_path / "p.pkl").write_bytes(pickle.dumps(vn, protocol=protocol))
+        d = read_vecnormalize(tmp_path / "p.pkl")
+        assert d["obs_mean"].tolist() == [1.0, 2.0] and d["obs_var"].tolist() == [4.0, 9.0]
+        assert d["clip_obs"] == 5.0 and d["norm_obs"] is True
