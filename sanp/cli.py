@@ -181,15 +181,10 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 def _check_output(path: str | None, *inputs: str | None) -> None:
     """Fail before any work when an output cannot be written or would replace an input."""
-    from sanp.atomic import check_writable
-    from sanp.errors import OutputError
+    from sanp.atomic import check_outputs
 
-    if path is None:
-        return
-    p = check_writable(path)
-    for other in inputs:
-        if other and p.exists() and Path(other).exists() and p.resolve() == Path(other).resolve():
-            raise OutputError(f"{p} is an input of this command; write the output elsewhere")
+    if path is not None:
+        check_outputs({"output": path}, inputs)
 
 
 def _check_plot_dir(path: str | None) -> None:
@@ -347,9 +342,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
         write_json,
     )
 
-    for out in (args.output, args.report):
-        _check_output(out, args.policy, args.spec, args.vecnormalize)
+    from sanp.atomic import check_outputs, hold_lock
+
+    check_outputs({"-o": args.output, "--report": args.report,
+                   "the checkpoint": f"{args.output}.ckpt.npz"},
+                  (args.policy, args.spec, args.vecnormalize))
     _check_plot_dir(args.plots)
+    hold_lock(args.output)
     spec = stl.load(args.spec)
     binding = bind(spec)
     dense = load_policy(args.policy, binding, args.vecnormalize)
