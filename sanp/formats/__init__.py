@@ -20,6 +20,7 @@ from typing import Any
 from sanp.errors import PolicyError
 from sanp.formats.checkpoint import load_checkpoint
 from sanp.formats.onnx_reader import load_onnx
+from sanp.limits import check_file
 from sanp.formats.sb3 import load_sb3_zip
 from sanp.formats.spaces import check_fit
 from sanp.formats.vecnormalize import fold_vecnormalize
@@ -49,6 +50,7 @@ def load(
         raise PolicyError(f"{p}: no such policy file; check the path")
     if p.is_dir():
         raise PolicyError(f"{p}: is a directory; give a policy file (.onnx, .pt or SB3 .zip)")
+    check_file(p)
     try:
         with open(p, "rb") as f:
             head = f.read(4)

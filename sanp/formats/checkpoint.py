@@ -10,11 +10,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import torch
 
 from sanp.errors import PolicyError, first_line
+from sanp.limits import check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy, floats_from_json
 
 CHECKPOINT_FORMAT = "sanp-mlp-policy"
@@ -40,6 +42,12 @@ def save_checkpoint(policy: MLPPolicy, path: str | os.PathLike) -> None:
 def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
     """The MLPPolicy of a file written by `save_checkpoint`; PolicyError otherwise."""
     path = Path(path)
+    check_file(path)
+    try:
+        with zipfile.ZipFile(path) as z:  # torch's own zip format
+            check_zip(z, path)
+    except zipfile.BadZipFile:
+        pass  # not a zip: torch.load refuses it below
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
@@ -54,6 +62,7 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
         )
     try:
         arch = json.loads(ck["architecture"])
+        check_parameters(arch["sizes"], path)
         kw = {}
         if arch.get("has_normalizer"):
             sd = ck["state_dict"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sanp.errors import PolicyError
+from sanp.limits import check_count
 
 _UNARY = {"Sqrt": np.sqrt, "Neg": np.negative, "Reciprocal": np.reciprocal, "Exp": np.exp}
 _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
@@ -35,6 +36,9 @@ class OnnxGraph:
             vals = numpy_helper.to_array(sp.values)
             idx = numpy_helper.to_array(sp.indices).astype(np.int64)
             dims = tuple(int(d) for d in sp.dims)
+            if any(d < 0 for d in dims):
+                raise PolicyError(f"{path}: sparse initializer {sp.values.name} has negative dims {dims}")
+            check_count(int(np.prod(dims, dtype=object)), path, f"sparse initializer {sp.values.name}")
             dense = np.zeros(int(np.prod(dims)), dtype=vals.dtype)
             mask = np.zeros(int(np.prod(dims)), dtype=np.float32)
             lin = idx if idx.ndim == 1 else np.ravel_multi_index(tuple(idx.T), dims)

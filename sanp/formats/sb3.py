@@ -33,6 +33,7 @@ import torch
 
 from sanp.errors import PolicyError, first_line
 from sanp.formats.spaces import action_semantics
+from sanp.limits import check_file, check_zip
 from sanp.model import MLPPolicy
 
 ACTOR_CRITIC_CLASSES = {"ActorCriticPolicy", "MaskableActorCriticPolicy", "MlpPolicy"}
@@ -187,7 +188,9 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
     """The deterministic actor of an SB3 model zip as an MLPPolicy (see module doc)."""
     path = Path(path)
     try:
+        check_file(path)
         with zipfile.ZipFile(path) as z:
+            check_zip(z, path)
             names = set(z.namelist())
             if "policy.pth" not in names:
                 raise PolicyError(
@@ -205,6 +208,11 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
         assert isinstance(data, dict)
     except (ValueError, AssertionError):
         raise PolicyError(f"{path}: the SB3 data file is not JSON; re-save the model with stable-baselines3 >= 1.0") from None
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw_policy)) as inner:  # torch's own zip format
+            check_zip(inner, f"{path} (policy.pth)")
+    except zipfile.BadZipFile:
+        pass  # a legacy (non-zip) torch file: torch.load refuses it below
     try:
         sd = torch.load(io.BytesIO(raw_policy), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
