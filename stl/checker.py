@@ -21,6 +21,10 @@ Resolved = tuple[A.Node, str, int]
 """(resolved node, 'expr' | 'formula', nesting depth)."""
 
 
+# Signals are held in memory as [traces, steps] arrays: a longer episode is a mistake.
+MAX_HORIZON = 1_000_000
+
+
 class Checker:
     """Checks the statements of one spec text; `build` returns the `SpecFile`."""
 
@@ -192,6 +196,9 @@ class Checker:
     def stmt_horizon(self, kw: Token, n: RawNum) -> None:
         self.once("horizon", kw)
         self.horizon = self.whole(n, "horizon", 1)
+        if self.horizon > MAX_HORIZON:
+            raise self.error(f"horizon {n.text} is over the limit of {MAX_HORIZON:,} steps",
+                             n.tok, "split the episode, or evaluate fewer steps")
 
     def stmt_reward(self, kw: Token, op: Token, n: RawNum) -> None:
         self.once("reward", kw)
@@ -219,6 +226,9 @@ class Checker:
         if lo_v > hi_v:
             raise self.error(f"empty search range [{lo_v}, {hi_v}]: lo is above hi",
                              lo.tok, f"write [{hi_v}, {lo_v}]")
+        if not math.isfinite(hi_v - lo_v):
+            raise self.error(f"search range [{lo_v:g}, {hi_v:g}] is wider than a float can span",
+                             lo.tok, "give bounds that the environment can actually take")
         self.search[name] = (lo_v, hi_v)
         self.positions[key] = (name_tok.line, name_tok.column)
 
