@@ -17,13 +17,15 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sanp.errors import PolicyError
 from sanp.formats.checkpoint import load_checkpoint
 from sanp.formats.onnx_reader import load_onnx
-from sanp.limits import check_file
 from sanp.formats.sb3 import load_sb3_zip
 from sanp.formats.spaces import check_fit
 from sanp.formats.vecnormalize import fold_vecnormalize
+from sanp.limits import check_file
 from sanp.model import MLPPolicy
 
 __all__ = ["load"]
@@ -72,5 +74,14 @@ def load(
         policy = load_onnx(p, action_space=action_space)
     if vecnormalize is not None:
         policy = fold_vecnormalize(policy, vecnormalize)
+    _check_finite(policy, p)
     check_fit(policy, p, observation_space=observation_space, action_space=action_space)
     return policy
+
+
+def _check_finite(policy: MLPPolicy, path: Path) -> None:
+    # A NaN weight makes every action NaN, which a discrete policy's argmax turns into
+    # action 0 without a word.
+    for name, t in policy.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise PolicyError(f"{path}: {name} holds NaN or infinite values; the policy is damaged, re-export it")

@@ -96,3 +96,12 @@ def test_the_limit_is_raised_by_its_environment_variable(tmp_path, monkeypatch):
 def test_dev_zero_as_a_policy_is_refused_at_once():
     with pytest.raises(PolicyError, match="not a regular file"):
         load("/dev/zero")
+
+
+def test_nan_weights_are_refused(tmp_path):
+    p = MLPPolicy([4, 8, 2], "tanh", action_kind="discrete")
+    with torch.no_grad():
+        p.layers[1].bias[0] = float("inf")
+    save_checkpoint(p, tmp_path / "inf.pt")
+    with pytest.raises(PolicyError, match=r"layers\.1\.bias holds NaN or infinite values"):
+        load(tmp_path / "inf.pt")
