@@ -50,7 +50,7 @@ def with_dead_units(make_policy, kind="continuous", norm=True):
 @pytest.mark.parametrize("kind,norm", [("continuous", True), ("discrete", False)])
 def test_dead_units_go_and_the_function_stays(make_policy, kind, norm):
     p = with_dead_units(make_policy, kind, norm)
-    c = compact(p)
+    c = compact(p, min_shrink=0)
     assert c.sizes == [5, 10, 6, 3]  # 16 - 4 fed nothing - 2 constants; 8 - 1 - 1 constant
     assert c.activations == p.activations and c.action_kind == p.action_kind
     assert c.has_normalizer == norm and (not norm or c.obs_clip == p.obs_clip)
@@ -62,22 +62,22 @@ def test_dead_units_go_and_the_function_stays(make_policy, kind, norm):
         int((w != 0).sum()) for w in p.effective_weights())
     s = compaction_summary(p, c)
     assert s["network"] == "5-16-8-3 -> 5-10-6-3" and s["weights_after"] == 5 * 10 + 10 * 6 + 6 * 3
-    assert compact(c).sizes == c.sizes  # nothing left to remove
+    assert compact(c, min_shrink=0).sizes == c.sizes  # nothing left to remove
+    assert compact(p).sizes == c.sizes  # both layers lose more than 1/8 of their units
 
 
-def test_align_pads_with_zero_units_and_never_widens(make_policy):
-    p = with_dead_units(make_policy)
-    c = compact(p, align=8)
-    assert c.sizes == [5, 16, 8, 3]  # 10 -> 16 and 6 -> 8: no layer gains, so widths stay
+def test_a_small_gain_keeps_the_width_with_zero_units(make_policy):
+    p = make_policy("discrete", sizes=(5, 64, 64, 3))
+    masks = [m.clone() for m in p.masks]
+    masks[1][:, 60:] = 0  # 4 of 64 hidden-1 units feed nothing: under 1/8, the width stays
+    masks[2][:, 40:] = 0  # 24 of 64 hidden-2 units feed nothing: the layer shrinks to 40
+    p.set_masks(masks)
+    c = compact(p)
+    assert c.sizes == [5, 64, 40, 3]
+    assert c.layer_sparsity()[0] == pytest.approx(4 / 64)  # the 4 zero units are fully masked
     assert_same_function(p, c, random_obs(2000, 5))
-    big = make_policy("discrete", sizes=(5, 64, 64, 3))
-    masks = [m.clone() for m in big.masks]
-    masks[1][:, 20:] = 0  # hidden-1 units 20-63 feed nothing: 20 kept, padded to 24
-    big.set_masks(masks)
-    c = compact(big, align=8)
-    assert c.sizes == [5, 24, 64, 3]
-    assert c.layer_sparsity()[0] == pytest.approx(4 / 24)  # the 4 zero units are fully masked
-    assert_same_function(big, c, random_obs(2000, 5))
+    assert compact(p, min_shrink=0).sizes == [5, 60, 40, 3]
+    assert compact(p, min_shrink=0.5).sizes == [5, 64, 64, 3]
 
 
 def test_a_layer_with_no_live_unit_keeps_one(make_policy):
