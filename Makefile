@@ -31,9 +31,11 @@ demo: $(STAMP)
 	$(BIN)/sanp verify $(DEMO)/sparse.onnx specs/cartpole.stl --budget 60 --all \
 		--json $(DEMO)/verify_sparse.json --plots $(DEMO)/verify_sparse || [ $$? -eq 1 ]
 	$(BIN)/sanp report $(DEMO)/prune.json -o $(DEMO)/prune.html --image weights=$(DEMO)/prune/weights.png
+	$(BIN)/sanp export $(DEMO)/sparse.onnx -o $(DEMO)/policy.c
 	@echo
-	@echo "demo outputs in $(DEMO)/: sparse.onnx (the pruned policy), prune.html (the run as"
-	@echo "one page), prune.json and verify_*.json (reports), prune/*.png and verify_*/*.png (plots)"
+	@echo "demo outputs in $(DEMO)/: sparse.onnx (the pruned policy, compacted), policy.c and policy.h"
+	@echo "(it as C), prune.html (the run as one page), prune.json and verify_*.json (reports),"
+	@echo "prune/*.png and verify_*/*.png (plots)"
 
 test: $(STAMP) browser compiler
 	$(BIN)/python -m pytest
