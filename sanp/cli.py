@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="FILE", help="write the JSON report here")
     v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
 
+    x = sub.add_parser("export", help="write a policy compacted, as ONNX or as C for a microcontroller")
+    x.add_argument("policy", metavar="POLICY")
+    x.add_argument("-o", "--output", required=True, metavar="OUT.onnx|OUT.c|OUT.pt")
+    x.add_argument("--env", metavar="ENV", help="the env, for files that do not say their action space")
+    x.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
+    _storage_options(x)
+
     i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
     i.add_argument("model", metavar="MODEL")
     i.add_argument("--vecnormalize", metavar="FILE")
@@ -124,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from OUT.onnx.ckpt.npz")
     pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+    _storage_options(pr)
     rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
     rp.add_argument("run", metavar="RUN.json")
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
@@ -151,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sanp import rollout
 
     commands = {
-        "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
+        "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "export": cmd_export, "eval": cmd_eval,
         "prune": cmd_prune, "report": cmd_report,
     }
     try:
@@ -177,6 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _storage_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", choices=["dense", "sparse"], default="dense",
+                   help="ONNX weights as plain dense initializers (default; every consumer reads them) "
+                   "or as sparse initializers where smaller")
+    p.add_argument("--no-compact", action="store_true",
+                   help="keep every hidden unit (default: remove units that no longer matter)")
 
 
 def _check_output(path: str | None, *inputs: str | None) -> None:
@@ -290,6 +306,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from sanp.compact import compact, compaction_metadata
+    from sanp.envs import bind
+    from sanp.errors import OutputError
+    from sanp.formats import SAVE_SUFFIXES, load, save
+    from sanp.formats.onnx_reader import onnx_metadata
+
+    if Path(args.output).suffix.lower() not in SAVE_SUFFIXES:
+        raise OutputError(f"{args.output}: unknown output type; name it .onnx, .c or .pt")
+    for out in {args.output, str(Path(args.output).with_suffix(".h"))}:
+        _check_output(out, args.policy, args.vecnormalize)
+    if args.env:
+        policy = load_policy(args.policy, bind(env_id=args.env), args.vecnormalize)
+    else:
+        policy = load(args.policy, vecnormalize=args.vecnormalize)
+    small = policy if args.no_compact else compact(policy)
+    meta = {k: v for k, v in onnx_metadata(args.policy).items() if k != "produced_by"}
+    if small.sizes != policy.sizes or "compaction" not in meta:  # keep the record of an earlier compaction
+        meta.update(compaction_metadata(policy, small))
+    meta.update(source=Path(args.policy).name, produced_by="sanp export",
+                source_sha256=hashlib.sha256(Path(args.policy).read_bytes()).hexdigest())
+    print(save(small, args.output, metadata=meta, storage=args.storage, source=args.policy,
+               compacted_from=policy.sizes))
+    print(f"compaction: {meta['compaction']}")
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -328,6 +373,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
     import stl
     from sanp.console import console, print_prune
+    from sanp.compact import compact, compaction_metadata, compaction_summary
     from sanp.envs import bind
     from sanp.errors import OptionError
     from sanp.formats.onnx_writer import export_onnx
@@ -378,11 +424,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
             err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
                       f"  sanp {resume} --resume")
         raise
-    export_onnx(result.policy, args.output, metadata=prune_metadata(result, spec))
+    final = result.policy if args.no_compact else compact(result.policy)
+    meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
+    export_onnx(final, args.output, metadata=meta, storage=args.storage)
     print_prune(result)
-    print(f"sparse policy: {args.output}")
+    print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, final)['network']})")
     doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
                        output_path=args.output)
+    doc = {**doc, "compaction": compaction_summary(result.policy, final)}
     if args.report:
         write_json(doc, args.report)
         print(f"report: {args.report}")

@@ -49,6 +49,23 @@ def _as_bound(x: Any, n: int, name: str) -> np.ndarray | None:
     return a
 
 
+def _activation_names(activations: str | Sequence[str], n_layers: int) -> list[str]:
+    """One activation name per layer (the output layer linear unless given)."""
+    if isinstance(activations, str):
+        acts = [activations] * (n_layers - 1) + ["identity"]
+    else:
+        acts = [str(a) for a in activations]
+        if len(acts) == n_layers - 1:
+            acts = acts + ["identity"]
+        elif len(acts) != n_layers:
+            raise ValueError(f"{len(acts)} activations for {n_layers} layers: give {n_layers - 1} (hidden) or {n_layers}")
+    acts = [a.lower() for a in acts]
+    for a in acts:
+        if a not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {a!r}; use one of {', '.join(ACTIVATIONS)}")
+    return acts
+
+
 class MLPPolicy(nn.Module):
     """A multilayer perceptron policy with pruning masks, action semantics and an
     optional observation normaliser.
@@ -76,21 +93,7 @@ class MLPPolicy(nn.Module):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ValueError(f"sizes must be [obs_dim, ..., out_dim] with positive entries, got {sizes}")
-        n_layers = len(sizes) - 1
-        if isinstance(activations, str):
-            acts = [activations] * (n_layers - 1) + ["identity"]
-        else:
-            acts = [str(a) for a in activations]
-            if len(acts) == n_layers - 1:
-                acts = acts + ["identity"]
-            elif len(acts) != n_layers:
-                raise ValueError(
-                    f"{len(acts)} activations for {n_layers} layers: give {n_layers - 1} (hidden) or {n_layers}"
-                )
-        acts = [a.lower() for a in acts]
-        for a in acts:
-            if a not in ACTIVATIONS:
-                raise ValueError(f"unknown activation {a!r}; use one of {', '.join(ACTIVATIONS)}")
+        acts = _activation_names(activations, len(sizes) - 1)
         if action_kind not in ("discrete", "continuous"):
             raise ValueError(f"action_kind must be 'discrete' or 'continuous', got {action_kind!r}")
         self.sizes = sizes

@@ -50,7 +50,7 @@ class OrtPolicy:
         from sanp.formats.onnx_writer import build_model
 
         return cls(
-            build_model(policy, sparse=False).SerializeToString(),
+            build_model(policy).SerializeToString(),
             obs_dim=policy.obs_dim,
             action_kind=policy.action_kind,
             action_low=policy.action_low,

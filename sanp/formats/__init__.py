@@ -4,31 +4,41 @@
 - `onnx_reader` / `onnx_writer`: ONNX (the MLP subset in; sanp's export out);
 - `checkpoint`: sanp's torch checkpoint (`.pt`);
 - `sb3`: Stable-Baselines3 model zips, read without SB3 and without unpickling;
-- `vecnormalize`: SB3 VecNormalize statistics, folded into the network.
+- `vecnormalize`: SB3 VecNormalize statistics, folded into the network;
+- `c_writer`: C99 source and header for a microcontroller.
+
+`load(path)` reads any of them; `save(policy, path)` writes ONNX, C or a checkpoint,
+chosen by the suffix.
 
 Example:
-    >>> from sanp.formats import load
+    >>> from sanp.formats import load, save
     >>> pi = load("ppo.zip", vecnormalize="vecnormalize.pkl", action_space=env.action_space)
+    >>> save(pi, "policy.c", source="ppo.zip")     # policy.c + policy.h
 """
 from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from sanp.errors import PolicyError
-from sanp.formats.checkpoint import load_checkpoint
+from sanp.errors import OutputError, PolicyError
+from sanp.formats.c_writer import export_c
+from sanp.formats.checkpoint import load_checkpoint, save_checkpoint
 from sanp.formats.onnx_reader import load_onnx
+from sanp.formats.onnx_writer import Storage, export_onnx
 from sanp.formats.sb3 import load_sb3_zip
 from sanp.formats.spaces import check_fit
 from sanp.formats.vecnormalize import fold_vecnormalize
 from sanp.limits import check_file
 from sanp.model import MLPPolicy
 
-__all__ = ["load"]
+__all__ = ["load", "save", "SAVE_SUFFIXES"]
+
+SAVE_SUFFIXES = (".onnx", ".c", ".pt")
 
 
 def load(
@@ -85,3 +95,32 @@ def _check_finite(policy: MLPPolicy, path: Path) -> None:
     for name, t in policy.state_dict().items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise PolicyError(f"{path}: {name} holds NaN or infinite values; the policy is damaged, re-export it")
+
+
+def save(
+    policy: MLPPolicy,
+    path: str | os.PathLike,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    storage: Storage = "dense",
+    source: str | os.PathLike | None = None,
+    compacted_from: list[int] | None = None,
+) -> str:
+    """Write `policy` by the suffix of `path`: `.onnx` (with `metadata` and `storage`),
+    `.c` (+ `.h`; `source` and `compacted_from` are named in the header) or `.pt`
+    (sanp's checkpoint). Returns one line saying what was written."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".onnx":
+        export_onnx(policy, p, metadata, storage=storage)
+        return f"{p}: ONNX, network {'-'.join(map(str, policy.sizes))}, {storage} storage, {p.stat().st_size:,} bytes"
+    if storage != "dense":
+        raise OutputError(f"{p}: --storage {storage} is for ONNX output; a .c file chooses its layout per layer")
+    if suffix == ".c":
+        code = export_c(policy, p, source=source, compacted_from=compacted_from)
+        return (f"{p} + {p.with_suffix('.h').name}: C99, network {'-'.join(map(str, policy.sizes))}, layers "
+                f"{', '.join(code.layouts)}; flash {code.flash_bytes:,} bytes, RAM {code.ram_bytes:,} bytes")
+    if suffix == ".pt":
+        save_checkpoint(policy, p)
+        return f"{p}: sanp checkpoint, network {'-'.join(map(str, policy.sizes))}"
+    raise OutputError(f"{p}: unknown output type {suffix or '(no suffix)'}; name it .onnx, .c or .pt")

@@ -58,6 +58,16 @@ def load_onnx(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy
     return onnx_to_policy(model, path, action_space=action_space)
 
 
+def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata_props of an ONNX file ({} when it is not a readable ONNX file)."""
+    import onnx
+
+    try:
+        return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception:  # noqa: BLE001 - any unreadable file simply has no metadata
+        return {}
+
+
 def onnx_to_policy(model: Any, path: Any = "<onnx>", *, action_space: Any = None) -> MLPPolicy:
     """Convert an ONNX ModelProto of the MLP subset into an MLPPolicy."""
     return _OnnxReader(model, path).convert(action_space)

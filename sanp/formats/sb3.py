@@ -184,9 +184,8 @@ def _chain(sd: dict[str, torch.Tensor], prefix: str) -> list[tuple[torch.Tensor,
     return out
 
 
-def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy:
-    """The deterministic actor of an SB3 model zip as an MLPPolicy (see module doc)."""
-    path = Path(path)
+def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The zip's data JSON and policy.pth state dict (loaded with weights_only)."""
     try:
         check_file(path)
         with zipfile.ZipFile(path) as z:
@@ -219,6 +218,32 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
         raise PolicyError(f"{path}: policy.pth is not a readable state dict ({first_line(exc)}); re-save the model") from None
     if not isinstance(sd, dict):
         raise PolicyError(f"{path}: policy.pth is not a state dict; re-save the model")
+    return data, sd
+
+
+def _actor_layers(path: Path, cls: str | None, sd: dict[str, Any]) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], str]:
+    """The actor's Linear (weight, bias) pairs and the policy class's default activation."""
+    try:
+        if (cls in DQN_CLASSES) or (cls is None and any(k.startswith("q_net.q_net.") for k in sd)):
+            return _chain(sd, "q_net.q_net."), "relu"
+        if (cls in ACTOR_CRITIC_CLASSES) or (cls is None and "action_net.weight" in sd):
+            if "action_net.weight" not in sd:
+                raise PolicyError(f"{path}: no action_net in policy.pth; is this an MlpPolicy actor-critic model?")
+            pairs = _chain(sd, "mlp_extractor.shared_net.") + _chain(sd, "mlp_extractor.policy_net.")
+            pairs.append((sd["action_net.weight"], sd.get("action_net.bias", torch.zeros(sd["action_net.weight"].shape[0]))))
+            return pairs, "tanh"
+    except ValueError as exc:
+        raise PolicyError(f"{path}: {exc}; sanp reads MlpPolicy models only") from None
+    raise PolicyError(
+        f"{path}: SB3 policy class {cls or 'unknown'} is not supported; sanp reads the MlpPolicy of "
+        "PPO, A2C, TRPO (ActorCriticPolicy) and DQN (DQNPolicy)"
+    )
+
+
+def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy:
+    """The deterministic actor of an SB3 model zip as an MLPPolicy (see module doc)."""
+    path = Path(path)
+    data, sd = _read_zip(path)
     cls = _policy_class(data)
     kw = data.get("policy_kwargs") if isinstance(data.get("policy_kwargs"), dict) else {}
     if kw.get("squash_output") is True:
@@ -228,23 +253,7 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
             raise PolicyError(
                 f"{path}: the policy has a learned features extractor ({k}); sanp reads MlpPolicy models only"
             )
-    try:
-        if (cls in DQN_CLASSES) or (cls is None and any(k.startswith("q_net.q_net.") for k in sd)):
-            pairs = _chain(sd, "q_net.q_net.")
-            default_act = "relu"
-        elif (cls in ACTOR_CRITIC_CLASSES) or (cls is None and "action_net.weight" in sd):
-            if "action_net.weight" not in sd:
-                raise PolicyError(f"{path}: no action_net in policy.pth; is this an MlpPolicy actor-critic model?")
-            pairs = _chain(sd, "mlp_extractor.shared_net.") + _chain(sd, "mlp_extractor.policy_net.")
-            pairs.append((sd["action_net.weight"], sd.get("action_net.bias", torch.zeros(sd["action_net.weight"].shape[0]))))
-            default_act = "tanh"
-        else:
-            raise PolicyError(
-                f"{path}: SB3 policy class {cls or 'unknown'} is not supported; sanp reads the MlpPolicy of "
-                "PPO, A2C, TRPO (ActorCriticPolicy) and DQN (DQNPolicy)"
-            )
-    except ValueError as exc:
-        raise PolicyError(f"{path}: {exc}; sanp reads MlpPolicy models only") from None
+    pairs, default_act = _actor_layers(path, cls, sd)
     if not pairs:
         raise PolicyError(f"{path}: no Linear layers found in policy.pth for policy class {cls}")
     for (w0, _), (w1, _) in zip(pairs[:-1], pairs[1:]):
