@@ -221,23 +221,89 @@ def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return data, sd
 
 
-def _actor_layers(path: Path, cls: str | None, sd: dict[str, Any]) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], str]:
-    """The actor's Linear (weight, bias) pairs and the policy class's default activation."""
+SAC_CLASSES = {"SACPolicy", "TQCPolicy"}  # TQC's actor is SAC's
+TD3_CLASSES = {"TD3Policy"}  # TD3 and DDPG
+QRDQN_CLASSES = {"QRDQNPolicy"}
+ARS_CLASSES = {"ARSPolicy", "ARSLinearPolicy"}
+SUPPORTED = ("PPO, A2C, TRPO (ActorCriticPolicy), DQN, QR-DQN, SAC, TQC, TD3, DDPG and ARS "
+             "MlpPolicy models")
+
+Layers = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class Actor:
+    """An SB3 actor as Linear layers: `layers` (weight, bias) pairs; `hidden` the class's
+    default hidden activation; `head` what follows the last Linear: "linear", "tanh"
+    (tanh-squashed, rescaled to the action bounds) or "clip_tanh" (SAC with gSDE: its
+    mean is first clipped to [-clip_mean, clip_mean])."""
+
+    def __init__(self, layers: Layers, hidden: str, head: str = "linear", clip_mean: float = 0.0):
+        self.layers, self.hidden, self.head, self.clip_mean = layers, hidden, head, clip_mean
+
+
+def _linear(sd: dict[str, Any], key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    w = sd[f"{key}.weight"]
+    return w, sd.get(f"{key}.bias", torch.zeros(w.shape[0]))
+
+
+def _actor(path: Path, cls: str | None, sd: dict[str, Any], kw: dict[str, Any]) -> Actor:
+    """The deterministic actor of policy class `cls` in state dict `sd`."""
+    has = lambda prefix: any(k.startswith(prefix) for k in sd)  # noqa: E731
     try:
-        if (cls in DQN_CLASSES) or (cls is None and any(k.startswith("q_net.q_net.") for k in sd)):
-            return _chain(sd, "q_net.q_net."), "relu"
-        if (cls in ACTOR_CRITIC_CLASSES) or (cls is None and "action_net.weight" in sd):
+        if cls in DQN_CLASSES or (cls is None and has("q_net.q_net.")):
+            return Actor(_chain(sd, "q_net.q_net."), "relu")
+        if cls in QRDQN_CLASSES or (cls is None and has("quantile_net.quantile_net.")):
+            return Actor(_quantile_mean(path, sd, kw), "relu")
+        if cls in SAC_CLASSES or (cls is None and has("actor.latent_pi.")):
+            mu = _chain(sd, "actor.mu.") if has("actor.mu.0.") else [_linear(sd, "actor.mu")]
+            clip = float(kw.get("clip_mean", 2.0)) if kw.get("use_sde") else 0.0
+            return Actor(_chain(sd, "actor.latent_pi.") + mu, "relu", "clip_tanh" if clip > 0 else "tanh", clip)
+        if cls in TD3_CLASSES or (cls is None and has("actor.mu.")):
+            return Actor(_chain(sd, "actor.mu."), "relu", "tanh")
+        if cls in ARS_CLASSES:
+            return Actor(_chain(sd, "action_net."), "relu", "tanh" if kw.get("squash_output") else "linear")
+        if cls in ACTOR_CRITIC_CLASSES or (cls is None and "action_net.weight" in sd):
             if "action_net.weight" not in sd:
                 raise PolicyError(f"{path}: no action_net in policy.pth; is this an MlpPolicy actor-critic model?")
             pairs = _chain(sd, "mlp_extractor.shared_net.") + _chain(sd, "mlp_extractor.policy_net.")
-            pairs.append((sd["action_net.weight"], sd.get("action_net.bias", torch.zeros(sd["action_net.weight"].shape[0]))))
-            return pairs, "tanh"
-    except ValueError as exc:
-        raise PolicyError(f"{path}: {exc}; sanp reads MlpPolicy models only") from None
-    raise PolicyError(
-        f"{path}: SB3 policy class {cls or 'unknown'} is not supported; sanp reads the MlpPolicy of "
-        "PPO, A2C, TRPO (ActorCriticPolicy) and DQN (DQNPolicy)"
-    )
+            return Actor(pairs + [_linear(sd, "action_net")], "tanh")
+    except (KeyError, ValueError) as exc:
+        raise PolicyError(f"{path}: {first_line(exc)}; sanp reads {SUPPORTED}") from None
+    raise PolicyError(f"{path}: SB3 policy class {cls or 'unknown'} is not supported; sanp reads {SUPPORTED}")
+
+
+def _quantile_mean(path: Path, sd: dict[str, Any], kw: dict[str, Any]) -> Layers:
+    """QR-DQN acts on the mean over quantiles of each action's values; the mean is
+    linear, so it folds into the last layer (SB3-contrib views the output as
+    [n_quantiles, n_actions])."""
+    pairs = _chain(sd, "quantile_net.quantile_net.")
+    n_q = int(kw.get("n_quantiles", 200))
+    w, b = pairs[-1]
+    if w.shape[0] % n_q:
+        raise PolicyError(f"{path}: {w.shape[0]} quantile outputs are not a multiple of n_quantiles={n_q}")
+    pairs[-1] = (w.reshape(n_q, -1, w.shape[1]).mean(0), b.reshape(n_q, -1).mean(0))
+    return pairs
+
+
+def _squash_layers(actor: Actor, low: np.ndarray, high: np.ndarray) -> tuple[Layers, list[str]]:
+    """Linear layers and activations (output included) computing the actor's action:
+    clip(z, -c, c) = relu(z + c) - relu(z - c) - c, then tanh, then the affine map of
+    [-1, 1] onto [low, high] where that is not the identity."""
+    layers, n = list(actor.layers), len(actor.layers)
+    acts = [actor.hidden] * (n - 1)
+    if actor.head == "clip_tanh":
+        w, b = layers[-1]
+        c = actor.clip_mean
+        layers[-1] = (torch.cat([w, w]), torch.cat([b + c, b - c]))
+        eye = torch.eye(w.shape[0])
+        layers.append((torch.cat([eye, -eye], dim=1), torch.full((w.shape[0],), -c)))
+        acts.append("relu")
+    acts.append("tanh")
+    half = torch.as_tensor((high - low) / 2, dtype=torch.float32)
+    if not (np.allclose(low, -1) and np.allclose(high, 1)):
+        layers.append((torch.diag(half), torch.as_tensor(low, dtype=torch.float32) + half))
+        acts.append("identity")
+    return layers, acts
 
 
 def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy:
@@ -246,23 +312,31 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
     data, sd = _read_zip(path)
     cls = _policy_class(data)
     kw = data.get("policy_kwargs") if isinstance(data.get("policy_kwargs"), dict) else {}
-    if kw.get("squash_output") is True:
+    kw = {**kw, "use_sde": kw.get("use_sde", data.get("use_sde"))}
+    if kw.get("squash_output") is True and cls not in ARS_CLASSES:
         raise PolicyError(f"{path}: policies with squash_output=True are not supported; train without it")
     for k, v in sd.items():
         if k.startswith(("features_extractor.", "pi_features_extractor.")) and torch.is_tensor(v) and v.numel():
             raise PolicyError(
                 f"{path}: the policy has a learned features extractor ({k}); sanp reads MlpPolicy models only"
             )
-    pairs, default_act = _actor_layers(path, cls, sd)
+    actor = _actor(path, cls, sd, kw)
+    pairs = actor.layers
     if not pairs:
         raise PolicyError(f"{path}: no Linear layers found in policy.pth for policy class {cls}")
     for (w0, _), (w1, _) in zip(pairs[:-1], pairs[1:]):
         if w1.shape[1] != w0.shape[0]:
             raise PolicyError(f"{path}: layer sizes do not chain ({tuple(w0.shape)} then {tuple(w1.shape)})")
-    act = _activation(path, data, default_act)
+    actor.hidden = _activation(path, data, actor.hidden)
+    act_kw = _action_from_data(path, data, int(pairs[-1][0].shape[0]), action_space)
+    if actor.head == "linear":
+        acts = [actor.hidden] * (len(pairs) - 1) + ["identity"]
+    elif act_kw.get("action_low") is None or act_kw.get("action_high") is None:
+        raise PolicyError(f"{path}: a tanh-squashed actor needs the bounds of its Box action space; pass --env")
+    else:
+        pairs, acts = _squash_layers(actor, act_kw["action_low"], act_kw["action_high"])
     sizes = [int(pairs[0][0].shape[1])] + [int(w.shape[0]) for w, _ in pairs]
-    act_kw = _action_from_data(path, data, sizes[-1], action_space)
-    pol = MLPPolicy(sizes, act, **act_kw)
+    pol = MLPPolicy(sizes, acts, **act_kw)
     with torch.no_grad():
         for lin, (w, b) in zip(pol.layers, pairs):
             lin.weight.copy_(w.to(torch.float32))
