@@ -29,7 +29,9 @@ needs_fixtures = pytest.mark.skipif(not CARTPOLE.exists(), reason="shared fixtur
 
 
 def episode_returns(policy, env_id, seeds):
-    env = gym.make(env_id)
+    """Returns of `policy` on reset seeds `seeds`; env_id is an id or (id, kwargs)."""
+    env_id, kwargs = env_id if isinstance(env_id, tuple) else (env_id, {})
+    env = gym.make(env_id, **kwargs)
     out = []
     for seed in seeds:
         o, _ = env.reset(seed=seed)
@@ -185,9 +187,11 @@ def test_zip_without_policy_pth_and_unknown_class(tmp_path):
     _write_zip(tmp_path / "nopth.zip", data, None, extra=["pytorch_variables.pth"])
     with pytest.raises(PolicyError, match=r"nopth\.zip: SB3 zip without policy\.pth"):
         load(tmp_path / "nopth.zip")
-    _write_zip(tmp_path / "sac.zip", data, {"actor.mu.weight": torch.zeros(2, 4)})
-    with pytest.raises(PolicyError, match=r"sac\.zip: SB3 policy class SACPolicy is not supported"):
-        load_sb3_zip(tmp_path / "sac.zip")
+    data["policy_class"] = _serialized(_class_ref("sb3_contrib.ppo_recurrent.policies", "RecurrentActorCriticPolicy"),
+                                       "<class 'abc.ABCMeta'>")
+    _write_zip(tmp_path / "lstm.zip", data, {"lstm_actor.weight_ih_l0": torch.zeros(8, 4)})
+    with pytest.raises(PolicyError, match=r"lstm\.zip: SB3 policy class RecurrentActorCriticPolicy is not supported"):
+        load_sb3_zip(tmp_path / "lstm.zip")
     with zipfile.ZipFile(tmp_path / "nodata.zip", "w") as z:
         z.writestr("policy.pth", b"junk")
     with pytest.raises(PolicyError, match="without its data file"):
