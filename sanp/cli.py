@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--vecnormalize", metavar="FILE")
     i.add_argument("--env", required=True, metavar="ENV")
     i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    i.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
 
     e = sub.add_parser("eval", help="mean, min, max return and episode length")
     e.add_argument("policy", metavar="POLICY")
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                     help="worker processes for batches of Box2D rollouts (default 1)")
     e.add_argument("--vecnormalize", metavar="FILE")
+    e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
     pr.add_argument("policy", metavar="POLICY")
     pr.add_argument("spec", metavar="SPEC")
@@ -185,6 +187,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+EXPECT_HELP = ("the mean return the model is known to reach: warn when its first 5 episodes fall far "
+               "below (a forgotten --vecnormalize, the wrong env)")
+
+
+def _warn_if_below(returns: Any, expected: float | None) -> None:
+    """A one-line warning when the first episodes' mean return is far (over a quarter of
+    |R|, at least 1) below what the user expects of the model."""
+    import numpy as np
+
+    if expected is None or not len(returns):
+        return
+    first = float(np.mean(returns[:5]))
+    if first < expected - max(0.25 * abs(expected), 1.0):
+        print(f"warning: the first {min(5, len(returns))} episodes returned {first:.1f} on average, far "
+              f"below the expected {expected:g}; check --vecnormalize and the env", file=sys.stderr)
 
 
 def _storage_options(p: argparse.ArgumentParser) -> None:
@@ -301,8 +320,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     _check_output(args.output, args.model, args.vecnormalize)
     binding = bind(env_id=args.env)
     policy = load_policy(args.model, binding, args.vecnormalize)
+    if args.expect_return is not None:
+        from sanp import rollout
+        from sanp.runtime import deployed
+
+        _warn_if_below([t.total_reward for t in rollout.run_episodes(deployed(policy), binding, 5, 0)],
+                       args.expect_return)
     export_onnx(policy, args.output, metadata={"env_id": args.env, "source": Path(args.model).name})
-    print(f"{args.output}: {policy.obs_dim} inputs -> {policy.out_dim} {policy.action_kind} outputs")
+    print(f"{args.output}: {policy.obs_dim} inputs -> {policy.out_dim} {policy.action_kind} outputs; "
+          + (f"observation normalisation folded in from {args.vecnormalize}" if args.vecnormalize else
+             "no observation normalisation folded in (no --vecnormalize, and no zoo config.yml "
+             "beside the model asks for one)"))
     return EXIT_OK
 
 
@@ -364,6 +392,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"min {lens.min()}, max {lens.max()}"
         + (f"; {bad} episode(s) produced NaN/inf" if bad else "")
     )
+    _warn_if_below(rets, args.expect_return)
     return EXIT_OK
 
 

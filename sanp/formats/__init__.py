@@ -33,6 +33,7 @@ from sanp.formats.onnx_writer import Storage, export_onnx
 from sanp.formats.sb3 import load_sb3_zip
 from sanp.formats.spaces import check_fit
 from sanp.formats.vecnormalize import fold_vecnormalize
+from sanp.formats.zoo_config import normalization_required, vecnormalize_guess
 from sanp.limits import check_file
 from sanp.model import MLPPolicy
 
@@ -84,6 +85,10 @@ def load(
         policy = load_onnx(p, action_space=action_space)
     if vecnormalize is not None:
         policy = fold_vecnormalize(policy, vecnormalize)
+    elif head.startswith(b"PK") and (cfg := normalization_required(p)) is not None:
+        guess = vecnormalize_guess(p)
+        raise PolicyError(f"{p}: {cfg} says it was trained with normalize: true; pass --vecnormalize "
+                          f"{guess or 'FILE (the VecNormalize .pkl saved with it)'}")
     _check_finite(policy, p)
     check_fit(policy, p, observation_space=observation_space, action_space=action_space)
     return policy

@@ -204,3 +204,23 @@ def test_sb3_2_9_zip_reads_its_box_action_space_without_the_env():
     p = load(ROOT / "zoo" / "lunar_lander" / "sb3.zip", vecnormalize=ROOT / "zoo" / "lunar_lander" / "vecnormalize.pkl")
     assert p.action_kind == "continuous"
     assert p.action_low.tolist() == [-1.0, -1.0] and p.action_high.tolist() == [1.0, 1.0]
+
+
+@needs_fixtures
+def test_a_forgotten_vecnormalize_is_refused_when_the_zoo_config_asks_for_it(tmp_path, capsys):
+    from sanp.cli import main
+
+    trpo = FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.zip"
+    with pytest.raises(PolicyError, match=r"config\.yml says it was trained with normalize: true; "
+                                          r"pass --vecnormalize .*sb3-trpo-LunarLanderContinuous-v2\.vecnormalize\.pkl"):
+        load(trpo)
+    assert load(trpo, vecnormalize=FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.vecnormalize.pkl").has_normalizer
+    # a copy without its config: imported, with a summary that says nothing was folded in,
+    # and a warning when its returns are far below what the user expects of it
+    bare = tmp_path / "trpo.zip"
+    bare.write_bytes(trpo.read_bytes())
+    code = main(["import", str(bare), "--env", "LunarLanderContinuous-v3", "-o", str(tmp_path / "t.onnx"),
+                 "--expect-return", "262"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "no observation normalisation folded in" in out
+    assert err.startswith("warning: the first 5 episodes returned") and "far below the expected 262" in err
