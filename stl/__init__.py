@@ -2,7 +2,7 @@
 
     >>> import stl
     >>> spec = stl.load("specs/cartpole.stl")                          # doctest: +SKIP
-    >>> stl.robustness(spec.requirements["angle"], {"theta": traces})[..., 0]  # doctest: +SKIP
+    >>> stl.robustness_at0(spec.requirements["angle"], {"theta": traces})     # doctest: +SKIP
 
 The AST (`stl.ast`) is data; parsing, printing and evaluation are functions over it.
 `stl` never imports sanp, torch or gymnasium.
@@ -12,7 +12,7 @@ from stl.errors import SignalError, SpecError, StlError
 from stl.parser import MAX_DEPTH, load, parse
 from stl.predicates import predicates
 from stl.printer import format_node, to_text
-from stl.robustness import evaluate_expr, robustness
+from stl.robustness import evaluate_expr, robustness, robustness_at0
 from stl.rtamt_backend import rtamt_robustness, to_rtamt
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "parse",
     "predicates",
     "robustness",
+    "robustness_at0",
     "rtamt_robustness",
     "to_rtamt",
     "to_text",

@@ -2,7 +2,8 @@
 
 `robustness(requirement, signals)` takes signals of shape [T] or [N, T] (a batch of
 traces along the leading axes, time last) and returns the robustness signal of the
-same shape; `evaluate_expr(expr, signals)` gives the value of an arithmetic expression
+same shape; `robustness_at0` returns only its first column, reading only the samples
+time 0 depends on (the *support* of time 0, see `support`); `evaluate_expr(expr, signals)` gives the value of an arithmetic expression
 (one side of a comparison). Semantics, for a
 trace of length T (indices outside [0, T) do not exist):
 
@@ -31,6 +32,7 @@ arithmetic of the formula itself are performed, so the results equal RTAMT's exa
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,6 +70,21 @@ def robustness(target: Target, signals: Mapping[str, object]) -> np.ndarray:
         array([0.25, 0.25, 0.25])
     """
     return evaluate(_formula(target), signals)
+
+
+def robustness_at0(target: Target, signals: Mapping[str, object]) -> np.ndarray:
+    """Each trace's robustness (time 0 only), shape [] for a [T] trace, [N] for [N, T].
+
+    Equal to `robustness(target, signals)[..., 0]`, but reads only the samples time 0
+    depends on: a bounded formula such as `always[0:100] eventually[0:20] p` touches
+    121 samples however long the trace, an unbounded one is a reduction at its top.
+
+        >>> import numpy as np, stl
+        >>> spec = stl.parse("env E\\nsignal x = obs[0]\\nreq r: always[0:2] (x <= 1)\\n")
+        >>> float(stl.robustness_at0(spec.requirements["r"], {"x": np.arange(1e5) / 4}))
+        0.5
+    """
+    return evaluate(_formula(target), signals, steps=1)[..., 0]
 
 
 def evaluate_expr(expr: A.Node, signals: Mapping[str, object]) -> np.ndarray:
@@ -109,28 +126,82 @@ def _check_signals(node: A.Node, signals: Mapping[str, object]) -> tuple[dict, t
     return arrays, shape
 
 
-def evaluate(node: A.Node, signals: Mapping[str, object]) -> np.ndarray:
-    """Robustness (formula) or value (expression) of any `node`, shape [..., T]."""
+def evaluate(node: A.Node, signals: Mapping[str, object], steps: int | None = None
+             ) -> np.ndarray:
+    """Robustness (formula) or value (expression) of any `node` at the first `steps`
+    steps (all of them by default), shape [..., steps]."""
     arrays, shape = _check_signals(node, signals)
     T = shape[-1]
-    # time-major [T, B] internally
-    tm = {k: np.ascontiguousarray(v.reshape(-1, T).T) for k, v in arrays.items()}
-    tshape = (T, int(np.prod(shape[:-1])) if len(shape) > 1 else 1)
-    memo: dict[int, np.ndarray] = {}
+    n = T if steps is None else max(1, min(steps, T))
+    need = support(node, n, T)
+    # time-major [L, B] internally, L = the samples some signal is read at
+    L = max((need[id(s)] for s in A.walk(node) if isinstance(s, A.SignalRef)), default=n)
+    sig = {k: np.ascontiguousarray(v.reshape(-1, T)[:, :L].T) for k, v in arrays.items()}
+    B = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    ctx = _Context(sig, need, B, {})
     with np.errstate(all="ignore"):
-        out = _eval(node, tm, tshape, memo)
-    out = np.broadcast_to(out, tshape)
-    return np.ascontiguousarray(out.T, dtype=np.float64).reshape(shape)
+        out = _eval(node, ctx)
+    out = np.broadcast_to(out, (n, B))
+    return np.ascontiguousarray(out.T, dtype=np.float64).reshape(shape[:-1] + (n,))
 
 
-def _eval(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
+# ------------------------------------------------------------------ the support
+def _demands(node: A.Node, n: int, T: int) -> list[tuple[A.Node, int]]:
+    """(child, how many first samples of it steps < n of `node` read), capped at T."""
+    if isinstance(node, A.Temporal):
+        if node.op == "next":
+            return [(node.operand, min(T, n + 1))]
+        if node.op in A.PAST_OPS:
+            return [(node.operand, n)]
+        hi = _bounds(node)[1]
+        return [(node.operand, T if hi is None else min(T, n + hi))]
+    if isinstance(node, A.TemporalBinary):
+        hi = _bounds(node)[1]
+        d = n if node.op == "since" else T if hi is None else min(T, n + hi)
+        return [(node.left, d), (node.right, d)]
+    return [(c, n) for c in node.children()]
+
+
+def support(node: A.Node, steps: int, T: int) -> dict[int, int]:
+    """For every sub-node (by id): how many first samples of it the first `steps` steps
+    of `node` depend on, over a trace of T samples. Bounded future operators add their
+    window's end, past operators nothing, unbounded ones need the whole trace."""
+    need: dict[int, int] = {}
+    stack = [(node, steps)]
+    while stack:
+        sub, n = stack.pop()
+        if need.get(id(sub), 0) >= n:
+            continue
+        need[id(sub)] = n
+        stack.extend(_demands(sub, n, T))
+    return need
+
+
+# ------------------------------------------------------------------ operators
+@dataclass
+class _Context:
+    sig: dict[str, np.ndarray]
+    need: dict[int, int]
+    batch: int
+    memo: dict[int, np.ndarray]
+
+
+def _eval(node: A.Node, ctx: _Context) -> np.ndarray:
     key = id(node)
-    hit = memo.get(key)
-    if hit is not None:
-        return hit
-    out = _eval_node(node, sig, shape, memo)
-    memo[key] = out
-    return out
+    hit = ctx.memo.get(key)
+    if hit is None:
+        hit = ctx.memo[key] = _eval_node(node, ctx)
+    return hit
+
+
+def _first(x: np.ndarray, n: int) -> np.ndarray:
+    """The first n steps of an operand (a scalar stays a scalar)."""
+    return x if np.ndim(x) == 0 else x[:n]
+
+
+def _operand(node: A.Node, ctx: _Context) -> np.ndarray:
+    """A temporal operator's operand as a full [L, B] array."""
+    return np.broadcast_to(_eval(node, ctx), (ctx.need[id(node)], ctx.batch))
 
 
 def _xor_abs(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -168,43 +239,45 @@ def _bounds(node: A.Temporal | A.TemporalBinary) -> tuple[int, int | None]:
     return (0, None) if node.interval is None else (node.interval.lo, node.interval.hi)
 
 
-def _temporal(node: A.Temporal, x: np.ndarray) -> np.ndarray:
+def _temporal(node: A.Temporal, x: np.ndarray, n: int) -> np.ndarray:
     op = node.op
     if op == "next":
-        return window_future(x, 1, 1, True)
+        return window_future(x, 1, 1, True, n)
     if op == "prev":
-        return window_past(x, 1, 1, True)
+        return window_past(x, 1, 1, True, n)
     lo, hi = _bounds(node)
     if op in ("always", "eventually"):
-        return window_future(x, lo, hi, op == "always")
-    return window_past(x, lo, hi, op == "historically")  # historically / once
+        return window_future(x, lo, hi, op == "always", n)
+    return window_past(x, lo, hi, op == "historically", n)  # historically / once
 
 
-def _eval_node(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
+def _eval_node(node: A.Node, ctx: _Context) -> np.ndarray:
+    n = ctx.need[id(node)]
     if isinstance(node, (A.Num, A.ConstRef)):
         return np.float64(node.value)  # a scalar: broadcast where it meets signals
     if isinstance(node, A.SignalRef):
-        return sig[node.name]
+        return ctx.sig[node.name][:n]
     if isinstance(node, A.BoolConst):
         return np.float64(INF if node.value else -INF)
     if isinstance(node, A.ReqRef):
-        return _eval(node.formula, sig, shape, memo)
+        return _first(_eval(node.formula, ctx), n)
     if isinstance(node, (A.Neg, A.Not)):
-        return -_eval(node.operand, sig, shape, memo)
+        return -_first(_eval(node.operand, ctx), n)
     if isinstance(node, A.Abs):
-        return np.abs(_eval(node.operand, sig, shape, memo))
+        return np.abs(_first(_eval(node.operand, ctx), n))
     if isinstance(node, A.Temporal):
-        return _temporal(node, np.broadcast_to(_eval(node.operand, sig, shape, memo), shape))
-    x = _eval(node.left, sig, shape, memo)
-    y = _eval(node.right, sig, shape, memo)
+        return _temporal(node, _operand(node.operand, ctx), n)
+    if isinstance(node, A.TemporalBinary):
+        x, y = _operand(node.left, ctx), _operand(node.right, ctx)
+        L = min(x.shape[0], y.shape[0])  # a shared operand may have been read further
+        step = until_future if node.op == "until" else since_past
+        return step(x[:L], y[:L], *_bounds(node), n)
+    x = _first(_eval(node.left, ctx), n)
+    y = _first(_eval(node.right, ctx), n)
     if isinstance(node, A.Arith):
         return _ARITH[node.op](x, y)
     if isinstance(node, A.Compare):
         return _compare(node.op, x, y)
     if isinstance(node, A.Binary):
         return _boolean(node.op, x, y)
-    if isinstance(node, A.TemporalBinary):
-        x, y = np.broadcast_to(x, shape), np.broadcast_to(y, shape)
-        step = until_future if node.op == "until" else since_past
-        return step(x, y, *_bounds(node))
     raise TypeError(f"not an AST node: {node!r}")
