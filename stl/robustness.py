@@ -133,10 +133,11 @@ def evaluate(node: A.Node, signals: Mapping[str, object], steps: int | None = No
     arrays, shape = _check_signals(node, signals)
     T = shape[-1]
     n = T if steps is None else max(1, min(steps, T))
-    need = support(node, n, T)
-    # time-major [L, B] internally, L = the samples some signal is read at
-    L = max((need[id(s)] for s in A.walk(node) if isinstance(s, A.SignalRef)), default=n)
-    sig = {k: np.ascontiguousarray(v.reshape(-1, T)[:, :L].T) for k, v in arrays.items()}
+    reads: dict[str, int] = {}
+    need = support(node, n, T, reads)
+    # time-major [L, B] internally, L = the samples the signal is read at
+    sig = {k: np.ascontiguousarray(v.reshape(-1, T)[:, : reads[k]].T)
+           for k, v in arrays.items() if k in reads}
     B = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
     ctx = _Context(sig, need, B, {})
     with np.errstate(all="ignore"):
@@ -162,10 +163,12 @@ def _demands(node: A.Node, n: int, T: int) -> list[tuple[A.Node, int]]:
     return [(c, n) for c in node.children()]
 
 
-def support(node: A.Node, steps: int, T: int) -> dict[int, int]:
+def support(node: A.Node, steps: int, T: int, reads: dict[str, int] | None = None
+            ) -> dict[int, int]:
     """For every sub-node (by id): how many first samples of it the first `steps` steps
     of `node` depend on, over a trace of T samples. Bounded future operators add their
-    window's end, past operators nothing, unbounded ones need the whole trace."""
+    window's end, past operators nothing, unbounded ones need the whole trace. `reads`,
+    if given, receives the same per signal name."""
     need: dict[int, int] = {}
     stack = [(node, steps)]
     while stack:
@@ -173,6 +176,8 @@ def support(node: A.Node, steps: int, T: int) -> dict[int, int]:
         if need.get(id(sub), 0) >= n:
             continue
         need[id(sub)] = n
+        if reads is not None and isinstance(sub, A.SignalRef):
+            reads[sub.name] = max(reads.get(sub.name, 0), n)
         stack.extend(_demands(sub, n, T))
     return need
 
@@ -201,7 +206,9 @@ def _first(x: np.ndarray, n: int) -> np.ndarray:
 
 def _operand(node: A.Node, ctx: _Context) -> np.ndarray:
     """A temporal operator's operand as a full [L, B] array."""
-    return np.broadcast_to(_eval(node, ctx), (ctx.need[id(node)], ctx.batch))
+    x = _eval(node, ctx)
+    shape = (ctx.need[id(node)], ctx.batch)
+    return x if x.shape == shape else np.broadcast_to(x, shape)
 
 
 def _xor_abs(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -267,6 +274,9 @@ def _eval_node(node: A.Node, ctx: _Context) -> np.ndarray:
         return np.abs(_first(_eval(node.operand, ctx), n))
     if isinstance(node, A.Temporal):
         return _temporal(node, _operand(node.operand, ctx), n)
+    if isinstance(node, (A.ActionRef, A.OutputRef, A.Agrees)):
+        raise TypeError(f"`{type(node).__name__}` belongs to a prop, which `sanp prove` "
+                        "checks; it has no value over signals")
     if isinstance(node, A.TemporalBinary):
         x, y = _operand(node.left, ctx), _operand(node.right, ctx)
         L = min(x.shape[0], y.shape[0])  # a shared operand may have been read further

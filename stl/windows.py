@@ -71,7 +71,7 @@ def _sliding(x: np.ndarray, w: int, is_min: bool) -> np.ndarray:
     L = x.shape[0]
     if w <= 1:
         return x.copy()
-    if w <= 16:  # a few doubling passes beat two block scans for short windows
+    if w <= 16 or L <= 2048:  # a few doubling passes beat two block scans (few calls)
         s = x.copy()
         k = 1
         while 2 * k <= w:
