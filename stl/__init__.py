@@ -10,6 +10,7 @@ The AST (`stl.ast`) is data; parsing, printing and evaluation are functions over
 from stl.ast import Predicate, Requirement, Signal, SpecFile
 from stl.errors import SignalError, SpecError, StlError
 from stl.parser import MAX_DEPTH, load, parse
+from stl.linear import linear_constraint, linear_form
 from stl.predicates import predicates
 from stl.printer import format_node, to_text
 from stl.robustness import evaluate_expr, robustness, robustness_at0
@@ -26,6 +27,8 @@ __all__ = [
     "StlError",
     "evaluate_expr",
     "format_node",
+    "linear_constraint",
+    "linear_form",
     "load",
     "parse",
     "predicates",

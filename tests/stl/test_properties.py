@@ -96,3 +96,26 @@ def test_a_spec_may_hold_props_only_and_props_are_not_evaluated_as_formulas():
     assert not spec.requirements and list(spec.properties) == ["p"]
     with pytest.raises(TypeError, match="prop"):
         stl.robustness(spec.properties["p"].conclusion, {"x": [0.0, 1.0]})
+
+
+def test_linear_constraints_equal_the_comparisons_they_come_from():
+    import numpy as np
+
+    spec = stl.parse(H + "\n".join(PROPS) + "\n")
+    rng = np.random.default_rng(0)
+    sig = {k: rng.normal(size=50) for k in ("x", "x_dot", "theta", "theta_dot")}
+    for prop in spec.properties.values():
+        for cmp in prop.assumptions:
+            coeffs, op, bound = stl.linear_constraint(cmp)
+            assert op == cmp.op
+            lhs = sum(c * sig[v] for v, c in coeffs.items())
+            expected = stl.evaluate_expr(cmp.left, sig) - stl.evaluate_expr(cmp.right, sig)
+            np.testing.assert_allclose(lhs - bound, expected, rtol=0, atol=1e-12)
+    margin = spec.properties["margin"]
+    assert stl.linear_constraint(margin.assumptions[0]) == ({"theta": 2.0, "x": -0.25}, "<=", 1.0)
+    assert stl.linear_constraint(margin.conclusion) == ({"output[1]": 1.0, "output[0]": -1.0},
+                                                       ">=", -2.4)
+    assert stl.linear_constraint(spec.properties["by_name"].conclusion) == ({"push": 1.0}, "==",
+                                                                           1.0)
+    with pytest.raises(ValueError, match="not linear"):
+        stl.linear_form(stl.parse(H + "req q: x * x > 0\n").requirements["q"].formula.left)
