@@ -3,9 +3,9 @@
 `robustness(requirement, signals)` takes signals of shape [T] or [N, T] (a batch of
 traces along the leading axes, time last) and returns the robustness signal of the
 same shape; `robustness_at0` returns only its first column, reading only the samples
-time 0 depends on (the *support* of time 0, see `support`); `evaluate_expr(expr, signals)` gives the value of an arithmetic expression
-(one side of a comparison). Semantics, for a
-trace of length T (indices outside [0, T) do not exist):
+time 0 depends on (the *support* of time 0, see `support`); `evaluate_expr(expr,
+signals)` gives the value of an arithmetic expression (one side of a comparison).
+Semantics, for a trace of length T (indices outside [0, T) do not exist):
 
 * ``a <= b``, ``a < b``: b - a;  ``a >= b``, ``a > b``: a - b;  ``a == b``: -|a - b|;
   ``a != b``: |a - b|;  ``true``: +inf;  ``false``: -inf.
@@ -24,15 +24,18 @@ trace of length T (indices outside [0, T) do not exist):
 
 A length-1 trace (RTAMT refuses it) follows the same rules with T = 1.
 
-Cost: sliding-window min/max is van Herk/Gil-Werman (O(T) whatever the window), the
-unbounded operators are prefix/suffix accumulations, and bounded until/since use a
-doubling scheme in O(T log w) (RTAMT's is O(T w^2)). Only min, max, negation and the
-arithmetic of the formula itself are performed, so the results equal RTAMT's exactly.
+Cost: see `stl.windows` (O(T) sliding windows, O(T log w) bounded until/since, unbounded
+until/since in blocks; RTAMT's bounded until is O(T w^2)). Only min, max, negation and
+the arithmetic of the formula itself are performed, so the results equal RTAMT's
+exactly, on the full signal and on the support of time 0 alike.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -102,8 +105,8 @@ def evaluate_expr(expr: A.Node, signals: Mapping[str, object]) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ evaluation
-def _check_signals(node: A.Node, signals: Mapping[str, object]) -> tuple[dict, tuple]:
-    needed = A.signal_names(node)
+def _check_signals(needed: frozenset[str], signals: Mapping[str, object]
+                   ) -> tuple[dict, tuple]:
     arrays: dict[str, np.ndarray] = {}
     shape: tuple | None = None
     names = sorted(needed) or sorted(signals)[:1]
@@ -130,15 +133,15 @@ def evaluate(node: A.Node, signals: Mapping[str, object], steps: int | None = No
              ) -> np.ndarray:
     """Robustness (formula) or value (expression) of any `node` at the first `steps`
     steps (all of them by default), shape [..., steps]."""
-    arrays, shape = _check_signals(node, signals)
+    arrays, shape = _check_signals(_cached(node, "names", lambda: A.signal_names(node)),
+                                   signals)
     T = shape[-1]
     n = T if steps is None else max(1, min(steps, T))
-    reads: dict[str, int] = {}
-    need = support(node, n, T, reads)
+    need, reads = _cached(node, (n, T), lambda: _support_and_reads(node, n, T))
     # time-major [L, B] internally, L = the samples the signal is read at
     sig = {k: np.ascontiguousarray(v.reshape(-1, T)[:, : reads[k]].T)
            for k, v in arrays.items() if k in reads}
-    B = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    B = math.prod(shape[:-1])
     ctx = _Context(sig, need, B, {})
     with np.errstate(all="ignore"):
         out = _eval(node, ctx)
@@ -147,6 +150,31 @@ def evaluate(node: A.Node, signals: Mapping[str, object], steps: int | None = No
 
 
 # ------------------------------------------------------------------ the support
+# Per formula (by identity, dropped with it): its signal names and its support for each
+# (steps, T) seen, so that evaluating one formula over many traces walks it only once.
+_CACHE: dict[int, tuple[weakref.ref, dict]] = {}
+_PLANS_PER_FORMULA = 64
+
+
+def _cached(node: A.Node, key: object, make: Callable[[], Any]) -> Any:
+    entry = _CACHE.get(id(node))
+    if entry is None or entry[0]() is not node:
+        ref = weakref.ref(node, lambda _, k=id(node): _CACHE.pop(k, None))
+        entry = _CACHE[id(node)] = (ref, {})
+    plans = entry[1]
+    hit = plans.get(key)
+    if hit is None:
+        if len(plans) >= _PLANS_PER_FORMULA:
+            plans.clear()
+        hit = plans[key] = make()
+    return hit
+
+
+def _support_and_reads(node: A.Node, n: int, T: int) -> tuple[dict[int, int], dict[str, int]]:
+    reads: dict[str, int] = {}
+    return support(node, n, T, reads), reads
+
+
 def _demands(node: A.Node, n: int, T: int) -> list[tuple[A.Node, int]]:
     """(child, how many first samples of it steps < n of `node` read), capped at T."""
     if isinstance(node, A.Temporal):
@@ -201,7 +229,7 @@ def _eval(node: A.Node, ctx: _Context) -> np.ndarray:
 
 def _first(x: np.ndarray, n: int) -> np.ndarray:
     """The first n steps of an operand (a scalar stays a scalar)."""
-    return x if np.ndim(x) == 0 else x[:n]
+    return x if x.ndim == 0 else x[:n]
 
 
 def _operand(node: A.Node, ctx: _Context) -> np.ndarray:
