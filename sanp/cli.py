@@ -265,6 +265,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{path}: ok — env {spec.env_id}, horizon {binding.horizon}, "
             f"{len(spec.signals)} signals, {len(spec.requirements)} requirements "
             f"({', '.join(spec.requirements)}), search [{dims}]"
+            + (f", {len(spec.regions)} regions, {len(spec.properties)} props "
+               f"({', '.join(spec.properties)})" if spec.properties or spec.regions else "")
         )
     return EXIT_OK
 

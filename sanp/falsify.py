@@ -140,7 +140,7 @@ def score(spec: Any, names: Sequence[str], traj: Trajectory) -> dict[str, float]
     if traj.nonfinite:
         return {n: float("-inf") for n in names}
     signals = traj.signals(spec)
-    return {n: float(stl.robustness(spec.requirements[n], signals)[0]) for n in names}
+    return {n: float(stl.robustness_at0(spec.requirements[n], signals)) for n in names}
 
 
 def critical_step(spec: Any, name: str, traj: Trajectory) -> int:

@@ -185,9 +185,25 @@ class ReqRef(Node):
         return (self.formula,)
 
 
-Expr = Union[Num, SignalRef, ConstRef, Neg, Arith, Abs]
+@dataclass(frozen=True)
+class ActionRef(Node):
+    """`action` (the discrete action chosen) or `action[i]` (component i of a continuous
+    action): the policy's output, only in the conclusion of a `prop`."""
+
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputRef(Node):
+    """`output[i]`: the network's raw output i (a Q-value, a logit), only in a `prop`'s
+    conclusion."""
+
+    index: int
+
+
+Expr = Union[Num, SignalRef, ConstRef, Neg, Arith, Abs, ActionRef, OutputRef]
 Formula = Union[BoolConst, Compare, Not, Binary, Temporal, TemporalBinary, ReqRef]
-EXPR_TYPES = (Num, SignalRef, ConstRef, Neg, Arith, Abs)
+EXPR_TYPES = (Num, SignalRef, ConstRef, Neg, Arith, Abs, ActionRef, OutputRef)
 FORMULA_TYPES = (BoolConst, Compare, Not, Binary, Temporal, TemporalBinary, ReqRef)
 
 
@@ -263,6 +279,45 @@ class Requirement:
 
 
 @dataclass(frozen=True)
+class Region:
+    """`region NAME: x in [lo, hi], ...` (a box over observation signals; the signals it
+    leaves out are unconstrained) or `region NAME: visited` (the bounding box of the
+    states the reference policy visits over the search space, derived from data)."""
+
+    name: str
+    bounds: dict[str, tuple[float, float]]
+    visited: bool = False
+    line: int = field(default=0, compare=False, repr=False)
+    column: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Agrees(Node):
+    """`agrees`: the same discrete action as the reference policy; `agrees within d`:
+    every component of a continuous action within d of the reference's."""
+
+    within: float | None = None
+
+
+@dataclass(frozen=True)
+class Property:
+    """`prop NAME over REGION: assumptions implies conclusion`, a one-step property.
+
+    Over every observation in the region that satisfies all `assumptions` (linear
+    comparisons over observation signals and consts), the policy's action or output
+    satisfies `conclusion` (a comparison over `ActionRef`, `OutputRef` or signals bound
+    to the action), or agrees with a reference policy (`Agrees`).
+    """
+
+    name: str
+    region: str
+    assumptions: tuple[Compare, ...]
+    conclusion: Compare | Agrees
+    line: int = field(default=0, compare=False, repr=False)
+    column: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class SpecFile:
     """A parsed specification file.
 
@@ -278,6 +333,8 @@ class SpecFile:
     consts: dict[str, float]
     search: dict[str, tuple[float, float]]
     requirements: dict[str, Requirement]
+    regions: dict[str, Region] = field(default_factory=dict)
+    properties: dict[str, Property] = field(default_factory=dict)
     source: str = field(default="<string>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     sha256: str = field(default="", compare=False, repr=False)

@@ -17,13 +17,16 @@ from stl import ast as A
 MAX_DEPTH = 200
 """Deepest allowed nesting of operators in one formula (requirement references count)."""
 
-STATEMENT_KEYWORDS = ("env", "horizon", "reward", "signal", "const", "search", "req")
+STATEMENT_KEYWORDS = ("env", "horizon", "reward", "signal", "const", "search", "req",
+                      "region", "prop")
 FORMULA_KEYWORDS = (
     "true", "false", "abs", "not", "and", "or", "xor", "implies", "iff", "always",
     "eventually", "historically", "once", "until", "since", "next", "prev",
 )
 RESERVED = frozenset(
-    STATEMENT_KEYWORDS + FORMULA_KEYWORDS + ("obs", "action", "in", "inf", "G", "F", "H", "O", "U", "S")
+    STATEMENT_KEYWORDS + FORMULA_KEYWORDS
+    + ("obs", "action", "output", "over", "visited", "agrees", "within", "in", "inf",
+       "G", "F", "H", "O", "U", "S")
 )
 
 _OP_BY_TOKEN = {
@@ -117,6 +120,19 @@ class Builder(Transformer):
     def arith(self, left: A.Node, op: Token, right: A.Node) -> A.Node:
         return _mk(A.Arith, left, str(op), left, right, kids=(left, right))
 
+    def action_ref(self, tok: Token) -> A.Node:
+        return _mk(A.ActionRef, tok, None)
+
+    def action_index_ref(self, tok: Token, idx: RawNum) -> A.Node:
+        node = _mk(A.ActionRef, tok, None)
+        object.__setattr__(node, "_raw_index", idx)  # checked (whole, >= 0) by the checker
+        return node
+
+    def output_ref(self, tok: Token, idx: RawNum) -> A.Node:
+        node = _mk(A.OutputRef, tok, 0)
+        object.__setattr__(node, "_raw_index", idx)
+        return node
+
     def compare(self, left: A.Node, op: Token, right: A.Node) -> A.Node:
         node = _mk(A.Compare, left, str(op), left, right, kids=(left, right))
         object.__setattr__(node, "_op_tok", op)
@@ -185,6 +201,23 @@ class Builder(Transformer):
 
     def req_stmt(self, kw: Token, name: Token, formula: A.Node) -> tuple:
         return ("req", kw, name, formula)
+
+    def box_range(self, name: Token, lo: RawNum, hi: RawNum) -> tuple:
+        return (name, lo, hi)
+
+    def region_box(self, kw: Token, name: Token, *ranges: tuple) -> tuple:
+        return ("region", kw, name, list(ranges))
+
+    def region_visited(self, kw: Token, name: Token, visited: Token) -> tuple:
+        return ("region", kw, name, None)
+
+    def prop_formula(self, kw: Token, name: Token, _over: Token, region: Token,
+                     formula: A.Node) -> tuple:
+        return ("prop", kw, name, region, formula)
+
+    def prop_agrees(self, kw: Token, name: Token, _over: Token, region: Token, agrees: Token,
+                    _within: Token | None, eps: RawNum | None) -> tuple:
+        return ("prop", kw, name, region, (agrees, eps))
 
     def start(self, *stmts: Any) -> list:
         return list(stmts)

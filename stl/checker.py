@@ -16,6 +16,7 @@ from stl import ast as A
 from stl.builder import FORMULA_KEYWORDS, MAX_DEPTH, RESERVED, RawNum, pos
 from stl.errors import SpecError, did_you_mean
 from stl.printer import format_node
+from stl.properties import check_property, check_region
 
 Resolved = tuple[A.Node, str, int]
 """(resolved node, 'expr' | 'formula', nesting depth)."""
@@ -41,6 +42,9 @@ class Checker:
         self.consts: dict[str, float] = {}
         self.search: dict[str, tuple[float, float]] = {}
         self.reqs: dict[str, A.Requirement] = {}
+        self.regions: dict[str, A.Region] = {}
+        self.props: dict[str, A.Property] = {}
+        self.policy_refs_allowed = False  # set while checking a prop's conclusion
 
     def error(self, msg: str, at: Any, hint: str | None = None) -> SpecError:
         where = pos(at) if at is not None else {"line": 1, "column": 1}
@@ -108,6 +112,8 @@ class Checker:
             return node, "formula", 1
         if isinstance(node, A.SignalRef):
             return self.resolve_name(node, scope, req_name, later)
+        if isinstance(node, (A.ActionRef, A.OutputRef)):
+            return self.resolve_policy_ref(node), "expr", 1
         kids = node.children()
         resolved = [self.resolve(k, scope, req_name, later) for k in kids]
         depth = 1 + max(r[2] for r in resolved)
@@ -147,6 +153,20 @@ class Checker:
         if kind == "const":
             return A.ConstRef(name, value, **at), "expr", 1
         return A.ReqRef(name, value.formula, **at), "formula", 1 + getattr(value, "_depth", 1)
+
+    def resolve_policy_ref(self, node: A.ActionRef | A.OutputRef) -> A.Node:
+        """`action`, `action[i]`, `output[i]`: allowed in a prop's conclusion only."""
+        what = "output" if isinstance(node, A.OutputRef) else "action"
+        raw = getattr(node, "_raw_index", None)
+        text = what if raw is None else f"{what}[{raw.text}]"
+        if not self.policy_refs_allowed:
+            hint = (f"declare a signal, e.g. `signal a = {text}`, and use its name"
+                    if what == "action" else "network outputs can only be used in a prop")
+            raise self.error(f"`{text}` can only be used in the conclusion of a prop", node,
+                             hint)
+        index = None if raw is None else self.whole(raw, f"{what} index", 0)
+        at = {"line": node.line, "column": node.column}
+        return A.OutputRef(index, **at) if what == "output" else A.ActionRef(index, **at)
 
     def rebuild(self, node: A.Node, subs: list[A.Node]) -> A.Node:
         """`node` again with its children replaced by `subs` (and its interval checked)."""
@@ -232,10 +252,15 @@ class Checker:
         self.search[name] = (lo_v, hi_v)
         self.positions[key] = (name_tok.line, name_tok.column)
 
-    def requirements(self, stmts: list[tuple]) -> None:
-        req_lines = {str(s[2]): s[2].line for s in stmts if s[0] == "req"}
+    def const_scope(self) -> dict[str, Any]:
+        """Names a formula may use besides requirements: the signals and consts."""
         scope: dict[str, Any] = {n: ("signal", None) for n in self.signals}
         scope.update({n: ("const", v) for n, v in self.consts.items()})
+        return scope
+
+    def requirements(self, stmts: list[tuple]) -> None:
+        req_lines = {str(s[2]): s[2].line for s in stmts if s[0] == "req"}
+        scope = self.const_scope()
         for _, _kw, name_tok, formula in (s for s in stmts if s[0] == "req"):
             name = self.declare(name_tok, "requirement")
             later = {k: v for k, v in req_lines.items() if k not in self.reqs and k != name}
@@ -253,13 +278,19 @@ class Checker:
         """The checked SpecFile of the parser's statements (raises SpecError)."""
         # declarations first, so a requirement may use signals and consts declared anywhere
         for st in stmts:
-            if st[0] != "req":
+            if st[0] not in ("req", "region", "prop"):
                 getattr(self, f"stmt_{st[0]}")(*st[1:])
         self.requirements(stmts)
+        for st in stmts:  # after every signal, const and requirement they may name
+            if st[0] == "region":
+                self.regions[str(st[2])] = check_region(self, *st[1:])
+        for st in stmts:
+            if st[0] == "prop":
+                self.props[str(st[2])] = check_property(self, *st[1:])
         if self.env is None:
             raise self.error("missing 'env' line", None,
                              "start the spec with the environment, e.g. `env CartPole-v1`")
-        if not self.reqs:
+        if not self.reqs and not self.props:
             last = max(1, len(self.text.rstrip("\n").split("\n")))
             raise SpecError("the spec has no requirement", line=last, column=1,
                             source=self.source, text=self.text,
@@ -267,7 +298,8 @@ class Checker:
         return A.SpecFile(
             env_id=self.env[0], env_kwargs=self.env[1], horizon=self.horizon,
             reward_threshold=self.reward, signals=self.signals, consts=self.consts,
-            search=self.search, requirements=self.reqs, source=self.source, text=self.text,
+            search=self.search, requirements=self.reqs, regions=self.regions,
+            properties=self.props, source=self.source, text=self.text,
             sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
             positions=self.positions,
         )

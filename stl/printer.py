@@ -84,6 +84,12 @@ def format_node(node: A.Node) -> str:
         return node.name
     if isinstance(node, A.BoolConst):
         return "true" if node.value else "false"
+    if isinstance(node, A.ActionRef):
+        return "action" if node.index is None else f"action[{node.index}]"
+    if isinstance(node, A.OutputRef):
+        return f"output[{node.index}]"
+    if isinstance(node, A.Agrees):
+        return "agrees" if node.within is None else f"agrees within {format_number(node.within)}"
     if isinstance(node, A.Neg):
         return "-" + _wrap(node.operand, PREC_NEG)
     if isinstance(node, A.Abs):
@@ -122,7 +128,24 @@ def _format_value(value: bool | float | str) -> str:
     return f'"{escaped}"'
 
 
-def to_text(item: A.SpecFile | A.Requirement) -> str:
+def format_region(region: A.Region) -> str:
+    """`region NAME: x in [lo, hi], ...` or `region NAME: visited`."""
+    if region.visited:
+        return f"region {region.name}: visited"
+    box = ", ".join(f"{k} in [{format_number(lo)}, {format_number(hi)}]"
+                    for k, (lo, hi) in region.bounds.items())
+    return f"region {region.name}: {box}"
+
+
+def format_property(prop: A.Property) -> str:
+    """`prop NAME over REGION: a and b implies conclusion`."""
+    body = format_node(prop.conclusion)
+    if prop.assumptions:
+        body = " and ".join(format_node(c) for c in prop.assumptions) + " implies " + body
+    return f"prop {prop.name} over {prop.region}: {body}"
+
+
+def to_text(item: A.SpecFile | A.Requirement | A.Region | A.Property) -> str:
     """Canonical text of a spec file (parses back to an equal `SpecFile`) or of one
     requirement's `req NAME: formula` line.
 
@@ -131,9 +154,14 @@ def to_text(item: A.SpecFile | A.Requirement) -> str:
     """
     if isinstance(item, A.Requirement):
         return f"req {item.name}: {format_node(item.formula)}"
+    if isinstance(item, A.Region):
+        return format_region(item)
+    if isinstance(item, A.Property):
+        return format_property(item)
     if isinstance(item, A.SpecFile):
         return format_spec(item)
-    raise TypeError(f"to_text() takes a SpecFile or a Requirement, got {type(item).__name__}")
+    raise TypeError("to_text() takes a SpecFile, Requirement, Region or Property, got "
+                    f"{type(item).__name__}")
 
 
 def format_spec(spec: A.SpecFile) -> str:
@@ -162,4 +190,6 @@ def format_spec(spec: A.SpecFile) -> str:
         out.append(f"search {name} in [{format_number(lo)}, {format_number(hi)}]")
     for req in spec.requirements.values():
         out.append(to_text(req))
+    out.extend(format_region(r) for r in spec.regions.values())
+    out.extend(format_property(p) for p in spec.properties.values())
     return "\n".join(out) + "\n"

@@ -216,7 +216,7 @@ def probe(spec_path: str, policy_path: str, points: int, fixed_seed: bool) -> di
             "q99_of_max": round(float(np.quantile(maxs, 0.99)), 3), "max": round(float(maxs.max()), 3)}
     out["requirements"] = {}
     for name, req in spec.requirements.items():
-        rob = np.array([float(stl.robustness(req, {k: s[k] for k in req.signal_names})[0])
+        rob = np.array([float(stl.robustness_at0(req, {k: s[k] for k in req.signal_names}))
                         for s in sigs])
         out["requirements"][name] = {
             "violations": int(np.sum(rob < 0)), "min": round(float(rob.min()), 4),

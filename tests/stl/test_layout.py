@@ -56,7 +56,7 @@ def test_modules_stay_small(module):
     assert len((PKG / f"{module}.py").read_text().splitlines()) <= 400
 
 
-@pytest.mark.parametrize("module", ["printer", "predicates", "robustness", "rtamt_backend",
+@pytest.mark.parametrize("module", ["printer", "predicates", "robustness", "rtamt_backend", "linear",
                                     "parser"])
 def test_docstring_examples_run(module, monkeypatch):
     monkeypatch.chdir(PKG.parent)
