@@ -261,10 +261,11 @@ def test_nan_episodes_in_the_report(capsys, files, tmp_path):
     assert all(e["objective"] != "-inf" for e in doc["evaluations"] if e["point"]["push_x"] < 0)
 
 
-def test_policy_nan_from_the_first_step(capsys, files):
-    code, out, _err = cli(capsys, "verify", files / "all_nan.onnx", files / "lunar.stl", "--budget", 3,
+def test_a_policy_with_nan_weights_is_refused_before_any_episode(capsys, files):
+    # a NaN weight makes every output NaN; a discrete policy would silently choose action 0
+    code, out, err = cli(capsys, "verify", files / "all_nan.onnx", files / "lunar.stl", "--budget", 3,
                          "--optimizer", "random")
-    assert code == 1 and "FALSIFIED" in out
+    assert code == 2 and out == "" and "holds NaN or infinite values" in one_line_error(err)
 
 
 def test_mode_each_and_requirement_options(capsys, files, tmp_path):
