@@ -84,13 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
     i.add_argument("model", metavar="MODEL")
     i.add_argument("--vecnormalize", metavar="FILE")
-    i.add_argument("--env", required=True, metavar="ENV")
+    i.add_argument("--env", required=True, metavar="ENV", help="env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'")
     i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
 
     e = sub.add_parser("eval", help="mean, min, max return and episode length")
     e.add_argument("policy", metavar="POLICY")
     e.add_argument("spec", nargs="?", metavar="SPEC")
-    e.add_argument("--env", metavar="ENV")
+    e.add_argument("--env", metavar="ENV", help="env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'")
     e.add_argument("--episodes", type=_positive_int, default=100)
     e.add_argument("--seed", type=_int, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
@@ -215,14 +215,25 @@ def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
     import torch
 
     from sanp import policy as policies
+    from sanp.errors import PolicyError
 
     torch.set_num_threads(1)
-    return policies.load(
-        path,
-        observation_space=binding.observation_space,
-        action_space=binding.action_space,
-        vecnormalize=vecnormalize,
-    )
+    try:
+        return policies.load(
+            path,
+            observation_space=binding.observation_space,
+            action_space=binding.action_space,
+            vecnormalize=vecnormalize,
+        )
+    except PolicyError as exc:
+        from sanp.envs import fitting_variant
+
+        fit = fitting_variant(binding, lambda b: policies.load(
+            path, observation_space=b.observation_space, action_space=b.action_space,
+            vecnormalize=vecnormalize))
+        if fit is None:
+            raise
+        raise PolicyError(f"{exc} — it fits {fit}") from None
 
 
 def _progress(description: str):
@@ -341,7 +352,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     _check_output(args.output, args.model, args.vecnormalize)
     binding = bind(env_id=args.env)
     policy = load_policy(args.model, binding, args.vecnormalize)
-    export_onnx(policy, args.output, metadata={"env_id": args.env, "source": Path(args.model).name})
+    export_onnx(policy, args.output, metadata={"env_id": binding.env_text, "source": Path(args.model).name})
     print(f"{args.output}: {policy.obs_dim} inputs -> {policy.out_dim} {policy.action_kind} outputs")
     return EXIT_OK
 
@@ -369,7 +380,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     lens = np.array([t.length for t in trajs])
     bad = sum(t.nonfinite for t in trajs)
     print(
-        f"{binding.env_id}, {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, "
+        f"{binding.env_text}, {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, "
         f"horizon {binding.horizon}): return mean {rets.mean():.2f} ± {rets.std():.2f}, "
         f"min {rets.min():.2f}, max {rets.max():.2f}; length mean {lens.mean():.1f}, "
         f"min {lens.min()}, max {lens.max()}"

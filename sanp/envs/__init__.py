@@ -17,7 +17,7 @@ Example:
     >>> obs = b.reset(env, {"x": 0.01, "x_dot": 0.0, "theta": -0.02, "theta_dot": 0.0})
 """
 from sanp.envs.api import Dimension, EnvAdapter
-from sanp.envs.binding import Binding, bind, make_adapter
+from sanp.envs.binding import Binding, bind, fitting_variant, make_adapter
 from sanp.envs.classic import CartPoleAdapter
 from sanp.envs.registry import (
     ENTRY_POINT_GROUP,
@@ -28,6 +28,7 @@ from sanp.envs.registry import (
     parse_env_text,
     register,
     registered,
+    variants,
 )
 from sanp.envs.state import StateAdapter
 
@@ -43,8 +44,10 @@ __all__ = [
     "canonical",
     "check_env_id",
     "env_text",
+    "fitting_variant",
     "make_adapter",
     "parse_env_text",
     "register",
     "registered",
+    "variants",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +25,8 @@ import gymnasium as gym
 import numpy as np
 
 from sanp.envs.api import Dimension, EnvAdapter
-from sanp.envs.registry import adapter_class, canonical, env_text, parse_env_text
-from sanp.errors import EnvError
+from sanp.envs.registry import aliases, adapter_class, canonical, env_text, parse_env_text, variants
+from sanp.errors import EnvError, SanpError
 from sanp.types import ActionKind, Point
 
 
@@ -154,6 +154,22 @@ def bind(
         )
     finally:
         env.close()
+
+
+def fitting_variant(binding: Binding, load: Callable[[Binding], Any]) -> str | None:
+    """When a policy does not fit `binding`, the fix: another form of the same env that
+    `load(binding)` accepts, as the text to give (None when there is none)."""
+    for env_id, kwargs in variants(binding.env_id, binding.kwargs):
+        try:
+            load(bind(env_id=env_id, env_kwargs=kwargs, horizon=binding.horizon))
+        except SanpError:
+            continue
+        text = env_text(env_id, kwargs)
+        also = "".join(f" (= {a})" for a in aliases(env_id, kwargs))
+        return (
+            f"{text}{also}: pass --env '{text}' or write `env {text}` on the spec's env line"
+        )
+    return None
 
 
 def make_adapter(env_id: str, env_kwargs: Mapping[str, Any]) -> EnvAdapter:

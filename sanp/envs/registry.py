@@ -153,6 +153,24 @@ def aliases(env_id: str, kwargs: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def variants(env_id: str, kwargs: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The other registered forms of the same simulator, canonical: for LunarLander-v3,
+    `[('LunarLander-v3', {'continuous': True})]`; used to name the fix when a policy
+    does not fit the env it was given."""
+    base = gym.spec(env_id)
+    seen = {(env_id, tuple(sorted(kwargs.items())))}
+    out = []
+    for other in list(gym.registry.values()):
+        if other.entry_point != base.entry_point or other.version != base.version:
+            continue
+        form = canonical(other.id, {})
+        key = (form[0], tuple(sorted(form[1].items())))
+        if key not in seen:
+            seen.add(key)
+            out.append(form)
+    return out
+
+
 def env_text(env_id: str, kwargs: Mapping[str, Any]) -> str:
     """The spec's (and `--env`'s) form: `LunarLander-v3(continuous=true)`."""
     if not kwargs:
