@@ -116,6 +116,7 @@ def _import_env_package(env_id: str) -> None:
 
 def check_env_id(env_id: str) -> None:
     """Raise EnvError with a "did you mean" when gymnasium does not know `env_id`."""
+    _load_entry_points()  # an adapter package may register its envs with gymnasium
     _import_env_package(env_id)
     if env_id in gym.registry:
         return

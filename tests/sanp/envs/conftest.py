@@ -33,7 +33,7 @@ def _units(obs_dim: int, n_out: int, rows: list[tuple[list[float], float]], out:
 
 def make_controller(env_id: str, *, broken: bool = False, seed: int = 0) -> MLPPolicy:
     """The controller for `env_id` (Pendulum-v1, MountainCar-v0,
-    MountainCarContinuous-v0, Acrobot-v1)."""
+    MountainCarContinuous-v0, Acrobot-v1, and the example package's Thermostat-v0)."""
     s = -1.0 if broken else 1.0
     if env_id == "Pendulum-v1":  # u = -(10 sin(theta) + 2 theta_dot)
         rows = [([0, -10 * s, -2 * s], 0.0), ([0, 10 * s, 2 * s], 0.0)]
@@ -59,6 +59,12 @@ def make_controller(env_id: str, *, broken: bool = False, seed: int = 0) -> MLPP
         out = np.array([[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
         parts = _units(6, 3, rows, out, [0.0, 0.0, 0.0], seed)
         kind, low, high = "discrete", None, None
+    elif env_id == "Thermostat-v0":  # examples/sanp-example-env: P control + feedforward
+        k, f = (0.5, 0.1 / 3) if not broken else (-0.5, 0.0)  # broken: heats a warm room
+        z = ([-k, -f], 21 * (k + f))
+        rows = [z, ([k, f], -21 * (k + f))]
+        parts = _units(2, 1, rows, np.array([[1.0, -1.0]]), [0.0], seed)
+        kind, low, high = "continuous", [0.0], [1.0]
     else:
         raise ValueError(env_id)
     w1, b1, w2, b2 = parts
