@@ -1,17 +1,8 @@
-"""Environment bindings: make an env from a spec, reset it to a point of its search
-space, and put it back into any state of a recorded trajectory.
+"""`bind()`: an env id (or a spec) bound to its adapter, horizon and search space.
 
-Every supported env has an adapter that names its search dimensions. A point of the
-search space fixes an episode completely: unsearched dimensions take their default,
-and the env's remaining randomness (LunarLander terrain and engine dispersion,
-BipedalWalker terrain) comes from a reset seed that is fixed per search.
-
-Example:
-    >>> import stl
-    >>> from sanp.envs import bind
-    >>> b = bind(stl.load("specs/cartpole.stl"))
-    >>> env = b.make()
-    >>> obs = b.reset(env, {"x": 0.01, "x_dot": 0.0, "theta": -0.02, "theta_dot": 0.0})
+A point of the search space fixes an episode completely: unsearched dimensions take
+their default, and the env's remaining randomness comes from a reset seed that is
+fixed per search. See `sanp.envs` for an example.
 """
 from __future__ import annotations
 

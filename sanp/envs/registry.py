@@ -9,9 +9,9 @@ which is the env id) or a function that takes no argument and calls `register` i
     my_pkg = "my_pkg.sanp_adapter:register_all"
 
 One env, one name: a registered id whose gymnasium spec only adds keyword arguments to
-another id's entry point (LunarLanderContinuous-v3 = LunarLander-v3 with
-continuous=True, BipedalWalkerHardcore-v3 = BipedalWalker-v3 with hardcore=True) is
-bound, reported and exported under the base id with those keyword arguments.
+another id's entry point, with the same time limit (LunarLanderContinuous-v3 =
+LunarLander-v3 with continuous=True) is bound, reported and exported under the base id
+with those keyword arguments.
 """
 from __future__ import annotations
 
