@@ -17,6 +17,8 @@ Example (a package of your own; see the README's "Your own environment"):
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,9 +91,25 @@ def make_unwrapped(env_id: str, kwargs: Mapping[str, Any]) -> gym.Env:
             warnings.simplefilter("ignore")
             env = gym.make(env_id, disable_env_checker=True, **kwargs)
     except TypeError as exc:
-        from sanp.envs.binding import kwargs_message
-
         raise EnvError(kwargs_message(env_id, kwargs, exc)) from None
     except Exception as exc:  # gymnasium raises many kinds on bad kwargs/ids
         raise EnvError(f"cannot make env {env_id!r}: {exc}") from None
     return env.unwrapped
+
+
+def kwargs_message(env_id: str, kwargs: Mapping[str, Any], exc: Exception) -> str:
+    try:
+        entry = gym.spec(env_id).entry_point
+        cls = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+        accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "render_mode")]
+    except Exception:
+        accepted = []
+    bad = [k for k in kwargs if accepted and k not in accepted]
+    if bad:
+        hint = difflib.get_close_matches(bad[0], accepted, n=1)
+        maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return (
+            f"env {env_id} does not accept keyword {bad[0]!r}{maybe}; "
+            f"it accepts: {', '.join(accepted) or 'none'}"
+        )
+    return f"env {env_id} rejected its keyword arguments {dict(kwargs)}: {exc}"

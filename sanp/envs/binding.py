@@ -7,7 +7,6 @@ fixed per search. See `sanp.envs` for an example.
 from __future__ import annotations
 
 import difflib
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,27 +15,9 @@ import gymnasium as gym
 import numpy as np
 
 from sanp.envs.api import Dimension, EnvAdapter
-from sanp.envs.registry import aliases, adapter_class, canonical, env_text, parse_env_text, variants
+from sanp.envs.registry import adapter_class, aliases, canonical, env_text, parse_env_text, variants
 from sanp.errors import EnvError, SanpError
 from sanp.types import ActionKind, Point
-
-
-def kwargs_message(env_id: str, kwargs: Mapping[str, Any], exc: Exception) -> str:
-    try:
-        entry = gym.spec(env_id).entry_point
-        cls = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
-        accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "render_mode")]
-    except Exception:
-        accepted = []
-    bad = [k for k in kwargs if accepted and k not in accepted]
-    if bad:
-        hint = difflib.get_close_matches(bad[0], accepted, n=1)
-        maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return (
-            f"env {env_id} does not accept keyword {bad[0]!r}{maybe}; "
-            f"it accepts: {', '.join(accepted) or 'none'}"
-        )
-    return f"env {env_id} rejected its keyword arguments {dict(kwargs)}: {exc}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +92,7 @@ def bind(
     env_id, env_kwargs = canonical(env_id, env_kwargs or {})
     adapter = make_adapter(env_id, env_kwargs)
     known = {d.name: d for d in adapter.dimensions}
-    for name, (lo, hi) in search.items():
+    for name in search:
         if name not in known:
             valid = ", ".join(known) or "none (no search space is defined for this env)"
             close = difflib.get_close_matches(name, list(known), n=1)

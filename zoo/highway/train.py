@@ -75,7 +75,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     env = Monitor(TrainEnv(args.seed), str(args.out / "monitor.csv"), info_keywords=("env_reward",))
     model = DQN(
-        "MlpPolicy", env, policy_kwargs=dict(net_arch=[64, 64]), learning_rate=5e-4,
+        "MlpPolicy", env, policy_kwargs={"net_arch": [64, 64]}, learning_rate=5e-4,
         buffer_size=15_000, learning_starts=200, batch_size=32, gamma=0.8, train_freq=1,
         gradient_steps=1, target_update_interval=50, exploration_fraction=0.7,
         seed=args.seed, verbose=1,

@@ -11,11 +11,11 @@ import torch
 
 pytest.importorskip("highway_env")
 
-from sanp import rollout  # noqa: E402
-from sanp.cli import main  # noqa: E402
-from sanp.envs import bind  # noqa: E402
-from sanp.export import export_onnx  # noqa: E402
-from sanp.policy import MLPPolicy  # noqa: E402
+from sanp import rollout
+from sanp.cli import main
+from sanp.envs import bind
+from sanp.export import export_onnx
+from sanp.policy import MLPPolicy
 
 SPEC = Path(__file__).resolve().parents[3] / "specs" / "highway.stl"
 FASTER, SLOWER = 3, 4
