@@ -47,6 +47,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD, f"{self.prog}: error: {message}\n")
 
 
+ENV_HELP = "env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sanp import __version__
 
@@ -84,13 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
     i.add_argument("model", metavar="MODEL")
     i.add_argument("--vecnormalize", metavar="FILE")
-    i.add_argument("--env", required=True, metavar="ENV", help="env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'")
+    i.add_argument("--env", required=True, metavar="ENV", help=ENV_HELP)
     i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
 
     e = sub.add_parser("eval", help="mean, min, max return and episode length")
     e.add_argument("policy", metavar="POLICY")
     e.add_argument("spec", nargs="?", metavar="SPEC")
-    e.add_argument("--env", metavar="ENV", help="env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'")
+    e.add_argument("--env", metavar="ENV", help=ENV_HELP)
     e.add_argument("--episodes", type=_positive_int, default=100)
     e.add_argument("--seed", type=_int, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
