@@ -46,6 +46,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD, f"{self.prog}: error: {message}\n")
 
 
+ENV_HELP = "env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sanp import __version__
 
@@ -90,14 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
     i.add_argument("model", metavar="MODEL")
     i.add_argument("--vecnormalize", metavar="FILE")
-    i.add_argument("--env", required=True, metavar="ENV")
+    i.add_argument("--env", required=True, metavar="ENV", help=ENV_HELP)
     i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     i.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
 
     e = sub.add_parser("eval", help="mean, min, max return and episode length")
     e.add_argument("policy", metavar="POLICY")
     e.add_argument("spec", nargs="?", metavar="SPEC")
-    e.add_argument("--env", metavar="ENV")
+    e.add_argument("--env", metavar="ENV", help=ENV_HELP)
     e.add_argument("--episodes", type=_positive_int, default=100)
     e.add_argument("--seed", type=_int, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
@@ -239,15 +242,26 @@ def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
     """Load a policy and check that it fits the binding's observation and action spaces."""
     import torch
 
-    from sanp.formats import load
+    from sanp import formats as policies
+    from sanp.errors import PolicyError
 
     torch.set_num_threads(1)
-    return load(
-        path,
-        observation_space=binding.observation_space,
-        action_space=binding.action_space,
-        vecnormalize=vecnormalize,
-    )
+    try:
+        return policies.load(
+            path,
+            observation_space=binding.observation_space,
+            action_space=binding.action_space,
+            vecnormalize=vecnormalize,
+        )
+    except PolicyError as exc:
+        from sanp.envs import fitting_variant
+
+        fit = fitting_variant(binding, lambda b: policies.load(
+            path, observation_space=b.observation_space, action_space=b.action_space,
+            vecnormalize=vecnormalize))
+        if fit is None:
+            raise
+        raise PolicyError(f"{exc} — it fits {fit}") from None
 
 
 # ------------------------------------------------------------------------ commands
@@ -328,7 +342,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
         _warn_if_below([t.total_reward for t in rollout.run_episodes(deployed(policy), binding, 5, 0)],
                        args.expect_return)
-    export_onnx(policy, args.output, metadata={"env_id": args.env, "source": Path(args.model).name})
+    export_onnx(policy, args.output, metadata={"env_id": binding.env_text, "source": Path(args.model).name})
     print(f"{args.output}: {policy.obs_dim} inputs -> {policy.out_dim} {policy.action_kind} outputs; "
           + (f"observation normalisation folded in from {args.vecnormalize}" if args.vecnormalize else
              "no observation normalisation folded in (no --vecnormalize, and no zoo config.yml "
@@ -388,7 +402,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     lens = np.array([t.length for t in trajs])
     bad = sum(t.nonfinite for t in trajs)
     print(
-        f"{binding.env_id}, {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, "
+        f"{binding.env_text}, {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, "
         f"horizon {binding.horizon}): return mean {rets.mean():.2f} ± {rets.std():.2f}, "
         f"min {rets.min():.2f}, max {rets.max():.2f}; length mean {lens.mean():.1f}, "
         f"min {lens.min()}, max {lens.max()}"

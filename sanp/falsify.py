@@ -322,9 +322,14 @@ def falsify(
 def _falsify(actor, binding, spec, config, progress) -> FalsifyResult:
     names = _select(spec, config.requirements)
     if not binding.space:
+        from sanp.envs import registered
+
+        dims = ", ".join(d.name for d in binding.adapter.dimensions)
         raise EnvError(
-            f"env {binding.env_id} has no search space: sanp can falsify CartPole-v1, "
-            "LunarLander-v3 and BipedalWalker-v3"
+            f"env {binding.env_id} has no search space: add `search NAME in [lo, hi]` lines "
+            f"to the spec (dimensions: {dims})" if dims else
+            f"env {binding.env_id} has no search space: register an adapter for it "
+            f"(README, 'Your own environment'); built in: {', '.join(registered())}"
         )
     targets: list[str | None] = [None] if config.mode == "joint" else list(names)
     total = config.budget * len(targets)

@@ -4,6 +4,7 @@ global RNG alone; collect_all, merging, "each" mode, requirement selection, opti
 errors; NaN episodes are counterexamples."""
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -239,9 +240,11 @@ def test_bad_config(kw, match):
 
 
 def test_env_without_search_space(spec_from_text, random_linear):
-    spec = spec_from_text("env Pendulum-v1\nhorizon 10\nsignal c = obs[0]\nreq r: always (c <= 2)\n")
+    # an env sanp has no adapter for: the generic state adapter, and no search line
+    gym.register("SanpTestPendulum-v0", "gymnasium.envs.classic_control.pendulum:PendulumEnv")
+    spec = spec_from_text("env SanpTestPendulum-v0\nhorizon 10\nsignal c = obs[0]\nreq r: always (c <= 2)\n")
     b = bind(spec)
-    with pytest.raises(EnvError, match="no search space"):
+    with pytest.raises(EnvError, match=r"no search space: add `search NAME in \[lo, hi\]` .*state_0, state_1"):
         falsify(random_linear(b), b, spec, FalsifyConfig(budget=3))
 
 

@@ -67,14 +67,16 @@ def test_spec_ranges_replace_the_default_ranges(spec_from_text):
         ("env CartPole-v1", ["x", "x_dot", "theta", "theta_dot"]),
         ("env LunarLander-v3(continuous=true)", ["push_x", "push_y"]),
         ("env BipedalWalker-v3", ["push_x"]),
-        ("env Pendulum-v1", []),  # no adapter: rollouts work, no search space
+        ("env Pendulum-v1", ["theta", "theta_dot"]),
+        ("env MountainCar-v0", ["position"]),
+        ("env FrozenLake-v1", []),  # no adapter and no state: rollouts work, no search space
     ],
 )
 def test_no_search_line_uses_the_default_dimensions(spec_from_text, env_line, names):
     b = bind(spec_from_text(spec(env_line)))
     assert [d.name for d in b.space] == names
     for d in b.space:
-        assert d.lo < d.hi and d.lo <= d.default <= d.hi
+        assert d.lo < d.hi and (d.default is None or d.lo <= d.default <= d.hi)
     if names[:1] == ["x"]:
         assert np.array_equal(b.bounds, np.tile([-0.05, 0.05], (4, 1)))
     if names[:1] == ["push_x"]:
@@ -97,7 +99,7 @@ def test_unknown_search_name_lists_valid_names_and_suggests(spec_from_text):
     with pytest.raises(EnvError, match="valid: push_x, push_y, gravity, wind_power, turbulence_power"):
         bind(spec_from_text(spec("env LunarLander-v3", "search theta in [0, 1]")))
     with pytest.raises(EnvError, match="no search space is defined"):
-        bind(spec_from_text(spec("env Pendulum-v1", "search x in [0, 1]")))
+        bind(spec_from_text(spec("env FrozenLake-v1", "search x in [0, 1]")))
 
 
 def test_unknown_env_id(spec_from_text):

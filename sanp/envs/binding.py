@@ -1,0 +1,166 @@
+"""`bind()`: an env id (or a spec) bound to its adapter, horizon and search space.
+
+A point of the search space fixes an episode completely: unsearched dimensions take
+their default, and the env's remaining randomness comes from a reset seed that is
+fixed per search. See `sanp.envs` for an example.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from sanp.envs.api import Dimension, EnvAdapter
+from sanp.envs.registry import adapter_class, aliases, canonical, env_text, parse_env_text, variants
+from sanp.errors import EnvError, SanpError
+from sanp.types import ActionKind, Point
+
+
+@dataclass(frozen=True)
+class Binding:
+    """An env bound to a spec: its adapter, horizon, and the search space in use."""
+
+    env_id: str
+    kwargs: Mapping[str, Any]
+    horizon: int
+    space: tuple[Dimension, ...]
+    """The searched dimensions, with the spec's ranges (or the defaults)."""
+    reset_seed: int = 0
+    """Seed of every falsification reset: fixes terrain and env noise per search."""
+    adapter: EnvAdapter = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    observation_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    action_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def env_text(self) -> str:
+        """The env as a spec's env line (and `--env`) writes it: `LunarLander-v3(continuous=true)`."""
+        return env_text(self.env_id, self.kwargs)
+
+    @property
+    def action_kind(self) -> ActionKind:
+        return "discrete" if isinstance(self.action_space, gym.spaces.Discrete) else "continuous"
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """[d, 2] array of the searched ranges."""
+        return np.array([[d.lo, d.hi] for d in self.space], dtype=np.float64)
+
+    def make(self) -> gym.Env:
+        return self.adapter.make()
+
+    def point(self, values: Sequence[float] | np.ndarray) -> Point:
+        """The point whose searched coordinates are `values`, in `space` order."""
+        return {d.name: float(v) for d, v in zip(self.space, values)}
+
+    def reset(self, env: gym.Env, point: Point | None, seed: int | None = None) -> np.ndarray:
+        """Deterministic reset to `point` (None: the env's own initial distribution)."""
+        full = None
+        if point is not None:
+            full = {d.name: d.default for d in self.adapter.dimensions if d.default is not None}
+            full.update(point)
+        return np.asarray(self.adapter.reset(env, full, self.reset_seed if seed is None else seed))
+
+
+def bind(
+    spec: Any = None,
+    *,
+    env_id: str | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    horizon: int | None = None,
+    reset_seed: int = 0,
+) -> Binding:
+    """Bind a `stl.SpecFile` (or a bare env id) to its env adapter and search space.
+
+    Raises EnvError for an unknown env id, keyword arguments the env does not accept,
+    and search names the env does not have (listing the valid ones).
+    """
+    if spec is not None:
+        env_id, env_kwargs = spec.env_id, dict(spec.env_kwargs)
+        horizon = horizon or spec.horizon
+        search = dict(spec.search)
+    else:
+        search = {}
+    if env_id is None:
+        raise EnvError("no env given: pass a spec file or --env ENV_ID")
+    if "(" in env_id:
+        env_id, given = parse_env_text(env_id)
+        env_kwargs = {**given, **dict(env_kwargs or {})}
+    env_id, env_kwargs = canonical(env_id, env_kwargs or {})
+    adapter = make_adapter(env_id, env_kwargs)
+    known = {d.name: d for d in adapter.dimensions}
+    for name in search:
+        if name not in known:
+            valid = ", ".join(known) or "none (no search space is defined for this env)"
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            where = _where(spec, f"search:{name}")
+            raise EnvError(
+                f"{where}env {env_id} has no search dimension {name!r}{hint}; valid: {valid}"
+            )
+    if search:
+        space = tuple(
+            Dimension(n, float(lo), float(hi), known[n].default, known[n].doc)
+            for n, (lo, hi) in search.items()
+        )
+    else:
+        space = tuple(known[n] for n in adapter.default_search)
+    env = adapter.make()
+    try:
+        default_horizon = gym.spec(env_id).max_episode_steps or 1000
+        horizon = int(horizon or default_horizon)
+        if horizon <= 0:
+            raise EnvError(f"horizon must be positive, got {horizon}")
+        return Binding(
+            env_id=env_id,
+            kwargs=env_kwargs,
+            horizon=horizon,
+            space=space,
+            reset_seed=reset_seed,
+            adapter=adapter,
+            observation_space=env.observation_space,
+            action_space=env.action_space,
+        )
+    finally:
+        env.close()
+
+
+def fitting_variant(binding: Binding, load: Callable[[Binding], Any]) -> str | None:
+    """When a policy does not fit `binding`, the fix: another form of the same env that
+    `load(binding)` accepts, as the text to give (None when there is none)."""
+    for env_id, kwargs in variants(binding.env_id, binding.kwargs):
+        try:
+            load(bind(env_id=env_id, env_kwargs=kwargs, horizon=binding.horizon))
+        except SanpError:
+            continue
+        text = env_text(env_id, kwargs)
+        also = "".join(f" (= {a})" for a in aliases(env_id, kwargs))
+        return (
+            f"{text}{also}: pass --env '{text}' or write `env {text}` on the spec's env line"
+        )
+    return None
+
+
+def make_adapter(env_id: str, env_kwargs: Mapping[str, Any]) -> EnvAdapter:
+    """The registered adapter for `env_id`; for an unknown env that exposes its state,
+    the generic StateAdapter; otherwise the base adapter (no search space)."""
+    cls = adapter_class(env_id)
+    if cls is not EnvAdapter:
+        return cls(env_id, env_kwargs)
+    from sanp.envs.state import StateAdapter
+
+    try:
+        return StateAdapter(env_id, env_kwargs)
+    except EnvError:
+        return EnvAdapter(env_id, env_kwargs)
+
+
+def _where(spec: Any, key: str) -> str:
+    pos = getattr(spec, "positions", {}).get(key)
+    src = getattr(spec, "source", None)
+    if pos and src:
+        return f"{src}:{pos[0]}:{pos[1]}: "
+    return f"{src}: " if src else ""

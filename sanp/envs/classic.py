@@ -1,0 +1,64 @@
+"""gymnasium's classic control envs: CartPole, Pendulum, MountainCar (discrete and
+continuous) and Acrobot. Each searches over the state the env draws at reset, under
+the names of the env's documentation; the state is restored exactly."""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from sanp.envs.api import Dimension, EnvAdapter
+from sanp.envs.state import StateAdapter
+from sanp.types import Point
+
+
+class CartPoleAdapter(EnvAdapter):
+    dimensions = tuple(
+        Dimension(n, -0.05, 0.05, 0.0, f"initial {n} (the env draws it from [-0.05, 0.05])")
+        for n in ("x", "x_dot", "theta", "theta_dot")
+    )
+    default_search = ("x", "x_dot", "theta", "theta_dot")
+    exact_state = True
+
+    def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:
+        obs, _ = env.reset(seed=seed)
+        if point is None:
+            return obs
+        env.state = np.array([point[d.name] for d in self.dimensions], dtype=np.float64)
+        return np.array(env.state, dtype=np.float32)
+
+    def get_state(self, env: gym.Env) -> Any:
+        return (np.array(env.state, dtype=np.float64), env.steps_beyond_terminated)
+
+    def set_state(self, env: gym.Env, state: Any) -> np.ndarray:
+        env.state = np.array(state[0], dtype=np.float64)
+        env.steps_beyond_terminated = state[1]
+        return np.array(env.state, dtype=np.float32)
+
+
+class PendulumAdapter(StateAdapter):
+    """Pendulum-v1: angle theta (0 = upright) and angular velocity, drawn by the env
+    from [-pi, pi] x [-1, 1]."""
+
+    names = ("theta", "theta_dot")
+    ranges = ((-np.pi, np.pi), (-1.0, 1.0))
+    default_search = ("theta", "theta_dot")
+
+
+class MountainCarAdapter(StateAdapter):
+    """MountainCar-v0 and MountainCarContinuous-v0: the env starts at rest at a
+    position drawn from [-0.6, -0.4]."""
+
+    names = ("position", "velocity")
+    ranges = ((-0.6, -0.4), (-0.01, 0.01))
+    default_search = ("position",)
+
+
+class AcrobotAdapter(StateAdapter):
+    """Acrobot-v1: both joint angles (0 = hanging down) and velocities, each drawn by
+    the env from [-0.1, 0.1]."""
+
+    names = ("theta1", "theta2", "theta1_dot", "theta2_dot")
+    ranges = ((-0.1, 0.1),) * 4
+    default_search = ("theta1", "theta2", "theta1_dot", "theta2_dot")
