@@ -22,7 +22,7 @@ import torch
 import stl
 from _common import cpu_model
 from sanp import policy as policies
-from sanp import rollout
+from sanp.backends import BackendConfig, use
 from sanp.envs import bind
 from sanp.export import export_onnx
 from sanp.pipeline import PruneConfig, prune_and_refine
@@ -78,7 +78,7 @@ def main() -> int:
                              heldout_budget=args.heldout_budget, heldout_uniform=args.heldout_uniform,
                              seed=args.seed)
         t0 = time.perf_counter()
-        with rollout.workers(args.workers):
+        with use(BackendConfig("local", args.workers)):
             result = prune_and_refine(
                 dense, binding, spec, config,
                 log=lambda m, e=env: print(f"[{e} {time.perf_counter() - t0:7.1f}s] {m}", flush=True))
