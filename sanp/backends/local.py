@@ -11,12 +11,18 @@ worker, and `terminate()` joining it, wait forever. With SIGTERM at its default 
 the kernel ends the whole worker, whichever thread receives it; SIGINT is ignored in
 the workers so that Ctrl-C reaches only the parent, which stops the pool.
 
+The reset runs in every process forked while a pool is alive, with SIGTERM and SIGINT
+blocked across the fork (`os.register_at_fork`), not in the pool's initializer: the
+pool replaces a dead worker from a thread of its own, and `terminate()` may signal the
+replacement before any of its Python code has run.
+
 A batch that finishes normally never needs signals: `close()` lets the workers read
 their end-of-work sentinels and exit.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -25,11 +31,35 @@ from typing import Any
 from sanp.backends import BackendError
 
 _POLL_S = 0.2
+_ALIVE = 0  # pools of this process that are running
+_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_MASK: list[set[signal.Signals]] = []
+
+
+def _block_before_fork() -> None:
+    # Blocked across the fork, a SIGTERM sent to a just-forked worker stays pending
+    # until the child has put SIGTERM back to its default action: then it ends it.
+    if _ALIVE:
+        _MASK.append(signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS))
+
+
+def _unblock_in_parent() -> None:
+    if _MASK:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK.pop())
+
+
+def _reset_in_child() -> None:
+    if _MASK:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK.pop())
+
+
+os.register_at_fork(before=_block_before_fork, after_in_parent=_unblock_in_parent,
+                    after_in_child=_reset_in_child)
 
 
 def _init_worker() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch = sys.modules.get("torch")  # one thread per worker, without importing torch
     if torch is not None:
         torch.set_num_threads(1)
@@ -66,6 +96,8 @@ class LocalPool:
         self.workers = workers
         ctx = multiprocessing.get_context("fork")
         _preload()
+        global _ALIVE
+        _ALIVE += 1
         before = set(multiprocessing.active_children())
         self._pool = ctx.Pool(workers, initializer=_init_worker)
         self._procs = [p for p in multiprocessing.active_children() if p not in before]
@@ -89,8 +121,14 @@ class LocalPool:
         """Let the workers finish and exit (no signals)."""
         self._pool.close()
         self._pool.join()
+        self._stopped()
 
     def terminate(self) -> None:
         """Stop the workers at once (SIGTERM, at its default action in the workers)."""
         self._pool.terminate()
         self._pool.join()
+        self._stopped()
+
+    def _stopped(self) -> None:
+        global _ALIVE
+        _ALIVE -= 1

@@ -64,22 +64,20 @@ def test_workers_take_default_sigterm_and_ignore_sigint(cli_sigterm_handler):
     assert signal.getsignal(signal.SIGTERM) is cli._raise_interrupt  # the parent keeps its own
 
 
-def test_error_in_a_task_stops_the_pool(cli_sigterm_handler):
-    t0 = time.perf_counter()
-    with pytest.raises(ValueError, match="task 3 failed"):
-        with backends.use(BackendConfig("local", workers=2)) as pool:
-            pool.map(_fail_on, 3, range(8))
-    assert time.perf_counter() - t0 < 20
-    assert multiprocessing.active_children() == []
-
-
-def test_killed_worker_is_reported_not_waited_for(cli_sigterm_handler):
-    t0 = time.perf_counter()
-    with pytest.raises(BackendError, match="worker process died"):
-        with backends.use(BackendConfig("local", workers=2)) as pool:
-            pool.map(_die_on, 2, range(6))
-    assert time.perf_counter() - t0 < 20
-    assert multiprocessing.active_children() == []
+@pytest.mark.parametrize("task, error, match", [
+    (_fail_on, ValueError, "task 3 failed"),  # the task's own error, pool stopped
+    (_die_on, BackendError, "worker process died"),  # reported, not waited for
+])
+def test_a_failed_task_stops_the_pool_at_once(cli_sigterm_handler, task, error, match):
+    # Repeated: the pool replaces a dead worker while terminate() signals it (a race
+    # that hung about one run in fifteen before signals were blocked across the fork).
+    for _ in range(5):
+        t0 = time.perf_counter()
+        with pytest.raises(error, match=match):
+            with backends.use(BackendConfig("local", workers=2)) as pool:
+                pool.map(task, 3, range(8))
+        assert time.perf_counter() - t0 < 20
+        assert multiprocessing.active_children() == []
 
 
 def test_batch_spread_over_the_pool_equals_the_serial_run():
