@@ -189,6 +189,11 @@ def model(c_ep: float, c_1: float, t_gp: float, o_task: float, per_task: int, co
     return rows, {"seq_bo": seq_bo, "bo_steps": bo_steps}
 
 
+# Quiet-machine inputs: batched and batch-1 BipedalWalker episode (rollouts.md,
+# falsify.md), GP proposal (falsify.md), CPU per Ray task (issue 15, ray 2.60).
+QUIET = (0.140, 0.265, 0.036, 0.0015)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=C.RESULTS / "scaling.md")
@@ -249,6 +254,9 @@ def main() -> None:
              f"{1e3 * o_task:.2f} ms CPU per Ray task; {per_task} episodes per task at horizon {binding.horizon}. "
              "Phase walls of the BipedalWalker run at `--workers 2` from benchmarks/results/paper_table.md."]
     body += [""] + C.table(["cores", "modelled wall s", "sequential BO part s (share)", "parallel phases s"], mrows)
+    qrows, _ = model(*QUIET, per_task, [2, 8, 32, 128])
+    body += ["", "The same model with quiet-machine inputs (rollouts.md, falsify.md; the issue's Ray task cost):", ""]
+    body += C.table(["cores", "modelled wall s", "sequential BO part s (share)", "parallel phases s"], qrows)
     C.write_results(args.out, "Scaling out: local pool and Ray", mach, [], body, wall)
 
 
