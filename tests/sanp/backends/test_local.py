@@ -163,3 +163,10 @@ def test_sigterm_mid_batch_prints_one_line_and_exits_130():
     assert out == ""
     time.sleep(0.2)
     assert not any(Path(f"/proc/{w}").exists() for w in workers)
+
+
+def test_address_without_ray_backend_is_refused(capsys):
+    code = cli.main(["eval", str(TRPO), "--env", "LunarLanderContinuous-v3", "--address", "127.0.0.1:6379"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "sanp eval: error: --address is the address of a Ray cluster: add --backend ray\n")
