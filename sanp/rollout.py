@@ -268,11 +268,13 @@ def _empty_prefix(binding: Binding) -> tuple:
 
 
 # Episodes per task when a batch is spread over workers: each task carries about this
-# many env steps at the full horizon (LunarLander: ~50 ms of Box2D at its mean episode
-# length; BipedalWalker ~0.5 s). CartPole's array stepper runs whole batches of up to
-# 256 episodes (~0.1 s). The cut depends on the batch alone, never on the backend or
-# the number of workers: every backend runs the same tasks.
-TASK_STEPS = 4000
+# many env steps at the full horizon (16 LunarLander episodes, ~0.2 s; 10 BipedalWalker
+# episodes, ~1.4 s). Smaller tasks cost CPU: one policy call per step serves fewer
+# episodes (measured in one process: LunarLander +55% CPU per episode in tasks of 4,
+# +31% in tasks of 8; benchmarks/results/scaling.md). CartPole's array stepper runs
+# batches of up to 256 episodes per task. The cut depends on the batch alone, never on
+# the backend or the number of workers: every backend runs the same tasks.
+TASK_STEPS = 16000
 CARTPOLE_TASK = 256
 
 

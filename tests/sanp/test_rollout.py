@@ -331,9 +331,9 @@ def test_onnxruntime_episodes_do_not_depend_on_the_batch():
 
 @pytest.mark.parametrize("head, per_task", [
     ("env CartPole-v1\nhorizon 200\n", rollout.CARTPOLE_TASK),
-    ("env LunarLander-v3(continuous=true)\nhorizon 1000\n", 4),
-    ("env BipedalWalker-v3\nhorizon 1600\n", 3),
-    ("env BipedalWalker-v3\nhorizon 70\n", 58),
+    ("env LunarLander-v3(continuous=true)\nhorizon 1000\n", 16),
+    ("env BipedalWalker-v3\nhorizon 1600\n", 10),
+    ("env BipedalWalker-v3\nhorizon 70\n", 229),
 ])
 def test_task_slices_cover_the_batch_in_order(spec_from_text, head, per_task):
     """Parallel backends run these slices; they depend on the batch alone."""

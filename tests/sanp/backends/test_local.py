@@ -80,13 +80,14 @@ def test_a_failed_task_stops_the_pool_at_once(cli_sigterm_handler, task, error, 
         assert multiprocessing.active_children() == []
 
 
-def test_batch_spread_over_the_pool_equals_the_serial_run():
+def test_batch_spread_over_the_pool_equals_the_serial_run(monkeypatch):
+    monkeypatch.setattr(rollout, "TASK_STEPS", 600)  # 5 episodes per task: several tasks
     b = bind(env_id="LunarLanderContinuous-v3", horizon=120)
     actor = cli.load_policy(str(TRPO), b, str(TRPO_VN))
     from sanp.policy import deployed
 
     ort = deployed(actor)
-    assert len(rollout.task_slices(b, 40)) >= 2
+    assert len(rollout.task_slices(b, 40)) == 8
     serial = rollout.run_episodes(ort, b, 40, seed=5)
     with backends.use(BackendConfig("local", workers=2)):
         spread = rollout.run_episodes(ort, b, 40, seed=5)
@@ -116,7 +117,7 @@ def test_repeated_short_box2d_eval_always_exits():
     shutdown) thirty times in one process, each call back within seconds."""
     reps = 30
     args = ["eval", str(TRPO), "--vecnormalize", str(TRPO_VN), "--env", "LunarLanderContinuous-v3",
-            "--episodes", "8", "--workers", "2"]
+            "--episodes", "40", "--workers", "2"]
     proc = subprocess.run([sys.executable, "-c", _REPEAT, str(reps), *args], capture_output=True,
                           text=True, timeout=60 + 20 * reps, cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("rep ")]
@@ -126,7 +127,7 @@ def test_repeated_short_box2d_eval_always_exits():
     times = [float(ln.rsplit(" ", 1)[1][:-1]) for ln in lines]
     assert max(times) < 15, times  # a hang never comes back; a loaded machine takes ~1-3 s
     assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
-    assert proc.stdout.count("LunarLanderContinuous-v3, 8 episodes") == reps
+    assert proc.stdout.count("LunarLanderContinuous-v3, 40 episodes") == reps  # 3 tasks each
 
 
 def _children(pid: int) -> list[int]:

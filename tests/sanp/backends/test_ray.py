@@ -66,7 +66,7 @@ def test_private_instance_stays_on_loopback_and_in_the_temp_dir(ray_local):
 def _verify(tmp: Path, name: str, *backend: str) -> dict:
     out = tmp / f"{name}.json"
     code = cli.main(["verify", str(ROOT / "zoo/lunar_lander/dense.onnx"), str(ROOT / "specs/lunar_lander.stl"),
-                     "--optimizer", "random", "--budget", "24", "--all", "--seed", "3",
+                     "--optimizer", "random", "--budget", "40", "--all", "--seed", "3",
                      "--json", str(out), *backend])
     assert code in (0, 1)
     doc = json.loads(out.read_text())
@@ -77,7 +77,7 @@ def _verify(tmp: Path, name: str, *backend: str) -> dict:
 def test_verify_report_on_ray_equals_the_local_one(ray_local, tmp_path):
     local = _verify(tmp_path, "local")
     on_ray = _verify(tmp_path, "ray", "--backend", "ray")
-    assert len(local["evaluations"]) == 24
+    assert len(local["evaluations"]) == 40  # batches of 32 (2 tasks on Ray) and 8
     assert on_ray == local
 
 
@@ -95,7 +95,7 @@ def _kill_first_task_worker(killed: list[int], stop: threading.Event) -> None:
         time.sleep(0.02)
 
 
-def test_worker_killed_mid_batch_is_retried_with_the_same_result(ray_local):
+def test_worker_killed_mid_batch_is_retried_with_the_same_result(ray_local, monkeypatch):
     import stl
     from sanp.backends import BackendConfig, use
     from sanp.policy import deployed
@@ -103,6 +103,7 @@ def test_worker_killed_mid_batch_is_retried_with_the_same_result(ray_local):
     b = bind(stl.load(ROOT / "specs/bipedal_walker.stl"))
     actor = deployed(cli.load_policy(str(ROOT / "zoo/bipedal_walker/dense.onnx"), b))
     seeds = list(range(6))
+    monkeypatch.setattr(rollout, "TASK_STEPS", 4800)  # 3 episodes per task: 2 tasks
     assert len(rollout.task_slices(b, len(seeds))) == 2
     killed: list[int] = []
     stop = threading.Event()
