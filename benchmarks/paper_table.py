@@ -21,8 +21,9 @@ import torch
 from _common import cpu_model
 
 import stl
+from _common import cpu_model
 from sanp import formats as policies
-from sanp import rollout
+from sanp.backends import BackendConfig, use
 from sanp.envs import bind
 from sanp.formats.onnx_writer import export_onnx
 from sanp.method import PruneConfig, prune_and_refine
@@ -78,7 +79,7 @@ def main() -> int:
                              heldout_budget=args.heldout_budget, heldout_uniform=args.heldout_uniform,
                              seed=args.seed)
         t0 = time.perf_counter()
-        with rollout.workers(args.workers):
+        with use(BackendConfig("local", args.workers)):
             result = prune_and_refine(
                 dense, binding, spec, config,
                 log=lambda m, e=env: print(f"[{e} {time.perf_counter() - t0:7.1f}s] {m}", flush=True))

@@ -49,6 +49,18 @@ class _Parser(argparse.ArgumentParser):
 ENV_HELP = "env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'"
 
 
+def _backend_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where rollouts run")
+    g.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: this machine (default); ray: Ray tasks (pip install 'sanp[ray]')")
+    g.add_argument("--address", metavar="HOST:PORT",
+                   help="with --backend ray: join this running Ray cluster (default: start a "
+                   "private local instance for the run)")
+    g.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="local: worker processes for batches of Box2D rollouts (default 1); "
+                   "ray without --address: CPUs of the local instance (default: all cores)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sanp import __version__
 
@@ -77,8 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--mode", choices=["joint", "each"], default="joint",
                    help="joint: one search minimising the worst requirement; each: one "
                    "search per requirement (budget each)")
-    v.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                    help="worker processes for batches of Box2D rollouts (default 1)")
+    _backend_options(v)
     v.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
     v.add_argument("--json", metavar="FILE", help="write the JSON report here")
     v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
@@ -104,8 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=_positive_int, default=100)
     e.add_argument("--seed", type=_int, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
-    e.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                    help="worker processes for batches of Box2D rollouts (default 1)")
+    _backend_options(e)
     e.add_argument("--vecnormalize", metavar="FILE")
     e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
@@ -129,8 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
                     help="held-out uniform points per policy (default 1000)")
     pr.add_argument("--seed", type=_int, default=0)
-    pr.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                    help="worker processes for batches of Box2D rollouts (default 1)")
+    _backend_options(pr)
     pr.add_argument("--vecnormalize", metavar="FILE")
     pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     pr.add_argument("--resume", action="store_true",
@@ -159,16 +168,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     import stl
     from sanp.errors import SanpError
 
-    # SIGTERM stops a run the way Ctrl-C does: cleanly, checkpoint intact.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    from sanp import rollout
+    from sanp import backends
 
+    # SIGTERM stops a run the way Ctrl-C does: cleanly, checkpoint intact. Pool workers
+    # put SIGTERM back to its default action (sanp.backends.local says why).
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     commands = {
         "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "export": cmd_export, "eval": cmd_eval,
         "prune": cmd_prune, "report": cmd_report,
     }
     try:
-        with rollout.workers(getattr(args, "workers", 1)):
+        with backends.use(_backend_config(args)):
             return commands[args.command](args)
     except stl.SpecError as exc:
         if args.debug:
@@ -186,6 +196,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # ------------------------------------------------------------------------- helpers
+
+
+def _backend_config(args: argparse.Namespace) -> Any:
+    from sanp.backends import BackendConfig
+    from sanp.errors import OptionError
+
+    kind = getattr(args, "backend", "local")
+    if getattr(args, "address", None) and kind != "ray":
+        raise OptionError("--address is the address of a Ray cluster: add --backend ray")
+    return BackendConfig(kind, getattr(args, "workers", None) or (None if kind == "ray" else 1),
+                         getattr(args, "address", None))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

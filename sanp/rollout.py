@@ -11,16 +11,15 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from sanp import backends
 from sanp.envs import Binding, CartPoleAdapter
 from sanp.errors import EnvError
 from sanp.types import Actor, Point
@@ -172,10 +171,12 @@ class _CartPoleBank:
         self.env.close()
 
 
+def _array_bank(binding: Binding) -> bool:
+    return isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode")
+
+
 def _bank(binding: Binding, n: int):
-    if isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode"):
-        return _CartPoleBank(binding, n)
-    return _ScalarBank(binding, n)
+    return _CartPoleBank(binding, n) if _array_bank(binding) else _ScalarBank(binding, n)
 
 
 # ------------------------------------------------------------------------- the loop
@@ -266,38 +267,45 @@ def _empty_prefix(binding: Binding) -> tuple:
     return np.zeros((0, d), dtype=np.float32), acts, np.zeros(0), np.zeros((0, 4))
 
 
-_POOL: Any = None
-_WORKERS = 1
+# Episodes per task when a batch is spread over workers: each task carries about this
+# many env steps at the full horizon (16 LunarLander episodes, ~0.2 s; 10 BipedalWalker
+# episodes, ~1.4 s). Smaller tasks cost CPU: one policy call per step serves fewer
+# episodes (measured in one process: LunarLander +55% CPU per episode in tasks of 4,
+# +31% in tasks of 8; benchmarks/results/scaling.md). CartPole's array stepper runs
+# batches of up to 256 episodes per task. The cut depends on the batch alone, never on
+# the backend or the number of workers: every backend runs the same tasks.
+TASK_STEPS = 16000
+CARTPOLE_TASK = 256
 
 
-@contextlib.contextmanager
-def workers(n: int) -> Iterator[None]:
-    """Spread the episodes of every `run_batch` call inside the block over `n` worker
-    processes (Box2D envs; CartPole's array stepper is faster in one process).
-
-    Results are identical to a single process: episodes are independent and each keeps
-    its own reset seed.
-    """
-    global _POOL, _WORKERS
-    if n <= 1 or _POOL is not None:
-        yield
-        return
-    pool = multiprocessing.get_context("fork").Pool(n)
-    _POOL, _WORKERS = pool, n
-    try:
-        yield
-    finally:
-        _POOL, _WORKERS = None, 1
-        pool.terminate()
-        pool.join()
+def task_slices(binding: Binding, n: int) -> list[slice]:
+    """How a batch of `n` episodes is cut into tasks for parallel backends."""
+    if _array_bank(binding):
+        per = CARTPOLE_TASK
+    else:
+        per = max(1, -(-TASK_STEPS // binding.horizon))
+    k = max(1, -(-n // per))
+    cuts = np.linspace(0, n, k + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
-def _run_chunk(args: tuple) -> list[Trajectory]:
-    import torch
+def _spread(fn: Any, shared: tuple, binding: Binding, items: Sequence[Any]) -> list[Trajectory] | None:
+    """Run `fn(shared, items[s])` for the task slices of the batch on the current backend;
+    None when the batch is one task or there is no backend (the caller runs it here).
+    Results equal the in-process run for actors whose outputs do not depend on the batch
+    size (onnxruntime's, which every safety decision uses)."""
+    backend = backends.current()
+    slices = task_slices(binding, len(items))
+    if backend is None or len(slices) < 2:
+        return None
+    parts = backend.map(fn, shared, [items[s] for s in slices])
+    return [t for part in parts for t in part]
 
-    torch.set_num_threads(1)
-    actor, binding, points, seeds, record_states = args
-    return run_batch(actor, binding, points, seeds, record_states=record_states)
+
+def _run_task(shared: tuple, jobs: Sequence[tuple[Point | None, int]]) -> list[Trajectory]:
+    actor, binding, record_states = shared
+    points, seeds = zip(*jobs)
+    return run_batch(actor, binding, list(points), list(seeds), record_states=record_states)
 
 
 def run_batch(
@@ -310,7 +318,8 @@ def run_batch(
 ) -> list[Trajectory]:
     """Run one episode per point, all together. `points[i] = None` uses the env's own
     initial distribution with seed `seeds[i]` (reward estimates); for a point the
-    seed defaults to the binding's reset seed (falsification)."""
+    seed defaults to the binding's reset seed (falsification). Inside a
+    `backends.use(...)` block the batch is spread over that backend's workers."""
     n = len(points)
     if seeds is None:
         seeds = [binding.reset_seed] * n
@@ -318,12 +327,9 @@ def run_batch(
         seeds = [seeds] * n
     if n == 0:
         return []
-    if _POOL is not None and n >= 2 * _WORKERS and not isinstance(binding.adapter, CartPoleAdapter):
-        cuts = np.linspace(0, n, _WORKERS + 1).astype(int)
-        jobs = [(actor, binding, list(points[a:b]), list(seeds[a:b]), record_states)
-                for a, b in zip(cuts[:-1], cuts[1:])]
-        pool = _POOL
-        return [t for part in pool.map(_run_chunk, jobs) for t in part]
+    spread = _spread(_run_task, (actor, binding, record_states), binding, list(zip(points, seeds)))
+    if spread is not None:
+        return spread
     bank = _bank(binding, n)
     try:
         obs0 = np.array([bank.reset(i, points[i], seeds[i]) for i in range(n)], dtype=np.float32)
@@ -369,6 +375,9 @@ def continue_batch(
     n = len(starts)
     if n == 0:
         return []
+    spread = _spread(_continue_task, (actor, binding), binding, list(starts))
+    if spread is not None:
+        return spread
     bank = _bank(binding, n)
     try:
         obs0 = []
@@ -398,6 +407,11 @@ def continue_batch(
         )
     finally:
         bank.close()
+
+
+def _continue_task(shared: tuple, starts: Sequence[tuple[Trajectory, int]]) -> list[Trajectory]:
+    actor, binding = shared
+    return continue_batch(actor, binding, starts)
 
 
 def _replay(bank, k: int, traj: Trajectory, i: int) -> np.ndarray:

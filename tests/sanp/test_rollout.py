@@ -309,26 +309,6 @@ def test_nan_at_the_first_step(spec_from_text):
     assert score(spec, ["up"], traj) == {"up": float("-inf")}
 
 
-def test_worker_processes_give_the_same_trajectories():
-    import torch
-
-    from sanp import rollout as ro
-    from sanp.envs import bind
-    from sanp.model import MLPPolicy
-    from sanp.runtime import deployed
-
-    torch.manual_seed(0)
-    b = bind(env_id="LunarLander-v3", env_kwargs={"continuous": True}, horizon=60)
-    pol = MLPPolicy([8, 16, 2], "tanh", action_kind="continuous", action_low=[-1, -1], action_high=[1, 1])
-    points = [b.point(x) for x in np.random.default_rng(0).uniform(-1000, 1000, size=(6, 2))]
-    one = ro.run_batch(deployed(pol), b, points)
-    with ro.workers(2):
-        two = ro.run_batch(deployed(pol), b, points)
-    assert len(one) == len(two) == 6
-    for a, c in zip(one, two):
-        assert np.array_equal(a.observations, c.observations) and np.array_equal(a.actions, c.actions)
-
-
 def test_onnxruntime_episodes_do_not_depend_on_the_batch():
     # Box2D amplifies last-bit differences, and torch's matmul results depend on the batch
     # size; sanp runs every rollout of verify and prune through onnxruntime, whose results
@@ -349,3 +329,19 @@ def test_onnxruntime_episodes_do_not_depend_on_the_batch():
     for p, t in zip(points, together):
         alone = ro.run(actor, b, p)
         assert np.array_equal(alone.observations, t.observations)
+
+
+@pytest.mark.parametrize("head, per_task", [
+    ("env CartPole-v1\nhorizon 200\n", rollout.CARTPOLE_TASK),
+    ("env LunarLander-v3(continuous=true)\nhorizon 1000\n", 16),
+    ("env BipedalWalker-v3\nhorizon 1600\n", 10),
+    ("env BipedalWalker-v3\nhorizon 70\n", 229),
+])
+def test_task_slices_cover_the_batch_in_order(spec_from_text, head, per_task):
+    """Parallel backends run these slices; they depend on the batch alone."""
+    b = bind(spec_from_text(head + TAIL))
+    for n in (1, 2, per_task, per_task + 1, 10 * per_task + 3):
+        slices = rollout.task_slices(b, n)
+        assert [i for s in slices for i in range(n)[s]] == list(range(n))
+        assert len(slices) == -(-n // per_task)
+        assert max(s.stop - s.start for s in slices) <= per_task
