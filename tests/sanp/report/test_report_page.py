@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from conftest import LinearCartPole  # tests/sanp/conftest.py: push right iff k.s > 0
 
-from sanp import policy as policy_mod
 from sanp import report
+from sanp.cli import load_policy
 from sanp.envs import bind
 from sanp.errors import OutputError, SanpError
 from sanp.falsify import FalsifyConfig, falsify
@@ -94,9 +94,7 @@ def runs(tmp_path_factory, cartpole_spec):
         ),
     }
     b = bind(cartpole_spec)
-    dense = policy_mod.load(
-        DENSE, observation_space=b.observation_space, action_space=b.action_space
-    )
+    dense = load_policy(str(DENSE), b)
     config = PruneConfig(
         criterion="activation",
         episodes=5,
