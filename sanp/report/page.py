@@ -115,7 +115,8 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
     build = verify_page.context if doc["schema"] == VERIFY_SCHEMA else prune_page.context
     try:
         ctx = build(doc)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError,
+            RecursionError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
         raise ReportError(f"malformed {doc['schema']} report ({what}); regenerate it with sanp") from None
     ctx.update(
