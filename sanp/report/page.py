@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sanp.atomic import write_text
-from sanp.report.drawing import png_bytes, png_uri
+from sanp.report.drawing import GREEN, GREY, RED, png_bytes, png_uri
 from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA, ReportError, check_schema, read_png
 from sanp.report.values import fmt, num, records
 
@@ -84,6 +84,19 @@ def statistics_rows(doc: Mapping[str, Any]) -> list[list[Any]]:
             for s in records(doc.get("statistics"))]
 
 
+def structured_verdict(doc: Mapping[str, Any], composed: dict[str, Any]) -> dict[str, Any]:
+    """The banner: the run's own verdict {ok, headline, details} where the report has one
+    (its headline, green when ok), else the one composed from the report's numbers."""
+    v = doc.get("verdict")
+    if not isinstance(v, Mapping):
+        return composed
+    ok = v.get("ok")
+    details = v.get("details") if isinstance(v.get("details"), list) else []
+    return {"text": fmt(v.get("headline", "–")),
+            "colour": GREEN if ok is True else RED if ok is False else GREY,
+            "lines": [fmt(d) for d in details[:MAX_TABLE_ROWS]] + composed["lines"]}
+
+
 def _percent(v: Any) -> str:
     x = num(v)
     return fmt(v) if x is None else f"{100 * x:.3g}%"
@@ -120,7 +133,7 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
         what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
         raise ReportError(f"malformed {doc['schema']} report ({what}); regenerate it with sanp") from None
     ctx.update(
-        schema=doc["schema"], images=extra, timing=timing_rows(doc.get("timing")),
+        verdict=structured_verdict(doc, ctx["verdict"]), schema=doc["schema"], images=extra, timing=timing_rows(doc.get("timing")),
         statistics=statistics_rows(doc), inputs=inputs_context(doc, ctx.pop("extra_inputs", [])),
     )
     name = "verify.html.j2" if doc["schema"] == VERIFY_SCHEMA else "prune.html.j2"
