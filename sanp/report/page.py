@@ -26,6 +26,8 @@ from sanp.report.values import fmt, num, records
 
 MAX_TABLE_ROWS = 100
 """Rows of a long table; the rest are counted, not listed."""
+MAX_SPEC_SHOWN = 20_000
+"""Characters of the spec text shown on the page."""
 
 
 def cell(text: Any, *, code: bool = False, hash: bool = False, bold: bool = False,
@@ -67,7 +69,9 @@ def inputs_context(doc: Mapping[str, Any], extra: list[tuple[str, Any]] = ()) ->
     opts = inp.get("options") if isinstance(inp.get("options"), Mapping) else {}
     options = [(str(k), fmt(v)) for k, v in opts.items()]
     vers = inp.get("versions") if isinstance(inp.get("versions"), Mapping) else {}
-    return {"rows": rows, "options": options, "versions": [f"{k} {v}" for k, v in vers.items()]}
+    spec_text = inp.get("spec_text") if isinstance(inp.get("spec_text"), str) else ""
+    return {"rows": rows, "options": options, "versions": [f"{k} {v}" for k, v in vers.items()],
+            "spec_text": spec_text[:MAX_SPEC_SHOWN], "spec_cut": max(0, len(spec_text) - MAX_SPEC_SHOWN)}
 
 
 def timing_rows(timing: Any) -> list[tuple[str, str]]:

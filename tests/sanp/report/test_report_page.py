@@ -196,6 +196,8 @@ def test_verify_falsified_page(runs, falsified_page):
     assert "numpy " + doc["inputs"]["versions"]["numpy"] in page
     # the spec text travels with the report; its const cart_mass is evaluated by stl
     assert doc["inputs"]["spec_text"] == CARTPOLE.read_text()
+    shown = re.search(r"<summary>the spec</summary><pre>(.*?)</pre>", page, re.DOTALL).group(1)
+    assert html.unescape(shown) == CARTPOLE.read_text()
     spec, _ = comparisons.spec_of(doc)
     cex = {**doc["counterexamples"][0], "violated": ["momentum"]}
     (panel,) = comparisons.cex_view(cex, spec).panels
