@@ -8,7 +8,7 @@ files given as `images`: the page needs nothing but itself.
 
     >>> from sanp import report
     >>> doc = report.load("out/demo/prune.json")                       # doctest: +SKIP
-    >>> report.write_page(doc, "prune.html", images={"|weights|": "out/demo/prune/weights.png"})  # doctest: +SKIP
+    >>> report.write_html(doc, "prune.html", images={"|weights|": "out/demo/prune/weights.png"})  # doctest: +SKIP
 
 Table cells are plain strings or `cell(...)` dicts (code, bold, badge), or lists of them.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from sanp.atomic import write_text
 from sanp.report.drawing import GREEN, GREY, RED, png_bytes, png_uri
-from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA, ReportError, check_schema, read_png
+from sanp.report.reading import VERIFY_SCHEMA, ReportError, check_schema, read_png
 from sanp.report.values import fmt, num, records
 
 MAX_TABLE_ROWS = 100
@@ -37,6 +37,7 @@ def cell(text: Any, *, code: bool = False, hash: bool = False, bold: bool = Fals
 
 
 def badge(text: str, colour: str) -> dict[str, Any]:
+    """A coloured label (a status) as a table cell."""
     return cell(text, badge=colour)
 
 
@@ -56,6 +57,7 @@ def limited(rows: list[Any], what: str, limit: int = MAX_TABLE_ROWS) -> tuple[li
 
 
 def inputs_context(doc: Mapping[str, Any], extra: list[tuple[str, Any]] = ()) -> dict[str, Any]:
+    """What the run was given: files and digests, options, versions, the spec text."""
     inp = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
     rows = [
         ("policy", cell(inp.get("policy", "–"), code=True)),
@@ -137,8 +139,12 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
         what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
         raise ReportError(f"malformed {doc['schema']} report ({what}); regenerate it with sanp") from None
     ctx.update(
-        verdict=structured_verdict(doc, ctx["verdict"]), schema=doc["schema"], images=extra, timing=timing_rows(doc.get("timing")),
-        statistics=statistics_rows(doc), inputs=inputs_context(doc, ctx.pop("extra_inputs", [])),
+        verdict=structured_verdict(doc, ctx["verdict"]),
+        schema=doc["schema"],
+        images=extra,
+        timing=timing_rows(doc.get("timing")),
+        statistics=statistics_rows(doc),
+        inputs=inputs_context(doc, ctx.pop("extra_inputs", [])),
     )
     name = "verify.html.j2" if doc["schema"] == VERIFY_SCHEMA else "prune.html.j2"
     return _environment().get_template(name).render(ctx)
@@ -149,5 +155,3 @@ def write(doc: Mapping[str, Any], path: str | os.PathLike,
     """Render `doc` and write the page to `path` atomically."""
     write_text(path, render(doc, images))
 
-
-__all__ = ["PRUNE_SCHEMA", "badge", "cell", "figure", "limited", "render", "write"]

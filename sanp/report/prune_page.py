@@ -28,7 +28,7 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
          f"after step 1, k = {fmt(step1.get('k'))})."),
         (f"Mean reward dense / pruned / refined: {fmt(doc.get('dense_reward'))} / "
          f"{fmt(step1.get('mean_reward'))} / {fmt(final.get('mean_reward'))}."),
-        f"Counterexamples per round: {', '.join(map(str, n_cex)) or 'no rounds run'}.",
+        f"Counterexamples per round: {_counts(n_cex)}.",
     ]
     hd, hs = get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")
     if isinstance(hd, Mapping) and isinstance(hs, Mapping):
@@ -41,6 +41,14 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
         lines.append(f"Dense vs sparse: {fmt(comparison.get('text'))}")
     lines.append("Falsification is evidence, not proof.")
     return {"text": verdict, "colour": colour, "lines": lines}
+
+
+def _counts(n: list[int], limit: int = 30) -> str:
+    if not n:
+        return "no rounds run"
+    if len(n) <= limit:
+        return ", ".join(map(str, n))
+    return f"{', '.join(map(str, n[:limit]))}, … ({len(n)} rounds, {sum(n)} in all)"
 
 
 def _requirements(rounds: list[Mapping[str, Any]], hd: Mapping[str, Any], hs: Mapping[str, Any]) -> dict[str, Any] | None:
