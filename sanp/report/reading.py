@@ -25,7 +25,7 @@ VERIFY_SCHEMA = "sanp.verify/1"
 PRUNE_SCHEMA = "sanp.prune/1"
 SCHEMAS = (VERIFY_SCHEMA, PRUNE_SCHEMA)
 
-MAX_REPORT_MB = 128
+MAX_REPORT_MB = 64
 """Largest report `load` reads by default (`sanp report --max-mb` raises it)."""
 MAX_IMAGE_MB = 32
 """Largest PNG file embedded in a page."""
