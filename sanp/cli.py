@@ -151,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
     rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
                     help="embed an existing PNG, e.g. a prune run's weights.png (repeatable)")
-    rp.add_argument("--max-mb", type=_positive_int, default=128, metavar="MB",
-                    help="largest report read, in MiB (default 128)")
+    rp.add_argument("--max-mb", type=_positive_int, default=64, metavar="MB",
+                    help="largest report read, in MiB (default 64)")
     return p
 
 

@@ -77,13 +77,10 @@ def spec_of(doc: Mapping[str, Any]) -> tuple[stl.SpecFile | None, str]:
 
 
 def signal_arrays(cex: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The counterexample's recorded signals as float arrays (lists of numbers only)."""
+    """The counterexample's recorded signals as float arrays (NaN where not a number)."""
     sig = cex.get("signals")
-    out = {}
-    for name, values in (sig.items() if isinstance(sig, Mapping) else ()):
-        if isinstance(values, list) and not any(isinstance(v, (list, dict)) for v in values):
-            out[str(name)] = floats(values)
-    return out
+    return {str(k): floats(v) for k, v in (sig.items() if isinstance(sig, Mapping) else ())
+            if isinstance(v, list)}
 
 
 def cex_view(cex: Mapping[str, Any], spec: stl.SpecFile | None, note: str = "") -> CexView:

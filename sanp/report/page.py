@@ -8,7 +8,7 @@ files given as `images`: the page needs nothing but itself.
 
     >>> from sanp import report
     >>> doc = report.load("out/demo/prune.json")                       # doctest: +SKIP
-    >>> report.write_page(doc, "prune.html", images={"|weights|": "out/demo/prune/weights.png"})  # doctest: +SKIP
+    >>> report.write_html(doc, "prune.html", images={"|weights|": "out/demo/prune/weights.png"})  # doctest: +SKIP
 
 Table cells are plain strings or `cell(...)` dicts (code, bold, badge), or lists of them.
 """
@@ -20,12 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sanp.atomic import write_text
-from sanp.report.drawing import png_bytes, png_uri
-from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA, ReportError, check_schema, read_png
+from sanp.report.drawing import GREEN, GREY, RED, png_bytes, png_uri
+from sanp.report.reading import VERIFY_SCHEMA, ReportError, check_schema, read_png
 from sanp.report.values import fmt, num, records
 
 MAX_TABLE_ROWS = 100
 """Rows of a long table; the rest are counted, not listed."""
+MAX_SPEC_SHOWN = 20_000
+"""Characters of the spec text shown on the page."""
 
 
 def cell(text: Any, *, code: bool = False, hash: bool = False, bold: bool = False,
@@ -35,6 +37,7 @@ def cell(text: Any, *, code: bool = False, hash: bool = False, bold: bool = Fals
 
 
 def badge(text: str, colour: str) -> dict[str, Any]:
+    """A coloured label (a status) as a table cell."""
     return cell(text, badge=colour)
 
 
@@ -54,6 +57,7 @@ def limited(rows: list[Any], what: str, limit: int = MAX_TABLE_ROWS) -> tuple[li
 
 
 def inputs_context(doc: Mapping[str, Any], extra: list[tuple[str, Any]] = ()) -> dict[str, Any]:
+    """What the run was given: files and digests, options, versions, the spec text."""
     inp = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
     rows = [
         ("policy", cell(inp.get("policy", "–"), code=True)),
@@ -67,7 +71,9 @@ def inputs_context(doc: Mapping[str, Any], extra: list[tuple[str, Any]] = ()) ->
     opts = inp.get("options") if isinstance(inp.get("options"), Mapping) else {}
     options = [(str(k), fmt(v)) for k, v in opts.items()]
     vers = inp.get("versions") if isinstance(inp.get("versions"), Mapping) else {}
-    return {"rows": rows, "options": options, "versions": [f"{k} {v}" for k, v in vers.items()]}
+    spec_text = inp.get("spec_text") if isinstance(inp.get("spec_text"), str) else ""
+    return {"rows": rows, "options": options, "versions": [f"{k} {v}" for k, v in vers.items()],
+            "spec_text": spec_text[:MAX_SPEC_SHOWN], "spec_cut": max(0, len(spec_text) - MAX_SPEC_SHOWN)}
 
 
 def timing_rows(timing: Any) -> list[tuple[str, str]]:
@@ -82,6 +88,19 @@ def statistics_rows(doc: Mapping[str, Any]) -> list[list[Any]]:
              _percent(s.get("upper_bound")), _percent(s.get("confidence")), fmt(s.get("method")),
              fmt(s.get("text"))]
             for s in records(doc.get("statistics"))]
+
+
+def structured_verdict(doc: Mapping[str, Any], composed: dict[str, Any]) -> dict[str, Any]:
+    """The banner: the run's own verdict {ok, headline, details} where the report has one
+    (its headline, green when ok), else the one composed from the report's numbers."""
+    v = doc.get("verdict")
+    if not isinstance(v, Mapping):
+        return composed
+    ok = v.get("ok")
+    details = v.get("details") if isinstance(v.get("details"), list) else []
+    return {"text": fmt(v.get("headline", "–")),
+            "colour": GREEN if ok is True else RED if ok is False else GREY,
+            "lines": [fmt(d) for d in details[:MAX_TABLE_ROWS]] + composed["lines"]}
 
 
 def _percent(v: Any) -> str:
@@ -115,12 +134,17 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
     build = verify_page.context if doc["schema"] == VERIFY_SCHEMA else prune_page.context
     try:
         ctx = build(doc)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError,
+            RecursionError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
         raise ReportError(f"malformed {doc['schema']} report ({what}); regenerate it with sanp") from None
     ctx.update(
-        schema=doc["schema"], images=extra, timing=timing_rows(doc.get("timing")),
-        statistics=statistics_rows(doc), inputs=inputs_context(doc, ctx.pop("extra_inputs", [])),
+        verdict=structured_verdict(doc, ctx["verdict"]),
+        schema=doc["schema"],
+        images=extra,
+        timing=timing_rows(doc.get("timing")),
+        statistics=statistics_rows(doc),
+        inputs=inputs_context(doc, ctx.pop("extra_inputs", [])),
     )
     name = "verify.html.j2" if doc["schema"] == VERIFY_SCHEMA else "prune.html.j2"
     return _environment().get_template(name).render(ctx)
@@ -131,5 +155,3 @@ def write(doc: Mapping[str, Any], path: str | os.PathLike,
     """Render `doc` and write the page to `path` atomically."""
     write_text(path, render(doc, images))
 
-
-__all__ = ["PRUNE_SCHEMA", "badge", "cell", "figure", "limited", "render", "write"]

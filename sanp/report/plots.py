@@ -36,7 +36,11 @@ from sanp.report.drawing import (
 from sanp.report.values import fmt, get, num, records
 
 MAX_GROUPS = 8
-"""Target requirements drawn in colours of their own; the rest share one."""
+"""Target requirements (or repair rounds) drawn in colours of their own; the rest share one."""
+MAX_LABELLED = 30
+"""Bars that get a value label and a tick label of their own; past it, plain bars."""
+MAX_CATEGORIES = 12
+"""Requirements drawn in the held-out figure (all of them are in the table)."""
 
 # ---------------------------------------------------------------------------- verify
 
@@ -183,20 +187,23 @@ def _bars(ax, x: np.ndarray, series: Sequence[tuple[float, Sequence[Any], str, s
     for off, vals, label, colour in series:
         v = np.array([np.nan if num(u) is None else num(u) for u in vals], dtype=float)
         bars = ax.bar(x + off, np.nan_to_num(v, posinf=0, neginf=0), 0.4, label=label, color=colour)
-        ax.bar_label(bars, labels=[labels(u) for u in vals], fontsize=7, padding=2)
+        if len(vals) <= MAX_LABELLED:
+            ax.bar_label(bars, labels=[labels(u) for u in vals], fontsize=7, padding=2)
 
 
 def sparsity_figure(s1: Sequence[Any], sf: Sequence[Any]):
     """Fraction of zero weights per layer after step 1 and after refinement."""
     n = max(len(s1), len(sf))
     pad = lambda s: [100 * num(u) if num(u) is not None else None for u in s] + [None] * (n - len(s))
-    fig, axes = new_figure(max(5.0, 1.4 * n + 2.5), 3.2)
+    fig, axes = new_figure(min(max(5.0, 1.4 * n + 2.5), 14), 3.2)
     ax = axes[0, 0]
     x = np.arange(n)
     _bars(ax, x, [(-0.2, pad(s1), "after step 1", "tab:orange"),
                   (0.2, pad(sf), "after refinement", "tab:blue")],
           lambda u: f"{u:.2f}%" if u is not None and math.isfinite(u) else "")
-    ax.set_xticks(x, [f"layer {i + 1}" for i in x])
+    if n <= MAX_LABELLED:
+        ax.set_xticks(x, [f"layer {i + 1}" for i in x])
+    ax.set_xlabel("layer" if n > MAX_LABELLED else "")
     ax.set_ylabel("sparsity (%)")
     ax.set_ylim(0, 125)
     ax.legend(fontsize=8, loc="upper right", ncol=2)
@@ -215,6 +222,8 @@ def step1_figure(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]):
     k = np.array([np.nan if num(h.get("k")) is None else num(h.get("k")) for h in hist])
     r = np.array([np.nan if num(h.get("mean_reward")) is None else num(h.get("mean_reward")) for h in hist])
     acc = np.array([bool(h.get("accepted")) for h in hist])
+    idx = thin(len(hist), r)
+    trial, k, r, acc = idx + 1, k[idx], r[idx], acc[idx]
     fig, axes = new_figure(9, 3.3, cols=2)
     ax = axes[0, 0]
     shown = edge_values(r)[0]
@@ -234,7 +243,6 @@ def step1_figure(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     ax = axes[0, 1]
-    trial = np.arange(1, len(k) + 1)
     ax.plot(trial, k, "-", color="0.7", lw=1)
     ax.plot(trial[acc], k[acc], "o", color=GREEN)
     ax.plot(trial[~acc], k[~acc], "x", color=RED, ms=8, mew=2)
@@ -252,9 +260,14 @@ def rounds_figure(rounds: Sequence[Mapping[str, Any]]):
     counts = [len(r.get("counterexamples") or []) for r in rounds]
     fig, axes = new_figure(max(4.5, min(0.8 * len(rounds) + 3, 12)), 3.0)
     ax = axes[0, 0]
-    bars = ax.bar(range(len(labels)), counts, color=[RED if c else GREEN for c in counts])
-    ax.set_xticks(range(len(labels)), labels)
-    ax.bar_label(bars, fontsize=8, padding=2)
+    colours = [RED if c else GREEN for c in counts]
+    if len(rounds) <= MAX_LABELLED:
+        bars = ax.bar(range(len(labels)), counts, color=colours)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.bar_label(bars, fontsize=8, padding=2)
+    else:  # one line per round (a bar each would cost a patch each)
+        keep = thin(len(counts), np.asarray(counts, dtype=float))
+        ax.vlines(keep + 1, 0, np.asarray(counts)[keep], colors=[colours[i] for i in keep])
     ax.set_xlabel("round")
     ax.set_ylabel("counterexamples")
     ax.set_ylim(0, max(counts + [1]) * 1.18)
@@ -267,18 +280,24 @@ def repair_figure(rounds: Sequence[Mapping[str, Any]]):
     """Repair: each trial of p and the counterexamples that still fail."""
     fig, axes = new_figure(7, 3.0)
     ax = axes[0, 0]
-    positive = False
+    positive, others = False, ([], [])
     for gi, r in enumerate(rounds):
         trials = [t for t in r.get("p_trials") or [] if isinstance(t, list) and len(t) >= 2]
-        if not trials:
-            continue
         p = np.array([num(t[0]) if num(t[0]) is not None else np.nan for t in trials])
         bad = np.array([num(t[1]) if num(t[1]) is not None else np.nan for t in trials])
         positive = positive or bool((p > 0).any())
-        colour = PALETTE[gi % len(PALETTE)]
-        ax.plot(p, bad, "o", color=colour, label=f"round {fmt(r.get('round', gi + 1))}")
-        if num(r.get("p")) is not None:
-            ax.axvline(num(r.get("p")), color=colour, ls="--", lw=1)
+        if gi >= MAX_GROUPS:  # drawn together, in grey
+            others[0].extend(p)
+            others[1].extend(bad)
+        elif trials:
+            colour = PALETTE[gi % len(PALETTE)]
+            ax.plot(p, bad, "o", color=colour, label=f"round {fmt(r.get('round', gi + 1))}")
+            if num(r.get("p")) is not None:
+                ax.axvline(num(r.get("p")), color=colour, ls="--", lw=1)
+    if others[0]:
+        keep = thin(len(others[0]), np.asarray(others[1], dtype=float))
+        ax.plot(np.asarray(others[0])[keep], np.asarray(others[1])[keep], ".", color="0.6",
+                label=f"rounds {MAX_GROUPS + 1}-{len(rounds)}")
     if positive:
         ax.set_xscale("log")
     ax.set_xlabel("p (fraction of pruned weights restored)")
@@ -293,6 +312,7 @@ def heldout_figure(hd: Mapping[str, Any], hs: Mapping[str, Any]):
     """Held-out violations of the dense and the sparse policy."""
     keys = ["bo_counterexamples", "uniform_violations"]
     names = list(dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})]))
+    names = names[:MAX_CATEGORIES]
     d = [hd.get(k) for k in keys] + [get(hd, "per_requirement", n) for n in names]
     s = [hs.get(k) for k in keys] + [get(hs, "per_requirement", n) for n in names]
     labels = ["BO counterexamples", "uniform violations"] + [f"uniform: {n}" for n in names]

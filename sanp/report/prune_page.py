@@ -28,7 +28,7 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
          f"after step 1, k = {fmt(step1.get('k'))})."),
         (f"Mean reward dense / pruned / refined: {fmt(doc.get('dense_reward'))} / "
          f"{fmt(step1.get('mean_reward'))} / {fmt(final.get('mean_reward'))}."),
-        f"Counterexamples per round: {', '.join(map(str, n_cex)) or 'no rounds run'}.",
+        f"Counterexamples per round: {_counts(n_cex)}.",
     ]
     hd, hs = get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")
     if isinstance(hd, Mapping) and isinstance(hs, Mapping):
@@ -36,8 +36,19 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
             f"Held-out violations dense / sparse: BO {fmt(hd.get('bo_counterexamples'))} / "
             f"{fmt(hs.get('bo_counterexamples'))}, uniform {fmt(hd.get('uniform_violations'))} / "
             f"{fmt(hs.get('uniform_violations'))}.")
+    comparison = get(doc, "heldout", "comparison")
+    if isinstance(comparison, Mapping) and comparison.get("text"):
+        lines.append(f"Dense vs sparse: {fmt(comparison.get('text'))}")
     lines.append("Falsification is evidence, not proof.")
     return {"text": verdict, "colour": colour, "lines": lines}
+
+
+def _counts(n: list[int], limit: int = 30) -> str:
+    if not n:
+        return "no rounds run"
+    if len(n) <= limit:
+        return ", ".join(map(str, n))
+    return f"{', '.join(map(str, n[:limit]))}, … ({len(n)} rounds, {sum(n)} in all)"
 
 
 def _requirements(rounds: list[Mapping[str, Any]], hd: Mapping[str, Any], hs: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -111,7 +122,21 @@ def _heldout_row(label: str, hd: Mapping[str, Any], hs: Mapping[str, Any], key: 
     return [label, fmt(d), fmt(s)]
 
 
-def _heldout(hd: Mapping[str, Any], hs: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | None:
+COMPARISON_COLOURS = {"no worse": GREEN, "worse": RED, "inconclusive": AMBER}
+
+
+def _comparison(c: Any) -> list[tuple[str, Any]]:
+    """The stated test of dense vs sparse violation rates, as key-value rows."""
+    if not isinstance(c, Mapping):
+        return []
+    verdict = fmt(c.get("verdict"))
+    return [("test", fmt(c.get("test"))), ("p-value", fmt(c.get("p_value"))),
+            ("verdict", badge(verdict, COMPARISON_COLOURS.get(verdict, GREY))),
+            ("points to decide", fmt(c.get("points_to_decide"))), ("statement", fmt(c.get("text")))]
+
+
+def _heldout(hd: Mapping[str, Any], hs: Mapping[str, Any], figs: dict[str, Any],
+             comparison: Any = None) -> dict[str, Any] | None:
     if not (hd or hs):
         return None
     rows = [_heldout_row("BO rollouts", hd, hs, "bo_evaluations"),
@@ -125,7 +150,7 @@ def _heldout(hd: Mapping[str, Any], hs: Mapping[str, Any], figs: dict[str, Any])
               fmt(get(hs, "per_requirement", n))] for n in names]
     rows.append(_heldout_row("mean reward", hd, hs, "mean_reward"))
     quiet = figs.get("heldout") is None
-    return {"rows": rows, "figure": figs.get("heldout"),
+    return {"rows": rows, "figure": figs.get("heldout"), "comparison": _comparison(comparison),
             "note": "No held-out violation on either policy." if quiet else ""}
 
 
@@ -155,6 +180,6 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "sparsity": _sparsity(doc, rounds, figs),
         "step1": _step1(doc, figs),
         "rounds": _rounds(rounds, figs),
-        "heldout": _heldout(hd, hs, figs),
+        "heldout": _heldout(hd, hs, figs, get(doc, "heldout", "comparison")),
     }
 

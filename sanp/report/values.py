@@ -84,9 +84,16 @@ def records(v: Any) -> list[Mapping[str, Any]]:
 
 
 def floats(values: Any) -> np.ndarray:
-    """A float array; NaN where a value is not a number."""
-    vals = [num(v) for v in (values if isinstance(values, (list, tuple)) else [])]
-    return np.array([np.nan if v is None else v for v in vals], dtype=float)
+    """A 1-D float array; NaN where a value is not a number ("inf"/"-inf"/"nan" are)."""
+    if not isinstance(values, (list, tuple)):
+        return np.zeros(0)
+    try:  # the common case, at numpy speed: numbers and non-finite strings only
+        arr = np.asarray(values, dtype=float)
+        if arr.ndim == 1:
+            return arr
+    except (ValueError, TypeError, OverflowError):
+        pass
+    return np.array([np.nan if num(v) is None else num(v) for v in values], dtype=float)
 
 
 def basename(p: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from sanp.report import comparisons, plots
 from sanp.report.drawing import GREEN, GREY, RED
 from sanp.report.page import badge, cell, figure, limited
-from sanp.report.values import basename, fmt, num, plus1, records, sort_key
+from sanp.report.values import basename, fmt, get, num, plus1, records, sort_key
 
 MAX_CEX_PLOTS = 8
 """Counterexample trajectories drawn (the worst of each violated requirement first)."""
@@ -90,7 +90,9 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         picked = pick_counterexamples(cexs)
         figures = [figure(plots.counterexample_figure(i, cexs[i], comparisons.cex_view(cexs[i], spec, note)))
                    for i in picked]
-        out["counterexamples"] = {"rows": _cex_rows(listed), "more": more, "shown": len(picked), "total": len(cexs),
+        searched = get(doc, "inputs", "options", "optimizer") != "random"
+        out["counterexamples"] = {"rows": _cex_rows(listed), "more": more, "searched": searched,
+                                  "shown": len(picked), "total": len(cexs),
                                   "figures": figures}
     return out
 

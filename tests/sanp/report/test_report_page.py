@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from conftest import LinearCartPole  # tests/sanp/conftest.py: push right iff k.s > 0
 
-from sanp import formats as policy_mod
 from sanp import report
+from sanp.cli import load_policy
 from sanp.envs import bind
 from sanp.errors import OutputError, SanpError
 from sanp.falsify import FalsifyConfig, falsify
@@ -94,9 +94,7 @@ def runs(tmp_path_factory, cartpole_spec):
         ),
     }
     b = bind(cartpole_spec)
-    dense = policy_mod.load(
-        DENSE, observation_space=b.observation_space, action_space=b.action_space
-    )
+    dense = load_policy(str(DENSE), b)
     config = PruneConfig(
         criterion="activation",
         episodes=5,
@@ -198,6 +196,8 @@ def test_verify_falsified_page(runs, falsified_page):
     assert "numpy " + doc["inputs"]["versions"]["numpy"] in page
     # the spec text travels with the report; its const cart_mass is evaluated by stl
     assert doc["inputs"]["spec_text"] == CARTPOLE.read_text()
+    shown = re.search(r"<summary>the spec</summary><pre>(.*?)</pre>", page, re.DOTALL).group(1)
+    assert html.unescape(shown) == CARTPOLE.read_text()
     spec, _ = comparisons.spec_of(doc)
     cex = {**doc["counterexamples"][0], "violated": ["momentum"]}
     (panel,) = comparisons.cex_view(cex, spec).panels
