@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from OUT.onnx.ckpt.npz")
     pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+    from sanp.prove.command import add_arguments as add_prove_arguments
+
+    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over "
+                                       "observation boxes (exit 0 proved, 1 refuted, 3 unknown)"))
     rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
     rp.add_argument("run", metavar="RUN.json")
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
@@ -151,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands = {
         "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
-        "prune": cmd_prune, "report": cmd_report,
+        "prune": cmd_prune, "report": cmd_report, "prove": cmd_prove,
     }
     try:
         with rollout.workers(getattr(args, "workers", 1)):
@@ -484,6 +488,12 @@ def _print_prune(result: Any) -> None:
         con.print("The falsifier found no counterexample on the refined policy, and the held-out "
                   "check found no more violations than on the dense policy. This is evidence, "
                   "not proof.")
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from sanp.prove.command import run
+
+    return run(args, load_policy, _check_output, _check_plot_dir)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
