@@ -2,10 +2,14 @@
 (imported by name: pytest puts this directory on sys.path)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from sanp.policy import MLPPolicy
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def mlp(weights, biases, *, kind="discrete", low=None, high=None, activations="relu"):
