@@ -26,9 +26,9 @@ def obs_names(spec, obs_dim: int) -> tuple[str, ...]:
     """A name per observation index: the spec's signal bound to obs[i], else 'obs[i]'."""
     names = [f"obs[{i}]" for i in range(obs_dim)]
     for name, sig in (spec.signals.items() if spec is not None else ()):
-        if sig.source == "obs" and sig.index is not None and 0 <= sig.index < obs_dim:
-            if names[sig.index] == f"obs[{sig.index}]":
-                names[sig.index] = name
+        if sig.source == "obs" and sig.index is not None and 0 <= sig.index < obs_dim \
+                and names[sig.index] == f"obs[{sig.index}]":
+            names[sig.index] = name
     return tuple(names)
 
 

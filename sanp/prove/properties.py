@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -206,7 +206,7 @@ class Agrees:
         return "agrees" if self.eps is None else f"agrees within {self.eps:g}"
 
 
-Conclusion = Union[ActionIs, ActionBound, OutputBound, Agrees]
+Conclusion = ActionIs | ActionBound | OutputBound | Agrees
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def _one(args: tuple) -> PropertyResult:
 
 
 def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Verifier | None = None,
-              config: ProveConfig = ProveConfig(), workers: int = 1) -> list[PropertyResult]:
+              config: ProveConfig | None = None, workers: int = 1) -> list[PropertyResult]:
     """Prove every property of `props` for `policy` (MLPPolicy); `reference` for `agrees`.
     Properties run in `workers` processes; results come back in order."""
     if verifier is None:
@@ -45,6 +45,7 @@ def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Ve
     for p in props:
         validate(p, obs_dim=policy.obs_dim, out_dim=policy.out_dim, action_kind=policy.action_kind,
                  has_reference=reference is not None)
+    config = config or ProveConfig()
     jobs = [(p, policy, reference, verifier, config) for p in props]
     if workers <= 1 or len(jobs) <= 1:
         return [_one(j) for j in jobs]

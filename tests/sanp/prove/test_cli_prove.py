@@ -33,8 +33,8 @@ def test_proved_exits_0(tmp_path, capsys):
 
 
 def test_refuted_exits_1_with_a_rechecked_counterexample_and_a_picture(tmp_path, capsys):
-    # Q(push left) is positive here, so output[0] <= 0 fails
-    props = write(tmp_path, [{"name": "q", "over": "r", "then": {"kind": "output", "index": 0, "op": "<=", "value": 0}}])
+    # the network's output 0 (push left) is negative here, so output[0] >= 0 fails
+    props = write(tmp_path, [{"name": "q", "over": "r", "then": {"kind": "output", "index": 0, "op": ">=", "value": 0}}])
     out, plots = tmp_path / "r.json", tmp_path / "plots"
     code = main(["prove", POLICY, SPEC, "--properties", props, "--timeout", "20", "--depth", "2",
                  "--json", str(out), "--plots", str(plots)])
@@ -45,7 +45,7 @@ def test_refuted_exits_1_with_a_rechecked_counterexample_and_a_picture(tmp_path,
     from sanp import policy
 
     values = policy.load(POLICY).to_ort().values(np.array([cex["obs"]], np.float32))[0]
-    assert values[0] == pytest.approx(cex["outputs"][0]) and cex["margin"] == pytest.approx(-values[0])
+    assert values[0] == pytest.approx(cex["outputs"][0]) and cex["margin"] == pytest.approx(values[0]) < 0
     assert (plots / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "REFUTED at" in capsys.readouterr().out
 

@@ -8,7 +8,16 @@ import pytest
 from sanp.envs import bind
 from sanp.prove.declarations import compile_declarations, load_json
 from sanp.prove.domain import Resolver, visited_box
-from sanp.prove.properties import ActionBound, ActionIs, Agrees, Box, Linear, OutputBound, PropertyError, validate
+from sanp.prove.properties import (
+    ActionBound,
+    ActionIs,
+    Agrees,
+    Box,
+    Linear,
+    OutputBound,
+    PropertyError,
+    validate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +30,9 @@ def cartpole(cartpole_spec_module):
 
 @pytest.fixture(scope="module")
 def cartpole_spec_module():
-    import stl
-
     from prove_nets import ROOT
+
+    import stl
 
     return stl.load(ROOT / "specs/cartpole.stl")
 
@@ -73,7 +82,7 @@ def test_validate_against_the_policy():
     box = Box((0.0, 0.0), (1.0, 1.0))
     from sanp.prove.properties import Property
 
-    ok = dict(obs_dim=2, out_dim=2, action_kind="discrete", has_reference=False)
+    ok = {"obs_dim": 2, "out_dim": 2, "action_kind": "discrete", "has_reference": False}
     validate(Property("p", box, ActionIs(1)), **ok)
     for concl, kw, msg in [
         (ActionIs(2), ok, "does not exist"),

@@ -2,8 +2,11 @@
 evaluation on a fine grid; ties; the differential property; a timeout."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from prove_nets import grid, mlp
 
 from sanp.prove.bab import ProveConfig, prove_property
 from sanp.prove.encode import judge, judge_batch
@@ -11,8 +14,6 @@ from sanp.prove.marabou import MarabouVerifier
 from sanp.prove.properties import ActionIs, Agrees, Box, Linear, OutputBound, Property
 from sanp.prove.run import EXIT_PROVED, EXIT_REFUTED, EXIT_UNKNOWN, exit_code, prove_all
 from sanp.prove.verifier import QueryResult
-
-from prove_nets import grid, mlp
 
 V = MarabouVerifier()
 CFG = ProveConfig(timeout=30, max_depth=6)
@@ -59,7 +60,7 @@ def test_assumptions_restrict_the_region(net222):
     box = Box((0.0, 0.0), (1.0, 1.0))
     cond = (Linear(((1, 1.0), (0, -1.0)), ">=", 0.0), Linear(((0, 1.0), (1, 1.0)), ">=", 0.5))
     prop = Property("c", box, ActionIs(0), cond)
-    pts, holds, _ = holds_on_grid(prop, net222)
+    _, holds, _ = holds_on_grid(prop, net222)
     assert holds.all() and not holds_on_grid(Property("c", box, ActionIs(0)), net222)[1].all()
     assert prove_property(prop, net222, verifier=V, config=CFG).verdict == "proved"
 
@@ -95,7 +96,7 @@ def test_differential_discrete(net222, net222_shifted):
     a = Property("same", Box((0.0, 0.5), (1.0, 1.0)), Agrees())
     assert prove_property(a, net222_shifted, net222, verifier=V, config=CFG).verdict == "proved"
     b = Property("differs", Box((0.0, 0.0), (1.0, 1.0)), Agrees())
-    pts, holds, _ = holds_on_grid(b, net222_shifted, net222)
+    _, holds, _ = holds_on_grid(b, net222_shifted, net222)
     assert not holds.all()
     r = prove_property(b, net222_shifted, net222, verifier=V, config=CFG)
     assert r.verdict == "refuted"
@@ -135,7 +136,7 @@ def test_marabou_timeout_gives_unknown():
     # cannot show in a second: the verdict is unknown, never proved or refuted
     rng = np.random.default_rng(0)
     sizes = [8, 100, 100, 100, 2]
-    ws = [rng.normal(0, 1 / np.sqrt(a), (b, a)) for a, b in zip(sizes[:-1], sizes[1:])]
+    ws = [rng.normal(0, 1 / np.sqrt(a), (b, a)) for a, b in itertools.pairwise(sizes)]
     bs = [rng.normal(0, 0.1, b) for b in sizes[1:]]
     net = mlp(ws, bs, kind="continuous", low=[-1, -1], high=[1, 1])
     prop = Property("t", Box((-1.0,) * 8, (1.0,) * 8), Agrees(0.01))
