@@ -172,27 +172,28 @@ class ActionIs:
 
 
 @dataclass(frozen=True)
-class ActionBound:
-    """Continuous action component `index`, clipped to the action box, `op` `bound`."""
-
+class _Bound:
     index: int
     op: Literal["<=", ">=", "<", ">"]
     bound: float
+    what = ""
 
     def text(self) -> str:
-        return f"action[{self.index}] {self.op} {self.bound:g}"
+        return f"{self.what}[{self.index}] {self.op} {self.bound:g}"
 
 
 @dataclass(frozen=True)
-class OutputBound:
+class ActionBound(_Bound):
+    """Continuous action component `index`, clipped to the action box, `op` `bound`."""
+
+    what = "action"
+
+
+@dataclass(frozen=True)
+class OutputBound(_Bound):
     """Raw network output `index` `op` `bound`."""
 
-    index: int
-    op: Literal["<=", ">=", "<", ">"]
-    bound: float
-
-    def text(self) -> str:
-        return f"output[{self.index}] {self.op} {self.bound:g}"
+    what = "output"
 
 
 @dataclass(frozen=True)

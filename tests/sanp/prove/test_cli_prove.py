@@ -45,7 +45,7 @@ def test_refuted_exits_1_with_a_rechecked_counterexample_and_a_picture(tmp_path,
     from sanp import policy
 
     values = policy.load(POLICY).to_ort().values(np.array([cex["obs"]], np.float32))[0]
-    assert values[0] == pytest.approx(cex["outputs"][0]) and cex["margin"] == pytest.approx(values[0]) < 0
+    assert values[0] == pytest.approx(cex["outputs"][0]) and cex["margin"] == pytest.approx(values[0]) and values[0] < 0
     assert (plots / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "REFUTED at" in capsys.readouterr().out
 
