@@ -110,8 +110,9 @@ def test_visited_box_covers_every_state_the_policy_acts_in(cartpole, linear_cart
     from sanp.prove.domain import search_points
 
     _, binding, _ = cartpole
-    box = visited_box(linear_cartpole, binding, episodes=20, seed=3, names=("a", "b", "c", "d"))
-    trajs = rollout.run_batch(linear_cartpole, binding, search_points(binding, 20, 3), record_states=False)
+    actor = linear_cartpole((1.0, 1.0, 10.0, 2.0))  # full-state feedback: balances
+    box = visited_box(actor, binding, episodes=20, seed=3, names=("a", "b", "c", "d"))
+    trajs = rollout.run_batch(actor, binding, search_points(binding, 20, 3), record_states=False)
     acted = np.concatenate([t.observations[: t.length] for t in trajs])
     assert len(trajs) == 20 + 16  # the random points and the 16 corners
     assert np.allclose(box.lo, acted.min(axis=0)) and np.allclose(box.hi, acted.max(axis=0))
