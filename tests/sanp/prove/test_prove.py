@@ -132,16 +132,26 @@ def test_a_timeout_gives_unknown(net222):
 
 
 def test_marabou_timeout_gives_unknown():
-    # two copies of one random 8-100-100-100-2 network agree exactly, which Marabou
-    # cannot show in a second: the verdict is unknown, never proved or refuted
+    # a random 8-100-100-100-2 network and a copy with every weight scaled by 1 + 1e-4
+    # agree within 0.5 (their outputs differ by about 1e-4), which Marabou cannot show
+    # in a second: the verdict is unknown, never proved or refuted
     rng = np.random.default_rng(0)
     sizes = [8, 100, 100, 100, 2]
     ws = [rng.normal(0, 1 / np.sqrt(a), (b, a)) for a, b in itertools.pairwise(sizes)]
     bs = [rng.normal(0, 0.1, b) for b in sizes[1:]]
     net = mlp(ws, bs, kind="continuous", low=[-1, -1], high=[1, 1])
-    prop = Property("t", Box((-1.0,) * 8, (1.0,) * 8), Agrees(0.01))
-    r = prove_property(prop, net, net, verifier=V, config=ProveConfig(timeout=1, split=False))
+    copy = mlp([w * (1 + 1e-4) for w in ws], bs, kind="continuous", low=[-1, -1], high=[1, 1])
+    prop = Property("t", Box((-1.0,) * 8, (1.0,) * 8), Agrees(0.5))
+    r = prove_property(prop, net, copy, verifier=V, config=ProveConfig(timeout=1, split=False))
     assert r.verdict == "unknown" and r.reason == "timeout" and r.seconds < 10
+
+
+def test_identical_units_are_shared_so_a_network_agrees_with_itself(net222):
+    # both copies become one set of variables: |a - b| >= eps is infeasible as written
+    pol = mlp([[[1.0, 1.0], [1.0, -1.0]], [[1.0, -1.0], [0.0, 1.0]]], [[0, 0], [0, 0.25]],
+              kind="continuous", low=[-1, -1], high=[1, 1])
+    r = prove_property(Property("self", Box((0.0, 0.0), (1.0, 1.0)), Agrees(0.01)), pol, pol, verifier=V, config=CFG)
+    assert r.verdict == "proved" and r.queries == 1
 
 
 def test_prove_all_exit_codes(net222):
