@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue an interrupted run from OUT.onnx.ckpt.npz")
     pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
     _storage_options(pr)
+    from sanp.prove.command import add_arguments as add_prove_arguments
+
+    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over "
+                                       "observation boxes (exit 0 proved, 1 refuted, 3 unknown)"))
     rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
     rp.add_argument("run", metavar="RUN.json")
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
@@ -175,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     commands = {
         "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "export": cmd_export, "eval": cmd_eval,
-        "prune": cmd_prune, "report": cmd_report,
+        "prune": cmd_prune, "report": cmd_report, "prove": cmd_prove,
     }
     try:
         with backends.use(_backend_config(args)):
@@ -507,6 +511,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"plots: {len(files)} PNG files in {args.plots}")
     checkpoint.remove()
     return EXIT_OK if result.converged and result.safe_as_dense else EXIT_FOUND
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from sanp.prove.command import run
+
+    return run(args, load_policy, _check_output, _check_plot_dir)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
