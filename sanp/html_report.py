@@ -1028,7 +1028,7 @@ def _prune_page(doc: Mapping[str, Any]) -> list[str]:
         )
         out.append(_section("Sparsity per layer", inner, "sparsity"))
 
-    hist = [h for h in step1.get("history") or [] if isinstance(h, Mapping)]
+    hist = [h for h in step1.get("scan") or [] if isinstance(h, Mapping)]
     if hist:
         rows = [
             [
@@ -1036,7 +1036,7 @@ def _prune_page(doc: Mapping[str, Any]) -> list[str]:
                 _e(_fmt(h.get("k"))),
                 _e(_pct(h.get("sparsity"))),
                 _e(_fmt(h.get("mean_reward"))),
-                _badge("accepted", GREEN) if h.get("accepted") else _badge("rejected", RED),
+                _badge("accepted", GREEN) if h.get("passes") else _badge("rejected", RED),
             ]
             for i, h in enumerate(hist)
         ]
@@ -1194,7 +1194,7 @@ def _sparsity_plot(s1: Sequence[Any], sf: Sequence[Any]) -> tuple[str, str]:
 def _step1_plot(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     k = _floats([h.get("k") for h in hist])
     r = _floats([h.get("mean_reward") for h in hist])
-    acc = np.array([bool(h.get("accepted")) for h in hist])
+    acc = np.array([bool(h.get("passes")) for h in hist])
     fig, axes = _new_figure(9, 3.3, cols=2)
     ax = axes[0, 0]
     shown, _, _ = _edge_values(r)

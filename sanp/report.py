@@ -299,9 +299,9 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "sparsity": result.step1.policy.sparsity(),
             "layer_sparsity": result.step1.policy.layer_sparsity(),
             "mean_reward": result.step1.mean_reward,
-            "history": [
-                {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "accepted": h.accepted}
-                for h in result.step1.history
+            "scan": [
+                {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "passes": h.passes}
+                for h in result.step1.scan
             ],
         },
         "rounds": rounds,

@@ -102,7 +102,7 @@ def prune_and_refine(
         say("held-out check on the sparse policy")
         hs = heldout(run.sparse, binding, spec, config)
         run.times["heldout"] = time.perf_counter() - t
-    return PruneResult(config, run.step1.history[0].mean_reward, run.step1, tuple(run.rounds), run.sparse,
+    return PruneResult(config, run.step1.scan[0].mean_reward, run.step1, tuple(run.rounds), run.sparse,
                        final_reward, run.converged, hd, hs, run.times)
 
 
@@ -120,7 +120,7 @@ def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
             dense, scores, mean_reward, threshold, scope=config.scope, resolution=config.resolution,
             on_step=lambda s: say(
                 f"step 1: k={s.k:.3f} sparsity {s.sparsity:.2%} mean reward {s.mean_reward:.2f} "
-                f"{'>=' if s.accepted else '<'} {threshold:g}"
+                f"{'>=' if s.passes else '<'} {threshold:g}"
             ),
         )
     # With no rounds asked for, the run is done after step 1.
