@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--budget", type=_positive_int, default=100, help="rollouts (default 100)")
     v.add_argument("--optimizer", choices=["bo", "random"], default="bo")
     v.add_argument("--seed", type=_int, default=0)
+    v.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
+                   help="confidence level of the violation-rate bound of uniform sampling (default 0.95)")
+    v.add_argument("--target-rate", type=_fraction, metavar="EPS",
+                   help="with --optimizer random: sample until the violation-rate bound is at most EPS, "
+                   "a violation is found, or the budget ends")
     v.add_argument("--requirement", action="append", metavar="NAME",
                    help="falsify only this requirement (repeatable)")
     v.add_argument("--all", action="store_true",
@@ -117,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
                     help="held-out uniform points per policy (default 1000)")
     pr.add_argument("--seed", type=_int, default=0)
+    pr.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
+                    help="confidence level of violation-rate bounds and the dense-vs-sparse test "
+                    "(default 0.95)")
     pr.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                     help="worker processes for batches of Box2D rollouts (default 1)")
     pr.add_argument("--vecnormalize", metavar="FILE")
@@ -354,7 +362,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
         sparsity=args.sparsity,
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
-        heldout_uniform=args.heldout_uniform, seed=args.seed,
+        heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
     )
     err = console(stderr=True)
     start = time.perf_counter()
@@ -387,7 +395,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         files = plot_prune(result, dense, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     checkpoint.remove()
-    return EXIT_OK if result.converged and result.safe_as_dense else EXIT_FOUND
+    return EXIT_OK if result.verdict.ok else EXIT_FOUND
 
 
 def cmd_report(args: argparse.Namespace) -> int:

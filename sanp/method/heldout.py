@@ -19,7 +19,6 @@ from sanp.method.step1 import mean_reward_of
 from sanp.policy import deployed
 from sanp.rollout import run_batch
 
-
 OFFSET = 10_000_019
 """The held-out check's seeds start at the run's seed plus this: its BO seed, its uniform
 stream (+1) and its reward episodes' reset seeds (seed + OFFSET ... + episodes - 1), none

@@ -167,11 +167,19 @@ def search_sparsity(
     for step in sorted({max(0.01, resolution), resolution}, reverse=True):
         best = max(k for k, s in tried.items() if s.passes)
         above = min((k for k in tried if k > best), default=best)
-        for i in range(1, int(round((above - best) / step))):
+        for i in range(1, round((above - best) / step)):
             trial(best + i * step)
     best = max(k for k, s in tried.items() if s.passes)
     return SparsitySearch(best, prune(dense, best, scores, scope), tried[best].mean_reward,
                           tuple(tried.values()))
+
+def parameter_sparsity(policy: Any) -> float:
+    """Pruned weights as a fraction of all parameters, biases included (sparsity() is the
+    fraction of the weights alone)."""
+    pruned = sum(int((m == 0).sum()) for m in policy.masks)
+    total = sum(lin.weight.numel() + (lin.bias.numel() if lin.bias is not None else 0) for lin in policy.linears)
+    return pruned / total
+
 
 def mean_reward_of(binding: Binding, episodes: int, seed: int) -> Callable[[Any], float]:
     """policy -> mean return over `episodes` episodes with reset seeds seed, seed+1, ...
