@@ -103,8 +103,17 @@ def _row(doc: dict) -> dict:
         "bo": (hd["bo_counterexamples"], hs["bo_counterexamples"], hs["bo_evaluations"]),
         "reward_heldout": (hd["mean_reward"], hs["mean_reward"]),
         "comparison": cmp.verdict,
+        "step1_dip": any(not h["passes"] for h in doc["step1"]["scan"] if h["k"] < doc["step1"]["k"]),
+        "p_nonmonotone": sum(_nonmonotone(r["p_trials"]) for r in rounds),
+        "p_rounds": sum(bool(r["p_trials"]) for r in rounds),
         "wall": doc.get("benchmark", {}).get("wall_s", sum(doc["timing"].values())),
     }
+
+
+def _nonmonotone(trials: list) -> bool:
+    """Some larger p left more counterexamples unsafe than a smaller p did."""
+    unsafe = [u for _, u in sorted(trials)]
+    return any(b > a for a, b in zip(unsafe, unsafe[1:]))
 
 
 def _commands(folder: Path) -> list[str]:
@@ -139,6 +148,10 @@ def table(args: argparse.Namespace) -> int:
                 _spread([r["wall"] for r in rows], "{:.0f} s"),
                 paper,
             ])
+            notes.append(f"- {env_id} ({recipe_dir.name}): step-1 scans with a failing k below the chosen one "
+                         f"(where a bisection could have stopped): {sum(r['step1_dip'] for r in rows)} of {len(rows)}; "
+                         f"repair rounds whose p trials were not monotone (a larger p left more counterexamples "
+                         f"unsafe): {sum(r['p_nonmonotone'] for r in rows)} of {sum(r['p_rounds'] for r in rows)}")
             notes.append(f"- {env_id} ({recipe_dir.name}): seeds {', '.join(str(r['seed']) for r in rows)}; "
                          f"options {json.dumps(opts)}; commands: "
                          + "; ".join(f"`{c}`" for c in _commands(recipe_dir / env)))

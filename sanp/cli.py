@@ -1,5 +1,6 @@
 """The `sanp` command line. One `main()` maps errors to exit codes:
-0 success, 1 a counterexample was found (verify), 2 bad input, 130 interrupted."""
+0 success; 1 a counterexample was found or --target-rate not reached (verify), or the
+prune verdict is not ok; 2 bad input; 130 interrupted."""
 from __future__ import annotations
 
 import argparse
@@ -265,6 +266,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         collect_all=args.all,
         requirements=tuple(args.requirement) if args.requirement else None,
         mode=args.mode,
+        confidence=args.confidence,
+        target_rate=args.target_rate,
     )
     actor = deployed(policy)
     with progress_bar("falsifying") as bar:
@@ -279,6 +282,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         options = {
             "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
             "mode": args.mode, "requirements": list(result.requirements),
+            "confidence": args.confidence, "target_rate": args.target_rate,
         }
         write_json(verify_report(result, spec, policy_path=args.policy, spec_path=args.spec,
                                  options=options), args.json)
@@ -286,7 +290,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.plots:
         files = plot_verify(result, spec, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
-    return EXIT_FOUND if result.falsified else EXIT_OK
+    missed = args.target_rate is not None and not result.target_reached
+    return EXIT_FOUND if result.falsified or missed else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:

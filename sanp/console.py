@@ -62,6 +62,14 @@ def print_verify(result: Any, spec: Any) -> None:
             f"No counterexample found within {n} evaluations. This is evidence, not proof: "
             f"a larger budget or another seed may still find one. Wall time {result.wall_time:.1f} s."
         )
+    for b in result.statistics():
+        con.print(f"{b.label}: {b.text}", markup=False, soft_wrap=True)
+    target = result.target_summary()
+    if target:
+        con.print(f"target rate: {target['text']}", markup=False, soft_wrap=True)
+    elif result.config.optimizer == "bo" and result.falsified:
+        con.print("BO's counterexamples show that violations exist; they carry no rate (BO does not "
+                  "sample uniformly: use --optimizer random for a bound).", markup=False, soft_wrap=True)
 
 
 def print_prune(result: Any) -> None:
@@ -73,7 +81,7 @@ def print_prune(result: Any) -> None:
 
     con = console()
     v = result.verdict
-    con.print(("OK: " if v.ok else "") + v.headline, markup=False)
+    con.print(("OK: " if v.ok else "") + v.headline, markup=False, soft_wrap=True)
     t = Table(title="sanp prune", show_header=False)
     t.add_column("", style="bold")
     t.add_column("")
@@ -100,9 +108,9 @@ def print_prune(result: Any) -> None:
     t.add_row("wall time per phase", ", ".join(f"{k} {v:.1f}s" for k, v in result.times.items()))
     con.print(t)
     for b in result.statistics:
-        con.print(f"{b.label}: {b.text}", markup=False)
+        con.print(f"{b.label}: {b.text}", markup=False, soft_wrap=True)
     last = last_round_sentence(result.rounds)
     for line in (last[0].upper() + last[1:],) + ((result.comparison.text,) if result.comparison else ()):
-        con.print(line + ".", markup=False)
+        con.print(line + ".", markup=False, soft_wrap=True)
     con.print("This is evidence, not proof." if v.ok else "Do not deploy this policy as is (see the first line).",
               markup=False)

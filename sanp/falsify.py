@@ -140,6 +140,23 @@ class FalsifyResult:
         eps = self.config.target_rate
         return eps is not None and any(b.upper_bound <= eps for b in self.statistics())
 
+    def target_summary(self) -> dict[str, Any] | None:
+        """With a target rate: the target, the confidence, the episodes drawn, whether the
+        bound reached the target, and the episodes zero violations need."""
+        eps = self.config.target_rate
+        if eps is None:
+            return None
+        reached = self.target_reached
+        n = len(self.evaluations)
+        if reached:
+            text = f"violation rate <= {eps:g} at {self.config.confidence:g} confidence after {n} uniform episodes"
+        elif self.counterexamples:
+            text = f"stopped at a violation after {n} uniform episodes: the target rate {eps:g} was not shown"
+        else:
+            text = f"the budget ({n} episodes) ended before the bound fell to {eps:g}"
+        return {"target": eps, "confidence": self.config.confidence, "episodes": n, "reached": reached,
+                "zero_violation_episodes": points_for_rate(eps, self.config.confidence), "text": text}
+
     def statistics(self) -> tuple[RateBound, ...]:
         """Uniform sampling only: the violation-rate bound of each search (one, or one per
         requirement in "each" mode). BO's points are not uniform: none for BO."""

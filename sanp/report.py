@@ -139,6 +139,8 @@ def verify_report(
                 for e in result.evaluations
             ],
             "counterexamples": [counterexample_dict(c, spec) for c in result.counterexamples],
+            "statistics": [b.to_json() for b in result.statistics()],
+            "target_rate": result.target_summary(),
             "timing": {
                 "wall_s": result.wall_time,
                 "rollout_s": result.rollout_time,
