@@ -15,8 +15,8 @@ LunarLander 39.48%, BipedalWalker 42.35%.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import shlex
 import statistics
 import sys
 import time
@@ -36,7 +36,6 @@ RECIPES = ("paper",)
 
 
 def run(args: argparse.Namespace) -> int:
-    import stl
     from sanp import rollout
     from sanp.export import export_onnx
     from sanp.method import PruneConfig, prune_and_refine
@@ -66,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
             with rollout.workers(args.workers):
                 result = prune_and_refine(
                     dense, binding, spec, config,
-                    log=lambda m, s=seed, t=t0: print(f"[{case.name} seed {s} {time.perf_counter() - t:7.1f}s] {m}",
-                                                      flush=True))
+                    log=lambda m, n=case.name, s=seed, t=t0: print(
+                        f"[{n} seed {s} {time.perf_counter() - t:7.1f}s] {m}", flush=True))
             onnx = out / f"seed{seed}.onnx"
             export_onnx(result.policy, onnx, metadata=prune_metadata(result, spec))
             doc = prune_report(result, spec, policy_path=str(case.policy), spec_path=str(case.spec),
@@ -113,7 +112,7 @@ def _row(doc: dict) -> dict:
 def _nonmonotone(trials: list) -> bool:
     """Some larger p left more counterexamples unsafe than a smaller p did."""
     unsafe = [u for _, u in sorted(trials)]
-    return any(b > a for a, b in zip(unsafe, unsafe[1:]))
+    return any(b > a for a, b in itertools.pairwise(unsafe))
 
 
 def _commands(folder: Path) -> list[str]:
@@ -165,11 +164,11 @@ def table(args: argparse.Namespace) -> int:
                     f"{r['reward_heldout'][0]:.1f} / {r['reward_heldout'][1]:.1f}", f"{r['wall']:.0f} s",
                 ])
     body = [
-        "Every figure is the median over seeds with its range (min - max) in brackets. Sparsity counts "
-        "weights (biases are kept, never pruned). Held-out violations are uniform points (never seen by the "
-        "loop) violating the spec; the comparison is a one-sided Fisher exact test of 'sparse worse than "
-        "dense' at 95% (`sanp.stats.compare_rates`). Wall time is the whole `prune_and_refine` run, on a "
-        "shared, loaded machine (see each command's load below).",
+        ("Every figure is the median over seeds with its range (min - max) in brackets. Sparsity counts "
+         "weights (biases are kept, never pruned). Held-out violations are uniform points (never seen by the "
+         "loop) violating the spec; the comparison is a one-sided Fisher exact test of 'sparse worse than "
+         "dense' at 95% (`sanp.stats.compare_rates`). Wall time is the whole `prune_and_refine` run, on a "
+         "shared, loaded machine (see each command's load below)."),
         "",
         *C.table(["env", "recipe", "seeds", "sparsity after step 1", "counterexamples round 1", "final sparsity",
                   "final reward", "held-out violations sparse", "held-out violations dense", "converged",

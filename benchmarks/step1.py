@@ -51,14 +51,15 @@ def main() -> int:
         print(rows[-1], flush=True)
     sparsities = [s1.policy.sparsity() for _, s1 in scans]
     body = [
-        f"Step 1 of `sanp prune` on `{case.policy.relative_to(C.ROOT)}` against `{case.spec.relative_to(C.ROOT)}` "
-        f"(cutoff {threshold:g}): criterion {args.criterion}, scope {args.scope}, {args.episodes} episodes per "
-        f"mean-reward estimate with reset seeds seed..seed+{args.episodes - 1}, activation states from 20 dense "
-        "episodes (reset seeds seed..seed+19). The scan evaluates k = 0.05, 0.10, ..., 0.95, 0.99, 0.999, then "
-        "steps of 0.01 and 0.001 above the largest passing k (`sanp.method.step1.search_sparsity`).",
+        (f"Step 1 of `sanp prune` on `{case.policy.relative_to(C.ROOT)}` against `{case.spec.relative_to(C.ROOT)}` "
+         f"(cutoff {threshold:g}): criterion {args.criterion}, scope {args.scope}, {args.episodes} episodes per "
+         f"mean-reward estimate with reset seeds seed..seed+{args.episodes - 1}, activation states from 20 dense "
+         "episodes (reset seeds seed..seed+19). The scan evaluates k = 0.05, 0.10, ..., 0.95, 0.99, 0.999, then "
+         "steps of 0.01 and 0.001 above the largest passing k (`sanp.method.step1.search_sparsity`)."),
         "",
-        f"Step-1 sparsity over seeds {args.seeds[0]}..{args.seeds[-1]}: median {statistics.median(sparsities):.2%}, "
-        f"range {min(sparsities):.2%} - {max(sparsities):.2%}. Sparsity counts weights (biases are kept).",
+        (f"Step-1 sparsity over seeds {args.seeds[0]}..{args.seeds[-1]}: median "
+         f"{statistics.median(sparsities):.2%}, range {min(sparsities):.2%} - {max(sparsities):.2%}. Sparsity counts "
+         "weights (biases are kept)."),
         "",
         *C.table(["seed", "k", "sparsity", "mean reward", "k evaluated", "dip below the chosen k", "wall time"], rows),
         "",
