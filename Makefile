@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean browser
+.PHONY: demo test install clean browser compiler
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 2; }
@@ -31,11 +31,13 @@ demo: $(STAMP)
 	$(BIN)/sanp verify $(DEMO)/sparse.onnx specs/cartpole.stl --budget 60 --all \
 		--json $(DEMO)/verify_sparse.json --plots $(DEMO)/verify_sparse || [ $$? -eq 1 ]
 	$(BIN)/sanp report $(DEMO)/prune.json -o $(DEMO)/prune.html --image weights=$(DEMO)/prune/weights.png
+	$(BIN)/sanp export $(DEMO)/sparse.onnx -o $(DEMO)/policy.c
 	@echo
-	@echo "demo outputs in $(DEMO)/: sparse.onnx (the pruned policy), prune.html (the run as"
-	@echo "one page), prune.json and verify_*.json (reports), prune/*.png and verify_*/*.png (plots)"
+	@echo "demo outputs in $(DEMO)/: sparse.onnx (the pruned policy, compacted), policy.c and policy.h"
+	@echo "(it as C), prune.html (the run as one page), prune.json and verify_*.json (reports),"
+	@echo "prune/*.png and verify_*/*.png (plots)"
 
-test: $(STAMP) browser
+test: $(STAMP) browser compiler
 	$(BIN)/python -m pytest
 
 # The HTML report's test renders it in headless Chromium; install Debian's where this
@@ -47,6 +49,16 @@ browser:
 	      --no-install-recommends chromium >/dev/null) \
 	    || echo "chromium could not be installed; the browser test will skip"; \
 	  else echo "chromium not installed (needs root and apt-get); the browser test will skip"; fi; }
+
+# The C export's tests compile the generated code with `cc`; install Debian's gcc where
+# it is missing and this machine lets us (root with apt-get). Elsewhere they skip.
+compiler:
+	@command -v cc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends gcc libc6-dev >/dev/null) \
+	    || echo "gcc could not be installed; the C export tests will skip"; \
+	  else echo "no C compiler (needs root and apt-get); the C export tests will skip"; fi; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -194,7 +194,7 @@ def zoo(names: list[str] | None = None) -> tuple[list[Case], list[str]]:
 def load_case(case: Case):
     """(spec, binding, dense MLPPolicy) of a zoo case."""
     import stl
-    from sanp import policy
+    from sanp import formats as policy
     from sanp.envs import bind
 
     spec = stl.load(case.spec)

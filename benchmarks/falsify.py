@@ -10,7 +10,7 @@ The case: the CartPole zoo policy pruned one-shot (`sanp.method.step1.importance
 "activation" criterion over 20 dense episodes, as `sanp prune` computes it, then
 `sanp.method.step1.prune(dense, k, scores, scope="global")`), falsified against
 specs/cartpole.stl (joint objective: the minimum robustness of its three requirements)
-over its 4-D initial-state box, through onnxruntime (`to_ort()`, as `sanp verify` runs
+over its 4-D initial-state box, through onnxruntime (`deployed()`, as `sanp verify` runs
 it). k is chosen so that falsification is neither trivial nor impossible: a scan of k
 measures the fraction of uniformly drawn initial states that violate the spec.
 
@@ -38,6 +38,7 @@ from sanp import rollout
 from sanp.falsify import BOConfig, FalsifyConfig, falsify, score
 from sanp.method.step1 import importance, prune
 from sanp.proposers import BOProposer
+from sanp.runtime import deployed
 
 # ------------------------------------------------------------------------ the case
 
@@ -89,7 +90,7 @@ def scan(dense, scores, binding, spec, ks, n_points: int) -> list[list]:
     rows = []
     for k in ks:
         pol = prune(dense, k, scores, scope="global")
-        actor = pol.to_ort()
+        actor = deployed(pol)
         _, y = uniform_objectives(actor, binding, spec, n_points, seed=12345)
         p = float(np.mean(~(y >= 0)))
         ret = rollout.returns(actor, binding, 100, 0)
@@ -300,7 +301,7 @@ def main() -> int:
     print("difficulty scan", flush=True)
     scan_rows = scan(dense, scores, binding, spec, args.scan, args.scan_points)
     pruned = prune(dense, args.k, scores, scope="global")
-    actor = pruned.to_ort()
+    actor = deployed(pruned)
     _, y_case = uniform_objectives(actor, binding, spec, args.scan_points, seed=12345)
     p_case = float(np.mean(~(y_case >= 0)))
     seeds = list(range(args.seeds))

@@ -37,7 +37,7 @@ RECIPES = ("paper",)
 
 def run(args: argparse.Namespace) -> int:
     from sanp import rollout
-    from sanp.export import export_onnx
+    from sanp.formats.onnx_writer import export_onnx
     from sanp.method import PruneConfig, prune_and_refine
     from sanp.report import prune_metadata, prune_report, write_json
 

@@ -20,14 +20,15 @@ import numpy as np
 import torch
 
 import stl
-from sanp import policy as policies
+from sanp import formats as policies
 from sanp.envs import bind
 from sanp.falsify import FalsifyConfig, falsify, merge
 from sanp.method.recover import _bisect, _walk_back, is_safe
 from sanp.method.repair import gradient_scores, repair, restore
 from sanp.method.step1 import importance, prune
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.rollout import run_batch
+from sanp.runtime import deployed
 
 sys.path.insert(0, str(Path(__file__).parent))
 from paper_table import machine  # noqa: E402
@@ -43,7 +44,7 @@ def old_repair(sparse, dense, binding, spec, states, resolution=0.001):
 
     def ok(p):
         pol, counts = restore(sparse, dense, grads, p)
-        trajs = run_batch(pol.to_ort(), binding, [c.point for c in cexs])
+        trajs = run_batch(deployed(pol), binding, [c.point for c in cexs])
         return all(is_safe(spec, t) for t in trajs), pol, counts
 
     lo, hi, trials = 0.0, 1.0, 1

@@ -11,7 +11,7 @@ horizon:
   episode after another, one torch policy call (batch 1, no_grad) per step;
 * sanp batched, torch: `sanp.rollout.returns(MLPPolicy, binding)`, one policy call per
   step for all 100 episodes;
-* sanp batched, onnxruntime: the same with `MLPPolicy.to_ort()`;
+* sanp batched, onnxruntime: the same with `sanp.runtime.deployed()`;
 * prototype: `returns` split over a multiprocessing pool of 2 workers (fork), each
   worker with its own onnxruntime actor; timed with the pool's start-up and warm.
 
@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from sanp import rollout
+from sanp.runtime import deployed
 
 # ------------------------------------------------------------------------- variants
 
@@ -111,7 +112,7 @@ def _pool_init(policy_path: str, spec_path: str) -> None:
     import torch as _t
 
     import stl
-    from sanp import policy
+    from sanp import formats as policy
     from sanp.envs import bind
 
     _t.set_num_threads(1)
@@ -119,7 +120,7 @@ def _pool_init(policy_path: str, spec_path: str) -> None:
     binding = bind(spec)
     dense = policy.load(policy_path, observation_space=binding.observation_space, action_space=binding.action_space)
     _WORKER["binding"] = binding
-    _WORKER["actor"] = dense.to_ort()
+    _WORKER["actor"] = deployed(dense)
 
 
 def _pool_chunk(args: tuple[int, int]) -> np.ndarray:
@@ -217,7 +218,7 @@ def same(a: np.ndarray, b: np.ndarray) -> str:
 
 def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
     spec, binding, dense = C.load_case(case)
-    ort = dense.to_ort()
+    ort = deployed(dense)
     E, S = args.episodes, args.seed
     box2d = case.name != "cartpole"
     rep = args.repeats_box2d if box2d else args.repeats
@@ -290,7 +291,7 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
             f"{med['env']:.3f} ({med['env'] / med['total']:.0%})", f"{med['rest']:.3f} ({med['rest'] / med['total']:.0%})",
             int(med["calls"]), f"{1e6 * med['policy'] / max(med['calls'], 1):.0f}",
         ])
-    t_ort, _, _ = C.timed(dense.to_ort, 5, warmup=1)
+    t_ort, _, _ = C.timed(lambda: deployed(dense), 5, warmup=1)
     cont_note = ""
     if dense.action_kind == "continuous":
         import torch as _t
@@ -314,7 +315,7 @@ def run_case(case: C.Case, args) -> tuple[list[list], list[str], list[list]]:
     notes.append(
         f"{case.name}: {binding.env_id}, horizon {binding.horizon}, mean return {ref.mean():.2f}, "
         f"episode length mean {np.mean(lengths):.0f} (min {min(lengths)}, max {max(lengths)}), "
-        f"{sum(lengths)} env steps per evaluation; building the onnxruntime actor (`to_ort()`) takes "
+        f"{sum(lengths)} env steps per evaluation; building the onnxruntime actor (`deployed()`) takes "
         f"{1e3 * t_ort:.1f} ms (median of 5)."
     )
     if cont_note:

@@ -18,7 +18,7 @@ import _common as C
 from sanp.method import PruneConfig
 from sanp.method.pipeline import step1
 from sanp.method.step1 import mean_reward_of
-from sanp.policy import deployed
+from sanp.runtime import deployed
 
 
 def main() -> int:

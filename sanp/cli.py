@@ -86,11 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="FILE", help="write the JSON report here")
     v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
 
+    x = sub.add_parser("export", help="write a policy compacted, as ONNX or as C for a microcontroller")
+    x.add_argument("policy", metavar="POLICY")
+    x.add_argument("-o", "--output", required=True, metavar="OUT.onnx|OUT.c|OUT.pt")
+    x.add_argument("--env", metavar="ENV", help="the env, for files that do not say their action space")
+    x.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
+    _storage_options(x)
+
     i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
     i.add_argument("model", metavar="MODEL")
     i.add_argument("--vecnormalize", metavar="FILE")
     i.add_argument("--env", required=True, metavar="ENV")
     i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    i.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
 
     e = sub.add_parser("eval", help="mean, min, max return and episode length")
     e.add_argument("policy", metavar="POLICY")
@@ -102,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                     help="worker processes for batches of Box2D rollouts (default 1)")
     e.add_argument("--vecnormalize", metavar="FILE")
+    e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
     pr.add_argument("policy", metavar="POLICY")
     pr.add_argument("spec", metavar="SPEC")
@@ -133,11 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from OUT.onnx.ckpt.npz")
     pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+    _storage_options(pr)
     rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
     rp.add_argument("run", metavar="RUN.json")
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
     rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
                     help="embed an existing PNG, e.g. a prune run's weights.png (repeatable)")
+    rp.add_argument("--max-mb", type=_positive_int, default=128, metavar="MB",
+                    help="largest report read, in MiB (default 128)")
     return p
 
 
@@ -158,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sanp import rollout
 
     commands = {
-        "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "eval": cmd_eval,
+        "check": cmd_check, "verify": cmd_verify, "import": cmd_import, "export": cmd_export, "eval": cmd_eval,
         "prune": cmd_prune, "report": cmd_report,
     }
     try:
@@ -186,17 +198,37 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+EXPECT_HELP = ("the mean return the model is known to reach: warn when its first 5 episodes fall far "
+               "below (a forgotten --vecnormalize, the wrong env)")
+
+
+def _warn_if_below(returns: Any, expected: float | None) -> None:
+    """A one-line warning when the first episodes' mean return is far (over a quarter of
+    |R|, at least 1) below what the user expects of the model."""
+    import numpy as np
+
+    if expected is None or not len(returns):
+        return
+    first = float(np.mean(returns[:5]))
+    if first < expected - max(0.25 * abs(expected), 1.0):
+        print(f"warning: the first {min(5, len(returns))} episodes returned {first:.1f} on average, far "
+              f"below the expected {expected:g}; check --vecnormalize and the env", file=sys.stderr)
+
+
+def _storage_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", choices=["dense", "sparse"], default="dense",
+                   help="ONNX weights as plain dense initializers (default; every consumer reads them) "
+                   "or as sparse initializers where smaller")
+    p.add_argument("--no-compact", action="store_true",
+                   help="keep every hidden unit (default: remove units that no longer matter)")
+
+
 def _check_output(path: str | None, *inputs: str | None) -> None:
     """Fail before any work when an output cannot be written or would replace an input."""
-    from sanp.atomic import check_writable
-    from sanp.errors import OutputError
+    from sanp.atomic import check_outputs
 
-    if path is None:
-        return
-    p = check_writable(path)
-    for other in inputs:
-        if other and p.exists() and Path(other).exists() and p.resolve() == Path(other).resolve():
-            raise OutputError(f"{p} is an input of this command; write the output elsewhere")
+    if path is not None:
+        check_outputs({"output": path}, inputs)
 
 
 def _check_plot_dir(path: str | None) -> None:
@@ -216,10 +248,10 @@ def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
     """Load a policy and check that it fits the binding's observation and action spaces."""
     import torch
 
-    from sanp import policy as policies
+    from sanp.formats import load
 
     torch.set_num_threads(1)
-    return policies.load(
+    return load(
         path,
         observation_space=binding.observation_space,
         action_space=binding.action_space,
@@ -242,6 +274,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{path}: ok — env {spec.env_id}, horizon {binding.horizon}, "
             f"{len(spec.signals)} signals, {len(spec.requirements)} requirements "
             f"({', '.join(spec.requirements)}), search [{dims}]"
+            + (f", {len(spec.regions)} regions, {len(spec.properties)} props "
+               f"({', '.join(spec.properties)})" if spec.properties or spec.regions else "")
         )
     return EXIT_OK
 
@@ -251,8 +285,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from sanp.console import fmt, print_verify, progress_bar
     from sanp.envs import bind
     from sanp.falsify import FalsifyConfig, falsify
-    from sanp.policy import deployed
     from sanp.report import plot_verify, verify_report, write_json
+    from sanp.runtime import deployed
 
     _check_output(args.json, args.policy, args.spec)
     _check_plot_dir(args.plots)
@@ -278,17 +312,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         result = falsify(actor, binding, spec, config, progress=tick)
     print_verify(result, spec)
+    options = {
+        "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
+        "mode": args.mode, "requirements": list(result.requirements),
+        "confidence": args.confidence, "target_rate": args.target_rate,
+    }
+    doc = verify_report(result, spec, policy_path=args.policy, spec_path=args.spec, options=options)
     if args.json:
-        options = {
-            "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
-            "mode": args.mode, "requirements": list(result.requirements),
-            "confidence": args.confidence, "target_rate": args.target_rate,
-        }
-        write_json(verify_report(result, spec, policy_path=args.policy, spec_path=args.spec,
-                                 options=options), args.json)
+        write_json(doc, args.json)
         print(f"report: {args.json}")
     if args.plots:
-        files = plot_verify(result, spec, args.plots)
+        files = plot_verify(doc, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     missed = args.target_rate is not None and not result.target_reached
     return EXIT_FOUND if result.falsified or missed else EXIT_OK
@@ -296,13 +330,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from sanp.envs import bind
-    from sanp.export import export_onnx
+    from sanp.formats.onnx_writer import export_onnx
 
     _check_output(args.output, args.model, args.vecnormalize)
     binding = bind(env_id=args.env)
     policy = load_policy(args.model, binding, args.vecnormalize)
+    if args.expect_return is not None:
+        from sanp import rollout
+        from sanp.runtime import deployed
+
+        _warn_if_below([t.total_reward for t in rollout.run_episodes(deployed(policy), binding, 5, 0)],
+                       args.expect_return)
     export_onnx(policy, args.output, metadata={"env_id": args.env, "source": Path(args.model).name})
-    print(f"{args.output}: {policy.obs_dim} inputs -> {policy.out_dim} {policy.action_kind} outputs")
+    print(f"{args.output}: {policy.obs_dim} inputs -> {policy.out_dim} {policy.action_kind} outputs; "
+          + (f"observation normalisation folded in from {args.vecnormalize}" if args.vecnormalize else
+             "no observation normalisation folded in (no --vecnormalize, and no zoo config.yml "
+             "beside the model asks for one)"))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from sanp.compact import compact, compaction_metadata
+    from sanp.envs import bind
+    from sanp.errors import OutputError
+    from sanp.formats import SAVE_SUFFIXES, load, save
+    from sanp.formats.onnx_reader import onnx_metadata
+
+    if Path(args.output).suffix.lower() not in SAVE_SUFFIXES:
+        raise OutputError(f"{args.output}: unknown output type; name it .onnx, .c or .pt")
+    for out in {args.output, str(Path(args.output).with_suffix(".h"))}:
+        _check_output(out, args.policy, args.vecnormalize)
+    if args.env:
+        policy = load_policy(args.policy, bind(env_id=args.env), args.vecnormalize)
+    else:
+        policy = load(args.policy, vecnormalize=args.vecnormalize)
+    small = policy if args.no_compact else compact(policy)
+    meta = {k: v for k, v in onnx_metadata(args.policy).items() if k != "produced_by"}
+    if small.sizes != policy.sizes or "compaction" not in meta:  # keep the record of an earlier compaction
+        meta.update(compaction_metadata(policy, small))
+    meta.update(source=Path(args.policy).name, produced_by="sanp export",
+                source_sha256=hashlib.sha256(Path(args.policy).read_bytes()).hexdigest())
+    print(save(small, args.output, metadata=meta, storage=args.storage, source=args.policy,
+               compacted_from=policy.sizes))
+    print(f"compaction: {meta['compaction']}")
     return EXIT_OK
 
 
@@ -313,7 +385,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sanp import rollout
     from sanp.envs import bind
     from sanp.errors import OptionError
-    from sanp.policy import deployed
+    from sanp.runtime import deployed
 
     if args.spec and args.env:
         raise OptionError("give either SPEC or --env, not both")
@@ -335,6 +407,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"min {lens.min()}, max {lens.max()}"
         + (f"; {bad} episode(s) produced NaN/inf" if bad else "")
     )
+    _warn_if_below(rets, args.expect_return)
     return EXIT_OK
 
 
@@ -343,9 +416,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     import stl
+    from sanp.compact import compact, compaction_metadata, compaction_summary
     from sanp.console import console, print_prune
     from sanp.envs import bind
-    from sanp.export import export_onnx
+    from sanp.formats.onnx_writer import export_onnx
     from sanp.method import PruneConfig, prune_and_refine
     from sanp.method.checkpoint import Checkpoint
     from sanp.report import (
@@ -357,9 +431,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
         write_json,
     )
 
-    for out in (args.output, args.report):
-        _check_output(out, args.policy, args.spec, args.vecnormalize)
+    from sanp.atomic import check_outputs, hold_lock
+
+    check_outputs({"-o": args.output, "--report": args.report,
+                   "the checkpoint": f"{args.output}.ckpt.npz"},
+                  (args.policy, args.spec, args.vecnormalize))
     _check_plot_dir(args.plots)
+    hold_lock(args.output)
     spec = stl.load(args.spec)
     binding = bind(spec)
     dense = load_policy(args.policy, binding, args.vecnormalize)
@@ -389,31 +467,36 @@ def cmd_prune(args: argparse.Namespace) -> int:
             err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
                       f"  sanp {resume} --resume")
         raise
-    export_onnx(result.policy, args.output, metadata=prune_metadata(result, spec))
+    final = result.policy if args.no_compact else compact(result.policy)
+    meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
+    export_onnx(final, args.output, metadata=meta, storage=args.storage)
     print_prune(result)
-    print(f"sparse policy: {args.output}")
+    print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, final)['network']})")
+    doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
+                       output_path=args.output)
+    doc = {**doc, "compaction": compaction_summary(result.policy, final)}
     if args.report:
-        write_json(prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
-                                output_path=args.output), args.report)
+        write_json(doc, args.report)
         print(f"report: {args.report}")
     if args.plots:
-        files = plot_prune(result, dense, args.plots)
+        nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
+        files = plot_prune(doc, nets, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     checkpoint.remove()
     return EXIT_OK if result.verdict.ok else EXIT_FOUND
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sanp import html_report
+    from sanp import report
 
-    _check_output(args.output, args.run)
-    doc = html_report.load(args.run)
     images = {}
     for item in args.image:
         caption, _, path = item.rpartition("=") if "=" in item else ("", "", item)
         images[caption or Path(path).name] = Path(path)
-    html_report.write(doc, args.output, images=images or None)
-    print(f"{args.output}: {doc.get('command', 'sanp')} report, verdict: {doc.get('verdict')}")
+    _check_output(args.output, args.run, *images.values())
+    doc = report.load(args.run, max_mb=args.max_mb)
+    report.write_html(doc, args.output, images=images or None)
+    print(f"{args.output}: {doc.get('command', 'sanp')} report, verdict: {report.verdict_text(doc)}")
     return EXIT_OK
 
 

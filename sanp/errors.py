@@ -23,3 +23,10 @@ class OptionError(SanpError):
 
 class OutputError(SanpError):
     """Raised when an output path cannot be written (missing directory, would overwrite input)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), for
+    one-line error messages that wrap a library's exception."""
+    s = str(exc).strip().splitlines()
+    return s[0] if s else type(exc).__name__

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+import stl
 from sanp.envs import Binding
 from sanp.errors import EnvError, OptionError
 from sanp.proposers import BOProposer, RandomProposer
@@ -189,7 +190,7 @@ def score(spec: Any, names: Sequence[str], traj: Trajectory) -> dict[str, float]
     if traj.nonfinite:
         return {n: float("-inf") for n in names}
     signals = traj.signals(spec)
-    return {n: float(spec.requirements[n].robustness(signals)[0]) for n in names}
+    return {n: float(stl.robustness_at0(spec.requirements[n], signals)) for n in names}
 
 
 def critical_step(spec: Any, name: str, traj: Trajectory) -> int:
@@ -198,8 +199,8 @@ def critical_step(spec: Any, name: str, traj: Trajectory) -> int:
         return traj.length
     signals = traj.signals(spec)
     worst = np.full(len(traj.observations), np.inf)
-    for pred in spec.requirements[name].predicates():
-        worst = np.minimum(worst, pred.robustness(signals))
+    for pred in stl.predicates(spec.requirements[name]):
+        worst = np.minimum(worst, stl.robustness(pred, signals))
     if not np.isfinite(worst).any():
         return 0
     return int(np.argmin(worst))

@@ -6,7 +6,10 @@ Two kinds of node share one tree: *expressions* (numbers: `Num`, `SignalRef`,
 carries the 1-based `line` and `column` where it starts; positions take no part
 in equality, so a spec and its printed form compare equal.
 
-`str(node)` is the canonical text (see `stl.printer`).
+This module is data only: it imports nothing else from `stl`. The canonical text is
+`stl.format_node(node)` / `stl.to_text(spec)` (stl.printer), robustness is
+`stl.robustness(requirement, signals)` (stl.robustness), the comparison atoms are
+`stl.predicates(requirement)` (stl.predicates).
 """
 from __future__ import annotations
 
@@ -31,11 +34,6 @@ class Node:
     line: int = field(default=0, compare=False, repr=False, kw_only=True)
     column: int = field(default=0, compare=False, repr=False, kw_only=True)
 
-    def __str__(self) -> str:
-        from stl.printer import format_node
-
-        return format_node(self)
-
     def children(self) -> tuple[Node, ...]:
         """The direct sub-nodes (a `ReqRef` has its referenced formula as child)."""
         return ()
@@ -48,9 +46,6 @@ class Interval:
 
     lo: int
     hi: int | None
-
-    def __str__(self) -> str:
-        return f"[{self.lo}:{'inf' if self.hi is None else self.hi}]"
 
 
 # ---------------------------------------------------------------- expressions
@@ -190,9 +185,25 @@ class ReqRef(Node):
         return (self.formula,)
 
 
-Expr = Union[Num, SignalRef, ConstRef, Neg, Arith, Abs]
+@dataclass(frozen=True)
+class ActionRef(Node):
+    """`action` (the discrete action chosen) or `action[i]` (component i of a continuous
+    action): the policy's output, only in the conclusion of a `prop`."""
+
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputRef(Node):
+    """`output[i]`: the network's raw output i (a Q-value, a logit), only in a `prop`'s
+    conclusion."""
+
+    index: int
+
+
+Expr = Union[Num, SignalRef, ConstRef, Neg, Arith, Abs, ActionRef, OutputRef]
 Formula = Union[BoolConst, Compare, Not, Binary, Temporal, TemporalBinary, ReqRef]
-EXPR_TYPES = (Num, SignalRef, ConstRef, Neg, Arith, Abs)
+EXPR_TYPES = (Num, SignalRef, ConstRef, Neg, Arith, Abs, ActionRef, OutputRef)
 FORMULA_TYPES = (BoolConst, Compare, Not, Binary, Temporal, TemporalBinary, ReqRef)
 
 
@@ -214,7 +225,7 @@ def signal_names(node: Node) -> frozenset[str]:
     return frozenset(n.name for n in walk(node) if isinstance(n, SignalRef))
 
 
-def predicates(node: Node) -> list[Compare]:
+def compares(node: Node) -> list[Compare]:
     """The comparison atoms of `node` in source order, duplicates (by identity) once."""
     return [n for n in walk(node) if isinstance(n, Compare)]
 
@@ -231,41 +242,25 @@ class Signal:
 
 @dataclass(frozen=True)
 class Predicate:
-    """A comparison atom of a requirement, for plotting a signal against its bound.
+    """A comparison atom `left op right` of a requirement (built by `stl.predicates`).
 
-    `text` is its canonical source text, `op` its comparison operator; `left_values`
-    and `right_values` evaluate its two sides over a signals mapping (arrays [T] or
-    [N, T]); `robustness` evaluates the atom itself.
+    `text`, `left_text` and `right_text` are canonical source texts; `left` and `right`
+    are expressions with consts inlined, ready for `stl.evaluate_expr(p.left, signals)`;
+    `node` is the atom itself, for `stl.robustness(p.node, signals)`.
     """
 
     text: str
     op: CompareOp
     left: Expr
     right: Expr
+    left_text: str
+    right_text: str
     node: Compare = field(repr=False, compare=False)
 
     @property
     def signal_names(self) -> frozenset[str]:
         """Signals this predicate reads."""
         return signal_names(self.node)
-
-    def left_values(self, signals):
-        """The left side evaluated over `signals` (same shape as the signals)."""
-        from stl.robustness import evaluate
-
-        return evaluate(self.left, signals)
-
-    def right_values(self, signals):
-        """The right side evaluated over `signals` (broadcast to the signals' shape)."""
-        from stl.robustness import evaluate
-
-        return evaluate(self.right, signals)
-
-    def robustness(self, signals):
-        """The predicate's own robustness signal."""
-        from stl.robustness import evaluate
-
-        return evaluate(self.node, signals)
 
 
 @dataclass(frozen=True)
@@ -277,38 +272,49 @@ class Requirement:
     line: int = field(default=0, compare=False, repr=False)
     column: int = field(default=0, compare=False, repr=False)
 
-    def __str__(self) -> str:
-        return str(self.formula)
-
-    def to_text(self) -> str:
-        """The canonical `req NAME: formula` line."""
-        return f"req {self.name}: {self.formula}"
-
     @property
     def signal_names(self) -> frozenset[str]:
         """Signals the requirement uses, through the requirements it references too."""
         return signal_names(self.formula)
 
-    def robustness(self, signals):
-        """Batched robustness signal, RTAMT's discrete-time offline semantics.
 
-        `signals` maps every used signal name to a float array of shape [T] or [N, T]
-        (all the same shape); the result has that shape and `[..., 0]` is each trace's
-        robustness.
-        """
-        from stl.robustness import evaluate
+@dataclass(frozen=True)
+class Region:
+    """`region NAME: x in [lo, hi], ...` (a box over observation signals; the signals it
+    leaves out are unconstrained) or `region NAME: visited` (the bounding box of the
+    states the reference policy visits over the search space, derived from data)."""
 
-        return evaluate(self.formula, signals)
+    name: str
+    bounds: dict[str, tuple[float, float]]
+    visited: bool = False
+    line: int = field(default=0, compare=False, repr=False)
+    column: int = field(default=0, compare=False, repr=False)
 
-    def to_rtamt(self) -> str:
-        """The formula as RTAMT specification text (see `stl.rtamt_backend`)."""
-        from stl.rtamt_backend import to_rtamt
 
-        return to_rtamt(self.formula)
+@dataclass(frozen=True)
+class Agrees(Node):
+    """`agrees`: the same discrete action as the reference policy; `agrees within d`:
+    every component of a continuous action within d of the reference's."""
 
-    def predicates(self) -> list[Predicate]:
-        """The comparison atoms, in source order."""
-        return [Predicate(str(c), c.op, c.left, c.right, c) for c in predicates(self.formula)]
+    within: float | None = None
+
+
+@dataclass(frozen=True)
+class Property:
+    """`prop NAME over REGION: assumptions implies conclusion`, a one-step property.
+
+    Over every observation in the region that satisfies all `assumptions` (linear
+    comparisons over observation signals and consts), the policy's action or output
+    satisfies `conclusion` (a comparison over `ActionRef`, `OutputRef` or signals bound
+    to the action), or agrees with a reference policy (`Agrees`).
+    """
+
+    name: str
+    region: str
+    assumptions: tuple[Compare, ...]
+    conclusion: Compare | Agrees
+    line: int = field(default=0, compare=False, repr=False)
+    column: int = field(default=0, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -316,7 +322,7 @@ class SpecFile:
     """A parsed specification file.
 
     Equality is semantic: `source`, `text`, `sha256` and `positions` take no part in
-    it, so `parse(spec.to_text()) == spec`.
+    it, so `parse(stl.to_text(spec)) == spec`.
     """
 
     env_id: str
@@ -327,6 +333,8 @@ class SpecFile:
     consts: dict[str, float]
     search: dict[str, tuple[float, float]]
     requirements: dict[str, Requirement]
+    regions: dict[str, Region] = field(default_factory=dict)
+    properties: dict[str, Property] = field(default_factory=dict)
     source: str = field(default="<string>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     sha256: str = field(default="", compare=False, repr=False)
@@ -334,10 +342,6 @@ class SpecFile:
                                                   repr=False)
 
     def __hash__(self) -> int:
-        return hash(self.to_text())
-
-    def to_text(self) -> str:
-        """Canonical text; parses back to an equal SpecFile."""
-        from stl.printer import format_spec
-
-        return format_spec(self)
+        # equal specs hash equal: only fields that take part in equality, coarsely
+        return hash((self.env_id, self.horizon, self.reward_threshold,
+                     tuple(self.signals.values()), tuple(self.requirements)))

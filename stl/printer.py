@@ -8,12 +8,8 @@ unless it is an atom or another unary operator (`always (abs(x) <= 2.4)`).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from stl import ast as A
-
-if TYPE_CHECKING:
-    from stl.ast import SpecFile
 
 # Precedence, loosest first. Keep in step with grammar/stl.lark and docs/language.md.
 PREC_IFF = 1
@@ -44,6 +40,11 @@ def format_number(value: float) -> str:
     return repr(value)
 
 
+def format_interval(interval: A.Interval) -> str:
+    """`[lo:hi]`, with `inf` for an open end."""
+    return f"[{interval.lo}:{'inf' if interval.hi is None else interval.hi}]"
+
+
 def _prec(node: A.Node) -> int:
     if isinstance(node, A.Binary):
         return _BOOL_PREC[node.op]
@@ -72,13 +73,23 @@ def _unary_operand(node: A.Node) -> str:
 
 
 def format_node(node: A.Node) -> str:
-    """Canonical text of an expression or formula."""
+    """Canonical text of an expression or formula; it parses back to an equal node.
+
+        >>> format_node(A.Temporal("always", A.Compare("<=", A.SignalRef("x"), A.Num(1.0))))
+        'always (x <= 1)'
+    """
     if isinstance(node, A.Num):
         return format_number(node.value)
     if isinstance(node, (A.SignalRef, A.ConstRef, A.ReqRef)):
         return node.name
     if isinstance(node, A.BoolConst):
         return "true" if node.value else "false"
+    if isinstance(node, A.ActionRef):
+        return "action" if node.index is None else f"action[{node.index}]"
+    if isinstance(node, A.OutputRef):
+        return f"output[{node.index}]"
+    if isinstance(node, A.Agrees):
+        return "agrees" if node.within is None else f"agrees within {format_number(node.within)}"
     if isinstance(node, A.Neg):
         return "-" + _wrap(node.operand, PREC_NEG)
     if isinstance(node, A.Abs):
@@ -96,10 +107,10 @@ def format_node(node: A.Node) -> str:
             return f"{_wrap(node.left, p + 1)} {node.op} {_wrap(node.right, p)}"
         return f"{_wrap(node.left, p)} {node.op} {_wrap(node.right, p + 1)}"
     if isinstance(node, A.Temporal):
-        iv = "" if node.interval is None else str(node.interval)
+        iv = "" if node.interval is None else format_interval(node.interval)
         return f"{node.op}{iv} {_unary_operand(node.operand)}"
     if isinstance(node, A.TemporalBinary):
-        iv = "" if node.interval is None else str(node.interval)
+        iv = "" if node.interval is None else format_interval(node.interval)
         # right-associative: `a until b until c` is `a until (b until c)`
         return f"{_wrap(node.left, PREC_UNARY)} {node.op}{iv} {_wrap(node.right, PREC_UNTIL)}"
     raise TypeError(f"not an AST node: {node!r}")
@@ -117,7 +128,43 @@ def _format_value(value: bool | float | str) -> str:
     return f'"{escaped}"'
 
 
-def format_spec(spec: SpecFile) -> str:
+def format_region(region: A.Region) -> str:
+    """`region NAME: x in [lo, hi], ...` or `region NAME: visited`."""
+    if region.visited:
+        return f"region {region.name}: visited"
+    box = ", ".join(f"{k} in [{format_number(lo)}, {format_number(hi)}]"
+                    for k, (lo, hi) in region.bounds.items())
+    return f"region {region.name}: {box}"
+
+
+def format_property(prop: A.Property) -> str:
+    """`prop NAME over REGION: a and b implies conclusion`."""
+    body = format_node(prop.conclusion)
+    if prop.assumptions:
+        body = " and ".join(format_node(c) for c in prop.assumptions) + " implies " + body
+    return f"prop {prop.name} over {prop.region}: {body}"
+
+
+def to_text(item: A.SpecFile | A.Requirement | A.Region | A.Property) -> str:
+    """Canonical text of a spec file (parses back to an equal `SpecFile`) or of one
+    requirement's `req NAME: formula` line.
+
+        >>> to_text(A.Requirement("pos", A.Compare(">", A.SignalRef("x"), A.Num(0.5))))
+        'req pos: x > 0.5'
+    """
+    if isinstance(item, A.Requirement):
+        return f"req {item.name}: {format_node(item.formula)}"
+    if isinstance(item, A.Region):
+        return format_region(item)
+    if isinstance(item, A.Property):
+        return format_property(item)
+    if isinstance(item, A.SpecFile):
+        return format_spec(item)
+    raise TypeError("to_text() takes a SpecFile, Requirement, Region or Property, got "
+                    f"{type(item).__name__}")
+
+
+def format_spec(spec: A.SpecFile) -> str:
     """Canonical text of a whole spec file (ends with a newline)."""
     out: list[str] = []
     env = f"env {spec.env_id}"
@@ -142,5 +189,7 @@ def format_spec(spec: SpecFile) -> str:
     for name, (lo, hi) in spec.search.items():
         out.append(f"search {name} in [{format_number(lo)}, {format_number(hi)}]")
     for req in spec.requirements.values():
-        out.append(f"req {req.name}: {format_node(req.formula)}")
+        out.append(to_text(req))
+    out.extend(format_region(r) for r in spec.regions.values())
+    out.extend(format_property(p) for p in spec.properties.values())
     return "\n".join(out) + "\n"

@@ -1,8 +1,11 @@
 """Batched numpy robustness with RTAMT 0.4.10's discrete-time offline semantics.
 
-`evaluate` takes signals of shape [T] or [N, T] (a batch of traces along the leading
-axes, time last) and returns the robustness signal of the same shape. Semantics, for a
-trace of length T (indices outside [0, T) do not exist):
+`robustness(requirement, signals)` takes signals of shape [T] or [N, T] (a batch of
+traces along the leading axes, time last) and returns the robustness signal of the
+same shape; `robustness_at0` returns only its first column, reading only the samples
+time 0 depends on (the *support* of time 0, see `support`); `evaluate_expr(expr,
+signals)` gives the value of an arithmetic expression (one side of a comparison).
+Semantics, for a trace of length T (indices outside [0, T) do not exist):
 
 * ``a <= b``, ``a < b``: b - a;  ``a >= b``, ``a > b``: a - b;  ``a == b``: -|a - b|;
   ``a != b``: |a - b|;  ``true``: +inf;  ``false``: -inf.
@@ -21,186 +24,89 @@ trace of length T (indices outside [0, T) do not exist):
 
 A length-1 trace (RTAMT refuses it) follows the same rules with T = 1.
 
-Cost: sliding-window min/max is van Herk/Gil-Werman (O(T) whatever the window), the
-unbounded operators are prefix/suffix accumulations, and bounded until/since use a
-doubling scheme in O(T log w) (RTAMT's is O(T w^2)). Only min, max, negation and the
-arithmetic of the formula itself are performed, so the results equal RTAMT's exactly.
+Cost: see `stl.windows` (O(T) sliding windows, O(T log w) bounded until/since, unbounded
+until/since in blocks; RTAMT's bounded until is O(T w^2)). Only min, max, negation and
+the arithmetic of the formula itself are performed, so the results equal RTAMT's
+exactly, on the full signal and on the support of time 0 alike.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from stl import ast as A
 from stl.errors import SignalError
+from stl.windows import INF, since_past, until_future, window_future, window_past
 
-INF = np.inf
-
-
-# ------------------------------------------------------------------ window primitives
-# Internally every signal is time-major, shape [T, B] (B = traces in the batch): the
-# per-step loops below then run over contiguous rows, vectorised across the batch.
-_LOOP_MIN_BATCH = 32  # below this batch size ufunc.accumulate beats a row loop
+Target = A.Requirement | A.Predicate | A.Node
 
 
-def _ops(is_min: bool):
-    return (np.minimum, INF) if is_min else (np.maximum, -INF)
+def _formula(target: Target) -> A.Node:
+    if isinstance(target, A.Requirement):
+        return target.formula
+    if isinstance(target, A.Predicate):
+        return target.node
+    if isinstance(target, A.FORMULA_TYPES):
+        return target
+    if isinstance(target, A.EXPR_TYPES):
+        raise TypeError("robustness() takes a formula; use stl.evaluate_expr() for the value "
+                        "of an expression")
+    raise TypeError(f"robustness() takes a Requirement, Predicate or formula node, "
+                    f"got {type(target).__name__}")
 
 
-def _scan(x: np.ndarray, is_min: bool, reverse: bool) -> np.ndarray:
-    """Prefix (or, reversed, suffix) min/max along axis 0 of x [T, ...]."""
-    comb, _ = _ops(is_min)
-    if x.ndim < 2 or int(np.prod(x.shape[1:])) < _LOOP_MIN_BATCH:
-        src = x[::-1] if reverse else x
-        out = comb.accumulate(src, axis=0)
-        return out[::-1] if reverse else out
-    out = np.empty_like(x)
-    T = x.shape[0]
-    if reverse:
-        out[T - 1] = x[T - 1]
-        for i in range(T - 2, -1, -1):
-            comb(x[i], out[i + 1], out=out[i])
-    else:
-        out[0] = x[0]
-        for i in range(1, T):
-            comb(x[i], out[i - 1], out=out[i])
-    return out
+def robustness(target: Target, signals: Mapping[str, object]) -> np.ndarray:
+    """Robustness signal of a requirement (or predicate, or formula node) over `signals`.
 
+    `signals` maps every signal the formula uses to a float array of shape [T] or [N, T]
+    (all the same shape; extra names are ignored); the result has that shape and
+    `[..., 0]` is each trace's robustness.
 
-def _shift(x: np.ndarray, k: int, fill: float) -> np.ndarray:
-    """y[i] = x[i + k] along axis 0, `fill` where i + k >= T."""
-    if k <= 0:
-        return x
-    out = np.empty_like(x)
-    T = x.shape[0]
-    if k < T:
-        out[: T - k] = x[k:]
-        out[T - k:] = fill
-    else:
-        out[...] = fill
-    return out
-
-
-def _sliding(x: np.ndarray, w: int, is_min: bool) -> np.ndarray:
-    """y[j] = min (max) of x[j : j+w] along axis 0, windows cut at the end."""
-    comb, ident = _ops(is_min)
-    T = x.shape[0]
-    if w <= 1:
-        return x.copy()
-    if w <= 16:  # a few doubling passes beat two block scans for short windows
-        s = x.copy()
-        k = 1
-        while 2 * k <= w:
-            comb(s[: T - k], s[k:], out=s[: T - k])  # numpy buffers the overlap
-            k *= 2
-        if k < w:
-            d = w - k
-            r = s.copy()
-            if d < T:
-                comb(s[: T - d], s[d:], out=r[: T - d])
-            return r
-        return s
-    # van Herk / Gil-Werman: prefix and suffix scans inside blocks of w samples; the
-    # window [j, j+w-1] is the suffix of j's block joined with the prefix ending at j+w-1.
-    rest = x.shape[1:]
-    nblocks = -(-T // w) + 1  # one spare block of identity keeps j + w - 1 in range
-    padded = np.full((nblocks * w,) + rest, ident)
-    padded[:T] = x
-    blocks = padded.reshape((nblocks, w) + rest)
-    blocks_t = np.moveaxis(blocks, 1, 0)  # [w, nblocks, ...]: scan along the block
-    prefix = np.moveaxis(_scan(blocks_t, is_min, False), 0, 1).reshape(padded.shape)
-    suffix = np.moveaxis(_scan(blocks_t, is_min, True), 0, 1).reshape(padded.shape)
-    return comb(suffix[:T], prefix[w - 1: w - 1 + T])
-
-
-def window_future(x: np.ndarray, a: int, b: int | None, is_min: bool) -> np.ndarray:
-    """min (max) of x over [i+a, min(i+b, T-1)]; +inf (-inf) where empty. x is [T, ...]."""
-    T = x.shape[0]
-    _, ident = _ops(is_min)
-    if a >= T:
-        return np.full_like(x, ident)
-    if b is None or b >= T - 1:
-        return _shift(_scan(x, is_min, True), a, ident)
-    return _shift(_sliding(x, b - a + 1, is_min), a, ident)
-
-
-def window_past(x: np.ndarray, a: int, b: int | None, is_min: bool) -> np.ndarray:
-    """min (max) of x over [max(i-b, 0), i-a]; +inf (-inf) where empty. x is [T, ...]."""
-    T = x.shape[0]
-    _, ident = _ops(is_min)
-    if a >= T:
-        return np.full_like(x, ident)
-    if b is None or b >= T - 1:
-        return _shift(_scan(x, is_min, False)[::-1], a, ident)[::-1]
-    return window_future(x[::-1], a, b, is_min)[::-1]
-
-
-def _until_unbounded(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """u[i] = max(right[i], min(left[i], u[i+1])), u[T] = -inf (RTAMT's recursion)."""
-    T = left.shape[0]
-    out = np.empty_like(left)
-    out[T - 1] = right[T - 1]
-    tmp = np.empty_like(left[0])
-    for i in range(T - 2, -1, -1):
-        np.minimum(left[i], out[i + 1], out=tmp)
-        np.maximum(right[i], tmp, out=out[i])
-    return out
-
-
-def until_future(left: np.ndarray, right: np.ndarray, a: int, b: int | None) -> np.ndarray:
-    """max over t in [i+a, min(i+b, T-1)] of min(right[t], min left[i..t-1]); -inf if empty.
-
-    Unbounded windows use the backward recursion (O(T)). Bounded ones use doubling
-    (O(T log w)): with U_w(k) = max over t in [k, k+w-1] of min(right[t], min left[k..t-1])
-    and M_w(k) = min left[k..k+w-1], U_{m+n}(k) = max(U_m(k), min(M_m(k), U_n(k+m))).
+        >>> import numpy as np, stl
+        >>> spec = stl.parse("env E\\nsignal x = obs[0]\\nreq r: always (x <= 1)\\n")
+        >>> stl.robustness(spec.requirements["r"], {"x": np.array([0.0, 0.5, 0.75])})
+        array([0.25, 0.25, 0.25])
     """
-    T = left.shape[0]
-    if a >= T:
-        return np.full_like(left, -INF)
-    hi = T - 1 if b is None else min(b, T - 1)
-    width = hi - a + 1
-    if hi == T - 1:
-        res_U = _until_unbounded(left, right)
-    else:
-        Up, Mp, p = right.copy(), left.copy(), 1
-        res_U = res_M = None
-        res_w = 0
-        rem = width
-        while True:
-            if rem & 1:
-                if res_U is None:
-                    res_U, res_M, res_w = Up.copy(), Mp.copy(), p
-                elif res_w < T:
-                    n = T - res_w
-                    tmp = np.minimum(res_M[:n], Up[res_w:])
-                    np.maximum(res_U[:n], tmp, out=res_U[:n])
-                    np.minimum(res_M[:n], Mp[res_w:], out=res_M[:n])
-                    res_w += p
-            rem >>= 1
-            if not rem:
-                break
-            if p < T:
-                n = T - p
-                tmp = np.minimum(Mp[:n], Up[p:])
-                np.maximum(Up[:n], tmp, out=Up[:n])
-                np.minimum(Mp[:n], Mp[p:], out=Mp[:n])
-            p *= 2
-    if a == 0:
-        return res_U
-    # phi U[a:b] psi at i = min(min left[i..i+a-1], U_[0:b-a](i+a)); -inf if i+a >= T
-    head = window_future(left, 0, a - 1, True)
-    return np.minimum(head, _shift(res_U, a, -INF))
+    return evaluate(_formula(target), signals)
 
 
-def since_past(left: np.ndarray, right: np.ndarray, a: int, b: int | None) -> np.ndarray:
-    """max over t in [max(i-b, 0), i-a] of min(right[t], min left[t+1..i]); -inf if empty."""
-    return until_future(left[::-1], right[::-1], a, b)[::-1]
+def robustness_at0(target: Target, signals: Mapping[str, object]) -> np.ndarray:
+    """Each trace's robustness (time 0 only), shape [] for a [T] trace, [N] for [N, T].
+
+    Equal to `robustness(target, signals)[..., 0]`, but reads only the samples time 0
+    depends on: a bounded formula such as `always[0:100] eventually[0:20] p` touches
+    121 samples however long the trace, an unbounded one is a reduction at its top.
+
+        >>> import numpy as np, stl
+        >>> spec = stl.parse("env E\\nsignal x = obs[0]\\nreq r: always[0:2] (x <= 1)\\n")
+        >>> float(stl.robustness_at0(spec.requirements["r"], {"x": np.arange(1e5) / 4}))
+        0.5
+    """
+    return evaluate(_formula(target), signals, steps=1)[..., 0]
+
+
+def evaluate_expr(expr: A.Node, signals: Mapping[str, object]) -> np.ndarray:
+    """Value of an arithmetic expression (e.g. `Predicate.left`) over `signals`.
+
+    Consts are already inlined in the AST; the result has the signals' shape [T] or
+    [N, T] even where the expression reads no signal (a constant side is broadcast).
+
+        >>> p = stl.predicates(spec.requirements["r"])[0]      # doctest: +SKIP
+        >>> stl.evaluate_expr(p.right, {"x": x})               # doctest: +SKIP
+    """
+    if not isinstance(expr, A.EXPR_TYPES):
+        raise TypeError(f"evaluate_expr() takes an expression node, got {type(expr).__name__}")
+    return evaluate(expr, signals)
 
 
 # ------------------------------------------------------------------ evaluation
-def _check_signals(node: A.Node, signals: Mapping[str, object]) -> tuple[dict, tuple]:
-    needed = A.signal_names(node)
+def _check_signals(needed: frozenset[str], signals: Mapping[str, object]
+                   ) -> tuple[dict, tuple]:
     arrays: dict[str, np.ndarray] = {}
     shape: tuple | None = None
     names = sorted(needed) or sorted(signals)[:1]
@@ -223,28 +129,114 @@ def _check_signals(node: A.Node, signals: Mapping[str, object]) -> tuple[dict, t
     return arrays, shape
 
 
-def evaluate(node: A.Node, signals: Mapping[str, object]) -> np.ndarray:
-    """Robustness (formula) or value (expression) of `node` over `signals`, shape [..., T]."""
-    arrays, shape = _check_signals(node, signals)
+def evaluate(node: A.Node, signals: Mapping[str, object], steps: int | None = None
+             ) -> np.ndarray:
+    """Robustness (formula) or value (expression) of any `node` at the first `steps`
+    steps (all of them by default), shape [..., steps]."""
+    arrays, shape = _check_signals(_cached(node, "names", lambda: A.signal_names(node)),
+                                   signals)
     T = shape[-1]
-    # time-major [T, B] internally
-    tm = {k: np.ascontiguousarray(v.reshape(-1, T).T) for k, v in arrays.items()}
-    tshape = (T, int(np.prod(shape[:-1])) if len(shape) > 1 else 1)
-    memo: dict[int, np.ndarray] = {}
+    n = T if steps is None else max(1, min(steps, T))
+    need, reads = _cached(node, (n, T), lambda: _support_and_reads(node, n, T))
+    # time-major [L, B] internally, L = the samples the signal is read at
+    sig = {k: np.ascontiguousarray(v.reshape(-1, T)[:, : reads[k]].T)
+           for k, v in arrays.items() if k in reads}
+    B = math.prod(shape[:-1])
+    ctx = _Context(sig, need, B, {})
     with np.errstate(all="ignore"):
-        out = _eval(node, tm, tshape, memo)
-    out = np.broadcast_to(out, tshape)
-    return np.ascontiguousarray(out.T, dtype=np.float64).reshape(shape)
+        out = _eval(node, ctx)
+    out = np.broadcast_to(out, (n, B))
+    return np.ascontiguousarray(out.T, dtype=np.float64).reshape(shape[:-1] + (n,))
 
 
-def _eval(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
+# ------------------------------------------------------------------ the support
+# Per formula (by identity, dropped with it): its signal names and its support for each
+# (steps, T) seen, so that evaluating one formula over many traces walks it only once.
+_CACHE: dict[int, tuple[weakref.ref, dict]] = {}
+_PLANS_PER_FORMULA = 64
+
+
+def _cached(node: A.Node, key: object, make: Callable[[], Any]) -> Any:
+    entry = _CACHE.get(id(node))
+    if entry is None or entry[0]() is not node:
+        ref = weakref.ref(node, lambda _, k=id(node): _CACHE.pop(k, None))
+        entry = _CACHE[id(node)] = (ref, {})
+    plans = entry[1]
+    hit = plans.get(key)
+    if hit is None:
+        if len(plans) >= _PLANS_PER_FORMULA:
+            plans.clear()
+        hit = plans[key] = make()
+    return hit
+
+
+def _support_and_reads(node: A.Node, n: int, T: int) -> tuple[dict[int, int], dict[str, int]]:
+    reads: dict[str, int] = {}
+    return support(node, n, T, reads), reads
+
+
+def _demands(node: A.Node, n: int, T: int) -> list[tuple[A.Node, int]]:
+    """(child, how many first samples of it steps < n of `node` read), capped at T."""
+    if isinstance(node, A.Temporal):
+        if node.op == "next":
+            return [(node.operand, min(T, n + 1))]
+        if node.op in A.PAST_OPS:
+            return [(node.operand, n)]
+        hi = _bounds(node)[1]
+        return [(node.operand, T if hi is None else min(T, n + hi))]
+    if isinstance(node, A.TemporalBinary):
+        hi = _bounds(node)[1]
+        d = n if node.op == "since" else T if hi is None else min(T, n + hi)
+        return [(node.left, d), (node.right, d)]
+    return [(c, n) for c in node.children()]
+
+
+def support(node: A.Node, steps: int, T: int, reads: dict[str, int] | None = None
+            ) -> dict[int, int]:
+    """For every sub-node (by id): how many first samples of it the first `steps` steps
+    of `node` depend on, over a trace of T samples. Bounded future operators add their
+    window's end, past operators nothing, unbounded ones need the whole trace. `reads`,
+    if given, receives the same per signal name."""
+    need: dict[int, int] = {}
+    stack = [(node, steps)]
+    while stack:
+        sub, n = stack.pop()
+        if need.get(id(sub), 0) >= n:
+            continue
+        need[id(sub)] = n
+        if reads is not None and isinstance(sub, A.SignalRef):
+            reads[sub.name] = max(reads.get(sub.name, 0), n)
+        stack.extend(_demands(sub, n, T))
+    return need
+
+
+# ------------------------------------------------------------------ operators
+@dataclass
+class _Context:
+    sig: dict[str, np.ndarray]
+    need: dict[int, int]
+    batch: int
+    memo: dict[int, np.ndarray]
+
+
+def _eval(node: A.Node, ctx: _Context) -> np.ndarray:
     key = id(node)
-    hit = memo.get(key)
-    if hit is not None:
-        return hit
-    out = _eval_node(node, sig, shape, memo)
-    memo[key] = out
-    return out
+    hit = ctx.memo.get(key)
+    if hit is None:
+        hit = ctx.memo[key] = _eval_node(node, ctx)
+    return hit
+
+
+def _first(x: np.ndarray, n: int) -> np.ndarray:
+    """The first n steps of an operand (a scalar stays a scalar)."""
+    return x if x.ndim == 0 else x[:n]
+
+
+def _operand(node: A.Node, ctx: _Context) -> np.ndarray:
+    """A temporal operator's operand as a full [L, B] array."""
+    x = _eval(node, ctx)
+    shape = (ctx.need[id(node)], ctx.batch)
+    return x if x.shape == shape else np.broadcast_to(x, shape)
 
 
 def _xor_abs(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -253,64 +245,77 @@ def _xor_abs(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.where(same_inf, 0.0, d) if np.any(same_inf) else d
 
 
-def _eval_node(node: A.Node, sig: dict, shape: tuple, memo: dict) -> np.ndarray:
-    ev = _eval
+_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+
+
+def _compare(op: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if op in ("<", "<="):
+        return y - x
+    if op in (">", ">="):
+        return x - y
+    if op == "==":
+        return -np.abs(x - y)
+    return np.abs(x - y)
+
+
+def _boolean(op: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if op == "and":
+        return np.minimum(x, y)
+    if op == "or":
+        return np.maximum(x, y)
+    if op == "implies":
+        return np.maximum(-x, y)
+    if op == "xor":
+        return _xor_abs(x, y)
+    return -_xor_abs(x, y)  # iff
+
+
+def _bounds(node: A.Temporal | A.TemporalBinary) -> tuple[int, int | None]:
+    return (0, None) if node.interval is None else (node.interval.lo, node.interval.hi)
+
+
+def _temporal(node: A.Temporal, x: np.ndarray, n: int) -> np.ndarray:
+    op = node.op
+    if op == "next":
+        return window_future(x, 1, 1, True, n)
+    if op == "prev":
+        return window_past(x, 1, 1, True, n)
+    lo, hi = _bounds(node)
+    if op in ("always", "eventually"):
+        return window_future(x, lo, hi, op == "always", n)
+    return window_past(x, lo, hi, op == "historically", n)  # historically / once
+
+
+def _eval_node(node: A.Node, ctx: _Context) -> np.ndarray:
+    n = ctx.need[id(node)]
     if isinstance(node, (A.Num, A.ConstRef)):
         return np.float64(node.value)  # a scalar: broadcast where it meets signals
     if isinstance(node, A.SignalRef):
-        return sig[node.name]
+        return ctx.sig[node.name][:n]
     if isinstance(node, A.BoolConst):
         return np.float64(INF if node.value else -INF)
     if isinstance(node, A.ReqRef):
-        return ev(node.formula, sig, shape, memo)
-    if isinstance(node, A.Neg):
-        return -ev(node.operand, sig, shape, memo)
+        return _first(_eval(node.formula, ctx), n)
+    if isinstance(node, (A.Neg, A.Not)):
+        return -_first(_eval(node.operand, ctx), n)
     if isinstance(node, A.Abs):
-        return np.abs(ev(node.operand, sig, shape, memo))
-    if isinstance(node, A.Not):
-        return -ev(node.operand, sig, shape, memo)
-    if isinstance(node, (A.Arith, A.Compare, A.Binary, A.TemporalBinary)):
-        x = ev(node.left, sig, shape, memo)
-        y = ev(node.right, sig, shape, memo)
-        op = node.op
-        if isinstance(node, A.Arith):
-            return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[op](x, y)
-        if isinstance(node, A.Compare):
-            if op in ("<", "<="):
-                return y - x
-            if op in (">", ">="):
-                return x - y
-            if op == "==":
-                return -np.abs(x - y)
-            return np.abs(x - y)
-        if isinstance(node, A.Binary):
-            if op == "and":
-                return np.minimum(x, y)
-            if op == "or":
-                return np.maximum(x, y)
-            if op == "implies":
-                return np.maximum(-x, y)
-            if op == "xor":
-                return _xor_abs(x, y)
-            return -_xor_abs(x, y)  # iff
-        x, y = np.broadcast_to(x, shape), np.broadcast_to(y, shape)
-        lo, hi = (0, None) if node.interval is None else (node.interval.lo, node.interval.hi)
-        if op == "until":
-            return until_future(x, y, lo, hi)
-        return since_past(x, y, lo, hi)
+        return np.abs(_first(_eval(node.operand, ctx), n))
     if isinstance(node, A.Temporal):
-        x = np.broadcast_to(ev(node.operand, sig, shape, memo), shape)
-        op = node.op
-        if op == "next":
-            return window_future(x, 1, 1, True)
-        if op == "prev":
-            return window_past(x, 1, 1, True)
-        lo, hi = (0, None) if node.interval is None else (node.interval.lo, node.interval.hi)
-        if op == "always":
-            return window_future(x, lo, hi, True)
-        if op == "eventually":
-            return window_future(x, lo, hi, False)
-        if op == "historically":
-            return window_past(x, lo, hi, True)
-        return window_past(x, lo, hi, False)  # once
+        return _temporal(node, _operand(node.operand, ctx), n)
+    if isinstance(node, (A.ActionRef, A.OutputRef, A.Agrees)):
+        raise TypeError(f"`{type(node).__name__}` belongs to a prop, which `sanp prove` "
+                        "checks; it has no value over signals")
+    if isinstance(node, A.TemporalBinary):
+        x, y = _operand(node.left, ctx), _operand(node.right, ctx)
+        L = min(x.shape[0], y.shape[0])  # a shared operand may have been read further
+        step = until_future if node.op == "until" else since_past
+        return step(x[:L], y[:L], *_bounds(node), n)
+    x = _first(_eval(node.left, ctx), n)
+    y = _first(_eval(node.right, ctx), n)
+    if isinstance(node, A.Arith):
+        return _ARITH[node.op](x, y)
+    if isinstance(node, A.Compare):
+        return _compare(node.op, x, y)
+    if isinstance(node, A.Binary):
+        return _boolean(node.op, x, y)
     raise TypeError(f"not an AST node: {node!r}")

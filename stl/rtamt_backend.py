@@ -54,8 +54,14 @@ def _iv(a: int, b: int) -> str:
     return f"[{a}:{b}]"
 
 
-def to_rtamt(node: A.Node) -> str:
-    """RTAMT text for an expression or formula."""
+def to_rtamt(node: A.Node | A.Requirement) -> str:
+    """RTAMT text for a requirement, formula or expression.
+
+        >>> to_rtamt(A.Compare(">=", A.SignalRef("x"), A.Num(-2.5)))
+        '(sig_x >= (0 - 2.5))'
+    """
+    if isinstance(node, A.Requirement):
+        return to_rtamt(node.formula)
     if isinstance(node, A.Num):
         return _num(node.value)
     if isinstance(node, A.ConstRef):

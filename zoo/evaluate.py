@@ -7,7 +7,7 @@
 
 MODEL is an SB3 zip (evaluated with SB3 itself, observations normalised with the
 VecNormalize statistics if given) or an ONNX file (evaluated through
-`sanp.policy.load(...).act`, which is what the rest of sanp sees). Prints a JSON line
+`sanp.formats.load(...).act`, which is what the rest of sanp sees). Prints a JSON line
 with mean, std, min and max return.
 
 `probe` runs the policy (through sanp's env binding and rollouts) from N points drawn
@@ -17,9 +17,9 @@ trajectories, each requirement's robustness (min and quantiles over trajectories
 how many trajectories violate it: the measurements behind the bounds of a spec.
 
 With `--export-to`, the SB3 zip (and its VecNormalize statistics) is first read by
-`sanp.policy.load` and written by `sanp.policy.export_onnx`; then both the SB3 model and
+`sanp.formats.load` and written by `sanp.formats.onnx_writer.export_onnx`; then both the SB3 model and
 the ONNX file are evaluated on the same seeds and their returns compared. TD3 actors
-(`actor.mu`: Linear-ReLU-Linear-ReLU-Linear-Tanh), which `sanp.policy.load` does not
+(`actor.mu`: Linear-ReLU-Linear-ReLU-Linear-Tanh), which `sanp.formats.load` does not
 read, are built as an `MLPPolicy` with a tanh output layer from the zip's
 `policy.pth` (read with `torch.load(weights_only=True)`).
 """
@@ -83,9 +83,9 @@ def sb3_actor(zip_path: str, vecnormalize: str | None) -> Callable[[np.ndarray],
 
 
 def onnx_actor(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    import sanp.policy
+    import sanp.formats
 
-    policy = sanp.policy.load(path)
+    policy = sanp.formats.load(path)
 
     def act(obs: np.ndarray) -> np.ndarray:
         return policy.act(np.asarray(obs, dtype=np.float32)[None])[0]
@@ -118,7 +118,8 @@ def sb3_to_policy(zip_path: str, vecnormalize: str | None, env_name: str):
     import io
     import zipfile
 
-    import sanp.policy
+    import sanp.formats
+    import sanp.model
 
     env_id, kwargs = ENVS[env_name]
     env = gym.make(env_id, **kwargs)
@@ -128,7 +129,7 @@ def sb3_to_policy(zip_path: str, vecnormalize: str | None, env_name: str):
     policy_class = str(data.get("policy_class", {}).get(":type:", "")) + str(
         data.get("policy_class", {}).get("__module__", ""))
     if "td3" not in policy_class.lower():
-        return sanp.policy.load(zip_path, vecnormalize=vecnormalize,
+        return sanp.formats.load(zip_path, vecnormalize=vecnormalize,
                                 observation_space=env.observation_space,
                                 action_space=env.action_space)
     sd = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
@@ -138,14 +139,14 @@ def sb3_to_policy(zip_path: str, vecnormalize: str | None, env_name: str):
     low, high = env.action_space.low, env.action_space.high
     # SB3 TD3 maps the tanh output from [-1, 1] to the box; identity for a [-1, 1] box
     assert np.all(low == -1) and np.all(high == 1), "TD3 export assumes a [-1, 1] action box"
-    pol = sanp.policy.MLPPolicy(sizes, ["relu"] * (len(ws) - 1) + ["tanh"],
+    pol = sanp.model.MLPPolicy(sizes, ["relu"] * (len(ws) - 1) + ["tanh"],
                                 action_kind="continuous", action_low=low, action_high=high)
     with torch.no_grad():
         for lin, (w, b) in zip(pol.layers, ws):
             lin.weight.copy_(w.float())
             lin.bias.copy_(b.float())
     if vecnormalize:
-        from sanp.sb3 import fold_vecnormalize
+        from sanp.formats.vecnormalize import fold_vecnormalize
 
         pol = fold_vecnormalize(pol, vecnormalize)
     return pol
@@ -179,14 +180,14 @@ def evaluate(env_name: str, act: Callable[[np.ndarray], np.ndarray], episodes: i
 
 
 def probe(spec_path: str, policy_path: str, points: int, fixed_seed: bool) -> dict:
-    import sanp.policy
+    import sanp.formats
     import stl
     from sanp.envs import bind
     from sanp.rollout import run_batch
 
     spec = stl.load(spec_path)
     binding = bind(spec)
-    policy = sanp.policy.load(policy_path)
+    policy = sanp.formats.load(policy_path)
     rng = np.random.default_rng(12345)
     lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
     xs = lo + (hi - lo) * rng.random((points, len(lo)))
@@ -215,7 +216,7 @@ def probe(spec_path: str, policy_path: str, points: int, fixed_seed: bool) -> di
             "q99_of_max": round(float(np.quantile(maxs, 0.99)), 3), "max": round(float(maxs.max()), 3)}
     out["requirements"] = {}
     for name, req in spec.requirements.items():
-        rob = np.array([float(req.robustness({k: s[k] for k in req.signal_names})[0])
+        rob = np.array([float(stl.robustness_at0(req, {k: s[k] for k in req.signal_names}))
                         for s in sigs])
         out["requirements"][name] = {
             "violations": int(np.sum(rob < 0)), "min": round(float(rob.min()), 4),
@@ -250,10 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     if a.export_to:
-        import sanp.policy
+        from sanp.formats.onnx_writer import export_onnx
 
         pol = sb3_to_policy(a.model, a.vecnormalize, a.env)
-        sanp.policy.export_onnx(pol, a.export_to, metadata={
+        export_onnx(pol, a.export_to, metadata={
             "env_id": ENVS[a.env][0],
             "env_kwargs": json.dumps(ENVS[a.env][1]),
             "trained_by": a.trained_by or "zoo/train.py",

@@ -116,10 +116,10 @@ class PsyTaliroRun:
 def requirement_text(spec: Any, names: list[str]) -> tuple[str, list[str]]:
     """The RTAMT text of the conjunction of `names` (its robustness at time 0 is the minimum
     of theirs, sanp's joint objective) and the RTAMT variables it uses, in column order."""
-    from stl.rtamt_backend import rtamt_name
+    from stl.rtamt_backend import rtamt_name, to_rtamt
 
     reqs = [spec.requirements[n] for n in names]
-    text = " and ".join(r.to_rtamt() for r in reqs)
+    text = " and ".join(to_rtamt(r) for r in reqs)
     if len(reqs) > 1:
         text = f"({text})"
     signals = sorted(set().union(*(r.signal_names for r in reqs)))
@@ -185,8 +185,9 @@ def run_psytaliro(python: Path, actor: Any, binding: Any, spec: Any, optimizer: 
 if __name__ == "__main__":  # smoke test: python benchmarks/psytaliro/adapter.py
     sys.path.insert(0, str(HERE.parents[1]))
     import stl
-    from sanp import policy
+    from sanp import formats as policy
     from sanp.envs import bind
+    from sanp.runtime import deployed
 
     spec = stl.load(HERE.parents[1] / "specs" / "cartpole.stl")
     binding = bind(spec)
@@ -194,6 +195,6 @@ if __name__ == "__main__":  # smoke test: python benchmarks/psytaliro/adapter.py
                       observation_space=binding.observation_space, action_space=binding.action_space)
     py = ensure_venv()
     for name in ("UniformRandom", "DualAnnealing"):
-        r = run_psytaliro(py, pol.to_ort(), binding, spec, name, seed=1, budget=50)
+        r = run_psytaliro(py, deployed(pol), binding, spec, name, seed=1, budget=50)
         print(name, r.evaluations, r.first_counterexample_at, f"wall {r.wall_s:.3f}s total {r.total_s:.3f} wait {r.wait_s:.3f} rollout {r.rollout_s:.3f} monitor {r.monitor_s:.3f}",
               f"mismatch {r.max_cost_mismatch:.2e}", r.versions)

@@ -16,7 +16,7 @@ from sanp.envs import Binding
 from sanp.falsify import FalsifyConfig, falsify, score
 from sanp.method.config import PruneConfig
 from sanp.method.step1 import mean_reward_of
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.rollout import run_batch
 
 OFFSET = 10_000_019

@@ -28,7 +28,7 @@ from sanp.method.step1 import (
     visited_states,
 )
 from sanp.method.verdict import Verdict, compare, judge, rate_bounds
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.stats import Comparison, RateBound
 
 Log = Callable[[str], None]

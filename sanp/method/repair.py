@@ -18,7 +18,7 @@ import torch
 from sanp.envs import Binding
 from sanp.falsify import Counterexample
 from sanp.method.recover import RecoveryState, is_safe
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.rollout import run_batch
 
 

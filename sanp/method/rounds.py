@@ -17,7 +17,7 @@ from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, 
 from sanp.method.config import PruneConfig
 from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
 from sanp.method.repair import repair
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.rollout import run_batch
 
 Log = Callable[[str], None]

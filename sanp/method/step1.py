@@ -25,7 +25,7 @@ import torch
 
 from sanp.envs import Binding
 from sanp.errors import OptionError
-from sanp.policy import deployed
+from sanp.runtime import deployed
 from sanp.rollout import returns, run_batch
 
 Criterion = Literal["magnitude", "activation"]

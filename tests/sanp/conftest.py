@@ -78,3 +78,22 @@ class RandomLinear:
 def random_linear():
     """Factory: `random_linear(binding, seed=0, scale=1.0)` -> a fixed linear actor."""
     return RandomLinear
+
+
+@pytest.fixture
+def make_policy():
+    """Factory: `make_policy(kind="discrete", norm=False, seed=0, sizes=(5, 16, 8, 3),
+    acts="tanh")` -> a small MLPPolicy (continuous: a different box per output; norm: a
+    clipped observation normaliser)."""
+    from sanp.model import MLPPolicy
+
+    def make(kind="discrete", norm=False, seed=0, sizes=(5, 16, 8, 3), acts="tanh"):
+        torch.manual_seed(seed)
+        kw = {}
+        if kind == "continuous":
+            kw = dict(action_low=[-1, -2, -0.5], action_high=[1, 2, 0.5])
+        if norm:
+            kw.update(obs_mean=np.linspace(-1, 1, sizes[0]), obs_var=np.linspace(0.5, 3, sizes[0]), obs_clip=2.5)
+        return MLPPolicy(list(sizes), acts, action_kind=kind, **kw)
+
+    return make

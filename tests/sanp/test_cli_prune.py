@@ -7,7 +7,7 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from sanp import policy as policies
+from sanp import formats as policies
 from sanp.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,10 +40,17 @@ def test_prune_writes_a_sparse_onnx_with_its_provenance(runs):
     assert code in (0, 1)
     report = json.loads((d / "report.json").read_text())
     sparse = policies.load(d / "sparse.onnx")
-    assert sparse.sparsity() == pytest.approx(report["final"]["sparsity"], abs=1e-9)
     assert report["final"]["sparsity"] > 0.9
     assert report["rounds"][0]["counterexamples"], "the pruned policy should have been falsified"
     meta = ort.InferenceSession(str(d / "sparse.onnx")).get_modelmeta().custom_metadata_map
+    # the output is compacted; the report and the metadata give the network before and after
+    comp = report["compaction"]
+    assert comp["sizes_before"] == [4, 128, 128, 2] and comp["sizes_after"] == sparse.sizes
+    assert sparse.sizes[1] < 128 and sparse.sizes[2] < 128
+    assert meta["compaction"] == comp["network"] == f"4-128-128-2 -> {'-'.join(map(str, sparse.sizes))}"
+    assert comp["sparsity_before"] == pytest.approx(report["final"]["sparsity"], abs=1e-9)
+    assert float(meta["sparsity_before_compaction"]) == pytest.approx(report["final"]["sparsity"], abs=1e-6)
+    assert sum(int((w != 0).sum()) for w in sparse.effective_weights()) == comp["nonzero_weights"]
     assert meta["env_id"] == "CartPole-v1" and json.loads(meta["env_kwargs"]) == {}
     assert meta["spec_sha256"] == report["inputs"]["spec_sha256"]
     assert float(meta["sparsity"]) == pytest.approx(sparse.sparsity(), abs=1e-6)

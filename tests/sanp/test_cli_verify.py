@@ -18,7 +18,9 @@ from sanp import rollout
 from sanp.cli import main
 from sanp.envs import bind
 from sanp.falsify import score
-from sanp.policy import MLPPolicy, export_onnx, save_checkpoint
+from sanp.formats.checkpoint import save_checkpoint
+from sanp.formats.onnx_writer import export_onnx
+from sanp.model import MLPPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 CARTPOLE = str(ROOT / "specs" / "cartpole.stl")
@@ -297,6 +299,23 @@ def test_check_reports_the_first_bad_file(capsys, files, tmp_path):
     code, out, err = cli(capsys, "check", CARTPOLE, files / "lunar.stl", bad)
     assert code == 2 and len(out.strip().splitlines()) == 2
     assert re.fullmatch(rf"sanp check: error: {re.escape(str(bad))}:3:8: .*did you mean 'theta'.*", one_line_error(err))
+
+
+def test_check_counts_regions_and_props(capsys, tmp_path):
+    spec = tmp_path / "props.stl"
+    head = "env CartPole-v1\nsignal x = obs[0]\nsignal theta = obs[2]\nreq r: always (x <= 2)\n"
+    spec.write_text(head + "region lean: x in [0.5, 2.4], theta in [0.05, 0.2]\n"
+                    "region domain: visited\nprop push over lean: theta >= 0.1 implies action == 1\n"
+                    "prop same over domain: agrees\n")
+    code, out, err = cli(capsys, "check", spec)
+    assert code == 0 and err == ""
+    assert out.strip().endswith(", 2 regions, 2 props (push, same)")
+    spec.write_text(head + "region lean: x in [0, 1]\nprop p over lean: x * theta >= 1 implies action == 1\n")
+    code, out, err = cli(capsys, "check", spec)
+    assert code == 2 and "Traceback" not in err
+    first, excerpt, caret, hint = err.strip().splitlines()
+    assert first == f"{spec}:6:19: `x * theta` is not linear"
+    assert caret.index("^") == excerpt.index("x * theta")
 
 
 def test_eval_prints_return_statistics(capsys, files, linear_cartpole):

@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import stl
 from sanp import rollout
 from sanp.envs import bind
 from sanp.errors import EnvError
@@ -295,7 +296,7 @@ def test_nan_action_marks_nonfinite_and_scores_minus_inf(spec_from_text):
     # the other episode of the batch is unaffected
     assert not good.nonfinite and good.length == 50 and score(spec, ["up"], good)["up"] > 0
     # the prefix alone would be safe: the NaN makes it -inf, never safe
-    assert spec.requirements["up"].robustness(bad.signals(spec))[0] > 0
+    assert stl.robustness(spec.requirements["up"], bad.signals(spec))[0] > 0
     assert score(spec, ["up"], bad) == {"up": float("-inf")}
     assert np.isnan(rollout.returns(NaNAfter(3), b, episodes=1)[0])
 
@@ -313,15 +314,16 @@ def test_worker_processes_give_the_same_trajectories():
 
     from sanp import rollout as ro
     from sanp.envs import bind
-    from sanp.policy import MLPPolicy
+    from sanp.model import MLPPolicy
+    from sanp.runtime import deployed
 
     torch.manual_seed(0)
     b = bind(env_id="LunarLander-v3", env_kwargs={"continuous": True}, horizon=60)
     pol = MLPPolicy([8, 16, 2], "tanh", action_kind="continuous", action_low=[-1, -1], action_high=[1, 1])
     points = [b.point(x) for x in np.random.default_rng(0).uniform(-1000, 1000, size=(6, 2))]
-    one = ro.run_batch(pol.to_ort(), b, points)
+    one = ro.run_batch(deployed(pol), b, points)
     with ro.workers(2):
-        two = ro.run_batch(pol.to_ort(), b, points)
+        two = ro.run_batch(deployed(pol), b, points)
     assert len(one) == len(two) == 6
     for a, c in zip(one, two):
         assert np.array_equal(a.observations, c.observations) and np.array_equal(a.actions, c.actions)
@@ -336,11 +338,12 @@ def test_onnxruntime_episodes_do_not_depend_on_the_batch():
     import stl
     from sanp import rollout as ro
     from sanp.envs import bind
-    from sanp.policy import load
+    from sanp.formats import load
+    from sanp.runtime import deployed
 
     root = Path(__file__).resolve().parents[2]
     b = bind(stl.load(root / "specs" / "bipedal_walker.stl"), horizon=300)
-    actor = load(root / "zoo" / "bipedal_walker" / "dense.onnx").to_ort()
+    actor = deployed(load(root / "zoo" / "bipedal_walker" / "dense.onnx"))
     points = [b.point(x) for x in np.random.default_rng(1).uniform(b.bounds[:, 0], b.bounds[:, 1], size=(5, 2))]
     together = ro.run_batch(actor, b, points)
     for p, t in zip(points, together):

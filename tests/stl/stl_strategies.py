@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
+import stl
 from stl import ast as A
 
 SIGNALS = ("x", "y", "z")
@@ -93,5 +94,6 @@ def traces(draw: st.DrawFn, min_len: int = 2, max_len: int = 60) -> dict[str, np
     return out
 
 
-def spec_text(formula: A.Node, name: str = "r") -> str:
-    return HEADER + f"req {name}: {formula}\n"
+def spec_text(formula: A.Node | str, name: str = "r") -> str:
+    text = formula if isinstance(formula, str) else stl.format_node(formula)
+    return HEADER + f"req {name}: {text}\n"

@@ -32,7 +32,7 @@ def check(text: str) -> None:
         assert str(err).startswith("fuzz.stl")
     else:
         assert isinstance(spec, stl.SpecFile)
-        assert stl.parse(spec.to_text()) == spec
+        assert stl.parse(stl.to_text(spec)) == spec
     assert time.process_time() - start < 1.0
 
 

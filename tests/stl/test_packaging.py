@@ -37,7 +37,7 @@ def test_wheel_ships_stl_and_grammar(tmp_path: Path):
         grammar = importlib.resources.files("stl.grammar").joinpath("stl.lark")
         assert pathlib.Path(str(grammar)).resolve().is_relative_to(site), grammar
         spec = stl.parse("env CartPole-v1\\nsignal x = obs[0]\\nreq ok: always (abs(x) <= 2.4)\\n")
-        print(spec.requirements["ok"])
+        print(stl.format_node(spec.requirements["ok"].formula))
     """)
     out = subprocess.run([sys.executable, "-c", probe], check=False, cwd=tmp_path, capture_output=True,
                          text=True, timeout=60, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})

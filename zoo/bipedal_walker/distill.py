@@ -5,7 +5,7 @@
 
 Used only because RL from scratch (zoo/train.py) could not reach the target return on
 the shared CPU within the session (see card.md). The teacher is an SB3 PPO model
-(read with sanp.policy.load, its VecNormalize folded in); the student is a sanp
+(read with sanp.formats.load, its VecNormalize folded in); the student is a sanp
 `MLPPolicy` 24-128-128-4 (ReLU, linear output clipped to the action box) with the
 teacher's observation normaliser. DAgger (Ross et al., 2011): iteration 0 rolls the
 teacher (with Gaussian action noise for state coverage), later iterations roll the
@@ -27,8 +27,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import sanp.policy
-from sanp.policy import MLPPolicy
+import sanp.formats
+from sanp.formats.checkpoint import save_checkpoint
+from sanp.model import MLPPolicy
 
 
 def rollouts(actor, steps: int, n_envs: int, seed: int, noise: float, rng) -> tuple[np.ndarray, list]:
@@ -86,7 +87,7 @@ def main() -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     env = gym.make("BipedalWalker-v3")
-    teacher = sanp.policy.load(a.teacher, vecnormalize=a.vecnormalize,
+    teacher = sanp.formats.load(a.teacher, vecnormalize=a.vecnormalize,
                                observation_space=env.observation_space,
                                action_space=env.action_space)
     student = MLPPolicy([24, 128, 128, 4], "relu", action_kind="continuous",
@@ -119,7 +120,7 @@ def main() -> int:
         print(json.dumps(entry), flush=True)
         if score > best:
             best = score
-            sanp.policy.save_checkpoint(student, a.out / "best_student.pt")
+            save_checkpoint(student, a.out / "best_student.pt")
         (a.out / "log.json").write_text(json.dumps(log, indent=1))
         if a.time_limit and time.time() - t0 > a.time_limit * 60:
             break

@@ -43,8 +43,8 @@ def main() -> int:
     from stable_baselines3.common.utils import set_random_seed
     from stable_baselines3.common.vec_env import VecNormalize
 
-    import sanp.policy
-    from sanp.sb3 import read_vecnormalize
+    import sanp.formats
+    from sanp.formats.vecnormalize import read_vecnormalize
 
     p = argparse.ArgumentParser()
     p.add_argument("student")
@@ -62,7 +62,7 @@ def main() -> int:
     set_random_seed(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
 
-    student = sanp.policy.load(a.student)
+    student = sanp.formats.load(a.student)
     vn = read_vecnormalize(a.vecnormalize)
     assert np.allclose(student.obs_mean.numpy(), vn["obs_mean"])
 

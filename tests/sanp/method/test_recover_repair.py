@@ -8,13 +8,14 @@ import pytest
 import torch
 
 import stl
-from sanp import policy as policies
+from sanp import formats as policies
 from sanp.envs import bind
 from sanp.falsify import Counterexample, FalsifyConfig, falsify, score
 from sanp.method.recover import find_recovery_states, is_safe
 from sanp.method.repair import gradient_scores, repair, restore
 from sanp.method.step1 import importance, prune
 from sanp.rollout import continue_batch, run, run_batch
+from sanp.runtime import deployed
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[3]
@@ -117,7 +118,7 @@ class Idle:
 def test_recovery_by_bisection_where_restoring_means_replay():
     spec = stl.load(ROOT / "specs" / "lunar_lander.stl")
     binding = bind(spec)
-    dense = policies.load(ROOT / "zoo" / "lunar_lander" / "dense.onnx").to_ort()
+    dense = deployed(policies.load(ROOT / "zoo" / "lunar_lander" / "dense.onnx"))
     point = binding.point([0.0, 0.0])
     traj = run(Idle(), binding, point)
     rob = score(spec, list(spec.requirements), traj)

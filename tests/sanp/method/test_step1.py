@@ -10,7 +10,7 @@ import torch
 
 from sanp.errors import OptionError
 from sanp.method.step1 import MIN_KEEP, importance, masks_for, prune, search_sparsity
-from sanp.policy import MLPPolicy
+from sanp.model import MLPPolicy
 
 torch.set_num_threads(1)
 
@@ -124,12 +124,12 @@ def test_step1_reaches_97_percent_on_the_zoo_cartpole_policy_for_seeds_0_to_9():
     estimate (benchmarks/results/step1_cartpole.md has the 100-episode figures). Every
     seed's scan fails somewhere below the k it chooses: a bisection could stop there."""
     import stl
-    from sanp import policy as policies
+    from sanp import formats as policies
     from sanp.envs import bind
     from sanp.method import PruneConfig
     from sanp.method.pipeline import step1
     from sanp.method.step1 import mean_reward_of
-    from sanp.policy import deployed
+    from sanp.runtime import deployed
 
     root = Path(__file__).resolve().parents[3]
     spec = stl.load(root / "specs" / "cartpole.stl")

@@ -11,7 +11,7 @@ from sanp.method.heldout import HeldOut
 from sanp.method.rounds import CexSummary, Round
 from sanp.method.step1 import SparsitySearch, SparsityStep, importance, prune
 from sanp.method.verdict import compare, judge, last_round_sentence, rate_bounds
-from sanp.policy import MLPPolicy
+from sanp.model import MLPPolicy
 from sanp.report import prune_metadata
 
 torch.set_num_threads(1)

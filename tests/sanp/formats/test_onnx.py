@@ -14,9 +14,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import sanp
 from sanp.errors import OutputError, PolicyError
-from sanp.export import build_model, export_onnx
-from sanp.policy import MLPPolicy, load
-from sanp.policy import export_onnx as policy_export_onnx
+from sanp.formats import load
+from sanp.formats.onnx_writer import build_model, export_onnx
+from sanp.model import MLPPolicy
 
 torch.set_num_threads(1)
 RNG = np.random.default_rng(0)
@@ -78,9 +78,47 @@ def test_export_ort_matches_torch_and_round_trips(tmp_path, kind):
 
 def test_reexport_and_metadata_precedence(tmp_path):
     p = make("discrete", norm=False)
-    policy_export_onnx(p, tmp_path / "p.onnx", {"action_kind": "continuous", "note": "x"})
+    export_onnx(p, tmp_path / "p.onnx", {"action_kind": "continuous", "note": "x"})
     meta = session(tmp_path / "p.onnx").get_modelmeta().custom_metadata_map
     assert meta["action_kind"] == "discrete" and meta["note"] == "x"
+
+
+def pruned(p, keep=0.2, seed=3):
+    gen = torch.Generator().manual_seed(seed)
+    p.set_masks([(torch.rand(m.shape, generator=gen) < keep).float() for m in p.masks])
+    return p
+
+
+@pytest.mark.parametrize("kind", ["discrete", "continuous"])
+def test_default_output_reads_in_onnxruntime_checker_and_marabou(tmp_path, kind):
+    from maraboupy import Marabou
+
+    p = pruned(make(kind, norm=False, sizes=(6, 64, 64, 3)))
+    export_onnx(p, tmp_path / "p.onnx")
+    m = onnx.load(str(tmp_path / "p.onnx"))
+    assert len(m.graph.sparse_initializer) == 0  # plain dense initializers by default
+    onnx.checker.check_model(m, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+    dims = inferred.graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3]
+    x = obs(20)
+    want = session(tmp_path / "p.onnx").run(None, {"obs": x})[0]
+    assert np.allclose(want, torch_values(p, x), atol=1e-5)
+    net = Marabou.read_onnx(str(tmp_path / "p.onnx"))
+    got = np.concatenate([np.asarray(net.evaluateWithoutMarabou([x[i : i + 1]])).reshape(1, -1) for i in range(len(x))])
+    assert np.allclose(got, want, atol=1e-5)
+
+
+def test_default_output_with_normaliser_passes_the_full_check(tmp_path):
+    # maraboupy 2.0.0's ONNX parser has no Div or Clip: a normalised policy is checked here
+    # with onnx's full shape inference and onnxruntime only.
+    p = pruned(make("continuous", norm=True))
+    export_onnx(p, tmp_path / "p.onnx")
+    m = onnx.load(str(tmp_path / "p.onnx"))
+    assert len(m.graph.sparse_initializer) == 0
+    onnx.checker.check_model(m, full_check=True)
+    x = obs()
+    assert np.allclose(session(tmp_path / "p.onnx").run(None, {"obs": x})[0], torch_values(p, x), atol=1e-5)
 
 
 def test_sparse_export_is_smaller_and_round_trips_masks(tmp_path):
@@ -92,8 +130,8 @@ def test_sparse_export_is_smaller_and_round_trips_masks(tmp_path):
         p.linears[1].weight[0, :5] = 0.0  # unmasked exact zeros must stay unmasked
     p.set_masks(masks)
     assert p.sparsity() > 0.85
-    export_onnx(p, tmp_path / "sparse.onnx")
-    export_onnx(p, tmp_path / "dense.onnx", sparse=False)
+    export_onnx(p, tmp_path / "sparse.onnx", storage="sparse")
+    export_onnx(p, tmp_path / "dense.onnx")
     m = onnx.load(str(tmp_path / "sparse.onnx"))
     assert len(m.graph.sparse_initializer) == 3
     onnx.checker.check_model(m)
@@ -253,7 +291,7 @@ def test_unsupported_op_is_refused(tmp_path, bad):
 
 def test_truncated_and_non_onnx_files_are_refused(tmp_path):
     p = make()
-    export_onnx(p, tmp_path / "p.onnx", sparse=False)
+    export_onnx(p, tmp_path / "p.onnx")
     data = (tmp_path / "p.onnx").read_bytes()
     for cut in (len(data) // 2, len(data) - 7, 100):
         (tmp_path / "t.onnx").write_bytes(data[:cut])

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import stl
-from sanp import policy as policies
+from sanp import formats as policies
 from sanp.envs import bind
 from sanp.errors import OptionError
 from sanp.method import PruneConfig, prune_and_refine

@@ -1,8 +1,12 @@
-"""JSON reports and plots of verify runs.
+"""The JSON documents of verify and prune runs.
 
 Reports are strict JSON (infinities are written as the strings "inf" / "-inf") with a
 schema version; everything but the "timing" block repeats byte for byte for the same
-inputs and seed.
+inputs and seed. The inputs carry the spec text, so that a report can be read (and its
+comparisons evaluated, by `stl`) without the spec file.
+
+    >>> doc = verify_report(result, spec, policy_path="p.onnx", spec_path="s.stl", options={})  # doctest: +SKIP
+    >>> write_json(doc, "verify.json")                                                     # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -13,16 +17,17 @@ import os
 import platform
 from collections.abc import Mapping
 from importlib import metadata
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import stl
 from sanp.atomic import write_bytes
-from sanp.falsify import Counterexample, FalsifyResult
 from sanp.provenance import rerun_requirements
+from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA
 
-VERIFY_SCHEMA = "sanp.verify/1"
+if TYPE_CHECKING:
+    from sanp.falsify import Counterexample, FalsifyResult
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -72,6 +77,7 @@ def run_inputs(policy_path: str, spec_path: str, spec: Any, options: Mapping[str
         "policy_sha256": file_sha256(policy_path),
         "spec": str(spec_path),
         "spec_sha256": spec.sha256,
+        "spec_text": spec.text,
         "env_id": spec.env_id,
         "reward_threshold": spec.reward_threshold,
         "consts": dict(spec.consts),
@@ -115,7 +121,7 @@ def verify_report(
         reqs.append(
             {
                 "name": name,
-                "formula": str(spec.requirements[name].formula),
+                "formula": stl.format_node(spec.requirements[name].formula),
                 "evaluations": len(evs),
                 "min_robustness": result.min_robustness(name),
                 "counterexamples": sum(name in c.violated for c in result.counterexamples),
@@ -155,81 +161,7 @@ def write_json(doc: Mapping[str, Any], path: str | os.PathLike) -> None:
     write_bytes(path, text.encode())
 
 
-# ---------------------------------------------------------------------------- plots
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    write_bytes(path, buf.getvalue())
-
-
-def plot_verify(result: FalsifyResult, spec: Any, out_dir: str | os.PathLike) -> list[Path]:
-    """robustness.png (each evaluation and the best so far) and cex_<i>.png (the
-    counterexample's compared quantities over time, bounds drawn in)."""
-    plt = _pyplot()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    y = np.clip(np.array([e.objective for e in result.evaluations], dtype=float), -1e300, 1e300)
-    shown = np.where(np.isfinite(y), y, np.nan)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(np.arange(1, len(y) + 1), shown, ".", color="tab:blue", label="evaluation")
-    ax.plot(np.arange(1, len(y) + 1), np.minimum.accumulate(np.nan_to_num(y, nan=np.inf, posinf=np.inf)),
-            "-", color="tab:red", label="best so far")
-    ax.axhline(0.0, color="k", lw=0.8)
-    ax.set_xlabel("evaluation")
-    ax.set_ylabel("robustness (min over requirements)")
-    ax.set_title(f"{result.config.optimizer} falsification, seed {result.config.seed}")
-    ax.legend()
-    _save(fig, out / "robustness.png")
-    plt.close(fig)
-    written.append(out / "robustness.png")
-    for i, cex in enumerate(result.counterexamples):
-        written.append(plot_counterexample(cex, spec, out / f"cex_{i}.png"))
-    return written
-
-
-def plot_counterexample(cex: Counterexample, spec: Any, path: Path) -> Path:
-    plt = _pyplot()
-    signals = cex.trajectory.signals(spec)
-    preds = []
-    for name in cex.violated:
-        preds.extend((name, p) for p in spec.requirements[name].predicates())
-    n = max(1, len(preds))
-    fig, axes = plt.subplots(n, 1, figsize=(7, 1.2 + 2.0 * n), squeeze=False, sharex=True,
-                             constrained_layout=True)
-    t = np.arange(len(cex.trajectory.observations))
-    for ax, (name, pred) in zip(axes[:, 0], preds):
-        lhs, rhs = np.broadcast_arrays(pred.left_values(signals), pred.right_values(signals))
-        ax.plot(t, lhs, color="tab:blue", label=pred.text.rsplit(pred.op, 1)[0].strip())
-        ax.plot(t, rhs, "--", color="tab:red", label="bound")
-        ax.axvline(cex.step, color="0.5", lw=0.8, label=f"worst step {cex.step}")
-        ax.legend(fontsize=7, loc="best")
-        ax.set_title(f"{name}: {pred.text}", fontsize=9)
-    axes[-1, 0].set_xlabel("step")
-    point = ", ".join(f"{k}={v:.4g}" for k, v in cex.point.items())
-    fig.suptitle(f"counterexample at {point}\nrobustness {cex.min_robustness:.4g}", fontsize=9)
-    _save(fig, path)
-    plt.close(fig)
-    return path
-
-
 # ---------------------------------------------------------------------------- prune
-
-PRUNE_SCHEMA = "sanp.prune/1"
-
 
 def _heldout_dict(h: Any) -> dict[str, Any] | None:
     if h is None:
@@ -336,49 +268,3 @@ def _masks_digest(policy: Any) -> str:
     for m in policy.masks:
         h.update(np.ascontiguousarray(m.detach().cpu().numpy(), dtype=np.uint8).tobytes())
     return h.hexdigest()
-
-
-def plot_prune(result: Any, dense: Any, out_dir: str | os.PathLike) -> list[Path]:
-    """weights.png (the paper's Figure 2: |w| of the dense, pruned and refined networks,
-    pruned weights marked), sparsity.png (per layer), rounds.png (counterexamples per round)."""
-    plt = _pyplot()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
-    n_layers = len(dense.linears)
-    fig, axes = plt.subplots(n_layers, 3, figsize=(11, 2.6 * n_layers), squeeze=False)
-    for col, (title, net) in enumerate(nets):
-        for row, w in enumerate(net.effective_weights()):
-            a = w.detach().abs().cpu().numpy()
-            ax = axes[row, col]
-            shown = np.ma.masked_where(a == 0, a)
-            im = ax.imshow(shown, aspect="auto", cmap="viridis", interpolation="nearest")
-            ax.set_facecolor("white")  # zeros show as white
-            ax.set_title(f"{title}, layer {row + 1} ({(a == 0).mean():.1%} zero)", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.suptitle("|weights|; pruned (zero) weights white")
-    _save(fig, out / "weights.png")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 3))
-    x = np.arange(n_layers)
-    ax.bar(x - 0.2, result.step1.policy.layer_sparsity(), 0.4, label="after step 1")
-    ax.bar(x + 0.2, result.policy.layer_sparsity(), 0.4, label="after refinement")
-    ax.set_xticks(x, [f"layer {i + 1}" for i in x])
-    ax.set_ylabel("sparsity")
-    ax.set_ylim(0, 1)
-    ax.legend()
-    _save(fig, out / "sparsity.png")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 3))
-    counts = [len(r.counterexamples) for r in result.rounds]
-    ax.bar(np.arange(1, len(counts) + 1), counts)
-    ax.set_xlabel("round")
-    ax.set_ylabel("counterexamples")
-    ax.set_title("counterexamples found per refinement round")
-    _save(fig, out / "rounds.png")
-    plt.close(fig)
-    return [out / "weights.png", out / "sparsity.png", out / "rounds.png"]

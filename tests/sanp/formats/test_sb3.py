@@ -1,15 +1,11 @@
-"""Stable-Baselines3 zips and VecNormalize pickles: real zoo models reach their
-returns; nothing pickled is ever executed; malformed files are refused."""
+"""Stable-Baselines3 zips: real zoo models reach their returns; nothing pickled is
+ever executed; malformed files are refused."""
 from __future__ import annotations
 
 import base64
-import builtins
 import io
 import json
-import os
 import pickle
-import sys
-import types
 import zipfile
 from pathlib import Path
 
@@ -19,11 +15,13 @@ import pytest
 import torch
 
 from sanp.errors import PolicyError
-from sanp.policy import load
-from sanp.sb3 import fold_vecnormalize, load_sb3_zip, pickle_globals, read_vecnormalize
+from sanp.formats import load
+from sanp.formats.sb3 import load_sb3_zip, pickle_globals
+from sanp.formats.vecnormalize import fold_vecnormalize, read_vecnormalize
 
 torch.set_num_threads(1)
-FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures"
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
 CARTPOLE = FIXTURES / "sb3-ppo-CartPole-v1.zip"
 WALKER = FIXTURES / "sb3-ppo-BipedalWalker-v3.zip"
 WALKER_VN = FIXTURES / "sb3-ppo-BipedalWalker-v3.vecnormalize.pkl"
@@ -31,7 +29,9 @@ needs_fixtures = pytest.mark.skipif(not CARTPOLE.exists(), reason="shared fixtur
 
 
 def episode_returns(policy, env_id, seeds):
-    env = gym.make(env_id)
+    """Returns of `policy` on reset seeds `seeds`; env_id is an id or (id, kwargs)."""
+    env_id, kwargs = env_id if isinstance(env_id, tuple) else (env_id, {})
+    env = gym.make(env_id, **kwargs)
     out = []
     for seed in seeds:
         o, _ = env.reset(seed=seed)
@@ -187,129 +187,40 @@ def test_zip_without_policy_pth_and_unknown_class(tmp_path):
     _write_zip(tmp_path / "nopth.zip", data, None, extra=["pytorch_variables.pth"])
     with pytest.raises(PolicyError, match=r"nopth\.zip: SB3 zip without policy\.pth"):
         load(tmp_path / "nopth.zip")
-    _write_zip(tmp_path / "sac.zip", data, {"actor.mu.weight": torch.zeros(2, 4)})
-    with pytest.raises(PolicyError, match=r"sac\.zip: SB3 policy class SACPolicy is not supported"):
-        load_sb3_zip(tmp_path / "sac.zip")
+    data["policy_class"] = _serialized(_class_ref("sb3_contrib.ppo_recurrent.policies", "RecurrentActorCriticPolicy"),
+                                       "<class 'abc.ABCMeta'>")
+    _write_zip(tmp_path / "lstm.zip", data, {"lstm_actor.weight_ih_l0": torch.zeros(8, 4)})
+    with pytest.raises(PolicyError, match=r"lstm\.zip: SB3 policy class RecurrentActorCriticPolicy is not supported"):
+        load_sb3_zip(tmp_path / "lstm.zip")
     with zipfile.ZipFile(tmp_path / "nodata.zip", "w") as z:
         z.writestr("policy.pth", b"junk")
     with pytest.raises(PolicyError, match="without its data file"):
         load(tmp_path / "nodata.zip")
 
 
-# ---- VecNormalize pickles --------------------------------------------------------------
-
-
-class _Evil:
-    def __init__(self, how, marker):
-        self.how, self.marker = how, str(marker)
-
-    def __reduce__(self):
-        if self.how == "system":
-            return (os.system, (f"touch {self.marker}",))
-        if self.how == "exec":
-            return (builtins.exec, (f"open({self.marker!r}, 'w').close()",))
-        return (builtins.open, (self.marker, "w"))
-
-
-@pytest.mark.parametrize("how,name", [("system", r"(posix|os)\.system"), ("exec", r"builtins\.exec"),
-                                      ("open", r"(builtins|io)\.open")])
-def test_vecnormalize_with_forbidden_global_never_runs(tmp_path, how, name):
-    marker = tmp_path / "pwned"
-    payload = {"obs_rms": {"mean": np.zeros(3), "var": np.ones(3)}, "clip_obs": 10.0, "x": _Evil(how, marker)}
-    path = tmp_path / "vn.pkl"
-    path.write_bytes(pickle.dumps(payload))
-    with pytest.raises(PolicyError, match=rf"vn\.pkl: the pickle references {name}"):
-        read_vecnormalize(path)
-    with pytest.raises(PolicyError):
-        load(CARTPOLE if CARTPOLE.exists() else path, vecnormalize=path)
-    assert not marker.exists()
-
-
-@pytest.fixture
-def fake_sb3(monkeypatch):
-    """Importable stand-ins for SB3's classes, only so that the test can *write* a
-    VecNormalize-shaped pickle; sanp never imports them."""
-    mods = {}
-    for name in ("stable_baselines3", "stable_baselines3.common", "stable_baselines3.common.vec_env",
-                 "stable_baselines3.common.vec_env.vec_normalize", "stable_baselines3.common.running_mean_std"):
-        mods[name] = types.ModuleType(name)
-        monkeypatch.setitem(sys.modules, name, mods[name])
-
-    class VecNormalize:
-        pass
-
-    class RunningMeanStd:
-        pass
-
-    VecNormalize.__module__ = "stable_baselines3.common.vec_env.vec_normalize"
-    RunningMeanStd.__module__ = "stable_baselines3.common.running_mean_std"
-    VecNormalize.__qualname__, RunningMeanStd.__qualname__ = "VecNormalize", "RunningMeanStd"
-    mods["stable_baselines3.common.vec_env.vec_normalize"].VecNormalize = VecNormalize
-    mods["stable_baselines3.common.running_mean_std"].RunningMeanStd = RunningMeanStd
-    return VecNormalize, RunningMeanStd
-
-
-def _vecnormalize_pickle(fake, mean, var, clip=5.0, eps=1e-4, norm_obs=True, extra=None):
-    VecNormalize, RunningMeanStd = fake
-    rms = RunningMeanStd()
-    rms.__dict__.update(mean=np.asarray(mean, np.float64), var=np.asarray(var, np.float64), count=np.float64(10.0))
-    vn = VecNormalize()
-    vn.__dict__.update(obs_rms=rms, clip_obs=clip, epsilon=eps, norm_obs=norm_obs, gamma=np.float32(0.99),
-                       ret_rms=rms, **(extra or {}))
-    return pickle.dumps(vn, protocol=4)
-
-
-def test_vecnormalize_is_folded_into_the_network(tmp_path, fake_sb3):
-    from sanp.policy import MLPPolicy
-
-    p = MLPPolicy([3, 8, 2], "tanh", action_kind="discrete")
-    mean, var = [1.0, -2.0, 0.5], [4.0, 0.25, 1.0]
-    (tmp_path / "vn.pkl").write_bytes(_vecnormalize_pickle(fake_sb3, mean, var))
-    q = fold_vecnormalize(p, tmp_path / "vn.pkl")
-    assert q.has_normalizer and q.obs_clip == 5.0 and q.obs_eps == 1e-4
-    x = np.random.default_rng(0).standard_normal((10, 3)).astype(np.float32) * 10
-    normed = np.clip((x - np.array(mean)) / np.sqrt(np.array(var) + 1e-4), -5, 5).astype(np.float32)
-    with torch.no_grad():
-        assert np.allclose(q(torch.from_numpy(x)).numpy(), p(torch.from_numpy(normed)).numpy(), atol=1e-5)
-    (tmp_path / "off.pkl").write_bytes(_vecnormalize_pickle(fake_sb3, mean, var, norm_obs=False))
-    assert not fold_vecnormalize(p, tmp_path / "off.pkl").has_normalizer
-    with pytest.raises(PolicyError, match="already normalises"):
-        fold_vecnormalize(q, tmp_path / "vn.pkl")
-    marker = tmp_path / "pwned"
-    (tmp_path / "evil.pkl").write_bytes(
-        _vecnormalize_pickle(fake_sb3, mean, var, extra={"venv": _Evil("system", marker)}))
-    with pytest.raises(PolicyError, match="system"):
-        fold_vecnormalize(p, tmp_path / "evil.pkl")
-    assert not marker.exists()
-
-
-def test_vecnormalize_garbage_and_missing(tmp_path):
-    (tmp_path / "junk.pkl").write_bytes(b"not a pickle at all")
-    with pytest.raises(PolicyError, match=r"junk\.pkl: not a readable VecNormalize pickle"):
-        read_vecnormalize(tmp_path / "junk.pkl")
-    (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2, 3]))
-    with pytest.raises(PolicyError, match="no obs_rms"):
-        read_vecnormalize(tmp_path / "list.pkl")
-    with pytest.raises(PolicyError, match="no such VecNormalize file"):
-        read_vecnormalize(tmp_path / "missing.pkl")
-
-
-def test_vecnormalize_saved_by_sb3_2_9_with_its_rng_state_loads():
-    # Made with stable-baselines3 2.9.2 / gymnasium 1.4 / numpy 2.4: VecNormalize(make_vec_env(
-    # "CartPole-v1", n_envs=2, seed=0)).save(...). Newer pickles carry the env's PCG64 and
-    # SeedSequence state, which must load as inert records, not be refused.
-    from sanp.sb3 import read_vecnormalize
-
-    d = read_vecnormalize(Path(__file__).parent / "data" / "vecnormalize_sb3_2_9_cartpole.pkl")
-    assert d["obs_mean"].shape == (4,) and d["obs_var"].shape == (4,)
-    assert d["clip_obs"] == 10.0 and d["norm_obs"] is True
-
 
 def test_sb3_2_9_zip_reads_its_box_action_space_without_the_env():
     # SB3 2.9 with gymnasium 1.x writes the Box shape as "_shape" (the zoo's own model).
-    from sanp.policy import load
-
-    root = Path(__file__).resolve().parents[2]
-    p = load(root / "zoo" / "lunar_lander" / "sb3.zip", vecnormalize=root / "zoo" / "lunar_lander" / "vecnormalize.pkl")
+    p = load(ROOT / "zoo" / "lunar_lander" / "sb3.zip", vecnormalize=ROOT / "zoo" / "lunar_lander" / "vecnormalize.pkl")
     assert p.action_kind == "continuous"
     assert p.action_low.tolist() == [-1.0, -1.0] and p.action_high.tolist() == [1.0, 1.0]
+
+
+@needs_fixtures
+def test_a_forgotten_vecnormalize_is_refused_when_the_zoo_config_asks_for_it(tmp_path, capsys):
+    from sanp.cli import main
+
+    trpo = FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.zip"
+    with pytest.raises(PolicyError, match=r"config\.yml says it was trained with normalize: true; "
+                                          r"pass --vecnormalize .*sb3-trpo-LunarLanderContinuous-v2\.vecnormalize\.pkl"):
+        load(trpo)
+    assert load(trpo, vecnormalize=FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.vecnormalize.pkl").has_normalizer
+    # a copy without its config: imported, with a summary that says nothing was folded in,
+    # and a warning when its returns are far below what the user expects of it
+    bare = tmp_path / "trpo.zip"
+    bare.write_bytes(trpo.read_bytes())
+    code = main(["import", str(bare), "--env", "LunarLanderContinuous-v3", "-o", str(tmp_path / "t.onnx"),
+                 "--expect-return", "262"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "no observation normalisation folded in" in out
+    assert err.startswith("warning: the first 5 episodes returned") and "far below the expected 262" in err

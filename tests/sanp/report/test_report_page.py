@@ -1,4 +1,4 @@
-"""The HTML report (`sanp.html_report`): pages rendered from real verify and prune runs
+"""The HTML report (`sanp.report.page`): pages rendered from real verify and prune runs
 (tiny budgets, through JSON as the CLI writes it) and from hand-built documents; the
 verdict, the tables, every image a PNG data URI, nothing external, escaping, non-finite
 values, one-line errors; and the page loaded in headless Chromium with all its images."""
@@ -15,33 +15,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import LinearCartPole  # tests/sanp/conftest.py: push right iff k.s > 0
 
-from sanp import html_report
-from sanp import policy as policy_mod
+from sanp import formats as policy_mod
+from sanp import report
 from sanp.envs import bind
 from sanp.errors import OutputError, SanpError
 from sanp.falsify import FalsifyConfig, falsify
 from sanp.method import PruneConfig, prune_and_refine
-from sanp.policy import MLPPolicy, export_onnx
-from sanp.report import PRUNE_SCHEMA, VERIFY_SCHEMA, plot_prune, prune_report, verify_report
+from sanp.report import (
+    PRUNE_SCHEMA,
+    VERIFY_SCHEMA,
+    comparisons,
+    plot_prune,
+    prune_report,
+    verify_page,
+    verify_report,
+)
+from sanp.report.drawing import AMBER, GREEN, RED
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CARTPOLE = ROOT / "specs" / "cartpole.stl"
 DENSE = ROOT / "zoo" / "cartpole" / "dense.onnx"
 PNG = b"\x89PNG\r\n\x1a\n"
 WEAK = (0.0, 0.0, 0.6, 1.0)  # drifts off the track from a small part of the cube (see test_falsify)
 SAFE = (1.0, 1.0, 10.0, 2.0)  # safe on the cube (see test_falsify)
-
-
-def linear_policy(k) -> MLPPolicy:
-    """One linear layer with logits (-k.s, k.s): argmax pushes right iff k.s > 0."""
-    p = MLPPolicy([len(k), 2], "identity", action_kind="discrete")
-    with torch.no_grad():
-        kt = torch.tensor(k, dtype=torch.float32)
-        p.linears[0].weight.copy_(torch.stack([-kt, kt]))
-        p.linears[0].bias.zero_()
-    return p
 
 
 def as_file(doc) -> dict:
@@ -51,11 +49,9 @@ def as_file(doc) -> dict:
 
 def verify_doc(tmp: Path, spec, name: str, k, **cfg) -> dict:
     b = bind(spec)
-    path = tmp / f"{name}.onnx"
-    export_onnx(linear_policy(k), path)
-    actor = policy_mod.load(
-        path, observation_space=b.observation_space, action_space=b.action_space
-    ).to_ort()
+    path = tmp / f"{name}.txt"  # the report records the policy file's digest
+    path.write_text(repr(k))
+    actor = LinearCartPole(k)
     config = FalsifyConfig(**cfg)
     result = falsify(actor, b, spec, config)
     options = {
@@ -120,14 +116,15 @@ def runs(tmp_path_factory, cartpole_spec):
             output_path=str(tmp / "sparse.onnx"),
         )
     )
-    out["weights"] = plot_prune(result, dense, tmp / "plots")[0]
+    nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
+    out["weights"] = plot_prune(out["prune"], nets, tmp / "plots")[0]
     out["tmp"] = tmp
     return out
 
 
 @pytest.fixture(scope="module")
 def falsified_page(runs) -> str:
-    return html_report.render(runs["falsified"])
+    return report.render(runs["falsified"])
 
 
 def images(page: str) -> list[str]:
@@ -182,7 +179,7 @@ def test_verify_falsified_page(runs, falsified_page):
     doc, page = runs["falsified"], falsified_page
     assert doc["verdict"] == "falsified" and doc["counterexamples"]
     colour, text = verdict_head(page)
-    assert text == "FALSIFIED" and colour == html_report.RED
+    assert text == "FALSIFIED" and colour == RED
     assert (
         f"{len(doc['counterexamples'])} counterexample(s) in 40 evaluations (random, seed 0)"
         in page
@@ -199,9 +196,16 @@ def test_verify_falsified_page(runs, falsified_page):
     assert doc["inputs"]["policy_sha256"] in inputs["policy SHA-256"]
     assert doc["inputs"]["spec_sha256"] in inputs["spec SHA-256"]
     assert "numpy " + doc["inputs"]["versions"]["numpy"] in page
+    # the spec text travels with the report; its const cart_mass is evaluated by stl
+    assert doc["inputs"]["spec_text"] == CARTPOLE.read_text()
+    spec, _ = comparisons.spec_of(doc)
+    cex = {**doc["counterexamples"][0], "violated": ["momentum"]}
+    (panel,) = comparisons.cex_view(cex, spec).panels
+    assert panel.title == "momentum: abs(cart_mass * x_dot) <= 2"
+    assert np.allclose(panel.lines[0].values, np.abs(1.0 * np.array(cex["signals"]["x_dot"])))
     # robustness plot + one trajectory per counterexample, each a PNG
     pngs = check_images(page)
-    assert len(pngs) == 1 + min(len(doc["counterexamples"]), html_report.MAX_CEX_PLOTS)
+    assert len(pngs) == 1 + min(len(doc["counterexamples"]), verify_page.MAX_CEX_PLOTS)
     assert "Counterexample #1: violates position" in page and "critical step" in page
     check_self_contained(page)
 
@@ -209,9 +213,9 @@ def test_verify_falsified_page(runs, falsified_page):
 def test_verify_clean_page(runs):
     doc = runs["clean"]
     assert doc["verdict"] == "no counterexample found" and not doc["counterexamples"]
-    page = html_report.render(doc)
+    page = report.render(doc)
     colour, text = verdict_head(page)
-    assert text == "no counterexample found" and colour == html_report.GREEN
+    assert text == "no counterexample found" and colour == GREEN
     assert "No counterexample found within 20 evaluations" in page and "evidence, not proof" in page
     assert [r[5] for r in table_rows(page, "requirements")] == ["held"] * 3
     assert 'id="counterexamples"' not in page
@@ -223,17 +227,17 @@ def test_prune_page(runs):
     doc = runs["prune"]
     n_cex = [len(r["counterexamples"]) for r in doc["rounds"]]
     assert n_cex[0] > 0, "the tiny prune run is expected to find counterexamples in round 1"
-    page = html_report.render(
+    page = report.render(
         doc, images={"|weights| of the dense, pruned and refined networks": runs["weights"]}
     )
     colour, text = verdict_head(page)
     assert text == doc["verdict"]
     assert colour == (
-        html_report.GREEN
+        GREEN
         if doc["verdict"] == "converged; held-out no worse than dense"
-        else html_report.RED
+        else RED
         if "held-out worse" in doc["verdict"]
-        else html_report.AMBER
+        else AMBER
     )
     assert f"Counterexamples per round: {', '.join(map(str, n_cex))}." in page
     # requirements: counterexamples per round and held-out violations
@@ -270,22 +274,32 @@ def test_prune_page(runs):
 def test_load_and_write(runs, tmp_path):
     path = tmp_path / "v.json"
     path.write_text(json.dumps(runs["clean"]))
-    doc = html_report.load(path)
-    html_report.write(doc, tmp_path / "v.html")
+    doc = report.load(path)
+    report.write_html(doc, tmp_path / "v.html")
     text = (tmp_path / "v.html").read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
-    assert text == html_report.render(doc)  # deterministic
+    assert text == report.render(doc)  # deterministic
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary file left"
     with pytest.raises(OutputError):
-        html_report.write(doc, tmp_path / "missing" / "v.html")
+        report.write_html(doc, tmp_path / "missing" / "v.html")
 
 
 # ---------------------------------------------------------------- hand-built documents
 
 
+HAND_SPEC = """env CartPole-v1
+signal x = obs[0]
+signal v = obs[1]
+signal a = action
+const k = 0.5
+req near: always (abs(x) <= 1.5)
+req both: near and always[0:5] (k * v < 2 and a != 1) or x + -2 * v >= (v - 1) / 2
+"""
+
+
 def hand_verify() -> dict:
-    """A verify document with non-finite values, markup in names and a requirement that
-    uses another one and a const the JSON does not carry."""
+    """A verify document with non-finite values, markup in names, and a requirement that
+    uses another one and a const (the spec text travels in the inputs)."""
     t = 11
     x = [0.2 * i for i in range(t)]
     return {
@@ -297,6 +311,7 @@ def hand_verify() -> dict:
             "policy_sha256": "ab" * 32,
             "spec": "a&b.stl",
             "spec_sha256": "cd" * 32,
+            "spec_text": HAND_SPEC,
             "env_id": "CartPole-v1",
             "options": {"budget": 4, "optimizer": "bo", "note": "<i>x</i>"},
             "seed": 3,
@@ -312,7 +327,7 @@ def hand_verify() -> dict:
             },
             {
                 "name": "both",
-                "formula": "near and always[0:5] (k * v < 2 and a != 1)",
+                "formula": "near and always[0:5] (k * v < 2 and a != 1) or x + -2 * v >= (v - 1) / 2",
                 "evaluations": 4,
                 "min_robustness": "nan",
                 "counterexamples": 1,
@@ -383,51 +398,65 @@ def hand_verify() -> dict:
 
 
 def test_escaping_and_nonfinite():
-    page = html_report.render(hand_verify())
+    page = report.render(hand_verify())
     assert "<script>" not in page and "<i>x</i>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.onnx" in page and "a&amp;b.stl" in page
     reqs = table_rows(page, "requirements")
     assert reqs[0][3] == "−∞" and reqs[1][3] == "NaN"
-    assert reqs[1][1] == "near and always[0:5] (k * v < 2 and a != 1)"
+    assert reqs[1][1].startswith("near and always[0:5] (k * v < 2 and a != 1)")
     cex = table_rows(page, "counterexamples")
     assert cex[0][3] == "−∞" and cex[0][8] == "non-finite" and cex[1][8] == "no"
     assert "3 non-finite value(s)" in page
-    assert "No bound is drawn where a comparison uses k, which the report does not carry" in page
+    assert "bound" not in re.sub(r"<img[^>]*>", "", page).split("Trajectories")[1].split("</p>")[1]
     assert len(check_images(page)) == 3
     check_self_contained(page)
 
 
-def test_comparisons_are_read_from_formula_text():
-    formulas = {
-        "near": "always (abs(x) <= 1.5)",
-        "both": "near and always[0:5] (k * v < 2 and a != 1) or x + -2 * v >= (v - 1) / 2",
-    }
-    cex = hand_verify()["counterexamples"][1]
-    panels, _dropped = html_report._cex_panels(cex, formulas, {})
-    titles = [p[0] for p in panels]
-    assert titles == ["near: abs(x) <= 1.5"]
-    panels, _ = html_report._cex_panels({**cex, "violated": ["both"]}, formulas, {})
-    assert [p[0] for p in panels] == [
+def test_comparisons_come_from_stl_consts_included():
+    """The panels list each comparison of the violated requirements (through `near`,
+    each once) with both sides evaluated by stl over the recorded signals; `k * v`
+    uses the const k = 0.5 of the spec text."""
+    doc = hand_verify()
+    spec, note = comparisons.spec_of(doc)
+    assert note == "" and set(spec.requirements) == {"near", "both"}
+    cex = doc["counterexamples"][1]
+    view = comparisons.cex_view(cex, spec)
+    assert [p.title for p in view.panels] == ["near: abs(x) <= 1.5"] and view.note == ""
+    view = comparisons.cex_view({**cex, "violated": ["both"]}, spec)
+    assert [p.title for p in view.panels] == [
         "both: abs(x) <= 1.5",
         "both: k * v < 2",
         "both: a != 1",
         "both: x + -2 * v >= (v - 1) / 2",
     ]
-    (_, lines, missing) = panels[0]
-    assert lines[0][0] == "abs(x)" and np.allclose(lines[0][1], np.abs(cex["signals"]["x"]))
-    assert lines[1][1] == 1.5 and missing == ()
-    assert panels[1][2] == ("k",) and [(n, kind) for n, _, kind in panels[1][1]] == [
-        ("v", "signal")
-    ]
-    _, lines, _ = panels[3]
     x, v = np.array(cex["signals"]["x"]), np.array(cex["signals"]["v"])
-    assert np.allclose(lines[0][1], x - 2 * v) and np.allclose(lines[1][1], (v - 1) / 2)
-    # a const given with the report is used
-    panels, _ = html_report._cex_panels({**cex, "violated": ["both"]}, formulas, {"k": 0.5})
-    assert panels[1][2] == () and np.allclose(panels[1][1][0][1], 0.5 * v)
-    # no formula: the recorded signals as they are
-    panels, _ = html_report._cex_panels(cex, {}, {})
-    assert [p[0] for p in panels] == ["x", "v", "a"]
+    left, right = view.panels[0].lines
+    assert (left.label, left.kind, right.kind) == ("abs(x)", "left", "right")
+    assert np.allclose(left.values, np.abs(x)) and np.allclose(right.values, 1.5)
+    left, right = view.panels[1].lines  # the const
+    assert np.allclose(left.values, 0.5 * v) and np.allclose(right.values, 2.0)
+    left, right = view.panels[3].lines
+    assert np.allclose(left.values, x - 2 * v) and np.allclose(right.values, (v - 1) / 2)
+
+
+def test_panels_without_a_usable_spec_draw_the_signals():
+    cex = hand_verify()["counterexamples"][1]
+    for doc, why in (
+        ({"inputs": {}}, "carries no spec text"),
+        ({"inputs": {"spec_text": "env CartPole-v1\nreq r: (x <"}}, "does not parse"),
+        ({"inputs": {"spec_text": "#" * (comparisons.MAX_SPEC_CHARS + 1)}}, "over 200000 characters"),
+    ):
+        spec, note = comparisons.spec_of(doc)
+        assert spec is None and why in note and "\n" not in note
+        view = comparisons.cex_view(cex, spec, note)
+        assert [p.title for p in view.panels] == ["x", "v", "a"]
+        assert view.note.startswith(note) and view.note.endswith("The recorded signals are drawn instead.")
+    spec, _ = comparisons.spec_of(hand_verify())
+    view = comparisons.cex_view({**cex, "violated": ["gone"]}, spec)
+    assert "no requirement 'gone'" in view.note and [p.title for p in view.panels] == ["x", "v", "a"]
+    short = {**cex, "violated": ["both"], "signals": {"x": [0.0, 1.0]}}  # v and a missing
+    view = comparisons.cex_view(short, spec)
+    assert "cannot be evaluated" in view.note and [p.title for p in view.panels] == ["x"]
 
 
 def test_prune_hand_built_not_converged():
@@ -501,9 +530,9 @@ def test_prune_hand_built_not_converged():
         },
         "timing": {},
     }
-    page = html_report.render(doc)
+    page = report.render(doc)
     colour, text = verdict_head(page)
-    assert text == "not converged; held-out worse than dense" and colour == html_report.RED
+    assert text == "not converged; held-out worse than dense" and colour == RED
     assert "more than dense" in page
     held = {r[0]: r for r in table_rows(page, "heldout")}
     assert held["BO counterexamples"][1:] == ["0", "2 more than dense"]
@@ -513,8 +542,8 @@ def test_prune_hand_built_not_converged():
         "not converged; held-out no worse than dense",
         {"dense": None, "sparse": None},
     )
-    colour, _ = verdict_head(html_report.render(doc))
-    assert colour == html_report.AMBER
+    colour, _ = verdict_head(report.render(doc))
+    assert colour == AMBER
 
 
 # ---------------------------------------------------------------- errors
@@ -533,8 +562,8 @@ def test_prune_hand_built_not_converged():
     ],
 )
 def test_bad_documents(doc, message):
-    with pytest.raises(html_report.ReportError) as err:
-        html_report.render(doc)
+    with pytest.raises(report.ReportError) as err:
+        report.render(doc)
     assert isinstance(err.value, SanpError)
     assert message in str(err.value) and "\n" not in str(err.value)
 
@@ -544,8 +573,8 @@ def test_load_errors(tmp_path):
     for name, text in cases.items():
         if text is not None:
             (tmp_path / name).write_text(text)
-        with pytest.raises(html_report.ReportError) as err:
-            html_report.load(tmp_path / name)
+        with pytest.raises(report.ReportError) as err:
+            report.load(tmp_path / name)
         assert name in str(err.value) and "\n" not in str(err.value)
 
 
@@ -556,12 +585,8 @@ def test_image_errors(tmp_path):
         (tmp_path / "a.jpg", "is not a PNG file"),
         (tmp_path / "none.png", "cannot read image"),
     ):
-        with pytest.raises(html_report.ReportError, match=message):
-            html_report.render(doc, images={"x": path})
-
-
-def test_schemas_match_report_module():
-    assert (html_report.VERIFY_SCHEMA, html_report.PRUNE_SCHEMA) == (VERIFY_SCHEMA, PRUNE_SCHEMA)
+        with pytest.raises(report.ReportError, match=message):
+            report.render(doc, images={"x": path})
 
 
 # ---------------------------------------------------------------- in a browser
@@ -630,7 +655,7 @@ def test_page_in_headless_chromium(falsified_page, tmp_path):
     assert im.shape[:2] == (1600, 1200)
     rgb = (im[..., 0].astype(np.int32) << 16) | (im[..., 1].astype(np.int32) << 8) | im[..., 2]
     assert len(np.unique(rgb)) > 200, "the screenshot is not blank"
-    red = np.array([int(html_report.RED[i : i + 2], 16) for i in (1, 3, 5)])
+    red = np.array([int(RED[i : i + 2], 16) for i in (1, 3, 5)])
     assert (np.abs(im[:300].astype(int) - red).sum(axis=2) < 10).sum() > 5000, (
         "the red verdict banner shows"
     )

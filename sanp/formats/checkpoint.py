@@ -1,0 +1,82 @@
+"""sanp's own torch checkpoint (`.pt`): the architecture as JSON beside the state dict,
+read back with `torch.load(weights_only=True)` (no pickled code runs).
+
+Example:
+    >>> save_checkpoint(policy, "policy.pt")
+    >>> same = load_checkpoint("policy.pt")
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import torch
+
+from sanp.errors import PolicyError, first_line
+from sanp.limits import check_file, check_parameters, check_zip
+from sanp.model import MLPPolicy, floats_from_json
+
+CHECKPOINT_FORMAT = "sanp-mlp-policy"
+
+
+def save_checkpoint(policy: MLPPolicy, path: str | os.PathLike) -> None:
+    """Write sanp's torch checkpoint (architecture JSON + state dict), atomically."""
+    from sanp.atomic import write_bytes
+
+    buf = io.BytesIO()
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "version": 1,
+            "architecture": json.dumps(policy.architecture()),
+            "state_dict": {k: v.detach().clone() for k, v in policy.state_dict().items()},
+        },
+        buf,
+    )
+    write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
+    """The MLPPolicy of a file written by `save_checkpoint`; PolicyError otherwise."""
+    path = Path(path)
+    check_file(path)
+    try:
+        with zipfile.ZipFile(path) as z:  # torch's own zip format
+            check_zip(z, path)
+    except zipfile.BadZipFile:
+        pass  # not a zip: torch.load refuses it below
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
+        raise PolicyError(
+            f"{path}: not a readable sanp checkpoint ({first_line(exc)}); "
+            "write one with sanp.formats.checkpoint.save_checkpoint"
+        ) from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "architecture" not in ck:
+        raise PolicyError(
+            f"{path}: a torch file but not a sanp checkpoint (expected a dict with format={CHECKPOINT_FORMAT!r}); "
+            "write one with sanp.formats.checkpoint.save_checkpoint or export the policy to ONNX"
+        )
+    try:
+        arch = json.loads(ck["architecture"])
+        check_parameters(arch["sizes"], path)
+        kw = {}
+        if arch.get("has_normalizer"):
+            sd = ck["state_dict"]
+            kw = dict(obs_mean=sd["obs_mean"].numpy(), obs_var=sd["obs_var"].numpy(), obs_clip=arch.get("obs_clip"))
+        pol = MLPPolicy(
+            arch["sizes"],
+            arch["activations"],
+            action_kind=arch["action_kind"],
+            action_low=floats_from_json(arch.get("action_low")),
+            action_high=floats_from_json(arch.get("action_high")),
+            obs_eps=arch.get("obs_eps", 1e-8),
+            **kw,
+        )
+        pol.load_state_dict(ck["state_dict"])
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise PolicyError(f"{path}: corrupt sanp checkpoint ({first_line(exc)}); re-export it") from None
+    return pol

@@ -1,0 +1,74 @@
+"""The RL Baselines3 Zoo's `config.yml` beside a model zip: whether the model was
+trained behind VecNormalize, so that a forgotten `--vecnormalize` is refused instead of
+silently giving a policy that falls at once.
+
+The zoo writes the file as a YAML dump of an OrderedDict (a `!!python/object/apply`
+tag); it is read with a safe loader that turns that tag into a plain mapping and
+constructs nothing else.
+
+    >>> normalization_required("ppo/BipedalWalker-v3.zip")   # doctest: +SKIP
+    PosixPath('ppo/BipedalWalker-v3/config.yml')
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sanp.errors import PolicyError, first_line
+
+_ORDERED_DICT = "tag:yaml.org,2002:python/object/apply:collections.OrderedDict"
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def candidates(model: Path) -> list[Path]:
+    """Where the zoo keeps a model's config: `NAME.config.yml` beside it (the fixtures'
+    layout), `NAME/config.yml` (the zoo's layout) or `config.yml` in its folder."""
+    return [model.with_name(f"{model.stem}.config.yml"), model.with_suffix("") / "config.yml",
+            model.parent / "config.yml"]
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The hyperparameters in a zoo config.yml, as a plain dict."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def ordered(loader: Any, node: Any) -> dict[str, Any]:
+        pairs = loader.construct_sequence(node, deep=True)
+        items = pairs[0] if len(pairs) == 1 and isinstance(pairs[0], list) else pairs
+        return {str(k): v for k, v in items}
+
+    Loader.add_constructor(_ORDERED_DICT, ordered)
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise PolicyError(f"{path}: over 1 MiB, not a zoo config.yml; move it away from the model")
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise PolicyError(f"{path}: not a readable zoo config.yml ({first_line(exc)}); fix or move it") from None
+    return doc if isinstance(doc, dict) else {}
+
+
+def normalization_required(model: str | os.PathLike) -> Path | None:
+    """The config.yml that says `model` was trained with observation normalisation
+    (`normalize: true`, or a mapping with `norm_obs` not false), or None."""
+    for cfg in candidates(Path(model)):
+        if cfg.is_file():
+            norm = read_config(cfg).get("normalize", False)
+            if isinstance(norm, str):  # the zoo also writes "dict(norm_obs=True, norm_reward=False)"
+                norm = "norm_obs=false" not in norm.replace(" ", "").lower()
+            elif isinstance(norm, dict):
+                norm = bool(norm.get("norm_obs", True))
+            return cfg if norm else None
+    return None
+
+
+def vecnormalize_guess(model: str | os.PathLike) -> Path | None:
+    """The VecNormalize file the zoo saves with `model`, where it exists."""
+    m = Path(model)
+    for p in (m.with_name(f"{m.stem}.vecnormalize.pkl"), m.with_suffix("") / "vecnormalize.pkl",
+              m.parent / "vecnormalize.pkl"):
+        if p.is_file():
+            return p
+    return None

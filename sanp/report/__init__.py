@@ -1,0 +1,40 @@
+"""Reports of verify and prune runs: the JSON documents, their figures, and one HTML page.
+
+- `documents`: `verify_report`, `prune_report`, `prune_metadata`, `write_json` (the JSON);
+- `plots`: the figures, drawn from a report (`plot_verify`, `plot_prune` for `--plots`);
+- `page`: the self-contained HTML page (`render`, `write_html`), a Jinja2 template
+  (`templates/`) filled with data prepared in `verify_page` / `prune_page`;
+- `reading`: `load` a report within stated limits; `ReportError`.
+
+    >>> from sanp import report
+    >>> doc = report.load("out/demo/prune.json")                      # doctest: +SKIP
+    >>> report.write_html(doc, "prune.html", images={"weights": "out/demo/prune/weights.png"})  # doctest: +SKIP
+"""
+from sanp.report.documents import (
+    file_sha256,
+    jsonable,
+    prune_metadata,
+    prune_report,
+    run_inputs,
+    verify_report,
+    versions,
+    write_json,
+)
+from sanp.report.page import render
+from sanp.report.page import write as write_html
+from sanp.report.plots import plot_prune, plot_verify
+from sanp.report.reading import (
+    MAX_REPORT_MB,
+    PRUNE_SCHEMA,
+    SCHEMAS,
+    VERIFY_SCHEMA,
+    ReportError,
+    load,
+)
+from sanp.report.values import verdict_text
+
+__all__ = [
+    "MAX_REPORT_MB", "PRUNE_SCHEMA", "SCHEMAS", "VERIFY_SCHEMA", "ReportError", "file_sha256",
+    "jsonable", "load", "plot_prune", "plot_verify", "prune_metadata", "prune_report", "render",
+    "run_inputs", "verdict_text", "verify_report", "versions", "write_html", "write_json",
+]

@@ -1,0 +1,162 @@
+"""The data of a prune report's page (template `prune.html.j2`)."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from sanp.report import plots
+from sanp.report.drawing import AMBER, GREEN, GREY, RED
+from sanp.report.page import badge, cell, figure, limited
+from sanp.report.values import basename, fmt, get, num, pct, records, sort_key, verdict_text
+
+MAX_ROUND_COLUMNS = 12
+"""Rounds shown as columns of the requirements table (the last ones when there are more)."""
+
+
+def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[str, Any]:
+    verdict = verdict_text(doc)
+    converged = get(doc, "final", "converged")
+    ok = get(doc, "verdict", "ok") if isinstance(doc.get("verdict"), Mapping) else None
+    worse = "worse than dense" in verdict and "no worse" not in verdict
+    colour = (GREEN if ok is True else RED if ok is False else
+              GREEN if converged is True and not worse else RED if worse
+              else AMBER if converged is False else GREY)
+    step1, final = doc.get("step1") or {}, doc.get("final") or {}
+    n_cex = [len(r.get("counterexamples") or []) for r in rounds]
+    lines = [
+        (f"Sparsity {pct(final.get('sparsity'))} after refinement ({pct(step1.get('sparsity'))} "
+         f"after step 1, k = {fmt(step1.get('k'))})."),
+        (f"Mean reward dense / pruned / refined: {fmt(doc.get('dense_reward'))} / "
+         f"{fmt(step1.get('mean_reward'))} / {fmt(final.get('mean_reward'))}."),
+        f"Counterexamples per round: {', '.join(map(str, n_cex)) or 'no rounds run'}.",
+    ]
+    hd, hs = get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")
+    if isinstance(hd, Mapping) and isinstance(hs, Mapping):
+        lines.append(
+            f"Held-out violations dense / sparse: BO {fmt(hd.get('bo_counterexamples'))} / "
+            f"{fmt(hs.get('bo_counterexamples'))}, uniform {fmt(hd.get('uniform_violations'))} / "
+            f"{fmt(hs.get('uniform_violations'))}.")
+    lines.append("Falsification is evidence, not proof.")
+    return {"text": verdict, "colour": colour, "lines": lines}
+
+
+def _requirements(rounds: list[Mapping[str, Any]], hd: Mapping[str, Any], hs: Mapping[str, Any]) -> dict[str, Any] | None:
+    per_round = [Counter(str(v) for c in records(r.get("counterexamples")) for v in c.get("violated") or [])
+                 for r in rounds]
+    names = list(dict.fromkeys([n for counts in per_round for n in counts]
+                               + [str(k) for h in (hd, hs) for k in (h.get("per_requirement") or {})]))
+    if not names:
+        return None
+    names, more = limited(names, "requirements")
+    shown = list(range(len(rounds)))[-MAX_ROUND_COLUMNS:]
+    rows = []
+    for name in names:
+        d, s = get(hd, "per_requirement", name), get(hs, "per_requirement", name)
+        worse = num(d) is not None and num(s) is not None and num(s) > num(d)
+        rows.append([cell(name, bold=True), *[str(per_round[i][name]) for i in shown], fmt(d),
+                     [fmt(s), badge("more than dense", RED)] if worse else fmt(s)])
+    heads = ["requirement", *[f"round {fmt(rounds[i].get('round', i + 1))}" for i in shown],
+             "held-out uniform, dense", "held-out uniform, sparse"]
+    if len(shown) < len(rounds):
+        more = f"Only the last {len(shown)} of {len(rounds)} rounds are shown. {more}"
+    return {"heads": heads, "rows": rows, "more": more}
+
+
+def _sparsity(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]], figs: dict[str, Any]) -> dict[str, Any] | None:
+    s1, sf = get(doc, "step1", "layer_sparsity") or [], get(doc, "final", "layer_sparsity") or []
+    if not (s1 or sf):
+        return None
+    restored = [0] * max(len(s1), len(sf))
+    for r in rounds:
+        for li, n in enumerate(r.get("restored_per_layer") or []):
+            if li < len(restored) and isinstance(n, int):
+                restored[li] += n
+    rows = [[str(li + 1), pct(get(s1, li)), pct(get(sf, li)), str(n)] for li, n in enumerate(restored)]
+    return {"figure": figs["sparsity"], "rows": rows}
+
+
+def _step1(doc: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | None:
+    hist = records(get(doc, "step1", "scan")) or records(get(doc, "step1", "history"))
+    if not hist:
+        return None
+    listed, more = limited(hist, "trials")
+    rows = [[str(i + 1), fmt(h.get("k")), pct(h.get("sparsity")), fmt(h.get("mean_reward")),
+             badge("passes", GREEN) if h.get("passes", h.get("accepted")) else badge("fails", RED)]
+            for i, h in enumerate(listed)]
+    return {"figure": figs["step1"], "rows": rows, "more": more}
+
+
+def _rounds(rounds: list[Mapping[str, Any]], figs: dict[str, Any]) -> dict[str, Any] | None:
+    if not rounds:
+        return None
+    listed, more = limited(rounds, "rounds")
+    rows = [[fmt(r.get("round")), fmt(r.get("seed")), fmt(r.get("evaluations")),
+             fmt(r.get("uniform_evaluations")), str(len(r.get("counterexamples") or [])),
+             fmt(r.get("recovered")), fmt(r.get("unrecoverable")), fmt(r.get("p")),
+             fmt(r.get("restored_per_layer")), fmt(r.get("unfixed")), pct(r.get("sparsity"))]
+            for r in listed]
+    worst = sorted((c for r in rounds for c in records(r.get("counterexamples"))),
+                   key=lambda c: sort_key(c.get("min_robustness")))[:10]
+    worst_rows = [[", ".join(map(str, c.get("violated") or [])), fmt(c.get("min_robustness")),
+                   fmt(c.get("step")), cell(fmt(c.get("point")), code=True)] for c in worst]
+    return {"figure": figs["rounds"], "rows": rows, "more": more, "repair": figs.get("repair"),
+            "worst": worst_rows}
+
+
+def _heldout_row(label: str, hd: Mapping[str, Any], hs: Mapping[str, Any], key: str, mark: bool = False) -> list[Any]:
+    d, s = hd.get(key), hs.get(key)
+    dn, sn = num(d), num(s)
+    if mark and dn is not None and sn is not None and not (math.isnan(dn) or math.isnan(sn)):
+        return [label, fmt(d), [fmt(s), badge("more than dense", RED) if sn > dn else badge("no more", GREEN)]]
+    return [label, fmt(d), fmt(s)]
+
+
+def _heldout(hd: Mapping[str, Any], hs: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | None:
+    if not (hd or hs):
+        return None
+    rows = [_heldout_row("BO rollouts", hd, hs, "bo_evaluations"),
+            _heldout_row("BO counterexamples", hd, hs, "bo_counterexamples", mark=True),
+            _heldout_row("BO min robustness", hd, hs, "bo_min_robustness"),
+            _heldout_row("uniform points", hd, hs, "uniform_points"),
+            _heldout_row("uniform violations", hd, hs, "uniform_violations", mark=True)]
+    names, _ = limited(list(dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})])),
+                       "requirements")
+    rows += [[["uniform violations of", cell(n, bold=True)], fmt(get(hd, "per_requirement", n)),
+              fmt(get(hs, "per_requirement", n))] for n in names]
+    rows.append(_heldout_row("mean reward", hd, hs, "mean_reward"))
+    quiet = figs.get("heldout") is None
+    return {"rows": rows, "figure": figs.get("heldout"),
+            "note": "No held-out violation on either policy." if quiet else ""}
+
+
+def context(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's data for a prune report."""
+    inp = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
+    step1, final = doc.get("step1") or {}, doc.get("final") or {}
+    rounds = records(doc.get("rounds"))
+    hd, hs = (h if isinstance(h, Mapping) else {} for h in (get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")))
+    figs = {stem: figure(pair) for stem, pair in plots.prune_figures(doc).items()}
+    summary = [
+        ("sparsity", f"step 1: {pct(step1.get('sparsity'))}   refined: {pct(final.get('sparsity'))}"),
+        ("mean reward", (f"dense {fmt(doc.get('dense_reward'))}, pruned (step 1) "
+                         f"{fmt(step1.get('mean_reward'))}, refined {fmt(final.get('mean_reward'))}")),
+        ("converged", badge("yes", GREEN) if final.get("converged") else badge("no", AMBER)),
+        ("rounds run", str(len(rounds))),
+    ]
+    return {
+        "header": {"command": "prune", "policy": basename(inp.get("policy")), "joiner": "with",
+                   "spec": basename(inp.get("spec"))},
+        "title": f"sanp prune — {basename(inp.get('policy'))}",
+        "verdict": _verdict(doc, rounds),
+        "extra_inputs": [("output", cell(doc.get("output", "–"), code=True)),
+                         ("masks SHA-256", cell(final.get("masks_sha256", "–"), hash=True))],
+        "summary": summary,
+        "requirements": _requirements(rounds, hd, hs),
+        "sparsity": _sparsity(doc, rounds, figs),
+        "step1": _step1(doc, figs),
+        "rounds": _rounds(rounds, figs),
+        "heldout": _heldout(hd, hs, figs),
+    }
+

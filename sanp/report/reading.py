@@ -1,0 +1,123 @@
+"""Reading a JSON report and the PNG files to embed, within stated limits.
+
+Every failure is a `ReportError` with a one-line message: a file that is missing, not
+a regular file (a device, a FIFO), larger than the limit, not UTF-8, not JSON, nested
+deeper than any sanp report, or not a sanp report at all.
+
+    >>> doc = load("out/demo/prune.json")            # doctest: +SKIP
+    >>> load("/dev/zero")                            # doctest: +SKIP
+    ReportError: /dev/zero is not a regular file; give a JSON report written by sanp
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Mapping
+from typing import Any
+
+from sanp.errors import SanpError
+
+VERIFY_SCHEMA = "sanp.verify/1"
+PRUNE_SCHEMA = "sanp.prune/1"
+SCHEMAS = (VERIFY_SCHEMA, PRUNE_SCHEMA)
+
+MAX_REPORT_MB = 128
+"""Largest report `load` reads by default (`sanp report --max-mb` raises it)."""
+MAX_IMAGE_MB = 32
+"""Largest PNG file embedded in a page."""
+MAX_DEPTH = 32
+"""Deepest nesting of JSON arrays and objects accepted (sanp writes at most 6)."""
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class ReportError(SanpError):
+    """Raised when a report cannot be read or rendered (unknown schema, bad JSON, missing image)."""
+
+
+def read_limited(path: str | os.PathLike, limit_mb: float, what: str) -> bytes:
+    """The bytes of a regular file of at most `limit_mb` MiB."""
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ReportError(f"{what} {path} is not a regular file; give a file written by sanp")
+            limit = int(limit_mb * 2**20)
+            if st.st_size > limit:
+                raise ReportError(
+                    f"{what} {path} is {st.st_size / 2**20:.1f} MiB, over the {limit_mb:g} MiB limit"
+                    + ("; raise it with --max-mb" if what == "report" else "")
+                )
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ReportError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:  # the file grew while we read it
+        raise ReportError(f"{what} {path} is over the {limit_mb:g} MiB limit")
+    return data
+
+
+def load(path: str | os.PathLike, max_mb: float = MAX_REPORT_MB) -> dict[str, Any]:
+    """Read a JSON report written by `sanp verify --json` or `sanp prune --report`."""
+    data = read_limited(path, max_mb, "report")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ReportError(f"{path} is not a JSON report (not UTF-8 text)") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise ReportError(f"{path} is nested too deeply to be a sanp report") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ReportError(f"{path} is not a sanp report: {str(exc).splitlines()[0]}") from None
+    check_schema(doc, str(path))
+    return doc
+
+
+def depth(doc: Any) -> int:
+    """Nesting depth of JSON arrays and objects (iterative: any input is safe)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, Mapping):
+            children = node.values()
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            break
+        stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def check_schema(doc: Any, where: str) -> None:
+    """Raise ReportError unless `doc` is a verify or prune report of a known schema."""
+    if not isinstance(doc, Mapping):
+        raise ReportError(
+            f"{where} is not a sanp report: expected a JSON object, got {type(doc).__name__}"
+        )
+    schema = doc.get("schema")
+    if schema not in SCHEMAS:
+        shown = "no schema field" if schema is None else f"schema {str(schema)[:60]!r}"
+        raise ReportError(
+            f"{where} has {shown}; expected {' or '.join(SCHEMAS)} (a sanp verify/prune JSON report)"
+        )
+    if depth(doc) > MAX_DEPTH:
+        raise ReportError(
+            f"{where} is nested more than {MAX_DEPTH} levels deep; a sanp report never is"
+        )
+
+
+def read_png(path: str | os.PathLike) -> bytes:
+    """The bytes of a PNG file to embed."""
+    data = read_limited(path, MAX_IMAGE_MB, "image")
+    if not data.startswith(PNG_MAGIC):
+        raise ReportError(f"image {path} is not a PNG file; only PNG images can be embedded")
+    return data
+

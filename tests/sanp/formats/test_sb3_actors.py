@@ -1,0 +1,107 @@
+"""SAC, TQC, TD3/DDPG, QR-DQN and ARS actors: sanp's network equals an independent
+computation from the zip's own tensors, and the zoo models reach their returns."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from sanp.formats import load
+from test_sb3 import _box, _class_ref, _discrete, _serialized, _write_zip, episode_returns
+
+torch.set_num_threads(1)
+FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
+SAC = FIXTURES / "sb3-sac-Pendulum-v1.zip"
+DDPG = FIXTURES / "sb3-ddpg-LunarLanderContinuous-v2.zip"
+QRDQN = FIXTURES / "sb3-qrdqn-CartPole-v1.zip"
+needs_fixtures = pytest.mark.skipif(not SAC.exists(), reason="shared fixtures not present")
+
+
+def _state_dict(path):
+    with zipfile.ZipFile(path) as z:
+        return {k: v.double().numpy() for k, v in
+                torch.load(io.BytesIO(z.read("policy.pth")), map_location="cpu", weights_only=True).items()}
+
+
+def _mlp(sd, keys, x, last_act=lambda z: z):
+    for i, k in enumerate(keys):
+        x = x @ sd[f"{k}.weight"].T + sd[f"{k}.bias"]
+        x = np.maximum(x, 0) if i < len(keys) - 1 else last_act(x)
+    return x
+
+
+def _observations(space, n, seed=0):
+    rng = np.random.default_rng(seed)
+    lo = np.where(np.isfinite(space.low), space.low, -5.0)
+    hi = np.where(np.isfinite(space.high), space.high, 5.0)
+    return rng.uniform(lo, hi, size=(n, space.shape[0])).astype(np.float32)
+
+
+@needs_fixtures
+def test_sac_with_gsde_is_tanh_of_the_clipped_mean_rescaled():
+    env = gym.make("Pendulum-v1")
+    pi = load(SAC, observation_space=env.observation_space, action_space=env.action_space)
+    sd = _state_dict(SAC)
+    obs = _observations(env.observation_space, 5000)
+    mean = _mlp(sd, ["actor.latent_pi.0", "actor.latent_pi.2", "actor.mu.0"], obs.astype(np.float64))
+    expected = 2.0 * np.tanh(np.clip(mean, -2.0, 2.0))  # clip_mean 2 (gSDE), bounds [-2, 2]
+    assert np.abs(pi.act(obs).reshape(-1, 1) - expected).max() < 1e-5
+    assert np.mean(episode_returns(pi, "Pendulum-v1", range(5))) > -157 - 89  # zoo: -157 +- 89
+
+
+@needs_fixtures
+def test_ddpg_td3_actor_is_the_tanh_network():
+    env = gym.make("LunarLander-v3", continuous=True)
+    pi = load(DDPG, observation_space=env.observation_space, action_space=env.action_space)
+    sd = _state_dict(DDPG)
+    obs = _observations(env.observation_space, 5000)
+    expected = _mlp(sd, ["actor.mu.0", "actor.mu.2", "actor.mu.4"], obs.astype(np.float64), np.tanh)
+    assert np.abs(pi.act(obs) - expected).max() < 1e-4  # float32 against float64 through 400x300
+    rets = episode_returns(pi, ("LunarLander-v3", {"continuous": True}), range(5))
+    assert np.mean(rets) > 230 - 92  # zoo: 230 +- 92
+
+
+@needs_fixtures
+def test_qrdqn_acts_on_the_mean_over_quantiles():
+    env = gym.make("CartPole-v1")
+    pi = load(QRDQN, observation_space=env.observation_space, action_space=env.action_space)
+    sd = _state_dict(QRDQN)
+    obs = _observations(env.observation_space, 5000)
+    keys = sorted({k.rsplit(".", 1)[0] for k in sd if k.startswith("quantile_net.quantile_net.")},
+                  key=lambda k: int(k.rsplit(".", 1)[1]))
+    quantiles = _mlp(sd, keys, obs.astype(np.float64)).reshape(len(obs), -1, 2)  # [N, n_quantiles, actions]
+    assert np.array_equal(pi.act(obs), quantiles.mean(1).argmax(1))
+    assert episode_returns(pi, "CartPole-v1", range(3)) == [500.0] * 3
+
+
+@pytest.mark.parametrize("squash", [False, True])
+def test_ars_linear_policy(tmp_path, squash):
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(3, 2)
+    sd = {f"action_net.0.{k}": v for k, v in lin.state_dict().items()}
+    data = {"policy_class": _serialized(_class_ref("sb3_contrib.ars.policies", "ARSLinearPolicy"),
+                                        "<class 'abc.ABCMeta'>"),
+            "policy_kwargs": {"squash_output": squash}, "action_space": _box(2, -3.0, 3.0)}
+    _write_zip(tmp_path / "ars.zip", data, sd)
+    pi = load(tmp_path / "ars.zip")
+    x = torch.randn(200, 3)
+    with torch.no_grad():
+        z = lin(x)
+        want = 3.0 * torch.tanh(z) if squash else z.clamp(-3.0, 3.0)
+    assert np.abs(pi.act(x.numpy()) - want.numpy()).max() < 1e-5
+
+
+def test_ars_discrete_is_the_argmax(tmp_path):
+    lin = torch.nn.Linear(4, 3)
+    sd = {f"action_net.0.{k}": v for k, v in lin.state_dict().items()}
+    data = {"policy_class": _serialized(_class_ref("sb3_contrib.ars.policies", "ARSPolicy"),
+                                        "<class 'abc.ABCMeta'>"), "action_space": _discrete(3)}
+    _write_zip(tmp_path / "ars.zip", data, sd)
+    x = torch.randn(100, 4)
+    with torch.no_grad():
+        assert np.array_equal(load(tmp_path / "ars.zip").act(x.numpy()), lin(x).argmax(1).numpy())

@@ -1,0 +1,65 @@
+"""The stl package's shape: the AST is data, no import circle, small modules."""
+from __future__ import annotations
+
+import ast
+import doctest
+import importlib
+from pathlib import Path
+
+import pytest
+
+import stl
+
+PKG = Path(stl.__file__).parent
+MODULES = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
+
+
+def stl_imports(module: str) -> set[str]:
+    """The stl modules `module` imports, at any depth of its code (lazy imports count)."""
+    tree = ast.parse((PKG / f"{module}.py").read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stl"):
+            names = [node.module.split(".", 1)[1]] if "." in node.module else [
+                a.name for a in node.names]
+            out.update(n for n in names if n in MODULES)
+        elif isinstance(node, ast.Import):
+            out.update(a.name.split(".", 1)[1] for a in node.names
+                       if a.name.startswith("stl.") and a.name.split(".", 1)[1] in MODULES)
+    return out
+
+
+def test_the_ast_imports_no_other_stl_module():
+    assert stl_imports("ast") == set()
+
+
+def test_no_import_circle_in_stl():
+    graph = {m: stl_imports(m) for m in MODULES}
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        if state.get(m) == 1:
+            raise AssertionError(f"import circle: {' -> '.join(path + [m])}")
+        if state.get(m) == 2:
+            return
+        state[m] = 1
+        for n in sorted(graph[m]):
+            visit(n, path + [m])
+        state[m] = 2
+
+    for m in MODULES:
+        visit(m, [])
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_modules_stay_small(module):
+    assert len((PKG / f"{module}.py").read_text().splitlines()) <= 400
+
+
+@pytest.mark.parametrize("module", ["printer", "predicates", "robustness", "rtamt_backend", "linear",
+                                    "parser"])
+def test_docstring_examples_run(module, monkeypatch):
+    monkeypatch.chdir(PKG.parent)
+    mod = importlib.import_module(f"stl.{module}")
+    result = doctest.testmod(mod, extraglobs={"stl": stl}, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
