@@ -52,7 +52,7 @@ def rerun_requirements() -> dict[str, Any]:
         "guarantee": GUARANTEE,
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "packages": packages,
         "threadpools": pools,
@@ -62,7 +62,8 @@ def rerun_requirements() -> dict[str, Any]:
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else the platform's processor string."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
