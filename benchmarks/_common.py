@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import sanp
+from sanp.provenance import cpu_model
 
 
 def one_thread() -> None:
@@ -37,16 +38,6 @@ def one_thread() -> None:
 
 
 # ------------------------------------------------------------------------ the machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def other_jobs() -> list[str]:

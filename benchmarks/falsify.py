@@ -35,8 +35,9 @@ import _common as C
 import numpy as np
 
 from sanp import rollout
-from sanp.falsify import BOConfig, FalsifyConfig, _BOProposer, falsify, score
+from sanp.falsify import BOConfig, FalsifyConfig, falsify, score
 from sanp.method.step1 import importance, prune
+from sanp.proposers import BOProposer
 from sanp.runtime import deployed
 
 # ------------------------------------------------------------------------ the case
@@ -191,7 +192,7 @@ def _breakdown_at(n, U, y, n_max, actor, torch_actor, binding, repeats):
     U_test, y_test = U[n_max:], y[n_max:]
     cfg = BOConfig()
     lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
-    p = _BOProposer(len(binding.space), cfg, 10_000, seed=0)
+    p = BOProposer(len(binding.space), cfg, 10_000, seed=0)
     p.X, p.Y = U[:n].copy(), y[:n, None].copy()
     ys = p._standardise(p.Y)
 
@@ -428,7 +429,7 @@ def main() -> int:
         body += [psy_note, ""]
     body += ["## Where a BO iteration's time goes", ""]
     body += [
-        ("A `_BOProposer` with the default `BOConfig` fed n real evaluations (uniform points of the case and their "
+        ("A `BOProposer` with the default `BOConfig` fed n real evaluations (uniform points of the case and their "
         f"objective); medians of {args.repeats} runs. *fit*: a fresh `GPyOpt.models.GPModel` fitted with its "
         "hyperparameter optimisation (L-BFGS, `hyper_max_iters` 200, 1 restart); *update*: the same model given "
         "the data again with `max_iters = 0` (what `_suggest` does between refits); *acquisition*: "

@@ -1,127 +1,214 @@
-"""The paper's table, reproduced: prune and refine each zoo policy against its spec.
+"""The paper's table, over seeds: prune and refine each zoo policy against its spec for
+several seeds, then report the median and the range of every column.
 
-    .venv/bin/python benchmarks/paper_table.py [--envs cartpole lunar_lander bipedal_walker]
-        [--criterion activation] [--scope global] [--budget 100] [--rounds 5] [--seed 0]
+    .venv/bin/python benchmarks/paper_table.py run --envs cartpole lunar_lander --seeds 0 1 2 3 4
+        [--criterion activation] [--budget 100] [--rounds 5] [--heldout-uniform 1000] ...
+    .venv/bin/python benchmarks/paper_table.py table [--out benchmarks/results/paper_table.md]
 
-Writes benchmarks/results/paper_table.md (and a JSON report and the sparse ONNX per env
-under out/paper_table/). The paper's figures are the floor: CartPole 94.6% (37
-counterexamples at 95%), LunarLander 39.48%, BipedalWalker 42.35%.
+`run` writes one JSON report (and the sparse ONNX) per env and seed under
+out/paper_table/<recipe>/<env>/, skipping those already there, and records the command
+and the machine beside them. `table` reads every report there and writes the results
+file: per env and recipe the median and range over seeds of each column, then one row
+per run. The paper's figures are the floor: CartPole 94.6% (37 counterexamples at 95%),
+LunarLander 39.48%, BipedalWalker 42.35%.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shlex
+import itertools
+import json
+import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
-from _common import cpu_model
+import _common as C
 
-import stl
-from _common import cpu_model
-from sanp import formats as policies
-from sanp.backends import BackendConfig, use
-from sanp.envs import bind
-from sanp.formats.onnx_writer import export_onnx
-from sanp.method import PruneConfig, prune_and_refine
-from sanp.report import prune_metadata, prune_report, write_json
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = C.ROOT
+WORK = ROOT / "out" / "paper_table"
 ENVS = {
     "cartpole": ("specs/cartpole.stl", "94.6% (37 counterexamples at 95%)"),
     "lunar_lander": ("specs/lunar_lander.stl", "39.48%"),
     "bipedal_walker": ("specs/bipedal_walker.stl", "42.35%"),
 }
+RECIPES = ("paper",)
+"""The repair recipes this script can run; a row's recipe is part of its path."""
 
 
-def machine() -> str:
-    cpu = cpu_model()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load average {load:.2f} at start"
+def run(args: argparse.Namespace) -> int:
+    from sanp.backends import BackendConfig, use
+    from sanp.formats.onnx_writer import export_onnx
+    from sanp.method import PruneConfig, prune_and_refine
+    from sanp.report import prune_metadata, prune_report, write_json
+
+    C.one_thread()
+    mach = C.machine()
+    cases, missing = C.zoo(args.envs)
+    for note in missing:
+        print(f"skipped: {note}")
+    for case in cases:
+        out = WORK / args.recipe / case.name
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "commands.txt").open("a") as f:  # seeds may be split over several processes
+            f.write(f"{C.command()}\n    " + " ".join(mach.describe()) + "\n")
+        spec, binding, dense = C.load_case(case)
+        for seed in args.seeds:
+            report = out / f"seed{seed}.json"
+            if report.exists() and not args.force:
+                print(f"{report}: exists, skipped (--force reruns it)")
+                continue
+            config = PruneConfig(criterion=args.criterion, scope=args.scope, episodes=args.episodes,
+                                 budget=args.budget, round_uniform=args.round_uniform, rounds=args.rounds,
+                                 heldout_budget=args.heldout_budget, heldout_uniform=args.heldout_uniform,
+                                 seed=seed)
+            t0 = time.perf_counter()
+            with use(BackendConfig("local", args.workers)):
+                result = prune_and_refine(
+                    dense, binding, spec, config,
+                    log=lambda m, n=case.name, s=seed, t=t0: print(
+                        f"[{n} seed {s} {time.perf_counter() - t:7.1f}s] {m}", flush=True))
+            onnx = out / f"seed{seed}.onnx"
+            export_onnx(result.policy, onnx, metadata=prune_metadata(result, spec))
+            doc = prune_report(result, spec, policy_path=str(case.policy), spec_path=str(case.spec),
+                               output_path=str(onnx))
+            doc["benchmark"] = {"wall_s": time.perf_counter() - t0, "recipe": args.recipe,
+                                "command": C.command(), "load_start": list(mach.load_start)}
+            write_json(doc, report)
+    return 0
+
+
+# ------------------------------------------------------------------------------ table
+
+
+def _row(doc: dict) -> dict:
+    """The columns of one run, from its JSON report."""
+    from sanp.stats import compare_rates
+
+    hd, hs = doc["heldout"]["dense"], doc["heldout"]["sparse"]
+    rounds = doc["rounds"]
+    last = rounds[-1] if rounds else None
+    cmp = compare_rates((hd["uniform_violations"], hd["uniform_points"]),
+                        (hs["uniform_violations"], hs["uniform_points"]), 0.95)
+    return {
+        "seed": doc["inputs"]["seed"],
+        "step1": doc["step1"]["sparsity"],
+        "cex1": len(rounds[0]["counterexamples"]) if rounds else 0,
+        "final": doc["final"]["sparsity"],
+        "reward": doc["final"]["mean_reward"],
+        "rounds": len(rounds),
+        "converged": doc["final"]["converged"],
+        "last": (len(last["counterexamples"]), last["dense_also_violates"]) if last else (0, 0),
+        "hd": hd["uniform_violations"], "hs": hs["uniform_violations"], "points": hs["uniform_points"],
+        "bo": (hd["bo_counterexamples"], hs["bo_counterexamples"], hs["bo_evaluations"]),
+        "reward_heldout": (hd["mean_reward"], hs["mean_reward"]),
+        "comparison": cmp.verdict,
+        "step1_dip": any(not h["passes"] for h in doc["step1"]["scan"] if h["k"] < doc["step1"]["k"]),
+        "p_nonmonotone": sum(_nonmonotone(r["p_trials"]) for r in rounds),
+        "p_rounds": sum(bool(r["p_trials"]) for r in rounds),
+        "wall": doc.get("benchmark", {}).get("wall_s", sum(doc["timing"].values())),
+    }
+
+
+def _nonmonotone(trials: list) -> bool:
+    """Some larger p left more counterexamples unsafe than a smaller p did."""
+    unsafe = [u for _, u in sorted(trials)]
+    return any(b > a for a, b in itertools.pairwise(unsafe))
+
+
+def _commands(folder: Path) -> list[str]:
+    path = folder / "commands.txt"
+    return [line for line in path.read_text().splitlines() if not line.startswith(" ")] if path.exists() else []
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    med = statistics.median(values)
+    return f"{fmt.format(med)} ({fmt.format(min(values))} - {fmt.format(max(values))})"
+
+
+def table(args: argparse.Namespace) -> int:
+    summary, runs, notes = [], [], []
+    for recipe_dir in sorted(p for p in WORK.iterdir() if p.is_dir()) if WORK.exists() else []:
+        for env, (_, paper) in ENVS.items():
+            docs = [json.loads(p.read_text()) for p in sorted((recipe_dir / env).glob("seed*.json"))]
+            if not docs:
+                continue
+            rows = sorted((_row(d) for d in docs), key=lambda r: r["seed"])
+            env_id = docs[0]["inputs"]["env_id"]
+            opts = docs[0]["inputs"]["options"]
+            summary.append([
+                env_id, recipe_dir.name, len(rows),
+                _spread([r["step1"] * 100 for r in rows], "{:.2f}%"),
+                _spread([r["cex1"] for r in rows], "{:g}"),
+                _spread([r["final"] * 100 for r in rows], "{:.2f}%"),
+                _spread([r["reward"] for r in rows], "{:.1f}"),
+                _spread([r["hs"] for r in rows], "{:g}") + f" of {rows[0]['points']}",
+                _spread([r["hd"] for r in rows], "{:g}"),
+                f"{sum(r['converged'] for r in rows)} of {len(rows)}",
+                _spread([r["wall"] for r in rows], "{:.0f} s"),
+                paper,
+            ])
+            notes.append(f"- {env_id} ({recipe_dir.name}): step-1 scans with a failing k below the chosen one "
+                         f"(where a bisection could have stopped): {sum(r['step1_dip'] for r in rows)} of {len(rows)}; "
+                         f"repair rounds whose p trials were not monotone (a larger p left more counterexamples "
+                         f"unsafe): {sum(r['p_nonmonotone'] for r in rows)} of {sum(r['p_rounds'] for r in rows)}")
+            notes.append(f"- {env_id} ({recipe_dir.name}): seeds {', '.join(str(r['seed']) for r in rows)}; "
+                         f"options {json.dumps(opts)}; commands: "
+                         + "; ".join(f"`{c}`" for c in _commands(recipe_dir / env)))
+            for r in rows:
+                runs.append([
+                    env_id, recipe_dir.name, r["seed"], f"{r['step1']:.2%}", r["cex1"], f"{r['final']:.2%}",
+                    f"{r['reward']:.1f}", f"{r['rounds']}{'' if r['converged'] else ' (not converged)'}",
+                    f"{r['last'][0]} ({r['last'][1]} also dense)",
+                    f"{r['hd']} / {r['hs']} of {r['points']}; BO {r['bo'][0]} / {r['bo'][1]} of {r['bo'][2]}",
+                    r["comparison"],
+                    f"{r['reward_heldout'][0]:.1f} / {r['reward_heldout'][1]:.1f}", f"{r['wall']:.0f} s",
+                ])
+    body = [
+        ("Every figure is the median over seeds with its range (min - max) in brackets. Sparsity counts "
+         "weights (biases are kept, never pruned). Held-out violations are uniform points (never seen by the "
+         "loop) violating the spec; the comparison is a one-sided Fisher exact test of 'sparse worse than "
+         "dense' at 95% (`sanp.stats.compare_rates`). Wall time is the whole `prune_and_refine` run, on a "
+         "shared, loaded machine (see each command's load below)."),
+        "",
+        *C.table(["env", "recipe", "seeds", "sparsity after step 1", "counterexamples round 1", "final sparsity",
+                  "final reward", "held-out violations sparse", "held-out violations dense", "converged",
+                  "wall time", "paper's final sparsity"], summary),
+        "",
+        "## Runs and their commands",
+        "",
+        *notes,
+        "",
+        *C.table(["env", "recipe", "seed", "step 1", "cex round 1", "final sparsity", "final reward", "rounds",
+                  "last round found", "held-out violations dense / sparse", "held-out comparison",
+                  "held-out reward dense / sparse", "wall time"], runs),
+        "",
+        "Per-run JSON reports and sparse ONNX files: `out/paper_table/<recipe>/<env>/` (not committed).",
+    ]
+    C.write_results(Path(args.out), "The paper's table, over seeds", C.machine(), [], body)
+    return 0
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
-    ap.add_argument("--criterion", default="activation", choices=["magnitude", "activation"])
-    ap.add_argument("--scope", default="global", choices=["global", "layer"])
-    ap.add_argument("--budget", type=int, default=100)
-    ap.add_argument("--round-uniform", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--heldout-budget", type=int, default=200)
-    ap.add_argument("--heldout-uniform", type=int, default=1000)
-    ap.add_argument("--episodes", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=1, help="processes for Box2D rollout batches")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "paper_table.md"))
+    sub = ap.add_subparsers(dest="what", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
+    r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    r.add_argument("--recipe", default="paper", choices=RECIPES)
+    r.add_argument("--criterion", default="activation", choices=["magnitude", "activation"])
+    r.add_argument("--scope", default="global", choices=["global", "layer"])
+    r.add_argument("--budget", type=int, default=100)
+    r.add_argument("--round-uniform", type=int, default=1000)
+    r.add_argument("--rounds", type=int, default=5)
+    r.add_argument("--heldout-budget", type=int, default=200)
+    r.add_argument("--heldout-uniform", type=int, default=1000)
+    r.add_argument("--episodes", type=int, default=100)
+    r.add_argument("--workers", type=int, default=1, help="processes for Box2D rollout batches")
+    r.add_argument("--force", action="store_true", help="rerun seeds whose report exists")
+    t = sub.add_parser("table")
+    t.add_argument("--out", default=str(C.RESULTS / "paper_table.md"))
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    command = "python benchmarks/paper_table.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    header = machine()
-    rows, notes = [], []
-    work = ROOT / "out" / "paper_table"
-    work.mkdir(parents=True, exist_ok=True)
-    for env in args.envs:
-        spec_path, paper = ENVS[env]
-        dense_path = ROOT / "zoo" / env / "dense.onnx"
-        if not dense_path.exists() or not (ROOT / spec_path).exists():
-            notes.append(f"- {env}: skipped, {dense_path.relative_to(ROOT)} or {spec_path} missing")
-            continue
-        spec = stl.load(ROOT / spec_path)
-        binding = bind(spec)
-        dense = policies.load(dense_path, observation_space=binding.observation_space,
-                              action_space=binding.action_space)
-        config = PruneConfig(criterion=args.criterion, scope=args.scope, episodes=args.episodes,
-                             budget=args.budget, round_uniform=args.round_uniform, rounds=args.rounds,
-                             heldout_budget=args.heldout_budget, heldout_uniform=args.heldout_uniform,
-                             seed=args.seed)
-        t0 = time.perf_counter()
-        with use(BackendConfig("local", args.workers)):
-            result = prune_and_refine(
-                dense, binding, spec, config,
-                log=lambda m, e=env: print(f"[{e} {time.perf_counter() - t0:7.1f}s] {m}", flush=True))
-        wall = time.perf_counter() - t0
-        export_onnx(result.policy, work / f"{env}.onnx", metadata=prune_metadata(result, spec))
-        write_json(prune_report(result, spec, policy_path=str(dense_path), spec_path=str(ROOT / spec_path),
-                                output_path=str(work / f"{env}.onnx")), work / f"{env}.json")
-        hd, hs = result.heldout_dense, result.heldout_sparse
-        r1 = len(result.rounds[0].counterexamples) if result.rounds else 0
-        rows.append(
-            f"| {spec.env_id} | {result.dense_reward:.1f} | {result.step1.policy.sparsity():.2%} | "
-            f"{result.step1.mean_reward:.1f} | {r1} | {result.policy.sparsity():.2%} | "
-            f"{result.final_reward:.1f} | {len(result.rounds)}{'' if result.converged else ' (not converged)'} | "
-            f"{hd.uniform_violations} / {hs.uniform_violations} of {hs.uniform_points}; "
-            f"BO {hd.bo_counterexamples} / {hs.bo_counterexamples} of {hs.bo_evaluations} | "
-            f"{hd.mean_reward:.1f} / {hs.mean_reward:.1f} | {wall:.0f} s | {paper} |"
-        )
-        times = ", ".join(f"{k} {v:.1f} s" for k, v in result.times.items())
-        notes.append(f"- {spec.env_id}: wall time per phase: {times}")
-    text = f"""# The paper's table, reproduced
-
-Command: `{command}`
-
-Machine: {header}.
-
-Settings: criterion {args.criterion}, scope {args.scope}, reward cutoff from each spec,
-{args.episodes} episodes per reward estimate, per round BO {args.budget} rollouts +
-{args.round_uniform} uniform points, at most {args.rounds} rounds, seed {args.seed};
-held-out check: BO {args.heldout_budget} rollouts (another seed) + {args.heldout_uniform}
-uniform points + {args.episodes} reward episodes, on the dense and the sparse policy.
-
-| env | dense reward | sparsity after step 1 | step-1 reward | counterexamples round 1 | final sparsity | final reward | rounds | held-out violations dense / sparse | held-out reward dense / sparse | wall time | paper's final sparsity |
-|---|---|---|---|---|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-{chr(10).join(notes)}
-
-Per-env JSON reports and sparse ONNX files: `out/paper_table/` (not committed).
-"""
-    Path(args.out).write_text(text)
-    print(text)
-    return 0
+    return run(args) if args.what == "run" else table(args)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The `sanp` command line. One `main()` maps errors to exit codes:
-0 success, 1 a counterexample was found (verify), 2 bad input, 130 interrupted."""
+0 success; 1 a counterexample was found or --target-rate not reached (verify), or the
+prune verdict is not ok; 2 bad input; 130 interrupted."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--budget", type=_positive_int, default=100, help="rollouts (default 100)")
     v.add_argument("--optimizer", choices=["bo", "random"], default="bo")
     v.add_argument("--seed", type=_int, default=0)
+    v.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
+                   help="confidence level of the violation-rate bound of uniform sampling (default 0.95)")
+    v.add_argument("--target-rate", type=_fraction, metavar="EPS",
+                   help="with --optimizer random: sample until the violation-rate bound is at most EPS, "
+                   "a violation is found, or the budget ends")
     v.add_argument("--requirement", action="append", metavar="NAME",
                    help="falsify only this requirement (repeatable)")
     v.add_argument("--all", action="store_true",
@@ -139,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
                     help="held-out uniform points per policy (default 1000)")
     pr.add_argument("--seed", type=_int, default=0)
+    pr.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
+                    help="confidence level of violation-rate bounds and the dense-vs-sparse test "
+                    "(default 0.95)")
     _backend_options(pr)
     pr.add_argument("--vecnormalize", metavar="FILE")
     pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
@@ -330,6 +339,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         collect_all=args.all,
         requirements=tuple(args.requirement) if args.requirement else None,
         mode=args.mode,
+        confidence=args.confidence,
+        target_rate=args.target_rate,
     )
     actor = deployed(policy)
     with progress_bar("falsifying") as bar:
@@ -343,6 +354,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     options = {
         "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
         "mode": args.mode, "requirements": list(result.requirements),
+        "confidence": args.confidence, "target_rate": args.target_rate,
     }
     doc = verify_report(result, spec, policy_path=args.policy, spec_path=args.spec, options=options)
     if args.json:
@@ -351,7 +363,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.plots:
         files = plot_verify(doc, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
-    return EXIT_FOUND if result.falsified else EXIT_OK
+    missed = args.target_rate is not None and not result.target_reached
+    return EXIT_FOUND if result.falsified or missed else EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -442,10 +455,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     import stl
-    from sanp.console import console, print_prune
     from sanp.compact import compact, compaction_metadata, compaction_summary
+    from sanp.console import console, print_prune
     from sanp.envs import bind
-    from sanp.errors import OptionError
     from sanp.formats.onnx_writer import export_onnx
     from sanp.method import PruneConfig, prune_and_refine
     from sanp.method.checkpoint import Checkpoint
@@ -472,7 +484,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
         sparsity=args.sparsity,
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
-        heldout_uniform=args.heldout_uniform, seed=args.seed,
+        heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
     )
     err = console(stderr=True)
     start = time.perf_counter()
@@ -510,7 +522,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         files = plot_prune(doc, nets, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     checkpoint.remove()
-    return EXIT_OK if result.converged and result.safe_as_dense else EXIT_FOUND
+    return EXIT_OK if result.verdict.ok else EXIT_FOUND
 
 
 def cmd_prove(args: argparse.Namespace) -> int:

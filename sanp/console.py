@@ -62,41 +62,55 @@ def print_verify(result: Any, spec: Any) -> None:
             f"No counterexample found within {n} evaluations. This is evidence, not proof: "
             f"a larger budget or another seed may still find one. Wall time {result.wall_time:.1f} s."
         )
+    for b in result.statistics():
+        con.print(f"{b.label}: {b.text}", markup=False, soft_wrap=True)
+    target = result.target_summary()
+    if target:
+        con.print(f"target rate: {target['text']}", markup=False, soft_wrap=True)
+    elif result.config.optimizer == "bo" and result.falsified:
+        con.print("BO's counterexamples show that violations exist; they carry no rate (BO does not "
+                  "sample uniformly: use --optimizer random for a bound).", markup=False, soft_wrap=True)
 
 
 def print_prune(result: Any) -> None:
+    """The verdict's headline first, then the figures, the rate bounds, and the verdict's
+    sentences (what the last round found, the dense-versus-sparse test)."""
     from rich.table import Table
 
+    from sanp.method.verdict import last_round_sentence
+
     con = console()
+    v = result.verdict
+    con.print(("OK: " if v.ok else "") + v.headline, markup=False, soft_wrap=True)
     t = Table(title="sanp prune", show_header=False)
     t.add_column("", style="bold")
     t.add_column("")
     s1 = result.step1
-    t.add_row("sparsity after step 1", f"{s1.policy.sparsity():.2%} (k={s1.k:.3f})")
-    t.add_row("sparsity after refinement", f"{result.policy.sparsity():.2%}")
+    t.add_row("sparsity after step 1 (weights)", f"{s1.policy.sparsity():.2%} (k={s1.k:.3f})")
+    t.add_row("sparsity after refinement (weights)",
+              f"{result.policy.sparsity():.2%}; {result.parameter_sparsity:.2%} of all parameters "
+              "(biases kept)")
     t.add_row("per layer", ", ".join(f"{x:.1%}" for x in result.policy.layer_sparsity()))
     t.add_row("mean reward dense / pruned / refined",
               f"{result.dense_reward:.2f} / {s1.mean_reward:.2f} / {result.final_reward:.2f}")
-    t.add_row("counterexamples per round",
-              ", ".join(str(len(r.counterexamples)) for r in result.rounds) or "-")
+    t.add_row("counterexamples per round (also dense)",
+              ", ".join(f"{len(r.counterexamples)} ({r.dense_also_violates})" for r in result.rounds) or "-")
     restored = [sum(x) for x in zip(*(r.restored for r in result.rounds if r.restored))]
     t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
     hd, hs = result.heldout_dense, result.heldout_sparse
     if hd and hs:
         t.add_row("held-out BO counterexamples dense / sparse",
-                  f"{hd.bo_counterexamples} / {hs.bo_counterexamples} (of {hs.bo_evaluations} each)")
+                  f"{hd.bo_counterexamples} / {hs.bo_counterexamples} (of {hs.bo_evaluations} each; "
+                  "evidence of existence, no rate)")
         t.add_row("held-out uniform violations dense / sparse",
                   f"{hd.uniform_violations} / {hs.uniform_violations} (of {hs.uniform_points} each)")
         t.add_row("held-out mean reward dense / sparse", f"{hd.mean_reward:.2f} / {hs.mean_reward:.2f}")
     t.add_row("wall time per phase", ", ".join(f"{k} {v:.1f}s" for k, v in result.times.items()))
     con.print(t)
-    if not result.converged:
-        con.print(f"NOT CONVERGED: the falsifier still found counterexamples after "
-                  f"{len(result.rounds)} rounds; raise --rounds or --budget.")
-    elif not result.safe_as_dense:
-        con.print("WARNING: the held-out check found more violations on the sparse policy than on "
-                  "the dense one; do not deploy it as is.")
-    else:
-        con.print("The falsifier found no counterexample on the refined policy, and the held-out "
-                  "check found no more violations than on the dense policy. This is evidence, "
-                  "not proof.")
+    for b in result.statistics:
+        con.print(f"{b.label}: {b.text}", markup=False, soft_wrap=True)
+    last = last_round_sentence(result.rounds)
+    for line in (last[0].upper() + last[1:],) + ((result.comparison.text,) if result.comparison else ()):
+        con.print(line + ".", markup=False, soft_wrap=True)
+    con.print("This is evidence, not proof." if v.ok else "Do not deploy this policy as is (see the first line).",
+              markup=False)

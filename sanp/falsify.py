@@ -11,10 +11,8 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,7 +21,9 @@ import numpy as np
 import stl
 from sanp.envs import Binding
 from sanp.errors import EnvError, OptionError
+from sanp.proposers import BOProposer, RandomProposer
 from sanp.rollout import Trajectory, run_batch
+from sanp.stats import RateBound, check_confidence, points_for_rate, rate_bound, upper_bound
 from sanp.types import Actor, Point
 
 
@@ -70,6 +70,12 @@ class FalsifyConfig:
     merge_tol: float = 1e-3
     """Counterexamples whose points differ by less than this fraction of each range merge."""
     bo: BOConfig = field(default_factory=BOConfig)
+    confidence: float = 0.95
+    """Confidence level of the violation-rate bound of uniform sampling."""
+    target_rate: float | None = None
+    """Uniform sampling only: stop once the exact upper bound on the violation rate is at
+    most this (at `confidence`); with no violation that takes
+    ceil(ln(1 - confidence) / ln(1 - target_rate)) rollouts."""
 
     def __post_init__(self) -> None:
         if self.budget <= 0:
@@ -78,6 +84,12 @@ class FalsifyConfig:
             raise OptionError(f"optimizer must be 'bo' or 'random', got {self.optimizer!r}")
         if self.mode not in ("joint", "each"):
             raise OptionError(f"mode must be 'joint' or 'each', got {self.mode!r}")
+        check_confidence(self.confidence)
+        if self.target_rate is not None:
+            points_for_rate(self.target_rate, self.confidence)  # checks the range
+            if self.optimizer != "random" or self.mode != "joint":
+                raise OptionError("a target rate needs uniform sampling of all requirements together: "
+                                  "use --optimizer random without --mode each")
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,44 @@ class FalsifyResult:
     def falsified(self) -> bool:
         return bool(self.counterexamples)
 
+    @property
+    def target_reached(self) -> bool:
+        """A target rate was set and the bound fell to it."""
+        eps = self.config.target_rate
+        return eps is not None and any(b.upper_bound <= eps for b in self.statistics())
+
+    def target_summary(self) -> dict[str, Any] | None:
+        """With a target rate: the target, the confidence, the episodes drawn, whether the
+        bound reached the target, and the episodes zero violations need."""
+        eps = self.config.target_rate
+        if eps is None:
+            return None
+        reached = self.target_reached
+        n = len(self.evaluations)
+        if reached:
+            text = f"violation rate <= {eps:g} at {self.config.confidence:g} confidence after {n} uniform episodes"
+        elif self.counterexamples:
+            text = f"stopped at a violation after {n} uniform episodes: the target rate {eps:g} was not shown"
+        else:
+            text = f"the budget ({n} episodes) ended before the bound fell to {eps:g}"
+        return {"target": eps, "confidence": self.config.confidence, "episodes": n, "reached": reached,
+                "zero_violation_episodes": points_for_rate(eps, self.config.confidence), "text": text}
+
+    def statistics(self) -> tuple[RateBound, ...]:
+        """Uniform sampling only: the violation-rate bound of each search (one, or one per
+        requirement in "each" mode). BO's points are not uniform: none for BO."""
+        if self.config.optimizer != "random":
+            return ()
+        out = []
+        for target in dict.fromkeys(e.target for e in self.evaluations):
+            evs = [e for e in self.evaluations if e.target == target]
+            bad = sum(not e.objective >= 0 for e in evs)
+            label = "uniform search" + (f" of {target}" if target else "")
+            if bad and not self.config.collect_all:
+                label += " (stopped at the first violation)"
+            out.append(rate_bound(label, bad, len(evs), self.config.confidence))
+        return tuple(out)
+
     def first_counterexample_at(self) -> int | None:
         """1-based number of the rollout that found the first counterexample."""
         return min((c.evaluation + 1 for c in self.counterexamples), default=None)
@@ -154,148 +204,6 @@ def critical_step(spec: Any, name: str, traj: Trajectory) -> int:
     if not np.isfinite(worst).any():
         return 0
     return int(np.argmin(worst))
-
-
-# ------------------------------------------------------------------------ numpy rng
-
-
-@contextlib.contextmanager
-def _global_numpy_seed(seed: int) -> Iterator[None]:
-    """GPyOpt and GPy draw from numpy's global RNG: seed it for the run and put the
-    caller's state back afterwards."""
-    saved = np.random.get_state()
-    np.random.seed(seed % (2**32))
-    try:
-        yield
-    finally:
-        np.random.set_state(saved)
-
-
-# ------------------------------------------------------------------------ proposers
-
-
-class _RandomProposer:
-    def __init__(self, dim: int, seed: int):
-        self.rng = np.random.default_rng(seed)
-        self.dim = dim
-
-    def propose(self, n: int) -> np.ndarray:
-        return self.rng.uniform(0.0, 1.0, size=(n, self.dim))
-
-    def chunk(self, remaining: int) -> int:
-        return min(remaining, 32)
-
-    def tell(self, x: np.ndarray, y: np.ndarray) -> None:
-        pass
-
-
-class _BOProposer:
-    """GPyOpt's model, acquisition and acquisition optimiser driven one step at a time,
-    on the unit cube (the GP sees standardised objective values)."""
-
-    def __init__(self, dim: int, cfg: BOConfig, budget: int, seed: int):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import GPy
-            import GPyOpt
-        self.GPy, self.GPyOpt = GPy, GPyOpt
-        self.cfg, self.dim, self.seed = cfg, dim, seed
-        self.n_init = max(1, min(cfg.initial_design, budget))
-        self.space = GPyOpt.Design_space(
-            [{"name": f"x{i}", "type": "continuous", "domain": (0.0, 1.0)} for i in range(dim)]
-        )
-        self.X = np.zeros((0, dim))
-        self.Y = np.zeros((0, 1))
-        self.model = None
-        self.iteration = 0
-        self.rng = np.random.default_rng(seed)
-
-    def chunk(self, remaining: int) -> int:
-        """The whole initial design at once, then one point per GP step."""
-        return min(remaining, max(1, self.n_init - len(self.X)))
-
-    def _kernel(self):
-        kern = {
-            "matern52": self.GPy.kern.Matern52,
-            "matern32": self.GPy.kern.Matern32,
-            "rbf": self.GPy.kern.RBF,
-        }[self.cfg.kernel]
-        return kern(self.dim, variance=1.0, ARD=self.cfg.ard)
-
-    def propose(self, n: int) -> np.ndarray:
-        if len(self.X) < self.n_init:
-            k = min(n, self.n_init - len(self.X))
-            return self._latin(k) if len(self.X) == 0 else self.rng.uniform(size=(k, self.dim))
-        with _global_numpy_seed(self.seed * 7919 + self.iteration), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return self._suggest()[None, :]
-
-    def _latin(self, k: int) -> np.ndarray:
-        cut = (np.arange(k)[:, None] + self.rng.uniform(size=(k, self.dim))) / k
-        for j in range(self.dim):
-            cut[:, j] = cut[self.rng.permutation(k), j]
-        return cut
-
-    def _suggest(self) -> np.ndarray:
-        GPyOpt = self.GPyOpt
-        y = self._standardise(self.Y)
-        refit = self.model is None or self.iteration % max(1, self.cfg.hyper_every) == 0
-        if self.model is None:
-            self.model = GPyOpt.models.GPModel(
-                kernel=self._kernel(), exact_feval=True, optimize_restarts=1,
-                verbose=False, max_iters=self.cfg.hyper_max_iters,
-            )
-        self.model.max_iters = self.cfg.hyper_max_iters if refit else 0
-        self.model.updateModel(self.X, y, None, None)
-        self.iteration += 1
-        if self.cfg.acquisition == "EI":
-            acq = GPyOpt.acquisitions.AcquisitionEI(self.model, self.space, None, jitter=self.cfg.jitter)
-        elif self.cfg.acquisition == "MPI":
-            acq = GPyOpt.acquisitions.AcquisitionMPI(self.model, self.space, None, jitter=self.cfg.jitter)
-        else:
-            acq = GPyOpt.acquisitions.AcquisitionLCB(
-                self.model, self.space, None, exploration_weight=self.cfg.exploration_weight
-            )
-        x = self._maximise(acq)
-        x = np.clip(np.asarray(x, dtype=np.float64).reshape(-1), 0.0, 1.0)
-        if len(self.X) and np.min(np.max(np.abs(self.X - x), axis=1)) < 1e-9:
-            # A repeated point gives a singular GP and no information: explore instead.
-            x = self.rng.uniform(size=self.dim)
-        return x
-
-    def _maximise(self, acq) -> np.ndarray:
-        """Best of `candidates` random points, then L-BFGS from the best few. GPyOpt's
-        acquisition functions return the value to minimise (the negated acquisition)."""
-        from scipy.optimize import minimize
-
-        cand = self.rng.uniform(size=(self.cfg.candidates, self.dim))
-        values = acq.acquisition_function(cand).reshape(-1)
-        best_x, best_v = cand[np.argmin(values)], float(np.min(values))
-        for x0 in cand[np.argsort(values, kind="stable")[: self.cfg.local_starts]]:
-            def f_df(x):
-                v, g = acq.acquisition_function_withGradients(x[None, :])
-                return float(np.ravel(v)[0]), np.ravel(g)
-
-            res = minimize(f_df, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * self.dim,
-                           options={"maxiter": 50})
-            if res.fun < best_v:
-                best_x, best_v = res.x, float(res.fun)
-        return best_x
-
-    @staticmethod
-    def _standardise(Y: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(Y)
-        if not finite.any():
-            return np.zeros_like(Y)
-        lo, hi = Y[finite].min(), Y[finite].max()
-        span = max(hi - lo, 1e-9)
-        # Infinite robustness (vacuous or NaN episodes) becomes a finite extreme.
-        y = np.where(np.isposinf(Y), hi + span, np.where(np.isneginf(Y) | np.isnan(Y), lo - span, Y))
-        return (y - y.mean()) / max(y.std(), 1e-9)
-
-    def tell(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.X = np.vstack([self.X, x])
-        self.Y = np.vstack([self.Y, np.asarray(y, dtype=np.float64).reshape(-1, 1)])
 
 
 # ------------------------------------------------------------------------------ run
@@ -332,70 +240,79 @@ def _falsify(actor, binding, spec, config, progress) -> FalsifyResult:
             f"(README, 'Your own environment'); built in: {', '.join(registered())}"
         )
     targets: list[str | None] = [None] if config.mode == "joint" else list(names)
-    total = config.budget * len(targets)
-    t_start = time.perf_counter()
-    evaluations: list[Evaluation] = []
-    found: list[Counterexample] = []
-    t_roll = t_opt = 0.0
-    best = float("inf")
-    lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
-    stop = False
+    run = _Run(actor, binding, spec, config, names, config.budget * len(targets), progress)
     for ti, target in enumerate(targets):
-        seed = config.seed + 1000003 * ti
-        dim = len(binding.space)
-        proposer = (
-            _BOProposer(dim, config.bo, config.budget, seed)
-            if config.optimizer == "bo"
-            else _RandomProposer(dim, seed)
-        )
-        done = 0
-        while done < config.budget and not stop:
-            t0 = time.perf_counter()
-            # Rollouts of a chunk run together; the part of a chunk past the first
-            # counterexample is discarded, so results do not depend on the chunk size.
-            unit = proposer.propose(proposer.chunk(config.budget - done))
-            t1 = time.perf_counter()
-            points = [binding.point(lo + u * (hi - lo)) for u in unit]
-            trajs = run_batch(actor, binding, points)
-            t2 = time.perf_counter()
-            t_opt += t1 - t0
-            t_roll += t2 - t1
-            ys = []
-            for u, point, traj in zip(unit, points, trajs):
-                rob = score(spec, names, traj)
-                scope = names if target is None else (target,)
-                obj = min(rob[n] for n in scope)
-                ev = Evaluation(len(evaluations), point, rob, obj, target)
-                evaluations.append(ev)
-                ys.append(obj)
-                done += 1
-                best = min(best, obj)
-                violated = tuple(n for n in scope if not rob[n] >= 0)
-                if violated:
-                    worst = min(violated, key=lambda n: rob[n])
-                    found.append(
-                        Counterexample(
-                            point, violated, rob, rob[worst], critical_step(spec, worst, traj),
-                            traj, ev.index,
-                        )
-                    )
-                if progress:
-                    progress(len(evaluations), total, best)
-                if violated and not config.collect_all:
-                    stop = True
-                    break
-            proposer.tell(unit[: len(ys)], np.array(ys))
-        if stop:
+        if run.search(target, config.seed + 1000003 * ti):
             break
     return FalsifyResult(
         config=config,
         requirements=tuple(names),
-        evaluations=tuple(evaluations),
-        counterexamples=tuple(merge(found, binding, config.merge_tol)),
-        wall_time=time.perf_counter() - t_start,
-        rollout_time=t_roll,
-        optimizer_time=t_opt,
+        evaluations=tuple(run.evaluations),
+        counterexamples=tuple(merge(run.found, binding, config.merge_tol)),
+        wall_time=time.perf_counter() - run.t_start,
+        rollout_time=run.t_roll,
+        optimizer_time=run.t_opt,
     )
+
+
+class _Run:
+    """The evaluations of one falsify() call, searched one target at a time."""
+
+    def __init__(self, actor, binding, spec, config, names, total, progress):
+        self.actor, self.binding, self.spec, self.config = actor, binding, spec, config
+        self.names, self.total, self.progress = names, total, progress
+        self.t_start = time.perf_counter()
+        self.evaluations: list[Evaluation] = []
+        self.found: list[Counterexample] = []
+        self.t_roll = self.t_opt = 0.0
+        self.best = float("inf")
+
+    def search(self, target: str | None, seed: int) -> bool:
+        """One search (all requirements, or `target`); True when the whole run must stop
+        (a counterexample found and not collecting all)."""
+        config, binding = self.config, self.binding
+        dim = len(binding.space)
+        proposer = (BOProposer(dim, config.bo, config.budget, seed) if config.optimizer == "bo"
+                    else RandomProposer(dim, seed))
+        lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
+        scope = self.names if target is None else (target,)
+        done = bad = 0
+        while done < config.budget:
+            t0 = time.perf_counter()
+            # Rollouts of a chunk run together; the part of a chunk past a stop is
+            # discarded, so results do not depend on the chunk size.
+            unit = proposer.propose(proposer.chunk(config.budget - done))
+            t1 = time.perf_counter()
+            points = [binding.point(lo + u * (hi - lo)) for u in unit]
+            trajs = run_batch(self.actor, binding, points)
+            self.t_opt += t1 - t0
+            self.t_roll += time.perf_counter() - t1
+            ys = []
+            for point, traj in zip(points, trajs):
+                violated = self._evaluate(point, traj, scope, target)
+                ys.append(self.evaluations[-1].objective)
+                done, bad = done + 1, bad + bool(violated)
+                if violated and not config.collect_all:
+                    return True
+                if config.target_rate is not None and upper_bound(bad, done, config.confidence) <= config.target_rate:
+                    return False
+            proposer.tell(unit[: len(ys)], np.array(ys))
+        return False
+
+    def _evaluate(self, point: Point, traj: Trajectory, scope: Sequence[str], target: str | None) -> tuple[str, ...]:
+        rob = score(self.spec, self.names, traj)
+        obj = min(rob[n] for n in scope)
+        ev = Evaluation(len(self.evaluations), point, rob, obj, target)
+        self.evaluations.append(ev)
+        self.best = min(self.best, obj)
+        violated = tuple(n for n in scope if not rob[n] >= 0)
+        if violated:
+            worst = min(violated, key=lambda n: rob[n])
+            self.found.append(Counterexample(point, violated, rob, rob[worst],
+                                             critical_step(self.spec, worst, traj), traj, ev.index))
+        if self.progress:
+            self.progress(len(self.evaluations), self.total, self.best)
+        return violated
 
 
 def _select(spec: Any, wanted: Sequence[str] | None) -> list[str]:

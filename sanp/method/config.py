@@ -11,6 +11,7 @@ from typing import Literal
 
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig
+from sanp.stats import check_confidence
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class PruneConfig:
     heldout_uniform: int = 1000
     """Uniformly drawn held-out points, on both policies."""
     seed: int = 0
+    confidence: float = 0.95
+    """Confidence level of the violation-rate bounds and of the dense-vs-sparse test."""
     bo: BOConfig = field(default_factory=BOConfig)
 
     def __post_init__(self) -> None:
@@ -50,5 +53,6 @@ class PruneConfig:
             raise OptionError("rounds and heldout_uniform must be >= 0")
         if self.sparsity is not None and not 0 < self.sparsity < 1:
             raise OptionError(f"sparsity must be in (0, 1), got {self.sparsity}")
+        check_confidence(self.confidence)
         if not 0 < self.resolution < 0.5:
             raise OptionError(f"resolution must be in (0, 0.5), got {self.resolution}")

@@ -19,6 +19,12 @@ from sanp.method.step1 import mean_reward_of
 from sanp.runtime import deployed
 from sanp.rollout import run_batch
 
+OFFSET = 10_000_019
+"""The held-out check's seeds start at the run's seed plus this: its BO seed, its uniform
+stream (+1) and its reward episodes' reset seeds (seed + OFFSET ... + episodes - 1), none
+of which the loop uses (its reward episodes are seed ... seed + episodes - 1, its
+falsifier seeds seed + 1 ... seed + rounds)."""
+
 
 @dataclass(frozen=True)
 class HeldOut:
@@ -36,8 +42,9 @@ class HeldOut:
 
 def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> HeldOut:
     """A fresh BO run (seed never used by the loop, larger budget), uniform points from
-    a separate stream, and the mean reward over `episodes` episodes."""
-    seed = config.seed + 10_000_019
+    a separate stream, and the mean reward over `episodes` episodes with reset seeds the
+    loop never used (see OFFSET)."""
+    seed = config.seed + OFFSET
     actor = deployed(policy)
     bo = falsify(
         actor, binding, spec,
@@ -56,7 +63,7 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> He
             violations += bool(bad)
             for n in bad:
                 per_req[n] += 1
-    reward = mean_reward_of(binding, config.episodes, config.seed + 7)(policy)
+    reward = mean_reward_of(binding, config.episodes, seed)(policy)
     return HeldOut(
         bo_evaluations=len(bo.evaluations),
         bo_counterexamples=len(bo.counterexamples),

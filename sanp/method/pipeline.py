@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sanp.envs import Binding
@@ -23,10 +23,13 @@ from sanp.method.step1 import (
     fixed_sparsity,
     importance,
     mean_reward_of,
+    parameter_sparsity,
     search_sparsity,
     visited_states,
 )
+from sanp.method.verdict import Verdict, compare, judge, rate_bounds
 from sanp.runtime import deployed
+from sanp.stats import Comparison, RateBound
 
 Log = Callable[[str], None]
 
@@ -46,14 +49,16 @@ class PruneResult:
     heldout_sparse: HeldOut | None
     times: dict[str, float]
     """Wall time per phase, seconds."""
+    statistics: tuple[RateBound, ...] = ()
+    """The violation-rate bound of every uniform sample (round batches, held-out points)."""
+    comparison: Comparison | None = None
+    """The held-out test of the sparse policy's violation rate against the dense one's."""
+    verdict: Verdict | None = None
 
     @property
-    def safe_as_dense(self) -> bool:
-        """Held-out violations of the sparse policy do not exceed the dense policy's."""
-        if self.heldout_dense is None or self.heldout_sparse is None:
-            return self.converged
-        d, s = self.heldout_dense, self.heldout_sparse
-        return s.uniform_violations <= d.uniform_violations and s.bo_counterexamples <= d.bo_counterexamples
+    def parameter_sparsity(self) -> float:
+        """Pruned weights as a fraction of all parameters (weights and biases)."""
+        return parameter_sparsity(self.policy)
 
 
 def prune_and_refine(
@@ -102,8 +107,10 @@ def prune_and_refine(
         say("held-out check on the sparse policy")
         hs = heldout(run.sparse, binding, spec, config)
         run.times["heldout"] = time.perf_counter() - t
-    return PruneResult(config, run.step1.history[0].mean_reward, run.step1, tuple(run.rounds), run.sparse,
-                       final_reward, run.converged, hd, hs, run.times)
+    result = PruneResult(config, run.step1.scan[0].mean_reward, run.step1, tuple(run.rounds), run.sparse,
+                         final_reward, run.converged, hd, hs, run.times,
+                         rate_bounds(run.rounds, hd, hs, config.confidence), compare(hd, hs, config.confidence))
+    return replace(result, verdict=judge(result))
 
 
 def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
@@ -120,7 +127,7 @@ def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
             dense, scores, mean_reward, threshold, scope=config.scope, resolution=config.resolution,
             on_step=lambda s: say(
                 f"step 1: k={s.k:.3f} sparsity {s.sparsity:.2%} mean reward {s.mean_reward:.2f} "
-                f"{'>=' if s.accepted else '<'} {threshold:g}"
+                f"{'>=' if s.passes else '<'} {threshold:g}"
             ),
         )
     # With no rounds asked for, the run is done after step 1.

@@ -41,6 +41,9 @@ class Round:
     seed: int
     bo_evaluations: int
     uniform_evaluations: int
+    uniform_violations: int
+    """Uniform points (of `uniform_evaluations`) at which the sparse policy, as it was
+    before this round's repair, violates the spec."""
     counterexamples: tuple[CexSummary, ...]
     """Merged counterexamples of both searches, those the dense policy also violates
     included."""
@@ -117,13 +120,15 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     times[f"round{index}_falsify"] = time.perf_counter() - t
     cexs, targets = found.counterexamples, found.targets
     n, n_shared = len(targets), len(cexs) - len(targets)
-    n_bo, n_uni = len(found.bo.evaluations), len(found.uniform.evaluations) if found.uniform else 0
+    n_bo = len(found.bo.evaluations)
+    uni = found.uniform.evaluations if found.uniform else ()
+    n_uni, uni_bad = len(uni), sum(not e.objective >= 0 for e in uni)
     say(f"round {index}: {len(cexs)} counterexample(s) (BO {len(found.bo.counterexamples)} in "
         f"{n_bo} rollouts, uniform {len(found.uniform.counterexamples) if found.uniform else 0} "
         f"in {n_uni})" + (f", {n_shared} of them violated by the dense policy too" if n_shared else ""))
     summaries = tuple(CexSummary(dict(c.point), tuple(c.violated), c.min_robustness, c.step) for c in cexs)
     if n == 0:
-        return RoundOutcome(Round(index, seed, n_bo, n_uni, summaries, n_shared, 0, 0, None, None, 0, (),
+        return RoundOutcome(Round(index, seed, n_bo, n_uni, uni_bad, summaries, n_shared, 0, 0, None, None, 0, (),
                                   sparse.sparsity()), sparse, ())
     t = time.perf_counter()
     rec = find_recovery_states(dense_actor, binding, spec, targets, threshold)
@@ -141,6 +146,6 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     say(f"round {index}: restored p={fix.p:.3f} of pruned weights ({sum(fix.restored)} weights), "
         f"sparsity now {fix.policy.sparsity():.2%}"
         + (f"; {len(fix.unfixed)} counterexample(s) not fixable" if fix.unfixed else ""))
-    rnd = Round(index, seed, n_bo, n_uni, summaries, n_shared, recovered, n - recovered, fix.p,
+    rnd = Round(index, seed, n_bo, n_uni, uni_bad, summaries, n_shared, recovered, n - recovered, fix.p,
                 tuple(fix.restored), len(fix.unfixed), tuple(fix.trials), fix.policy.sparsity())
     return RoundOutcome(rnd, fix.policy, tuple(rec))

@@ -6,7 +6,10 @@ magnitude, or its magnitude times the mean absolute input activation over states
 dense policy visits.
 
 Example:
-    >>> scores = importance(dense, "magnitude")
+    >>> scores = importance(dense, "activation", visited_states(deployed(dense), binding, 0))
+    >>> found = search_sparsity(dense, scores, mean_reward_of(binding, 100, 0), 195.0, scope="global")
+    >>> found.k, [s.k for s in found.scan][:3]   # the zoo CartPole policy
+    (0.994, [0.0, 0.05, 0.1])
     >>> sparse = prune(dense, 0.9, scores, scope="layer")
     >>> sparse.sparsity()
     0.9
@@ -92,12 +95,20 @@ def prune(policy: Any, k: float, scores: Sequence[torch.Tensor], scope: Scope = 
     return out
 
 
+GRID = tuple(round(0.05 * i, 2) for i in range(1, 20)) + (0.99,)
+"""The k evaluated first, with `k_max`: every 5% from 5% to 95%, and 99%."""
+
+
 @dataclass(frozen=True)
 class SparsityStep:
+    """One k evaluated in step 1."""
+
     k: float
     sparsity: float
+    """Fraction of the weights pruned (biases are never pruned)."""
     mean_reward: float
-    accepted: bool
+    passes: bool
+    """The mean reward reaches the cutoff."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +118,8 @@ class SparsitySearch:
     k: float
     policy: Any
     mean_reward: float
-    history: tuple[SparsityStep, ...]
+    scan: tuple[SparsityStep, ...]
+    """Every k evaluated, in the order evaluated; the first is k = 0 (the dense policy)."""
 
 
 def search_sparsity(
@@ -119,44 +131,55 @@ def search_sparsity(
     scope: Scope = "layer",
     resolution: float = 0.001,
     k_max: float = 0.999,
+    grid: Sequence[float] = GRID,
     on_step: Callable[[SparsityStep], None] | None = None,
 ) -> SparsitySearch:
-    """Bisection for the largest k (to `resolution`) whose pruned policy has
-    `mean_reward(policy) >= threshold`. Assumes reward falls as k grows; every level
-    tried is kept in `history`."""
-    history: list[SparsityStep] = []
+    """The largest k (to `resolution`) whose pruned policy has `mean_reward(policy) >=
+    threshold`, without assuming that the reward falls as k grows (it does not: a
+    CartPole policy fails at k = 0.57-0.75 and passes at 0.80-0.99).
 
-    def trial(k: float) -> tuple[bool, Any, float]:
+    Every k of `grid` and `k_max` is evaluated. Then the interval between the largest
+    passing k and the next k evaluated above it is scanned in steps of 0.01, and the
+    same again in steps of `resolution`. The result is the largest passing k evaluated:
+    a passing k above a failing grid point and below the next is found only where the
+    finer scans look, i.e. next to the largest passing k.
+    """
+    tried: dict[float, SparsityStep] = {}
+
+    def trial(k: float) -> None:
+        k = round(k, 6)
+        if k in tried:
+            return
         pol = prune(dense, k, scores, scope)
         r = float(mean_reward(pol))
-        ok = r >= threshold
-        step = SparsityStep(k, pol.sparsity(), r, ok)
-        history.append(step)
+        tried[k] = SparsityStep(k, pol.sparsity(), r, r >= threshold)
         if on_step:
-            on_step(step)
-        return ok, pol, r
+            on_step(tried[k])
 
-    ok, best, best_r = trial(0.0)
-    if not ok:
+    trial(0.0)
+    if not tried[0.0].passes:
         raise OptionError(
-            f"the dense policy's mean reward {best_r:.2f} is below the spec's cutoff "
-            f"{threshold:g}: lower the cutoff (`reward >= ...`) or train the policy further"
+            f"the dense policy's mean reward {tried[0.0].mean_reward:.2f} is below the spec's "
+            f"cutoff {threshold:g}: lower the cutoff (`reward >= ...`) or train the policy further"
         )
-    lo, hi = 0.0, k_max
-    ok, pol, r = trial(hi)
-    if ok:
-        return SparsitySearch(hi, pol, r, tuple(history))
-    best_k = 0.0
-    while hi - lo > resolution:
-        mid = round((lo + hi) / 2 / resolution) * resolution
-        if mid <= lo or mid >= hi:
-            break
-        ok, pol, r = trial(mid)
-        if ok:
-            lo, best_k, best, best_r = mid, mid, pol, r
-        else:
-            hi = mid
-    return SparsitySearch(best_k, best, best_r, tuple(history))
+    for k in sorted({*grid, k_max}):
+        if 0 < k <= k_max:
+            trial(k)
+    for step in sorted({max(0.01, resolution), resolution}, reverse=True):
+        best = max(k for k, s in tried.items() if s.passes)
+        above = min((k for k in tried if k > best), default=best)
+        for i in range(1, round((above - best) / step)):
+            trial(best + i * step)
+    best = max(k for k, s in tried.items() if s.passes)
+    return SparsitySearch(best, prune(dense, best, scores, scope), tried[best].mean_reward,
+                          tuple(tried.values()))
+
+def parameter_sparsity(policy: Any) -> float:
+    """Pruned weights as a fraction of all parameters, biases included (sparsity() is the
+    fraction of the weights alone)."""
+    pruned = sum(int((m == 0).sum()) for m in policy.masks)
+    total = sum(lin.weight.numel() + (lin.bias.numel() if lin.bias is not None else 0) for lin in policy.linears)
+    return pruned / total
 
 
 def mean_reward_of(binding: Binding, episodes: int, seed: int) -> Callable[[Any], float]:
@@ -185,8 +208,8 @@ def fixed_sparsity(dense: Any, scores: Sequence[torch.Tensor], mean_reward: Call
     base = mean_reward(dense)
     pol = prune(dense, k, scores, scope)
     r = mean_reward(pol)
-    history = (SparsityStep(0.0, 0.0, base, base >= threshold), SparsityStep(k, pol.sparsity(), r, r >= threshold))
+    scan = (SparsityStep(0.0, 0.0, base, base >= threshold), SparsityStep(k, pol.sparsity(), r, r >= threshold))
     if r < threshold:
         say(f"step 1: at the requested sparsity the mean reward {r:.2f} is below the cutoff "
             f"{threshold:g}; refinement restores weights for safety, not for reward")
-    return SparsitySearch(k, pol, r, history)
+    return SparsitySearch(k, pol, r, scan)

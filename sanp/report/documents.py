@@ -23,6 +23,7 @@ import numpy as np
 
 import stl
 from sanp.atomic import write_bytes
+from sanp.provenance import rerun_requirements
 from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def run_inputs(policy_path: str, spec_path: str, spec: Any, options: Mapping[str
         "options": dict(options),
         "seed": seed,
         "versions": versions(),
+        "rerun_requirements": rerun_requirements(),
     }
 
 
@@ -143,6 +145,8 @@ def verify_report(
                 for e in result.evaluations
             ],
             "counterexamples": [counterexample_dict(c, spec) for c in result.counterexamples],
+            "statistics": [b.to_json() for b in result.statistics()],
+            "target_rate": result.target_summary(),
             "timing": {
                 "wall_s": result.wall_time,
                 "rollout_s": result.rollout_time,
@@ -178,12 +182,15 @@ def prune_metadata(result: Any, spec: Any) -> dict[str, str]:
     hd, hs = result.heldout_dense, result.heldout_sparse
     return {
         "env_id": spec.env_id,
+        "env_kwargs": json.dumps(jsonable(dict(spec.env_kwargs)), sort_keys=True),
         "spec_sha256": spec.sha256,
         "seed": str(result.config.seed),
         "sparsity": f"{result.policy.sparsity():.6f}",
+        "parameter_sparsity": f"{result.parameter_sparsity:.6f}",
         "layer_sparsity": json.dumps([round(x, 6) for x in result.policy.layer_sparsity()]),
         "mean_reward": f"{result.final_reward:.4f}",
         "converged": str(result.converged).lower(),
+        "verdict": result.verdict.headline,
         "heldout": json.dumps(jsonable({"dense": _heldout_dict(hd), "sparse": _heldout_dict(hs)})),
         "produced_by": "sanp prune",
     }
@@ -191,6 +198,8 @@ def prune_metadata(result: Any, spec: Any) -> dict[str, str]:
 
 def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, output_path: str) -> dict[str, Any]:
     """The JSON document of a prune run."""
+    from sanp.method.step1 import parameter_sparsity
+
     cfg = result.config
     rounds = []
     for r in result.rounds:
@@ -199,6 +208,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "seed": r.seed,
             "evaluations": r.bo_evaluations,
             "uniform_evaluations": r.uniform_evaluations,
+            "uniform_violations": r.uniform_violations,
             "counterexamples": [
                 {"point": c.point, "violated": list(c.violated), "min_robustness": c.min_robustness,
                  "step": c.step}
@@ -216,35 +226,39 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
     return jsonable({
         "schema": PRUNE_SCHEMA,
         "command": "prune",
-        "verdict": ("converged" if result.converged else "not converged")
-        + ("; held-out no worse than dense" if result.safe_as_dense else "; held-out worse than dense"),
+        "verdict": result.verdict.to_json(),
+        "statistics": [b.to_json() for b in result.statistics],
         "inputs": run_inputs(policy_path, spec_path, spec, {
             "criterion": cfg.criterion, "scope": cfg.scope, "episodes": cfg.episodes,
             "resolution": cfg.resolution, "sparsity": cfg.sparsity, "budget": cfg.budget,
             "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
+            "confidence": cfg.confidence,
         }, cfg.seed),
         "output": str(output_path),
         "dense_reward": result.dense_reward,
         "step1": {
             "k": result.step1.k,
             "sparsity": result.step1.policy.sparsity(),
+            "parameter_sparsity": parameter_sparsity(result.step1.policy),
             "layer_sparsity": result.step1.policy.layer_sparsity(),
             "mean_reward": result.step1.mean_reward,
-            "history": [
-                {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "accepted": h.accepted}
-                for h in result.step1.history
+            "scan": [
+                {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "passes": h.passes}
+                for h in result.step1.scan
             ],
         },
         "rounds": rounds,
         "final": {
             "sparsity": result.policy.sparsity(),
+            "parameter_sparsity": result.parameter_sparsity,
             "layer_sparsity": result.policy.layer_sparsity(),
             "mean_reward": result.final_reward,
             "converged": result.converged,
             "masks_sha256": _masks_digest(result.policy),
         },
-        "heldout": {"dense": _heldout_dict(result.heldout_dense), "sparse": _heldout_dict(result.heldout_sparse)},
+        "heldout": {"dense": _heldout_dict(result.heldout_dense), "sparse": _heldout_dict(result.heldout_sparse),
+                    "comparison": result.comparison.to_json() if result.comparison else None},
         "timing": result.times,
     })
 

@@ -221,7 +221,7 @@ def step1_figure(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]):
     """Step 1: each trial's k and mean reward, the cutoff and the chosen k."""
     k = np.array([np.nan if num(h.get("k")) is None else num(h.get("k")) for h in hist])
     r = np.array([np.nan if num(h.get("mean_reward")) is None else num(h.get("mean_reward")) for h in hist])
-    acc = np.array([bool(h.get("accepted")) for h in hist])
+    acc = np.array([bool(h.get("passes", h.get("accepted"))) for h in hist])
     idx = thin(len(hist), r)
     trial, k, r, acc = idx + 1, k[idx], r[idx], acc[idx]
     fig, axes = new_figure(9, 3.3, cols=2)
@@ -251,7 +251,7 @@ def step1_figure(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]):
     ax.set_title("the trials of the search on k, in order", fontsize=9)
     ax.grid(alpha=0.3)
     return fig, ("Step 1: the largest k whose one-shot pruned policy keeps the mean reward at or "
-                 "above the cutoff (green: accepted, red: rejected).")
+                 "above the cutoff, from a scan of k (green: passes, red: fails).")
 
 
 def rounds_figure(rounds: Sequence[Mapping[str, Any]]):
@@ -358,8 +358,9 @@ def prune_figures(doc: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
     out = {}
     if step1.get("layer_sparsity") or final.get("layer_sparsity"):
         out["sparsity"] = sparsity_figure(step1.get("layer_sparsity") or [], final.get("layer_sparsity") or [])
-    if records(step1.get("history")):
-        out["step1"] = step1_figure(doc, records(step1.get("history")))
+    scan = records(step1.get("scan")) or records(step1.get("history"))
+    if scan:
+        out["step1"] = step1_figure(doc, scan)
     if rounds:
         out["rounds"] = rounds_figure(rounds)
     if any(r.get("p_trials") for r in rounds):

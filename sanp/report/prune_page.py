@@ -9,17 +9,19 @@ from typing import Any
 from sanp.report import plots
 from sanp.report.drawing import AMBER, GREEN, GREY, RED
 from sanp.report.page import badge, cell, figure, limited
-from sanp.report.values import basename, fmt, get, num, pct, records, sort_key
+from sanp.report.values import basename, fmt, get, num, pct, records, sort_key, verdict_text
 
 MAX_ROUND_COLUMNS = 12
 """Rounds shown as columns of the requirements table (the last ones when there are more)."""
 
 
 def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[str, Any]:
-    verdict = str(doc.get("verdict", "–"))
+    verdict = verdict_text(doc)
     converged = get(doc, "final", "converged")
+    ok = get(doc, "verdict", "ok") if isinstance(doc.get("verdict"), Mapping) else None
     worse = "worse than dense" in verdict and "no worse" not in verdict
-    colour = (GREEN if converged is True and not worse else RED if worse
+    colour = (GREEN if ok is True else RED if ok is False else
+              GREEN if converged is True and not worse else RED if worse
               else AMBER if converged is False else GREY)
     step1, final = doc.get("step1") or {}, doc.get("final") or {}
     n_cex = [len(r.get("counterexamples") or []) for r in rounds]
@@ -87,12 +89,12 @@ def _sparsity(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]], figs: dic
 
 
 def _step1(doc: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | None:
-    hist = records(get(doc, "step1", "history"))
+    hist = records(get(doc, "step1", "scan")) or records(get(doc, "step1", "history"))
     if not hist:
         return None
     listed, more = limited(hist, "trials")
     rows = [[str(i + 1), fmt(h.get("k")), pct(h.get("sparsity")), fmt(h.get("mean_reward")),
-             badge("accepted", GREEN) if h.get("accepted") else badge("rejected", RED)]
+             badge("passes", GREEN) if h.get("passes", h.get("accepted")) else badge("fails", RED)]
             for i, h in enumerate(listed)]
     return {"figure": figs["step1"], "rows": rows, "more": more}
 

@@ -51,7 +51,7 @@ def test_prune_writes_a_sparse_onnx_with_its_provenance(runs):
     assert comp["sparsity_before"] == pytest.approx(report["final"]["sparsity"], abs=1e-9)
     assert float(meta["sparsity_before_compaction"]) == pytest.approx(report["final"]["sparsity"], abs=1e-6)
     assert sum(int((w != 0).sum()) for w in sparse.effective_weights()) == comp["nonzero_weights"]
-    assert meta["env_id"] == "CartPole-v1"
+    assert meta["env_id"] == "CartPole-v1" and json.loads(meta["env_kwargs"]) == {}
     assert meta["spec_sha256"] == report["inputs"]["spec_sha256"]
     assert float(meta["sparsity"]) == pytest.approx(sparse.sparsity(), abs=1e-6)
     assert len(json.loads(meta["layer_sparsity"])) == 3
@@ -68,13 +68,50 @@ def test_refinement_fixes_what_the_rounds_found(runs):
     assert r1["recovered"] + r1["unrecoverable"] == len(r1["counterexamples"])
     assert r1["unfixed"] == 0 and sum(r1["restored_per_layer"]) > 0
     assert report["final"]["mean_reward"] >= 195
-    # the exit code says whether the sparse policy is as safe as the dense one
+    # the exit code is the verdict, and the verdict needs convergence and the test
     code, _ = runs[0]
-    assert (code == 0) == (report["final"]["converged"]
-                           and report["heldout"]["sparse"]["uniform_violations"]
-                           <= report["heldout"]["dense"]["uniform_violations"]
-                           and report["heldout"]["sparse"]["bo_counterexamples"]
-                           <= report["heldout"]["dense"]["bo_counterexamples"])
+    verdict = report["verdict"]
+    assert (code == 0) == verdict["ok"]
+    assert verdict["ok"] == (report["final"]["converged"] and report["final"]["sparsity"] >= 0.01
+                             and report["heldout"]["comparison"]["verdict"] == "no worse"
+                             and report["heldout"]["sparse"]["bo_counterexamples"]
+                             <= report["heldout"]["dense"]["bo_counterexamples"])
+
+
+def test_every_uniform_sample_carries_scipys_exact_bound(runs):
+    from scipy import stats as st
+
+    from sanp.stats import compare_rates
+
+    _, d = runs[0]
+    report = json.loads((d / "report.json").read_text())
+    stats = report["statistics"]
+    assert [s["label"] for s in stats[-2:]] == ["held-out uniform, dense policy", "held-out uniform, sparse policy"]
+    assert len(stats) == len(report["rounds"]) + 2
+    for s, r in zip(stats, report["rounds"]):
+        assert (s["violations"], s["points"]) == (r["uniform_violations"], r["uniform_evaluations"]) != (0, 0)
+    hd, hs = report["heldout"]["dense"], report["heldout"]["sparse"]
+    assert (stats[-1]["violations"], stats[-1]["points"]) == (hs["uniform_violations"], hs["uniform_points"])
+    for s in stats:
+        ci = st.binomtest(s["violations"], s["points"], alternative="less").proportion_ci(0.95, method="exact")
+        assert s["confidence"] == 0.95 and s["upper_bound"] == ci.high
+        assert s["text"].startswith(f"{s['violations']} violation")
+    cmp = compare_rates((hd["uniform_violations"], hd["uniform_points"]),
+                        (hs["uniform_violations"], hs["uniform_points"]), 0.95)
+    assert report["heldout"]["comparison"] == json.loads(json.dumps(cmp.to_json()))
+    assert 0 < report["final"]["parameter_sparsity"] < report["final"]["sparsity"]
+    assert report["inputs"]["rerun_requirements"]["packages"]["numpy"]
+    assert [k for k in report["step1"]["scan"][0]] == ["k", "sparsity", "mean_reward", "passes"]
+
+
+def test_a_run_that_compressed_nothing_says_so_first_and_exits_1(tmp_path, capsys):
+    code = main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), *TINY, "--rounds", "1",
+                 "--sparsity", "0.004", "--report", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.splitlines()[0].startswith("NOTHING COMPRESSED")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert not report["verdict"]["ok"] and report["verdict"]["headline"] in out.splitlines()[0]
 
 
 def test_same_seed_same_report_and_masks(runs):

@@ -335,3 +335,29 @@ def test_eval_prints_return_statistics(capsys, files, linear_cartpole):
     assert "seeds 5..16, horizon 400" in out
     code, _, err = cli(capsys, "eval", files / "weak.pt", CARTPOLE, "--env", "CartPole-v1")
     assert code == 2 and "either SPEC or --env" in one_line_error(err)
+
+
+def test_target_rate_stops_at_the_computed_sample_size(capsys, files, tmp_path):
+    """No violation on SAFE: sampling stops after ceil(ln(1-c)/ln(1-eps)) episodes, the
+    report carries the exact bound, and the run exits 0; a budget too small to reach the
+    target exits 1 and says so."""
+    import math
+
+    from scipy import stats as st
+
+    report = tmp_path / "t.json"
+    code, out, _ = cli(capsys, "verify", files / "safe.onnx", CARTPOLE, "--optimizer", "random",
+                       "--target-rate", "0.05", "--budget", 500, "--json", report)
+    n = math.ceil(math.log(1 - 0.95) / math.log(1 - 0.05))
+    doc = strict_json(report.read_text())
+    assert code == 0 and len(doc["evaluations"]) == n == 59
+    assert doc["target_rate"]["episodes"] == n and doc["target_rate"]["reached"]
+    (stat,) = doc["statistics"]
+    assert (stat["violations"], stat["points"], stat["confidence"]) == (0, n, 0.95)
+    assert stat["upper_bound"] == st.binomtest(0, n, alternative="less").proportion_ci(0.95, method="exact").high
+    assert stat["text"] in out and "0 violations in 59 uniform episodes: violation rate < 4.96%" in out
+    code, out, _ = cli(capsys, "verify", files / "safe.onnx", CARTPOLE, "--optimizer", "random",
+                       "--target-rate", "0.05", "--budget", 30)
+    assert code == 1 and "budget (30 episodes) ended before the bound fell to 0.05" in out
+    code, _, err = cli(capsys, "verify", files / "safe.onnx", CARTPOLE, "--target-rate", "0.05")
+    assert code == 2 and "--optimizer random" in err

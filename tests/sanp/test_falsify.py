@@ -286,3 +286,26 @@ def test_nan_episodes_are_counterexamples(spec_from_text, optimizer):
     assert res.falsified and all(c.min_robustness == float("-inf") for c in res.counterexamples)
     for c in res.counterexamples:
         assert c.trajectory.nonfinite and c.step == c.trajectory.length
+
+
+def test_target_rate_stops_at_the_zero_violation_sample_size(cartpole_spec, linear_cartpole):
+    """A controller without violations: uniform sampling stops exactly when the exact
+    bound reaches the target, ceil(ln(1 - c) / ln(1 - eps)) episodes."""
+    import math
+
+    from scipy import stats as st
+
+    b = bind(cartpole_spec)
+    cfg = FalsifyConfig(budget=1000, optimizer="random", seed=3, target_rate=0.04, confidence=0.9)
+    res = falsify(linear_cartpole(SAFE), b, cartpole_spec, cfg)
+    n = math.ceil(math.log(1 - 0.9) / math.log(1 - 0.04))
+    assert not res.falsified and len(res.evaluations) == n == 57
+    (bound,) = res.statistics()
+    assert bound.violations == 0 and bound.points == n
+    assert bound.upper_bound == st.binomtest(0, n, alternative="less").proportion_ci(0.9, method="exact").high
+    assert res.target_reached and res.target_summary()["episodes"] == n
+
+
+def test_target_rate_needs_uniform_sampling():
+    with pytest.raises(OptionError, match="--optimizer random"):
+        FalsifyConfig(optimizer="bo", target_rate=0.01)

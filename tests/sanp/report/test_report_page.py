@@ -262,7 +262,7 @@ def test_prune_page(runs):
     for sid in ("step1", "heldout", "figures", "inputs"):
         assert f'<section id="{sid}">' in page
     assert len(re.findall(r"<tr><td[^>]*>\d+</td><td[^>]*>[\d.]+</td>", page)) >= len(
-        doc["step1"]["history"]
+        doc["step1"]["scan"]
     )
     pngs = check_images(page)
     # sparsity, step 1, rounds, p search (+ held-out only if there was a violation), weights.png
@@ -478,10 +478,10 @@ def test_prune_hand_built_not_converged():
             "sparsity": 0.5,
             "layer_sparsity": [0.5, 0.5],
             "mean_reward": 196.0,
-            "history": [
-                {"k": 0.0, "sparsity": 0.0, "mean_reward": 200.0, "accepted": True},
-                {"k": 1.0, "sparsity": 0.99, "mean_reward": "-inf", "accepted": False},
-                {"k": 0.5, "sparsity": 0.5, "mean_reward": 196.0, "accepted": True},
+            "scan": [
+                {"k": 0.0, "sparsity": 0.0, "mean_reward": 200.0, "passes": True},
+                {"k": 1.0, "sparsity": 0.99, "mean_reward": "-inf", "passes": False},
+                {"k": 0.5, "sparsity": 0.5, "mean_reward": 196.0, "passes": True},
             ],
         },
         "rounds": [

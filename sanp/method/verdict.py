@@ -1,0 +1,120 @@
+"""What a prune run showed, in words a safety case can quote: the violation-rate bound of
+every uniform sample, the dense-versus-sparse test, and the verdict, whose first line
+says plainly when the run compressed nothing, did not converge or came out worse.
+
+Example:
+    >>> v = judge(result)
+    >>> v.ok, v.headline
+    (True, 'compressed to 97.52% sparsity (weights; 96.90% of all parameters); ...')
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sanp.method.heldout import HeldOut
+from sanp.method.rounds import Round
+from sanp.stats import Comparison, RateBound, compare_rates, rate_bound
+
+NEAR_ZERO = 0.01
+"""A final sparsity below this (1% of the weights) counts as nothing compressed."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    """The run compressed the policy, converged, the held-out test found the sparse
+    policy's violation rate no worse than the dense one's, and held-out BO found no more
+    counterexamples on it. `sanp prune` exits 0 exactly when this holds."""
+    headline: str
+    details: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["details"] = list(self.details)
+        return d
+
+
+def rate_bounds(rounds: Sequence[Round], dense: HeldOut | None, sparse: HeldOut | None,
+                confidence: float) -> tuple[RateBound, ...]:
+    """One bound per uniform sample of the run: each round's batch, the held-out points."""
+    out = [rate_bound(f"round {r.index} uniform batch (the policy before round {r.index}'s repair)",
+                      r.uniform_violations, r.uniform_evaluations, confidence)
+           for r in rounds if r.uniform_evaluations]
+    for name, h in (("dense", dense), ("sparse", sparse)):
+        if h is not None and h.uniform_points:
+            out.append(rate_bound(f"held-out uniform, {name} policy", h.uniform_violations, h.uniform_points,
+                                  confidence))
+    return tuple(out)
+
+
+def compare(dense: HeldOut | None, sparse: HeldOut | None, confidence: float) -> Comparison | None:
+    if dense is None or sparse is None or not dense.uniform_points or not sparse.uniform_points:
+        return None
+    return compare_rates((dense.uniform_violations, dense.uniform_points),
+                         (sparse.uniform_violations, sparse.uniform_points), confidence)
+
+
+def last_round_sentence(rounds: Sequence[Round]) -> str:
+    """Exactly what the last round's falsifier found."""
+    if not rounds:
+        return "no refinement round was run"
+    r = rounds[-1]
+    n, shared = len(r.counterexamples), r.dense_also_violates
+    searched = f"{r.bo_evaluations} BO rollouts and {r.uniform_evaluations} uniform points"
+    if n == 0:
+        return f"the last round (round {r.index}) found no counterexample in {searched}"
+    if n == shared:
+        return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, all also "
+                "violated by the dense policy")
+    return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, {n - shared} of "
+            f"them not violated by the dense policy; its repair (p = {r.p:.3f}) was not checked by a "
+            "further round")
+
+
+def judge(result: Any) -> Verdict:
+    """The verdict of a PruneResult (its `statistics` and `comparison` already set)."""
+    sparsity = result.policy.sparsity()
+    restored_all = [r.index for r in result.rounds if r.p is not None and r.p >= 1.0]
+    last = last_round_sentence(result.rounds)
+    cmp = result.comparison
+    hd, hs = result.heldout_dense, result.heldout_sparse
+    if sparsity < NEAR_ZERO or restored_all:
+        why = (f"round {restored_all[0]}'s repair restored every pruned weight (p = 1)" if restored_all
+               else "step 1 and the repair left almost no weight pruned")
+        ok, headline = False, f"NOTHING COMPRESSED: {why}; final sparsity {sparsity:.2%}"
+    elif not result.converged:
+        ok, headline = False, f"NOT CONVERGED after {len(result.rounds)} round(s): {last}"
+    elif cmp is not None and cmp.verdict != "no worse":
+        ok, headline = False, f"HELD-OUT {cmp.verdict.upper()}: {cmp.text}"
+    elif hd is not None and hs is not None and hs.bo_counterexamples > hd.bo_counterexamples:
+        ok, headline = False, (f"HELD-OUT BO FOUND MORE on the sparse policy: {hs.bo_counterexamples} "
+                               f"counterexample(s) against {hd.bo_counterexamples} on the dense one")
+    else:
+        ok, headline = True, (f"compressed to {sparsity:.2%} sparsity (weights; "
+                              f"{result.parameter_sparsity:.2%} of all parameters); {last}")
+    return Verdict(ok, headline, tuple(_details(result, last)))
+
+
+def _details(result: Any, last: str) -> list[str]:
+    s1 = result.step1
+    out = [
+        (f"step 1 pruned {s1.policy.sparsity():.2%} of the weights (k = {s1.k:.3f}, mean reward "
+         f"{s1.mean_reward:.2f}); after refinement {result.policy.sparsity():.2%} of the weights, "
+         f"{result.parameter_sparsity:.2%} of all parameters (biases are never pruned)"),
+        f"mean reward dense {result.dense_reward:.2f}, refined {result.final_reward:.2f}",
+        last[0].upper() + last[1:],
+    ]
+    out += [b.text + f" [{b.label}]" for b in result.statistics]
+    if result.comparison is not None:
+        out.append(result.comparison.text)
+    hd, hs = result.heldout_dense, result.heldout_sparse
+    if hd is not None and hs is not None:
+        out.append(f"held-out BO ({hs.bo_evaluations} rollouts per policy) found {hd.bo_counterexamples} "
+                   f"counterexample(s) on the dense and {hs.bo_counterexamples} on the sparse policy: evidence "
+                   "that violations exist, not a rate (BO does not sample uniformly)")
+    if not result.statistics:
+        out.append("no uniform sample was drawn: nothing bounds the violation rate")
+    out.append("falsification and sampling are evidence, not proof")
+    return out

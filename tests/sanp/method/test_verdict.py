@@ -1,0 +1,90 @@
+"""The verdict's first line says what happened; ONNX metadata keeps the env's kwargs."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import torch
+
+from sanp.method import PruneConfig, PruneResult
+from sanp.method.heldout import HeldOut
+from sanp.method.rounds import CexSummary, Round
+from sanp.method.step1 import SparsitySearch, SparsityStep, importance, prune
+from sanp.method.verdict import compare, judge, last_round_sentence, rate_bounds
+from sanp.model import MLPPolicy
+from sanp.report import prune_metadata
+
+torch.set_num_threads(1)
+
+
+def _policy(k: float) -> MLPPolicy:
+    torch.manual_seed(0)
+    dense = MLPPolicy([4, 16, 8, 2], "relu", action_kind="discrete")
+    return prune(dense, k, importance(dense, "magnitude"), "global") if k else dense
+
+
+def _round(index: int, n_cex: int, shared: int, p: float | None, uniform: int = 100, bad: int = 0) -> Round:
+    cexs = tuple(CexSummary({"x": 0.0}, ("angle",), -0.1, 3) for _ in range(n_cex))
+    return Round(index, index, 20, uniform, bad, cexs, shared, n_cex - shared, 0, p,
+                 None if p is None else (1, 1, 1), 0, (), 0.5)
+
+
+def _heldout(violations: int, bo: int = 0) -> HeldOut:
+    return HeldOut(20, bo, 0.1, 1000, violations, {"angle": violations}, 200.0)
+
+
+def _result(policy, rounds, converged, hd=None, hs=None) -> PruneResult:
+    cfg = PruneConfig()
+    step1 = SparsitySearch(0.9, _policy(0.9), 196.0, (SparsityStep(0.0, 0.0, 200.0, True),))
+    r = PruneResult(cfg, 200.0, step1, tuple(rounds), policy, 199.0, converged, hd, hs, {},
+                    rate_bounds(rounds, hd, hs, cfg.confidence), compare(hd, hs, cfg.confidence))
+    return replace(r, verdict=judge(r))
+
+
+def test_a_repair_that_restored_everything_compressed_nothing():
+    res = _result(_policy(0.0), [_round(1, 4, 0, 1.0), _round(2, 0, 0, None)], True, _heldout(0), _heldout(0))
+    v = res.verdict
+    assert not v.ok
+    assert v.headline.startswith("NOTHING COMPRESSED: round 1's repair restored every pruned weight")
+
+
+def test_near_zero_sparsity_is_nothing_compressed():
+    res = _result(_policy(0.005), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(0))
+    assert not res.verdict.ok and res.verdict.headline.startswith("NOTHING COMPRESSED")
+
+
+def test_counterexamples_the_dense_policy_shares_are_not_called_none():
+    rounds = [_round(1, 5, 0, 0.01), _round(2, 17, 17, None)]
+    res = _result(_policy(0.9), rounds, True, _heldout(0), _heldout(0))
+    assert res.verdict.ok
+    assert "found 17 counterexample(s)" in res.verdict.headline
+    assert "all also violated by the dense policy" in res.verdict.headline
+    assert "no counterexample" not in res.verdict.headline
+    assert last_round_sentence(rounds[:1]).endswith("was not checked by a further round")
+
+
+def test_an_excess_the_test_cannot_decide_is_not_ok():
+    res = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(1))
+    assert not res.verdict.ok
+    assert res.verdict.headline.startswith("HELD-OUT INCONCLUSIVE") and "points per policy" in res.verdict.headline
+    labels = [b.label for b in res.statistics]
+    assert labels == ["round 1 uniform batch (the policy before round 1's repair)",
+                      "held-out uniform, dense policy", "held-out uniform, sparse policy"]
+
+
+def test_not_converged_says_what_the_last_round_found():
+    res = _result(_policy(0.9), [_round(1, 6, 2, 0.02)], False, _heldout(0), _heldout(0))
+    assert res.verdict.headline.startswith("NOT CONVERGED after 1 round(s): the last round (round 1) found 6 "
+                                           "counterexample(s)")
+    assert "4 of them not violated by the dense policy" in res.verdict.headline
+
+
+def test_onnx_metadata_keeps_the_env_kwargs(spec_from_text):
+    spec = spec_from_text("env LunarLander-v3 (continuous=true)\nhorizon 1000\nreward >= 200\n"
+                          "signal x = obs[0]\nreq pos: always (abs(x) <= 1)\n")
+    res = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(0))
+    meta = prune_metadata(res, spec)
+    assert meta["env_id"] == "LunarLander-v3"
+    assert json.loads(meta["env_kwargs"]) == {"continuous": True}
+    assert meta["verdict"] == res.verdict.headline
+    assert float(meta["parameter_sparsity"]) < float(meta["sparsity"])
