@@ -34,11 +34,29 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _int(text: str) -> int:
+def _natural(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _workers(text: str) -> int:
+    from sanp.errors import SanpError
+    from sanp.limits import limit
+
+    value = _positive_int(text)
+    try:
+        most = limit("MAX_WORKERS")
+    except SanpError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value > most:
+        raise argparse.ArgumentTypeError(
+            f"{value} is over sanp's limit of {most} worker processes; raise it with SANP_MAX_WORKERS=N")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("spec", metavar="SPEC")
     v.add_argument("--budget", type=_positive_int, default=100, help="rollouts (default 100)")
     v.add_argument("--optimizer", choices=["bo", "random"], default="bo")
-    v.add_argument("--seed", type=_int, default=0)
+    v.add_argument("--seed", type=_natural, default=0)
     v.add_argument("--requirement", action="append", metavar="NAME",
                    help="falsify only this requirement (repeatable)")
     v.add_argument("--all", action="store_true",
@@ -74,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--mode", choices=["joint", "each"], default="joint",
                    help="joint: one search minimising the worst requirement; each: one "
                    "search per requirement (budget each)")
-    v.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    v.add_argument("--workers", type=_workers, default=1, metavar="N",
                     help="worker processes for batches of Box2D rollouts (default 1)")
     v.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
     v.add_argument("--json", metavar="FILE", help="write the JSON report here")
@@ -98,9 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("spec", nargs="?", metavar="SPEC")
     e.add_argument("--env", metavar="ENV")
     e.add_argument("--episodes", type=_positive_int, default=100)
-    e.add_argument("--seed", type=_int, default=0)
+    e.add_argument("--seed", type=_natural, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
-    e.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    e.add_argument("--workers", type=_workers, default=1, metavar="N",
                     help="worker processes for batches of Box2D rollouts (default 1)")
     e.add_argument("--vecnormalize", metavar="FILE")
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
@@ -115,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--budget", type=_positive_int, default=100,
                     help="falsifier rollouts per refinement round (default 100)")
     pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")
-    pr.add_argument("--round-uniform", type=_int, default=1000,
+    pr.add_argument("--round-uniform", type=_natural, default=1000,
                     help="uniform points per round beside BO (default 1000; 0 for BO only)")
     pr.add_argument("--episodes", type=_positive_int, default=100,
                     help="episodes per mean-reward estimate (default 100)")
@@ -123,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="held-out BO rollouts per policy (default 200)")
     pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
                     help="held-out uniform points per policy (default 1000)")
-    pr.add_argument("--seed", type=_int, default=0)
-    pr.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    pr.add_argument("--seed", type=_natural, default=0)
+    pr.add_argument("--workers", type=_workers, default=1, metavar="N",
                     help="worker processes for batches of Box2D rollouts (default 1)")
     pr.add_argument("--vecnormalize", metavar="FILE")
     pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
@@ -204,6 +222,10 @@ def _check_output(path: str | None, *inputs: str | None) -> None:
 
 
 def _check_plot_dir(path: str | None) -> None:
+    """Fail before any work unless PNG files can be written into `path` (or it can be made):
+    a probe file proves it where permission bits cannot (root, read-only or pseudo file systems)."""
+    import tempfile
+
     from sanp.errors import OutputError
 
     if path is None:
@@ -214,6 +236,12 @@ def _check_plot_dir(path: str | None) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if not p.exists() and not parent.is_dir():
         raise OutputError(f"--plots {p}: directory {parent} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=p if p.exists() else parent, prefix=".sanp-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"--plots {p}: cannot write there ({exc.strerror or exc}); "
+                          "choose another directory") from None
 
 
 def load_policy(path: str, binding: Any, vecnormalize: str | None = None):

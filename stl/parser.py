@@ -10,6 +10,7 @@ more than `MAX_DEPTH` operators deep.
 from __future__ import annotations
 
 import os
+import stat
 from functools import lru_cache
 from importlib import resources
 
@@ -22,7 +23,10 @@ from stl.checker import Checker
 from stl.errors import SpecError
 from stl.syntax_errors import syntax_error
 
-__all__ = ["MAX_DEPTH", "load", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_SPEC_BYTES", "load", "parse"]
+
+MAX_SPEC_BYTES = 1 << 20
+"""Largest spec file `load` reads (1 MiB; sanp's own specs are under 2 KiB)."""
 
 _STATEMENT_TERMS = {k.upper() for k in STATEMENT_KEYWORDS}
 
@@ -111,15 +115,24 @@ def load(path: str | os.PathLike[str]) -> A.SpecFile:
     """Read and parse the spec file at `path` (unreadable file -> SpecError, line 0)."""
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(source, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise SpecError("not a regular file (a device, a FIFO?)", source=source,
+                                hint="give the path of a .stl spec file")
+            data = fh.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError(f"spec file is over the {MAX_SPEC_BYTES:,}-byte limit", line=1, column=1,
+                            source=source, hint="split it into several spec files")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise SpecError("spec file not found", source=source,
                         hint="check the path; spec files usually live in specs/") from None
     except IsADirectoryError:
         raise SpecError("is a directory, not a spec file", source=source) from None
     except UnicodeDecodeError as e:
-        raise SpecError(f"spec file is not UTF-8 text ({e.reason})", source=source) from None
+        raise SpecError(f"spec file is not UTF-8 text ({e.reason} at byte {e.start})",
+                        source=source) from None
     except OSError as e:
         raise SpecError(f"cannot read spec file: {e.strerror or e}", source=source) from None
     return parse(text, source)
