@@ -23,10 +23,12 @@ from stl.checker import Checker
 from stl.errors import SpecError
 from stl.syntax_errors import syntax_error
 
-__all__ = ["MAX_DEPTH", "MAX_SPEC_BYTES", "load", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_SPEC_BYTES", "MAX_STATEMENTS", "load", "parse"]
 
 MAX_SPEC_BYTES = 1 << 20
 """Largest spec file `load` reads (1 MiB; sanp's own specs are under 2 KiB)."""
+MAX_STATEMENTS = 2000
+"""Most statements (lines of env, signal, const, search, req...) in one spec."""
 
 _STATEMENT_TERMS = {k.upper() for k in STATEMENT_KEYWORDS}
 
@@ -37,11 +39,19 @@ class _Unclosed(Exception):
         self.opener, self.at = opener, at
 
 
+class _TooMany(Exception):
+    def __init__(self, at: Token) -> None:
+        super().__init__(at)
+        self.at = at
+
+
 class _BracketNewlines:
     """Post-lexer: drop newlines inside ( ) and [ ], so formulas may span lines there.
 
     A statement keyword at the start of a line while a bracket is still open means the
-    bracket was never closed: report that rather than a confusing parse error.
+    bracket was never closed: report that rather than a confusing parse error. Brackets
+    nested past MAX_DEPTH and statements past MAX_STATEMENTS are refused as they arrive,
+    so that no input costs more than a linear pass up to the limit.
     """
 
     always_accept = ("_NL",)
@@ -49,6 +59,7 @@ class _BracketNewlines:
     def process(self, stream):
         open_stack: list[Token] = []
         line_start = True
+        statements = 0
         for tok in stream:
             kind = tok.type
             if kind == "_NL":
@@ -60,8 +71,14 @@ class _BracketNewlines:
                 continue
             if open_stack and line_start and kind in _STATEMENT_TERMS and kind != "REWARD":
                 raise _Unclosed(open_stack[-1], tok)
+            if line_start and not open_stack and kind in _STATEMENT_TERMS:
+                statements += 1
+                if statements > MAX_STATEMENTS:
+                    raise _TooMany(tok)
             line_start = False
             if kind in ("_LPAR", "_LSQB"):
+                if len(open_stack) >= MAX_DEPTH:  # refused as the brackets arrive, not after them all
+                    raise Deep(tok.line, tok.column)
                 open_stack.append(tok)
             elif kind in ("_RPAR", "_RSQB") and open_stack:
                 open_stack.pop()
@@ -98,6 +115,10 @@ def parse(text: str, source: str = "<string>") -> A.SpecFile:
         raise SpecError(f"formula nested too deeply (more than {MAX_DEPTH} levels)",
                         line=e.line, column=e.column, source=source, text=text,
                         hint="split it into several requirements") from None
+    except _TooMany as e:
+        raise SpecError(f"more than {MAX_STATEMENTS} statements in one spec", line=e.at.line,
+                        column=e.at.column, source=source, text=text,
+                        hint="split it into several spec files") from None
     except _Unclosed as e:
         o = e.opener
         closer = ")" if o.type == "_LPAR" else "]"

@@ -106,21 +106,21 @@ def _vecnormalize(mean, var=None, **fields) -> bytes:
 
 
 VECNORMALIZE = {
-    "object-field": dict(mean=_array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",),
-                                                                    {"a": (np.dtype("O"), 0)}, 8, 1, 0)))),
-    "field-offset": dict(mean=_array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",),
-                                                                    {"a": (np.dtype("f8"), 4096)}, 8, 1, 0)))),
-    "object-dtype": dict(mean=_array(b"\0" * 32, (4,), _dtype("O"))),
-    "huge-shape": dict(mean=_array(b"\0" * 8, (1_000_000_000,))),
-    "raw-wrong-size": dict(mean=_array(b"\0" * 7, (1,))),
-    "laughs": dict(mean=_laughs()),
-    "string-mean": dict(mean="mean"),
-    "nested-mean": dict(mean=[[[0.0, 0.0, 0.0, 0.0]]]),
-    "nan-mean": dict(mean=np.array([np.nan, 0.0, 0.0, 0.0])),
-    "negative-var": dict(mean=np.zeros(4), var=np.array([1.0, -1.0, 1.0, 1.0])),
-    "wrong-length": dict(mean=np.zeros(5), var=np.ones(5)),
-    "clip-list": dict(mean=np.zeros(4), clip_obs=[1.0, 2.0]),
-    "eps-nan": dict(mean=np.zeros(4), epsilon=float("nan")),
+    "object-field": {"mean": _array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",),
+                                                                    {"a": (np.dtype("O"), 0)}, 8, 1, 0)))},
+    "field-offset": {"mean": _array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",),
+                                                                    {"a": (np.dtype("f8"), 4096)}, 8, 1, 0)))},
+    "object-dtype": {"mean": _array(b"\0" * 32, (4,), _dtype("O"))},
+    "huge-shape": {"mean": _array(b"\0" * 8, (1_000_000_000,))},
+    "raw-wrong-size": {"mean": _array(b"\0" * 7, (1,))},
+    "laughs": {"mean": _laughs()},
+    "string-mean": {"mean": "mean"},
+    "nested-mean": {"mean": [[[0.0, 0.0, 0.0, 0.0]]]},
+    "nan-mean": {"mean": np.array([np.nan, 0.0, 0.0, 0.0])},
+    "negative-var": {"mean": np.zeros(4), "var": np.array([1.0, -1.0, 1.0, 1.0])},
+    "wrong-length": {"mean": np.zeros(5), "var": np.ones(5)},
+    "clip-list": {"mean": np.zeros(4), "clip_obs": [1.0, 2.0]},
+    "eps-nan": {"mean": np.zeros(4), "epsilon": float("nan")},
 }
 
 
@@ -202,7 +202,6 @@ def _dumps_deep(doc: dict) -> bytes:
 # ------------------------------------------------------------------- ONNX (class 3)
 
 def onnx_files(d: Path) -> dict[str, Path]:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     def model(nodes, inits, in_dim=4, meta=None, raw=()):
@@ -269,14 +268,17 @@ def checkpoints(d: Path) -> dict[str, Path]:
     out = {"pt-huge": d / "huge.pt"}
     torch.save({"format": CHECKPOINT_FORMAT, "version": 1, "architecture": json.dumps(arch),
                 "state_dict": {}}, out["pt-huge"])
-    # an .npz (a zip of .npy members) whose one member inflates past the limit
+    # a checkpoint .npz (a zip of .npy members): a mask declaring 2 GiB, 8 MiB inflated
     npz = d / "npz-bomb"
     npz.mkdir()
     with zipfile.ZipFile(npz / "out.onnx.ckpt.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        state = io.BytesIO()
+        np.save(state, np.array(json.dumps({"version": 1})))
+        z.writestr("state.npy", state.getvalue())
         buf = io.BytesIO()
         np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
-                                                   "shape": (1 << 20,)})
-        z.writestr("masks.npy", buf.getvalue() + b"\0" * (8 << 20))
+                                                   "shape": (1 << 28,)})
+        z.writestr("mask0.npy", buf.getvalue() + b"\0" * (8 << 20))
     out["npz-bomb"] = npz / "out.onnx.ckpt.npz"
     return out
 
