@@ -23,12 +23,14 @@ from stl.checker import Checker
 from stl.errors import SpecError
 from stl.syntax_errors import syntax_error
 
-__all__ = ["MAX_DEPTH", "MAX_SPEC_BYTES", "MAX_STATEMENTS", "load", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_BRACKETS", "MAX_SPEC_BYTES", "MAX_STATEMENTS", "load", "parse"]
 
 MAX_SPEC_BYTES = 1 << 20
 """Largest spec file `load` reads (1 MiB; sanp's own specs are under 2 KiB)."""
 MAX_STATEMENTS = 2000
 """Most statements (lines of env, signal, const, search, req...) in one spec."""
+MAX_BRACKETS = 5000
+"""Deepest nesting of ( ) and [ ] (redundant parentheses do not count towards MAX_DEPTH)."""
 
 _STATEMENT_TERMS = {k.upper() for k in STATEMENT_KEYWORDS}
 
@@ -40,9 +42,9 @@ class _Unclosed(Exception):
 
 
 class _TooMany(Exception):
-    def __init__(self, at: Token) -> None:
+    def __init__(self, at: Token, what: str) -> None:
         super().__init__(at)
-        self.at = at
+        self.at, self.what = at, what
 
 
 class _BracketNewlines:
@@ -50,7 +52,7 @@ class _BracketNewlines:
 
     A statement keyword at the start of a line while a bracket is still open means the
     bracket was never closed: report that rather than a confusing parse error. Brackets
-    nested past MAX_DEPTH and statements past MAX_STATEMENTS are refused as they arrive,
+    nested past MAX_BRACKETS and statements past MAX_STATEMENTS are refused as they arrive,
     so that no input costs more than a linear pass up to the limit.
     """
 
@@ -74,11 +76,11 @@ class _BracketNewlines:
             if line_start and not open_stack and kind in _STATEMENT_TERMS:
                 statements += 1
                 if statements > MAX_STATEMENTS:
-                    raise _TooMany(tok)
+                    raise _TooMany(tok, f"more than {MAX_STATEMENTS} statements in one spec")
             line_start = False
             if kind in ("_LPAR", "_LSQB"):
-                if len(open_stack) >= MAX_DEPTH:  # refused as the brackets arrive, not after them all
-                    raise Deep(tok.line, tok.column)
+                if len(open_stack) >= MAX_BRACKETS:  # refused as they arrive, not after them all
+                    raise _TooMany(tok, f"brackets nested more than {MAX_BRACKETS} deep")
                 open_stack.append(tok)
             elif kind in ("_RPAR", "_RSQB") and open_stack:
                 open_stack.pop()
@@ -116,9 +118,8 @@ def parse(text: str, source: str = "<string>") -> A.SpecFile:
                         line=e.line, column=e.column, source=source, text=text,
                         hint="split it into several requirements") from None
     except _TooMany as e:
-        raise SpecError(f"more than {MAX_STATEMENTS} statements in one spec", line=e.at.line,
-                        column=e.at.column, source=source, text=text,
-                        hint="split it into several spec files") from None
+        raise SpecError(e.what, line=e.at.line, column=e.at.column, source=source, text=text,
+                        hint="split it into several spec files or requirements") from None
     except _Unclosed as e:
         o = e.opener
         closer = ")" if o.type == "_LPAR" else "]"
