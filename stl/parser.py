@@ -23,7 +23,7 @@ from stl.checker import Checker
 from stl.errors import SpecError
 from stl.syntax_errors import syntax_error
 
-__all__ = ["MAX_DEPTH", "MAX_BRACKETS", "MAX_SPEC_BYTES", "MAX_STATEMENTS", "load", "parse"]
+__all__ = ["MAX_BRACKETS", "MAX_DEPTH", "MAX_SPEC_BYTES", "MAX_STATEMENTS", "load", "parse"]
 
 MAX_SPEC_BYTES = 1 << 20
 """Largest spec file `load` reads (1 MiB; sanp's own specs are under 2 KiB)."""

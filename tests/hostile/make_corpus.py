@@ -42,8 +42,9 @@ class Case:
 
 
 # ------------------------------------------------------------------ pickles (class 1)
+# The opcodes numpy's own pickles use, with one part forged (tests/sanp/formats uses them too).
 
-class _Reduce:
+class Reduce:
     def __init__(self, fn, args, state=None):
         self.r = (fn, args) if state is None else (fn, args, state)
 
@@ -51,7 +52,7 @@ class _Reduce:
         return self.r
 
 
-def _reconstruct():
+def _np_reconstruct():
     try:
         from numpy._core.multiarray import _reconstruct
     except ImportError:  # numpy < 2
@@ -59,15 +60,15 @@ def _reconstruct():
     return _reconstruct
 
 
-def _dtype(code="f8", state=(3, "<", None, None, None, -1, -1, 0)):
-    return _Reduce(np.dtype, (code, False, True), state)
+def forged_dtype(code="f8", state=(3, "<", None, None, None, -1, -1, 0)):
+    return Reduce(np.dtype, (code, False, True), state)
 
 
-def _array(raw, shape, dtype=None):
-    return _Reduce(_reconstruct(), (np.ndarray, (0,), b"b"), (1, shape, dtype or _dtype(), False, raw))
+def forged_array(raw, shape, dtype=None):
+    return Reduce(_np_reconstruct(), (np.ndarray, (0,), b"b"), (1, shape, dtype or forged_dtype(), False, raw))
 
 
-def _laughs(depth=30):
+def laughs(depth=30):
     leaf = [1.0]
     for _ in range(depth):
         leaf = [leaf, leaf]  # 2**30 leaves behind 60 references
@@ -106,14 +107,14 @@ def _vecnormalize(mean, var=None, **fields) -> bytes:
 
 
 VECNORMALIZE = {
-    "object-field": {"mean": _array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",),
+    "object-field": {"mean": forged_array(b"\0" * 8, (1,), forged_dtype("f8", (3, "|", None, ("a",),
                                                                     {"a": (np.dtype("O"), 0)}, 8, 1, 0)))},
-    "field-offset": {"mean": _array(b"\0" * 8, (1,), _dtype("f8", (3, "|", None, ("a",),
+    "field-offset": {"mean": forged_array(b"\0" * 8, (1,), forged_dtype("f8", (3, "|", None, ("a",),
                                                                     {"a": (np.dtype("f8"), 4096)}, 8, 1, 0)))},
-    "object-dtype": {"mean": _array(b"\0" * 32, (4,), _dtype("O"))},
-    "huge-shape": {"mean": _array(b"\0" * 8, (1_000_000_000,))},
-    "raw-wrong-size": {"mean": _array(b"\0" * 7, (1,))},
-    "laughs": {"mean": _laughs()},
+    "object-dtype": {"mean": forged_array(b"\0" * 32, (4,), forged_dtype("O"))},
+    "huge-shape": {"mean": forged_array(b"\0" * 8, (1_000_000_000,))},
+    "raw-wrong-size": {"mean": forged_array(b"\0" * 7, (1,))},
+    "laughs": {"mean": laughs()},
     "string-mean": {"mean": "mean"},
     "nested-mean": {"mean": [[[0.0, 0.0, 0.0, 0.0]]]},
     "nan-mean": {"mean": np.array([np.nan, 0.0, 0.0, 0.0])},
@@ -183,7 +184,7 @@ def sb3_zips(d: Path) -> dict[str, Path]:
     big = dict(sd)
     big[first] = torch.zeros(1).expand(20000, 20000)
     out["pth-expanded"] = _zip(d / "expanded.zip", {**m, "policy.pth": _state_dict_bytes(big)})
-    out["pth-laughs"] = _zip(d / "laughs.zip", {**m, "policy.pth": _state_dict_bytes({**sd, first: _laughs()})})
+    out["pth-laughs"] = _zip(d / "laughs.zip", {**m, "policy.pth": _state_dict_bytes({**sd, first: laughs()})})
     for name, value in {"sd-string": "weights", "sd-int": 3, "sd-none": None, "sd-dict": {"a": 1}}.items():
         out[name] = _zip(d / f"{name}.zip", {**m, "policy.pth": _state_dict_bytes({**sd, first: value})})
     deep = "[" * 200_000 + "]" * 200_000
@@ -205,7 +206,7 @@ def onnx_files(d: Path) -> dict[str, Path]:
     from onnx import TensorProto, helper, numpy_helper
 
     def model(nodes, inits, in_dim=4, meta=None, raw=()):
-        tensors = [numpy_helper.from_array(np.asarray(v, np.float32) if not isinstance(v, np.ndarray) else v, k)
+        tensors = [numpy_helper.fromforged_array(np.asarray(v, np.float32) if not isinstance(v, np.ndarray) else v, k)
                    for k, v in inits.items()]
         tensors += list(raw)
         g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", in_dim])],
@@ -229,7 +230,7 @@ def onnx_files(d: Path) -> dict[str, Path]:
                                   {"W0": w1.reshape(-1), "shape": np.array([-1, -1], np.int64), "W2": w2}),
         "onnx-transpose": model([helper.make_node("Transpose", ["W0"], ["W1"], perm=[0, 5])] + mlp,
                                 {"W0": w1.T.copy(), "W2": w2}),
-        "onnx-raw-size": model(mlp, {"W2": w2}, raw=[_short_raw(numpy_helper.from_array(w1, "W1"))]),
+        "onnx-raw-size": model(mlp, {"W2": w2}, raw=[_short_raw(numpy_helper.fromforged_array(w1, "W1"))]),
         "onnx-bounds-length": model(mlp, {"W1": w1, "W2": w2}, meta={
             "action_kind": "continuous",
             "action_space": json.dumps({"low": [-1.0, -1.0, -1.0], "high": [1.0]})}),
@@ -241,7 +242,7 @@ def onnx_files(d: Path) -> dict[str, Path]:
     sparse = helper.make_sparse_tensor(values, indices, [20000, 20000])
     g = helper.make_graph(mlp, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
-                          initializer=[numpy_helper.from_array(w2, "W2")], sparse_initializer=[sparse])
+                          initializer=[numpy_helper.fromforged_array(w2, "W2")], sparse_initializer=[sparse])
     models["onnx-sparse-bomb"] = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     out = {}
     for name, m in models.items():
