@@ -206,7 +206,7 @@ def onnx_files(d: Path) -> dict[str, Path]:
     from onnx import TensorProto, helper, numpy_helper
 
     def model(nodes, inits, in_dim=4, meta=None, raw=()):
-        tensors = [numpy_helper.fromforged_array(np.asarray(v, np.float32) if not isinstance(v, np.ndarray) else v, k)
+        tensors = [numpy_helper.from_array(np.asarray(v, np.float32) if not isinstance(v, np.ndarray) else v, k)
                    for k, v in inits.items()]
         tensors += list(raw)
         g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", in_dim])],
@@ -230,7 +230,7 @@ def onnx_files(d: Path) -> dict[str, Path]:
                                   {"W0": w1.reshape(-1), "shape": np.array([-1, -1], np.int64), "W2": w2}),
         "onnx-transpose": model([helper.make_node("Transpose", ["W0"], ["W1"], perm=[0, 5])] + mlp,
                                 {"W0": w1.T.copy(), "W2": w2}),
-        "onnx-raw-size": model(mlp, {"W2": w2}, raw=[_short_raw(numpy_helper.fromforged_array(w1, "W1"))]),
+        "onnx-raw-size": model(mlp, {"W2": w2}, raw=[_short_raw(numpy_helper.from_array(w1, "W1"))]),
         "onnx-bounds-length": model(mlp, {"W1": w1, "W2": w2}, meta={
             "action_kind": "continuous",
             "action_space": json.dumps({"low": [-1.0, -1.0, -1.0], "high": [1.0]})}),
@@ -242,7 +242,7 @@ def onnx_files(d: Path) -> dict[str, Path]:
     sparse = helper.make_sparse_tensor(values, indices, [20000, 20000])
     g = helper.make_graph(mlp, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
-                          initializer=[numpy_helper.fromforged_array(w2, "W2")], sparse_initializer=[sparse])
+                          initializer=[numpy_helper.from_array(w2, "W2")], sparse_initializer=[sparse])
     models["onnx-sparse-bomb"] = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     out = {}
     for name, m in models.items():
