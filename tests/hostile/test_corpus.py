@@ -25,12 +25,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from forkrun import MEMORY, TIMEOUT
 from make_corpus import CARTPOLE_ZIP, Case, build
 
 pytestmark = pytest.mark.skipif(not CARTPOLE_ZIP.exists(), reason="needs ../shared/fixtures")
-
-MEMORY = 2 << 30
-TIMEOUT = 90.0
 
 _BINDING = "18.4: `check` does not bind the spec's signals and search ranges to the env yet (sanp/envs)"
 XFAIL: dict[str, str] = {
@@ -52,7 +50,7 @@ def _state(path: str):
     return st.st_mode, st.st_size, st.st_mtime_ns, digest
 
 
-# built at collection, so that each case is its own test; removed when the module ends
+# built at collection, so that each case is its own test; removed when pytest exits
 _DIR = Path(tempfile.mkdtemp(prefix="sanp-hostile-"))
 atexit.register(shutil.rmtree, _DIR, True)
 CASES = build(_DIR) if CARTPOLE_ZIP.exists() else []
