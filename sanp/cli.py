@@ -35,11 +35,29 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _int(text: str) -> int:
+def _natural(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _workers(text: str) -> int:
+    from sanp.errors import SanpError
+    from sanp.limits import limit
+
+    value = _positive_int(text)
+    try:
+        most = limit("MAX_WORKERS")
+    except SanpError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value > most:
+        raise argparse.ArgumentTypeError(
+            f"{value} is over sanp's limit of {most} worker processes; raise it with SANP_MAX_WORKERS=N")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +75,7 @@ def _backend_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--address", metavar="HOST:PORT",
                    help="with --backend ray: join this running Ray cluster (default: start a "
                    "private local instance for the run)")
-    g.add_argument("--workers", type=_positive_int, metavar="N",
+    g.add_argument("--workers", type=_workers, metavar="N",
                    help="local: worker processes for batches of Box2D rollouts (default 1); "
                    "ray without --address: CPUs of the local instance (default: all cores)")
 
@@ -82,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("spec", metavar="SPEC")
     v.add_argument("--budget", type=_positive_int, default=100, help="rollouts (default 100)")
     v.add_argument("--optimizer", choices=["bo", "random"], default="bo")
-    v.add_argument("--seed", type=_int, default=0)
+    v.add_argument("--seed", type=_natural, default=0)
     v.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
                    help="confidence level of the violation-rate bound of uniform sampling (default 0.95)")
     v.add_argument("--target-rate", type=_fraction, metavar="EPS",
@@ -119,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("spec", nargs="?", metavar="SPEC")
     e.add_argument("--env", metavar="ENV", help=ENV_HELP)
     e.add_argument("--episodes", type=_positive_int, default=100)
-    e.add_argument("--seed", type=_int, default=0)
+    e.add_argument("--seed", type=_natural, default=0)
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
     _backend_options(e)
     e.add_argument("--vecnormalize", metavar="FILE")
@@ -136,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--budget", type=_positive_int, default=100,
                     help="falsifier rollouts per refinement round (default 100)")
     pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")
-    pr.add_argument("--round-uniform", type=_int, default=1000,
+    pr.add_argument("--round-uniform", type=_natural, default=1000,
                     help="uniform points per round beside BO (default 1000; 0 for BO only)")
     pr.add_argument("--episodes", type=_positive_int, default=100,
                     help="episodes per mean-reward estimate (default 100)")
@@ -144,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="held-out BO rollouts per policy (default 200)")
     pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
                     help="held-out uniform points per policy (default 1000)")
-    pr.add_argument("--seed", type=_int, default=0)
+    pr.add_argument("--seed", type=_natural, default=0)
     pr.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
                     help="confidence level of violation-rate bounds and the dense-vs-sparse test "
                     "(default 0.95)")
@@ -260,6 +278,10 @@ def _check_output(path: str | None, *inputs: str | None) -> None:
 
 
 def _check_plot_dir(path: str | None) -> None:
+    """Fail before any work unless PNG files can be written into `path` (or it can be made):
+    a probe file proves it where permission bits cannot (root, read-only or pseudo file systems)."""
+    import tempfile
+
     from sanp.errors import OutputError
 
     if path is None:
@@ -270,6 +292,12 @@ def _check_plot_dir(path: str | None) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if not p.exists() and not parent.is_dir():
         raise OutputError(f"--plots {p}: directory {parent} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=p if p.exists() else parent, prefix=".sanp-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"--plots {p}: cannot write there ({exc.strerror or exc}); "
+                          "choose another directory") from None
 
 
 def load_policy(path: str, binding: Any, vecnormalize: str | None = None):

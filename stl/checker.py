@@ -263,8 +263,8 @@ class Checker:
         scope = self.const_scope()
         for _, _kw, name_tok, formula in (s for s in stmts if s[0] == "req"):
             name = self.declare(name_tok, "requirement")
-            later = {k: v for k, v in req_lines.items() if k not in self.reqs and k != name}
-            node, kind, depth = self.resolve(formula, scope, name, later)
+            # names already in scope never reach this lookup, so it only finds later ones
+            node, kind, depth = self.resolve(formula, scope, name, req_lines)
             if kind != "formula":
                 raise self.error(f"requirement '{name}' is a number, not a condition", formula,
                                  f"compare it, e.g. `{format_node(node)} <= 1`")

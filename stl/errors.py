@@ -46,6 +46,10 @@ class SpecError(StlError):
             return ""
         shown = self.source_line.expandtabs(1)
         col = max(1, min(self.column, len(shown) + 1))
+        if len(shown) > _EXCERPT:  # a window around the column, not a megabyte line
+            start = max(0, min(col - 1 - _EXCERPT // 2, len(shown) - _EXCERPT))
+            shown = ("..." if start else "") + shown[start:start + _EXCERPT] + "..."
+            col = col - start + (3 if start else 0)
         return f"    {shown}\n    {' ' * (col - 1)}^"
 
     def pretty(self) -> str:
@@ -61,6 +65,9 @@ class SpecError(StlError):
 
 class SignalError(StlError, ValueError):
     """Raised when the signals given for evaluation are missing, mis-shaped or too short."""
+
+
+_EXCERPT = 100  # widest excerpt shown, in characters
 
 
 def _line_of(text: str | None, line: int) -> str | None:

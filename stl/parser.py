@@ -10,6 +10,7 @@ more than `MAX_DEPTH` operators deep.
 from __future__ import annotations
 
 import os
+import stat
 from functools import lru_cache
 from importlib import resources
 
@@ -22,7 +23,14 @@ from stl.checker import Checker
 from stl.errors import SpecError
 from stl.syntax_errors import syntax_error
 
-__all__ = ["MAX_DEPTH", "load", "parse"]
+__all__ = ["MAX_BRACKETS", "MAX_DEPTH", "MAX_SPEC_BYTES", "MAX_STATEMENTS", "load", "parse"]
+
+MAX_SPEC_BYTES = 1 << 20
+"""Largest spec file `load` reads (1 MiB; sanp's own specs are under 2 KiB)."""
+MAX_STATEMENTS = 2000
+"""Most statements (lines of env, signal, const, search, req...) in one spec."""
+MAX_BRACKETS = 5000
+"""Deepest nesting of ( ) and [ ] (redundant parentheses do not count towards MAX_DEPTH)."""
 
 _STATEMENT_TERMS = {k.upper() for k in STATEMENT_KEYWORDS}
 
@@ -33,11 +41,19 @@ class _Unclosed(Exception):
         self.opener, self.at = opener, at
 
 
+class _TooMany(Exception):
+    def __init__(self, at: Token, what: str) -> None:
+        super().__init__(at)
+        self.at, self.what = at, what
+
+
 class _BracketNewlines:
     """Post-lexer: drop newlines inside ( ) and [ ], so formulas may span lines there.
 
     A statement keyword at the start of a line while a bracket is still open means the
-    bracket was never closed: report that rather than a confusing parse error.
+    bracket was never closed: report that rather than a confusing parse error. Brackets
+    nested past MAX_BRACKETS and statements past MAX_STATEMENTS are refused as they arrive,
+    so that no input costs more than a linear pass up to the limit.
     """
 
     always_accept = ("_NL",)
@@ -45,6 +61,7 @@ class _BracketNewlines:
     def process(self, stream):
         open_stack: list[Token] = []
         line_start = True
+        statements = 0
         for tok in stream:
             kind = tok.type
             if kind == "_NL":
@@ -56,8 +73,14 @@ class _BracketNewlines:
                 continue
             if open_stack and line_start and kind in _STATEMENT_TERMS and kind != "REWARD":
                 raise _Unclosed(open_stack[-1], tok)
+            if line_start and not open_stack and kind in _STATEMENT_TERMS:
+                statements += 1
+                if statements > MAX_STATEMENTS:
+                    raise _TooMany(tok, f"more than {MAX_STATEMENTS} statements in one spec")
             line_start = False
             if kind in ("_LPAR", "_LSQB"):
+                if len(open_stack) >= MAX_BRACKETS:  # refused as they arrive, not after them all
+                    raise _TooMany(tok, f"brackets nested more than {MAX_BRACKETS} deep")
                 open_stack.append(tok)
             elif kind in ("_RPAR", "_RSQB") and open_stack:
                 open_stack.pop()
@@ -94,6 +117,9 @@ def parse(text: str, source: str = "<string>") -> A.SpecFile:
         raise SpecError(f"formula nested too deeply (more than {MAX_DEPTH} levels)",
                         line=e.line, column=e.column, source=source, text=text,
                         hint="split it into several requirements") from None
+    except _TooMany as e:
+        raise SpecError(e.what, line=e.at.line, column=e.at.column, source=source, text=text,
+                        hint="split it into several spec files or requirements") from None
     except _Unclosed as e:
         o = e.opener
         closer = ")" if o.type == "_LPAR" else "]"
@@ -111,15 +137,24 @@ def load(path: str | os.PathLike[str]) -> A.SpecFile:
     """Read and parse the spec file at `path` (unreadable file -> SpecError, line 0)."""
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(source, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise SpecError("not a regular file (a device, a FIFO?)", source=source,
+                                hint="give the path of a .stl spec file")
+            data = fh.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError(f"spec file is over the {MAX_SPEC_BYTES:,}-byte limit", line=1, column=1,
+                            source=source, hint="split it into several spec files")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise SpecError("spec file not found", source=source,
                         hint="check the path; spec files usually live in specs/") from None
     except IsADirectoryError:
         raise SpecError("is a directory, not a spec file", source=source) from None
     except UnicodeDecodeError as e:
-        raise SpecError(f"spec file is not UTF-8 text ({e.reason})", source=source) from None
+        raise SpecError(f"spec file is not UTF-8 text ({e.reason} at byte {e.start})",
+                        source=source) from None
     except OSError as e:
         raise SpecError(f"cannot read spec file: {e.strerror or e}", source=source) from None
     return parse(text, source)

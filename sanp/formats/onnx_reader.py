@@ -70,7 +70,14 @@ def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 def onnx_to_policy(model: Any, path: Any = "<onnx>", *, action_space: Any = None) -> MLPPolicy:
     """Convert an ONNX ModelProto of the MLP subset into an MLPPolicy."""
-    return _OnnxReader(model, path).convert(action_space)
+    try:
+        return _OnnxReader(model, path).convert(action_space)
+    except PolicyError:
+        raise
+    except (ValueError, IndexError, TypeError, KeyError, RecursionError) as exc:
+        # numbers that do not fit together: a Reshape/Transpose that cannot fold, a zero-size
+        # layer, action bounds of the wrong length, metadata that is not JSON
+        raise PolicyError(f"{path}: inconsistent ONNX model ({first_line(exc)}); re-export it") from None
 
 
 @dataclass

@@ -33,7 +33,7 @@ import torch
 
 from sanp.errors import PolicyError, first_line
 from sanp.formats.spaces import action_semantics
-from sanp.limits import check_file, check_zip
+from sanp.limits import check_count, check_file, check_zip
 from sanp.model import MLPPolicy
 
 ACTOR_CRITIC_CLASSES = {"ActorCriticPolicy", "MaskableActorCriticPolicy", "MlpPolicy"}
@@ -205,7 +205,7 @@ def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         data = json.loads(raw_data)
         assert isinstance(data, dict)
-    except (ValueError, AssertionError):
+    except (ValueError, AssertionError, RecursionError):
         raise PolicyError(f"{path}: the SB3 data file is not JSON; re-save the model with stable-baselines3 >= 1.0") from None
     try:
         with zipfile.ZipFile(io.BytesIO(raw_policy)) as inner:  # torch's own zip format
@@ -218,6 +218,11 @@ def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise PolicyError(f"{path}: policy.pth is not a readable state dict ({first_line(exc)}); re-save the model") from None
     if not isinstance(sd, dict):
         raise PolicyError(f"{path}: policy.pth is not a state dict; re-save the model")
+    for key, value in sd.items():
+        if not isinstance(value, torch.Tensor):
+            raise PolicyError(f"{path}: policy.pth entry {str(key)[:80]!r} is {type(value).__name__}, "
+                              "not a tensor; re-save the model")
+        check_count(value.numel(), path, f"policy.pth entry {str(key)[:80]!r}")  # views may declare more than they store
     return data, sd
 
 

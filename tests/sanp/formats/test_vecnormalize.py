@@ -20,6 +20,11 @@ from sanp.model import MLPPolicy
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "hostile"))
+from make_corpus import forged_array as _array
+from make_corpus import forged_dtype as _dtype
+from make_corpus import laughs as _laughs
+
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 CARTPOLE = FIXTURES / "sb3-ppo-CartPole-v1.zip"
 
@@ -129,30 +134,6 @@ def test_vecnormalize_saved_by_sb3_2_9_with_its_rng_state_loads():
 # ---------------------------------------------------------------- hostile pickles
 # Each builds the opcodes numpy's own pickles use, with one part forged.
 
-class _Reduce:
-    def __init__(self, fn, args, state=None):
-        self.r = (fn, args) if state is None else (fn, args, state)
-
-    def __reduce__(self):
-        return self.r
-
-
-def _np_reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
-
-
-def _dtype(code="f8", state=(3, "<", None, None, None, -1, -1, 0)):
-    return _Reduce(np.dtype, (code, False, True), state)
-
-
-def _array(raw, shape, dtype=None):
-    return _Reduce(_np_reconstruct(), (np.ndarray, (0,), b"b"), (1, shape, dtype or _dtype(), False, raw))
-
-
 def _vn_file(tmp_path, fake, mean, var=None, **fields):
     VecNormalize, RunningMeanStd = fake
     rms = RunningMeanStd()
@@ -163,13 +144,6 @@ def _vn_file(tmp_path, fake, mean, var=None, **fields):
     path = tmp_path / "vn.pkl"
     path.write_bytes(pickle.dumps(vn, protocol=4))
     return path
-
-
-def _laughs(depth=30):
-    leaf = [1.0]
-    for _ in range(depth):
-        leaf = [leaf, leaf]  # 2**30 leaves behind 60 references
-    return leaf
 
 
 @pytest.mark.parametrize("mean,match", [
