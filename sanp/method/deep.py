@@ -404,8 +404,9 @@ def finetune_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, counte
     anchors = np.zeros((0, sparse.obs_dim), np.float32) if anchor_states is None else np.asarray(anchor_states, np.float32)
     fixed, trajs = _rerun(sparse, binding, spec, cexs) if cexs else ([], [])
     traj_states += [t.observations for t, ok in zip(trajs, fixed) if not ok]
-    best, best_fixed, counts = sparse, fixed, [sum(fixed)]
-    pol = sparse
+    pol = sparse.clone()
+    pol.apply_masks()
+    best, best_fixed, counts = pol, fixed, [sum(fixed)]
     for it in range(config.iterations):
         if all(best_fixed):
             break
