@@ -52,12 +52,8 @@ def _load(case: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from sanp.method.deep import DeepConfig, deep_compress, mean_reward
     from sanp.method.finetune import FinetuneConfig
-    from sanp.prune import importance, search_sparsity
-    from sanp.rollout import run_batch
 
     one_thread()
     spec, binding, dense = _load(args.case)
@@ -67,29 +63,41 @@ def run(args: argparse.Namespace) -> int:
     out = {"case": args.case, "seed": args.seed, "command": " ".join(["python"] + sys.argv),
            "machine": mach.describe(), "cutoff": threshold}
 
-    cfg = DeepConfig(seed=args.seed, episodes=100, step=args.step, min_step=args.min_step, retries=1,
-                     finetune=FinetuneConfig(steps=args.finetune_steps, lr=2e-3), time_limit=args.time_limit)
+    if args.only == "paper":
+        return _paper(args, out, dense, binding, threshold, held)
+    cfg = DeepConfig(seed=args.seed, episodes=args.episodes, step=args.step, min_step=args.min_step, retries=1,
+                     finetune=FinetuneConfig(steps=args.finetune_steps, lr=3e-3), time_limit=args.time_limit)
     t, c = time.perf_counter(), _cpu()
     res = deep_compress(dense, binding, spec, cfg, log=lambda m: print(f"[{time.perf_counter() - t:7.1f}] {m}", flush=True))
     wall, cpu = time.perf_counter() - t, _cpu() - c
     out["deep"] = {
         "sparsity": res.sparsity, "reward": res.mean_reward, "dense_reward": res.dense_reward,
         "heldout_reward": mean_reward(res.policy, binding, 100, held),
-        "heldout_dense_reward": mean_reward(dense, binding, 100, held),
         "kept_per_layer": [int(m.sum()) for m in res.policy.masks],
         "wall": wall, "cpu": cpu, "times": res.times,
         "time_limit_hit": args.time_limit is not None and res.times["total"] > args.time_limit,
         "levels": len(res.history),
         "history": [s.__dict__ for s in res.history],
         "config": {"step": cfg.step, "min_step": cfg.min_step, "retries": cfg.retries,
-                   "finetune_steps": cfg.finetune.steps, "lr": cfg.finetune.lr, "time_limit": cfg.time_limit},
+                   "finetune_steps": cfg.finetune.steps, "episodes": cfg.episodes, "lr": cfg.finetune.lr, "time_limit": cfg.time_limit},
     }
     out["load_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print("deep:", {k: v for k, v in out["deep"].items() if k != "history"}, flush=True)
-    # The paper's step 1 second (bisection to 1%, as sanp.pipeline runs it but coarser), so a
-    # run cut short still has the deep figures.
+    return 0 if args.only == "deep" else _paper(args, out, dense, binding, threshold, held)
+
+
+def _paper(args, out, dense, binding, threshold, held) -> int:
+    """The paper's step 1 (sanp.prune.search_sparsity, activation criterion over 20 dense
+    episodes, global scope, as sanp.pipeline runs it, bisection to 1%), and the dense
+    policy's held-out reward."""
+    import numpy as np
+
+    from sanp.method.deep import mean_reward
+    from sanp.prune import importance, search_sparsity
+    from sanp.rollout import run_batch
+
     t, c = time.perf_counter(), _cpu()
     visits = run_batch(dense.to_ort(), binding, [None] * 20, list(range(args.seed, args.seed + 20)), record_states=False)
     scores = importance(dense, "activation", np.concatenate([v.observations for v in visits]))
@@ -97,10 +105,11 @@ def run(args: argparse.Namespace) -> int:
                             resolution=0.01)
     out["paper"] = {"sparsity": paper.policy.sparsity(), "reward": paper.mean_reward,
                     "heldout_reward": mean_reward(paper.policy, binding, 100, held),
-                    "wall": time.perf_counter() - t, "cpu": _cpu() - c}
+                    "wall": time.perf_counter() - t, "cpu": _cpu() - c,
+                    "heldout_dense_reward": mean_reward(dense, binding, 100, held)}
     print("paper step 1:", out["paper"], flush=True)
-
     out["load_end"] = os.getloadavg()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     return 0
 
@@ -110,10 +119,14 @@ def _med(xs: list[float], fmt: str) -> str:
 
 
 def report(args: argparse.Namespace) -> int:
-    runs = [json.loads(Path(p).read_text()) for p in args.files]
+    merged: dict[tuple[str, int], dict] = {}
+    for p in args.files:  # a deep run and a paper run of one case and seed may be separate files
+        r = json.loads(Path(p).read_text())
+        merged[(r["case"], r["seed"])] = {**merged.get((r["case"], r["seed"]), {}), **r}
     by: dict[str, list[dict]] = {}
-    for r in runs:
-        by.setdefault(r["case"], []).append(r)
+    for r in merged.values():
+        if "deep" in r:
+            by.setdefault(r["case"], []).append(r)
     lines = ["# The deep recipe against the paper's step 1", "",
              "Median (min-max) over seeds. Sparsity counts Linear weights (biases kept). Rewards: mean over 100",
              "episodes; 'loop' = the reset seeds the schedule's acceptance test used (seed .. seed+99),",
@@ -125,14 +138,15 @@ def report(args: argparse.Namespace) -> int:
     for case, rs in by.items():
         rs.sort(key=lambda r: r["seed"])
         d = [r["deep"] for r in rs]
-        p = [r["paper"] for r in rs if "paper" in r] or [{"sparsity": float("nan"), "heldout_reward": float("nan")}]
+        nan = float("nan")
+        p = [r["paper"] for r in rs if "paper" in r] or [{"sparsity": nan, "heldout_reward": nan, "heldout_dense_reward": nan}]
         tgt = TARGETS.get(case)
         med = statistics.median(x["sparsity"] for x in d)
         lines.append(
             f"| {case} | {', '.join(str(r['seed']) for r in rs)} | {_med([x['sparsity'] * 100 for x in p], '{:.2f}')}% "
             f"| {_med([x['heldout_reward'] for x in p], '{:.1f}')} | {_med([x['sparsity'] * 100 for x in d], '{:.2f}')}% "
             f"| {_med([x['reward'] for x in d], '{:.1f}')} | {_med([x['heldout_reward'] for x in d], '{:.1f}')} "
-            f"| {_med([x['heldout_dense_reward'] for x in d], '{:.1f}')} | {rs[0]['cutoff']:g} "
+            f"| {_med([x['heldout_dense_reward'] for x in p], '{:.1f}')} | {rs[0]['cutoff']:g} "
             f"| {'-' if tgt is None else f'{tgt:.0%}'} | {'-' if tgt is None else ('yes' if med >= tgt else 'no')} "
             f"| {_med([x['wall'] for x in d], '{:.0f}')} | {_med([x['cpu'] for x in d], '{:.0f}')} |")
     lines += ["", "## Per run", ""]
@@ -140,8 +154,8 @@ def report(args: argparse.Namespace) -> int:
         for r in rs:
             d = r["deep"]
             lines.append(f"- {case} seed {r['seed']}: deep {d['sparsity']:.2%} (kept per layer {d['kept_per_layer']}), "
-                         f"loop reward {d['reward']:.1f}, held-out {d['heldout_reward']:.1f} (dense "
-                         f"{d['heldout_dense_reward']:.1f}); {d['levels']} levels evaluated; "
+                         f"loop reward {d['reward']:.1f} over {d['config']['episodes']} episodes, held-out "
+                         f"{d['heldout_reward']:.1f}; {d['levels']} levels evaluated; "
                          f"time {d['wall']:.0f} s wall / {d['cpu']:.0f} s CPU (collect {d['times']['collect']:.0f}, "
                          f"fine-tune {d['times']['finetune']:.0f}, evaluate {d['times']['evaluate']:.0f} s wall)"
                          + ("; **stopped by the time limit**" if d["time_limit_hit"] else "")
@@ -159,9 +173,11 @@ def main() -> int:
     r.add_argument("--case", required=True, choices=[c.name for c in ZOO] + list(SB3))
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", required=True)
-    r.add_argument("--step", type=float, default=0.3)
-    r.add_argument("--min-step", type=float, default=0.07)
-    r.add_argument("--finetune-steps", type=int, default=800)
+    r.add_argument("--only", choices=["deep", "paper", "both"], default="both")
+    r.add_argument("--episodes", type=int, default=100, help="episodes per reward estimate of the schedule")
+    r.add_argument("--step", type=float, default=0.5)
+    r.add_argument("--min-step", type=float, default=0.1)
+    r.add_argument("--finetune-steps", type=int, default=500)
     r.add_argument("--time-limit", type=float, default=None, help="wall seconds for the schedule")
     rep = sub.add_parser("report")
     rep.add_argument("files", nargs="+")
