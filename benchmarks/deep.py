@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         "heldout_reward": mean_reward(res.policy, binding, 100, held),
         "kept_per_layer": [int(m.sum()) for m in res.policy.masks],
         "wall": wall, "cpu": cpu, "times": res.times,
-        "time_limit_hit": args.time_limit is not None and res.times["total"] > args.time_limit,
+        "time_limit_hit": res.stop == "time_limit", "stop": res.stop,
         "levels": len(res.history),
         "history": [s.__dict__ for s in res.history],
         "config": {"step": cfg.step, "min_step": cfg.min_step, "retries": cfg.retries,

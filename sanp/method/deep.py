@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -134,9 +134,9 @@ class DeepConfig:
     seed: int = 0
     criterion: Literal["magnitude", "activation"] = "activation"
     """Importance of a weight: |w|, or |w| times the mean |input| over buffered states."""
-    step: float = 0.3
+    step: float = 0.5
     """Fraction of the kept weights each step removes."""
-    min_step: float = 0.04
+    min_step: float = 0.1
     """After failures the step halves; below this the schedule stops."""
     retries: int = 1
     """Extra collect-and-fine-tune rounds at a level that misses the cutoff."""
@@ -147,7 +147,7 @@ class DeepConfig:
     """Episodes from uniform points of the spec's search space per DAgger round."""
     max_states: int = 200_000
     """Training buffer size; beyond it a uniform random subset is kept."""
-    finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(steps=1500))
+    finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(steps=500, lr=3e-3))
     time_limit: float | None = None
     """Seconds; the schedule stops (keeping the best passing policy) when exceeded."""
     inputs: tuple[int, ...] | None = None
@@ -191,6 +191,10 @@ class DeepResult:
     states: np.ndarray = field(repr=False)
     """The aggregated training states (dense- and sparse-visited): anchors for repair."""
     times: dict[str, float]
+    """Wall seconds: collect, finetune, evaluate, total."""
+    stop: str
+    """Why the schedule stopped: "step" (the step fell below min_step), "max_sparsity",
+    or "time_limit"."""
 
     def to_search(self) -> SparsitySearch:
         """The result in the shape of the paper's step 1 (k = sparsity reached; the first
@@ -296,21 +300,23 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     buf.add(gather(dense))
     current, cur_r = dense.clone(), dense_reward
     best, best_r = current, cur_r
-    step, history = config.step, []
+    step, history, stop = config.step, [], "step"
     while step >= config.min_step:
         if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
             say(f"deep: time limit {config.time_limit:g} s reached")
+            stop = "time_limit"
             break
         density = (1 - current.sparsity()) * (1 - step)
         if 1 - density > config.max_sparsity:
             if current.sparsity() >= config.max_sparsity - 1e-9:
+                stop = "max_sparsity"
                 break
             density = 1 - config.max_sparsity
         cand = prune_to(current, density, _scores(current, config.criterion, buf.states, rng), inputs)
         passed = False
         for attempt in range(config.retries + 1):
             t = time.perf_counter()
-            ft = FinetuneConfig(**{**config.finetune.__dict__, "seed": config.finetune.seed + len(history)})
+            ft = replace(config.finetune, seed=config.finetune.seed + len(history))
             cand, info = timed("finetune", finetune, cand, dense, buf.states, ft)
             r = timed("evaluate", mean_reward, cand, binding, config.episodes, config.seed)
             passed = r >= threshold
@@ -331,7 +337,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
             step /= 2
     times["total"] = time.perf_counter() - t0
     say(f"deep: reached {best.sparsity():.2%} at mean reward {best_r:.2f} in {times['total']:.0f} s")
-    return DeepResult(best, best.sparsity(), best_r, dense_reward, threshold, tuple(history), buf.states, times)
+    return DeepResult(best, best.sparsity(), best_r, dense_reward, threshold, tuple(history), buf.states, times, stop)
 
 
 # ------------------------------------------------------------------------ the repair
@@ -343,7 +349,7 @@ class RepairConfig:
 
     iterations: int = 4
     """Fine-tune-and-check rounds; each adds the states of the still-failing reruns."""
-    finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(steps=1500))
+    finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(steps=500, lr=3e-3))
     shares: tuple[float, float, float] = (0.4, 0.3, 0.3)
     """Sampling mass of recovery states, counterexample-trajectory states and anchor
     states (each group's states share its mass equally)."""
@@ -413,7 +419,7 @@ def finetune_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, counte
         tstates = np.concatenate(traj_states) if traj_states else np.zeros((0, sparse.obs_dim), np.float32)
         tstates = tstates[np.all(np.isfinite(tstates), axis=1)]
         states, weights = _grouped([rec_states, tstates, anchors], config.shares)
-        ft = FinetuneConfig(**{**config.finetune.__dict__, "seed": config.finetune.seed + it})
+        ft = replace(config.finetune, seed=config.finetune.seed + it)
         pol, info = finetune(pol, dense, states, ft, weights=weights)
         fixed, trajs = _rerun(pol, binding, spec, cexs)
         counts.append(sum(fixed))
