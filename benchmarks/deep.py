@@ -122,7 +122,9 @@ def report(args: argparse.Namespace) -> int:
     merged: dict[tuple[str, int], dict] = {}
     for p in args.files:  # a deep run and a paper run of one case and seed may be separate files
         r = json.loads(Path(p).read_text())
-        merged[(r["case"], r["seed"])] = {**merged.get((r["case"], r["seed"]), {}), **r}
+        prev = merged.get((r["case"], r["seed"]), {})
+        merged[(r["case"], r["seed"])] = {**r, **prev, **{k: r[k] for k in ("deep", "paper") if k in r},
+                                          "commands": prev.get("commands", []) + [r["command"]]}
     by: dict[str, list[dict]] = {}
     for r in merged.values():
         if "deep" in r:
@@ -160,7 +162,7 @@ def report(args: argparse.Namespace) -> int:
                          f"fine-tune {d['times']['finetune']:.0f}, evaluate {d['times']['evaluate']:.0f} s wall)"
                          + ("; **stopped by the time limit**" if d["time_limit_hit"] else "")
                          + (f"; paper step 1 {r['paper']['sparsity']:.2%}" if "paper" in r else "; paper step 1 not run")
-                         + f". Command: `{r['command']}`")
+                         + ". Commands: " + "; ".join(f"`{c}`" for c in sorted(r["commands"])))
             lines.append(f"  - {r['machine'][1]}")
     Path(args.out).write_text("\n".join(lines) + "\n")
     return 0
