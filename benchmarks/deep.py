@@ -115,7 +115,17 @@ def _paper(args, out, dense, binding, threshold, held) -> int:
 
 
 def _med(xs: list[float], fmt: str) -> str:
+    if any(x != x for x in xs):
+        return "not run"
     return f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}-{fmt.format(max(xs))})"
+
+
+def _met(sparsity: float, target: float | None, cut_short: bool) -> str:
+    if target is None:
+        return "-"
+    if sparsity >= target:
+        return "yes"
+    return "not reached: stopped by the time limit" if cut_short else "no"
 
 
 def report(args: argparse.Namespace) -> int:
@@ -145,11 +155,11 @@ def report(args: argparse.Namespace) -> int:
         tgt = TARGETS.get(case)
         med = statistics.median(x["sparsity"] for x in d)
         lines.append(
-            f"| {case} | {', '.join(str(r['seed']) for r in rs)} | {_med([x['sparsity'] * 100 for x in p], '{:.2f}')}% "
-            f"| {_med([x['heldout_reward'] for x in p], '{:.1f}')} | {_med([x['sparsity'] * 100 for x in d], '{:.2f}')}% "
+            f"| {case} | {', '.join(str(r['seed']) for r in rs)} | {_med([x['sparsity'] * 100 for x in p], '{:.2f}%')} "
+            f"| {_med([x['heldout_reward'] for x in p], '{:.1f}')} | {_med([x['sparsity'] * 100 for x in d], '{:.2f}%')} "
             f"| {_med([x['reward'] for x in d], '{:.1f}')} | {_med([x['heldout_reward'] for x in d], '{:.1f}')} "
             f"| {_med([x['heldout_dense_reward'] for x in p], '{:.1f}')} | {rs[0]['cutoff']:g} "
-            f"| {'-' if tgt is None else f'{tgt:.0%}'} | {'-' if tgt is None else ('yes' if med >= tgt else 'no')} "
+            f"| {'-' if tgt is None else f'{tgt:.0%}'} | {_met(med, tgt, any(x['time_limit_hit'] for x in d))} "
             f"| {_med([x['wall'] for x in d], '{:.0f}')} | {_med([x['cpu'] for x in d], '{:.0f}')} |")
     lines += ["", "## Per run", ""]
     for case, rs in by.items():
