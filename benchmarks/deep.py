@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, ZOO, Case, load_case, machine, one_thread
+from _common import ROOT, ZOO, load_case, machine, one_thread
 
 HELDOUT = 50_000_000
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -115,7 +116,7 @@ def _paper(args, out, dense, binding, threshold, held) -> int:
 
 
 def _med(xs: list[float], fmt: str) -> str:
-    if any(x != x for x in xs):
+    if any(math.isnan(x) for x in xs):
         return "not run"
     return f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}-{fmt.format(max(xs))})"
 
@@ -144,8 +145,8 @@ def report(args: argparse.Namespace) -> int:
              "episodes; 'loop' = the reset seeds the schedule's acceptance test used (seed .. seed+99),",
              f"'held-out' = reset seeds {HELDOUT} + 1000*seed .. +99, used by nothing else. CPU = user+system",
              "seconds of the process; wall = elapsed, on a machine shared with ~9 other agents (see load).", "",
-             "| policy | seeds | paper step 1 sparsity | its held-out reward | deep sparsity | deep loop reward "
-             "| deep held-out reward | dense held-out reward | cutoff | target | met | deep wall s | deep CPU s |",
+             ("| policy | seeds | paper step 1 sparsity | its held-out reward | deep sparsity | deep loop reward "
+              "| deep held-out reward | dense held-out reward | cutoff | target | met | deep wall s | deep CPU s |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for case, rs in by.items():
         rs.sort(key=lambda r: r["seed"])

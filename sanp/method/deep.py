@@ -109,7 +109,7 @@ def prune_to(policy: Any, density: float, scores: Sequence[torch.Tensor],
     `scores` among those it keeps now (one global threshold), then `path_guard`."""
     old = [m.clone() for m in policy.masks]
     flat = torch.cat([torch.where(m > 0, s, torch.full_like(s, -1.0)).reshape(-1) for s, m in zip(scores, old)])
-    n_keep = max(1, int(round(density * flat.numel())))
+    n_keep = max(1, round(density * flat.numel()))
     keep = torch.zeros_like(flat)
     keep[torch.argsort(flat, descending=True, stable=True)[:n_keep]] = 1.0
     masks, start = [], 0

@@ -13,7 +13,15 @@ from sanp import policy as policies
 from sanp.envs import bind
 from sanp.errors import OptionError
 from sanp.falsify import FalsifyConfig, falsify
-from sanp.method.deep import DeepConfig, RepairConfig, deep_compress, finetune_repair, mean_reward, path_guard, prune_to
+from sanp.method.deep import (
+    DeepConfig,
+    RepairConfig,
+    deep_compress,
+    finetune_repair,
+    mean_reward,
+    path_guard,
+    prune_to,
+)
 from sanp.method.finetune import FinetuneConfig
 from sanp.prune import importance, prune, search_sparsity
 from sanp.refine import find_recovery_states, is_safe
