@@ -16,7 +16,7 @@ import numpy as np
 
 from sanp.envs.api import Dimension, EnvAdapter
 from sanp.envs.registry import adapter_class, aliases, canonical, env_text, parse_env_text, variants
-from sanp.errors import EnvError, SanpError
+from sanp.errors import EnvError, SanpError, first_line
 from sanp.types import ActionKind, Point
 
 
@@ -90,6 +90,9 @@ def bind(
         env_id, given = parse_env_text(env_id)
         env_kwargs = {**given, **dict(env_kwargs or {})}
     env_id, env_kwargs = canonical(env_id, env_kwargs or {})
+    if "render_mode" in env_kwargs:
+        raise EnvError(f"{_where(spec, 'env')}render_mode is not an env option sanp takes (it runs envs "
+                       "without a screen); remove it from the env line")
     adapter = make_adapter(env_id, env_kwargs)
     known = {d.name: d for d in adapter.dimensions}
     for name in search:
@@ -114,7 +117,7 @@ def bind(
         horizon = int(horizon or default_horizon)
         if horizon <= 0:
             raise EnvError(f"horizon must be positive, got {horizon}")
-        return Binding(
+        binding = Binding(
             env_id=env_id,
             kwargs=env_kwargs,
             horizon=horizon,
@@ -124,8 +127,59 @@ def bind(
             observation_space=env.observation_space,
             action_space=env.action_space,
         )
+        if spec is not None:
+            _check_signals(spec, binding)
+            if search:
+                _check_search(spec, binding, env)
+        return binding
     finally:
         env.close()
+
+
+def _check_signals(spec: Any, binding: Binding) -> None:
+    """Every obs[i] / action[i] a spec names exists in its env."""
+    obs_n = int(np.prod(binding.observation_space.shape or (1,)))
+    discrete = isinstance(binding.action_space, gym.spaces.Discrete)
+    act_n = 1 if discrete else int(np.prod(binding.action_space.shape or (1,)))
+    for sig in spec.signals.values():
+        where = _where(spec, sig.name)
+        if sig.source == "obs" and sig.index is not None and sig.index >= obs_n:
+            raise EnvError(f"{where}obs[{sig.index}]: {binding.env_id}'s observations have {obs_n} values "
+                           f"(obs[0] to obs[{obs_n - 1}])")
+        if sig.source == "action" and sig.index is not None:
+            if discrete:
+                raise EnvError(f"{where}action[{sig.index}]: {binding.env_id}'s action is one discrete "
+                               "choice; write `signal NAME = action`")
+            if sig.index >= act_n:
+                raise EnvError(f"{where}action[{sig.index}]: {binding.env_id}'s actions have {act_n} values "
+                               f"(action[0] to action[{act_n - 1}])")
+
+
+def _check_search(spec: Any, binding: Binding, env: gym.Env) -> None:
+    """Reset the env at the corners of the search box (at most 16) and its centre: a range
+    the env cannot take fails here, at the spec's line, not in the middle of a search."""
+    import itertools
+
+    lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
+    corners = list(itertools.islice(itertools.product(*zip(lo, hi)), 16)) + [tuple((lo + hi) / 2)]
+    box = binding.observation_space
+    for values in corners:
+        try:
+            obs = binding.reset(env, binding.point(values))
+        except Exception as exc:  # noqa: BLE001 - an env rejects a start in its own way
+            raise EnvError(f"{_where(spec, 'search:' + binding.space[0].name)}{binding.env_id} cannot start at "
+                           f"{_point_text(binding, values)} ({first_line(exc)}); narrow the search ranges") from None
+        if isinstance(box, gym.spaces.Box) and not box.contains(np.asarray(obs, dtype=box.dtype).reshape(box.shape)):
+            known = {d.name: d for d in binding.adapter.dimensions}
+            bad = next((d for d, v in zip(binding.space, values)
+                        if not known[d.name].lo <= v <= known[d.name].hi), binding.space[0])
+            raise EnvError(f"{_where(spec, 'search:' + bad.name)}the search box puts {binding.env_id}'s first "
+                           f"observation outside its observation space at {_point_text(binding, values)}; "
+                           "narrow the search ranges")
+
+
+def _point_text(binding: Binding, values: Any) -> str:
+    return ", ".join(f"{d.name}={v:g}" for d, v in zip(binding.space, values))
 
 
 def fitting_variant(binding: Binding, load: Callable[[Binding], Any]) -> str | None:

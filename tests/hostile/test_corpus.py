@@ -30,11 +30,7 @@ from make_corpus import CARTPOLE_ZIP, Case, build
 
 pytestmark = pytest.mark.skipif(not CARTPOLE_ZIP.exists(), reason="needs ../shared/fixtures")
 
-_BINDING = "18.4: `check` does not bind the spec's signals and search ranges to the env yet (sanp/envs)"
-XFAIL: dict[str, str] = {
-    "spec-obs-100": _BINDING, "spec-action-5": _BINDING, "spec-render-mode": _BINDING,
-    "spec-search-outside": _BINDING,
-}
+XFAIL: dict[str, str] = {}
 
 
 def _limit_memory() -> None:

@@ -2,6 +2,7 @@
 actors (a linear bang-bang CartPole controller, a fixed random linear actor for any env)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,9 @@ import pytest
 import torch
 
 import stl
+
+sys.path.insert(0, str(Path(__file__).parent))  # sanp_actors, for test modules in subfolders
+from sanp_actors import LinearCartPole  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -29,19 +33,6 @@ def spec_from_text():
         return stl.parse(text, source)
 
     return make
-
-
-class LinearCartPole:
-    """Push right (action 1) iff k . obs > 0, in float32 like a policy network."""
-
-    obs_dim = 4
-    action_kind = "discrete"
-
-    def __init__(self, k):
-        self.k = np.asarray(k, dtype=np.float32)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return (np.asarray(obs, dtype=np.float32) @ self.k > 0).astype(np.int64)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LinearCartPole  # tests/sanp/conftest.py: push right iff k.s > 0
+from sanp_actors import LinearCartPole  # push right iff k.s > 0
 
 from sanp import report
 from sanp.cli import load_policy
