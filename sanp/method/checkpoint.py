@@ -7,9 +7,11 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,9 @@ import numpy as np
 import torch
 
 from sanp.atomic import write_bytes
-from sanp.errors import OptionError
+from sanp.errors import OptionError, first_line
 from sanp.falsify import Counterexample
+from sanp.limits import check_file, check_zip
 from sanp.method.recover import RecoveryState
 from sanp.method.rounds import CexSummary, Round
 from sanp.method.step1 import SparsitySearch, SparsityStep
@@ -67,19 +70,28 @@ class Checkpoint:
         are rebuilt from `dense` and the saved masks."""
         if not self.path.exists():
             return None
+        check_file(self.path)
         try:
+            with zipfile.ZipFile(self.path) as zf:
+                check_zip(zf, self.path)
             with np.load(self.path, allow_pickle=False) as z:
-                state = json.loads(str(z["state"]))
-                masks = {k: z[k] for k in z.files if k != "state"}
+                text = str(z["state"])
+                masks = {k: z[k] for k in z.files if k not in ("state", "digest")}
+                digest = str(z["digest"]) if "digest" in z.files else None
+            state = json.loads(text)
         except Exception as exc:
-            raise OptionError(f"{self.path}: not a readable sanp checkpoint ({exc}); delete it "
+            raise OptionError(f"{self.path}: not a readable sanp checkpoint ({first_line(exc)}); delete it "
                               "to start over") from None
+        if digest != _digest(text, masks):
+            raise OptionError(f"{self.path}: its contents do not match their digest (edited or damaged); "
+                              "delete it to start over")
         if state.get("version") != self.VERSION or state.get("fingerprint") != self.fingerprint:
             raise OptionError(
                 f"{self.path} belongs to another run (different policy, spec or options); "
                 "delete it or run without --resume"
             )
         n = len(dense.linears)
+        _check_masks(self.path, masks, dense)
 
         def policy(name: str) -> Any:
             return _with_masks(dense, [torch.as_tensor(masks[f"{name}_{i}"].astype(np.float32)) for i in range(n)])
@@ -105,12 +117,33 @@ class Checkpoint:
         masks = {"step1": s1.policy.masks, "sparse": progress.sparse.masks}
         arrays = {f"{name}_{i}": m.detach().cpu().numpy().astype(np.uint8)
                   for name, ms in masks.items() for i, m in enumerate(ms)}
+        text = json.dumps(doc, allow_nan=True)
         buf = io.BytesIO()
-        np.savez_compressed(buf, state=np.array(json.dumps(doc, allow_nan=True)), **arrays)
+        np.savez_compressed(buf, state=np.array(text), digest=np.array(_digest(text, arrays)), **arrays)
         write_bytes(self.path, buf.getvalue())
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _digest(text: str, arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the state and every array (name, shape, bytes): an edited checkpoint
+    is refused instead of resuming into a run nobody made."""
+    h = hashlib.sha256(text.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}{a.shape}{a.dtype.str}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _check_masks(path: Path, masks: dict[str, np.ndarray], dense: Any) -> None:
+    for name in ("step1", "sparse"):
+        for i, lin in enumerate(dense.linears):
+            m = masks.get(f"{name}_{i}")
+            if m is None or m.shape != tuple(lin.weight.shape) or not np.isin(m, (0, 1)).all():
+                raise OptionError(f"{path}: mask {name}_{i} is missing, mis-shaped or not 0/1; "
+                                  "delete the checkpoint to start over")
 
 
 def _with_masks(dense: Any, masks: list[torch.Tensor]) -> Any:

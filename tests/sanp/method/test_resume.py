@@ -71,6 +71,31 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
         _run(Checkpoint(ckpt.path, {"test": 2}))
 
 
+def test_an_edited_checkpoint_is_refused(tmp_path):
+    import io
+
+    import numpy as np
+
+    ckpt = Checkpoint(tmp_path / "run.ckpt.npz", {"test": 1})
+    with pytest.raises(KeyboardInterrupt):
+        _run(ckpt, "step 1 done")
+    with np.load(ckpt.path) as z:
+        arrays = {k: z[k] for k in z.files}
+    original = dict(arrays)
+    arrays["sparse_0"] = np.ones_like(arrays["sparse_0"])  # every weight back: a "converged" 0%
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    ckpt.path.write_bytes(buf.getvalue())
+    with pytest.raises(OptionError, match="do not match their digest"):
+        _run(ckpt)
+    del original["digest"]  # an older or hand-made file without one
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **original)
+    ckpt.path.write_bytes(buf.getvalue())
+    with pytest.raises(OptionError, match="do not match their digest"):
+        _run(ckpt)
+
+
 def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path):
     out = tmp_path / "sparse.onnx"
     args = [sys.executable, "-m", "sanp.cli", "prune", str(DENSE), str(SPEC), "-o", str(out),
