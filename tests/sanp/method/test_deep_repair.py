@@ -77,3 +77,36 @@ def test_the_checkpoint_keeps_finetuned_weights_and_anchor_states(case, tmp_path
             assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
         assert all(torch.equal(a, b) for a, b in zip(pol.masks, tuned.masks))
     assert np.array_equal(back.anchors, states)
+
+
+def test_a_deep_run_resumed_after_step_1_reaches_the_uninterrupted_result(case, tmp_path):
+    import json
+
+    from sanp.method import prune_and_refine
+    from sanp.report import prune_report
+
+    spec, binding, dense, *_ = case
+    deep = DeepConfig(step=0.5, min_step=0.25, retries=0, max_sparsity=0.95, collect_episodes=3, collect_points=3,
+                      finetune=FinetuneConfig(steps=100, lr=3e-3))
+    config = PruneConfig(criterion="activation", episodes=20, budget=6, rounds=2, round_uniform=100,
+                         heldout_budget=6, heldout_uniform=100, seed=5, recipe="deep", deep=deep)
+
+    def run(ckpt=None, stop_at=None):
+        def log(msg):
+            if stop_at and msg.startswith(stop_at):
+                raise KeyboardInterrupt
+        res = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=ckpt)
+        doc = prune_report(res, spec, policy_path=str(ROOT / "zoo" / "cartpole" / "dense.onnx"),
+                           spec_path=str(ROOT / "specs" / "cartpole.stl"), output_path="x")
+        doc.pop("timing")
+        return res, json.dumps(doc, sort_keys=True)
+
+    whole, doc = run()
+    assert whole.step1.policy.sparsity() > 0.9 and json.loads(doc)["inputs"]["options"]["recipe"] == "deep"
+    ckpt = Checkpoint(tmp_path / "run.ckpt.npz", {"test": 1})
+    with pytest.raises(KeyboardInterrupt):
+        run(ckpt, "step 1 done")
+    resumed, doc2 = run(ckpt)
+    assert doc2 == doc
+    for a, b in zip(whole.policy.linears, resumed.policy.linears):
+        assert torch.equal(a.weight, b.weight)
