@@ -42,8 +42,9 @@ class Progress:
 
 
 class Checkpoint:
-    """The state of a prune run after each phase, in one .npz file (masks, weights and
-    biases as arrays, the rest as JSON; no pickle), written atomically so an interruption never corrupts it.
+    """The state of a prune run after each phase, in one .npz file (masks, weights,
+    biases and the deep recipe's training states as arrays, the rest as JSON; no
+    pickle), written atomically so an interruption never corrupts it.
 
     Every phase is a pure function of the inputs, the seed and this state, so a resumed
     run reaches the same result as an uninterrupted one.

@@ -17,8 +17,8 @@ import numpy as np
 from sanp.envs import Binding
 from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, merge
 from sanp.method.config import PruneConfig
-from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
 from sanp.method.deep_repair import deep_repair
+from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
 from sanp.method.repair import repair
 from sanp.runtime import deployed
 from sanp.rollout import run_batch
