@@ -145,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("policy", metavar="POLICY")
     pr.add_argument("spec", metavar="SPEC")
     pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    pr.add_argument("--recipe", choices=["paper", "deep"], default="paper",
+                    help="paper: one-shot pruning and restoration of dense weights (the AAAI 2023 "
+                    "method, default); deep: gradual pruning with sparse fine-tuning, and a repair "
+                    "that fine-tunes before it restores")
+    pr.add_argument("--deep-max-sparsity", type=_fraction, metavar="K",
+                    help="deep recipe: stop the schedule at this sparsity (default 0.999)")
+    pr.add_argument("--deep-time-limit", type=float, metavar="SECONDS",
+                    help="deep recipe: stop the schedule after this long, keeping the sparsest "
+                    "passing policy (default: none)")
     pr.add_argument("--criterion", choices=["magnitude", "activation"], default="magnitude")
     pr.add_argument("--scope", choices=["layer", "global"], default="global")
     pr.add_argument("--sparsity", type=_fraction, metavar="K",
@@ -477,6 +486,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _deep_config(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from sanp.errors import OptionError
+    from sanp.method.deep import DeepConfig
+
+    if (args.deep_max_sparsity is not None or args.deep_time_limit is not None) and args.recipe != "deep":
+        raise OptionError("--deep-max-sparsity and --deep-time-limit need --recipe deep")
+    if args.deep_time_limit is not None and not args.deep_time_limit > 0:
+        raise OptionError(f"--deep-time-limit must be positive, got {args.deep_time_limit}")
+    cfg = DeepConfig(time_limit=args.deep_time_limit)
+    return cfg if args.deep_max_sparsity is None else replace(cfg, max_sparsity=args.deep_max_sparsity)
+
+
 def cmd_prune(args: argparse.Namespace) -> int:
     import time
     from dataclasses import asdict
@@ -512,6 +535,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         sparsity=args.sparsity,
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
         heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
+        recipe=args.recipe, deep=_deep_config(args),
     )
     err = console(stderr=True)
     start = time.perf_counter()

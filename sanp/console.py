@@ -86,6 +86,7 @@ def print_prune(result: Any) -> None:
     t.add_column("", style="bold")
     t.add_column("")
     s1 = result.step1
+    t.add_row("recipe", result.config.recipe)
     t.add_row("sparsity after step 1 (weights)", f"{s1.policy.sparsity():.2%} (k={s1.k:.3f})")
     t.add_row("sparsity after refinement (weights)",
               f"{result.policy.sparsity():.2%}; {result.parameter_sparsity:.2%} of all parameters "
@@ -95,6 +96,7 @@ def print_prune(result: Any) -> None:
               f"{result.dense_reward:.2f} / {s1.mean_reward:.2f} / {result.final_reward:.2f}")
     t.add_row("counterexamples per round (also dense)",
               ", ".join(f"{len(r.counterexamples)} ({r.dense_also_violates})" for r in result.rounds) or "-")
+    t.add_row("repair per round", ", ".join(r.repair or "none" for r in result.rounds) or "-")
     restored = [sum(x) for x in zip(*(r.restored for r in result.rounds if r.restored))]
     t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
     hd, hs = result.heldout_dense, result.heldout_sparse

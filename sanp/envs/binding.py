@@ -146,13 +146,12 @@ def _check_signals(spec: Any, binding: Binding) -> None:
         if sig.source == "obs" and sig.index is not None and sig.index >= obs_n:
             raise EnvError(f"{where}obs[{sig.index}]: {binding.env_id}'s observations have {obs_n} values "
                            f"(obs[0] to obs[{obs_n - 1}])")
-        if sig.source == "action" and sig.index is not None:
+        if sig.source == "action" and sig.index is not None and sig.index >= act_n:
             if discrete:
                 raise EnvError(f"{where}action[{sig.index}]: {binding.env_id}'s action is one discrete "
                                "choice; write `signal NAME = action`")
-            if sig.index >= act_n:
-                raise EnvError(f"{where}action[{sig.index}]: {binding.env_id}'s actions have {act_n} values "
-                               f"(action[0] to action[{act_n - 1}])")
+            raise EnvError(f"{where}action[{sig.index}]: {binding.env_id}'s actions have {act_n} values "
+                           f"(action[0] to action[{act_n - 1}])")
 
 
 def _check_search(spec: Any, binding: Binding, env: gym.Env) -> None:

@@ -6,6 +6,8 @@
 - `rounds`: one refinement round: falsify the sparse policy (step 2), then
 - `recover`: the recovery state of each counterexample (step 3), and
 - `repair`: the paper's restoration of pruned weights (steps 4-5);
+- `deep`, `finetune`, `deep_repair`: the deep recipe (`PruneConfig(recipe="deep")`):
+  gradual pruning with sparse distillation as step 1, and a repair that fine-tunes first;
 - `heldout`: the check on points and seeds the loop never used;
 - `checkpoint`: the run's progress, saved after every phase;
 - `pipeline`: `prune_and_refine`, which calls them in that order.

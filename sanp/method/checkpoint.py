@@ -40,17 +40,20 @@ class Progress:
     seen: list[RecoveryState] = field(default_factory=list)
     """Recovery states of every round so far."""
     times: dict[str, float] = field(default_factory=dict)
+    anchors: np.ndarray | None = None
+    """The deep recipe's training states (anchors of its fine-tuning repair)."""
 
 
 class Checkpoint:
-    """The state of a prune run after each phase, in one .npz file (masks as arrays, the
-    rest as JSON; no pickle), written atomically so an interruption never corrupts it.
+    """The state of a prune run after each phase, in one .npz file (masks, weights,
+    biases and the deep recipe's training states as arrays, the rest as JSON; no
+    pickle), written atomically so an interruption never corrupts it.
 
     Every phase is a pure function of the inputs, the seed and this state, so a resumed
     run reaches the same result as an uninterrupted one.
     """
 
-    VERSION = 2
+    VERSION = 3
 
     def __init__(self, path: str | os.PathLike, fingerprint: dict[str, Any]):
         self.path = Path(path)
@@ -67,7 +70,8 @@ class Checkpoint:
 
     def load(self, dense: Any) -> Progress | None:
         """The saved progress of this run (None when there is none); the sparse policies
-        are rebuilt from `dense` and the saved masks."""
+        are rebuilt from `dense` and the saved masks and weights (the deep recipe's are
+        fine-tuned, not the dense values)."""
         if not self.path.exists():
             return None
         check_file(self.path)
@@ -76,13 +80,13 @@ class Checkpoint:
                 check_zip(zf, self.path)
             with np.load(self.path, allow_pickle=False) as z:
                 text = str(z["state"])
-                masks = {k: z[k] for k in z.files if k not in ("state", "digest")}
+                arrays = {k: z[k] for k in z.files if k not in ("state", "digest")}
                 digest = str(z["digest"]) if "digest" in z.files else None
             state = json.loads(text)
         except Exception as exc:
             raise OptionError(f"{self.path}: not a readable sanp checkpoint ({first_line(exc)}); delete it "
                               "to start over") from None
-        if digest != _digest(text, masks):
+        if digest != _digest(text, arrays):
             raise OptionError(f"{self.path}: its contents do not match their digest (edited or damaged); "
                               "delete it to start over")
         if state.get("version") != self.VERSION or state.get("fingerprint") != self.fingerprint:
@@ -91,17 +95,23 @@ class Checkpoint:
                 "delete it or run without --resume"
             )
         n = len(dense.linears)
-        _check_masks(self.path, masks, dense)
+        _check_masks(self.path, arrays, dense)
 
         def policy(name: str) -> Any:
-            return _with_masks(dense, [torch.as_tensor(masks[f"{name}_{i}"].astype(np.float32)) for i in range(n)])
+            out = _with_masks(dense, [torch.as_tensor(arrays[f"{name}_{i}"].astype(np.float32)) for i in range(n)])
+            with torch.no_grad():
+                for i, lin in enumerate(out.linears):
+                    lin.weight.copy_(torch.as_tensor(arrays[f"{name}_w{i}"]))
+                    lin.bias.copy_(torch.as_tensor(arrays[f"{name}_b{i}"]))
+            out.apply_masks()
+            return out
 
         h = state["step1"]
         step1 = SparsitySearch(h["k"], policy("step1"), h["mean_reward"],
                                tuple(SparsityStep(**x) for x in h["scan"]))
         return Progress(step1, policy("sparse"), bool(state["converged"]),
                         [_round_from_json(r) for r in state["rounds"]], _seen_from_json(state["seen"]),
-                        dict(state["times"]))
+                        dict(state["times"]), arrays.get("anchors"))
 
     def save(self, progress: Progress) -> None:
         s1 = progress.step1
@@ -114,9 +124,14 @@ class Checkpoint:
             "version": self.VERSION,
             "fingerprint": self.fingerprint,
         }
-        masks = {"step1": s1.policy.masks, "sparse": progress.sparse.masks}
-        arrays = {f"{name}_{i}": m.detach().cpu().numpy().astype(np.uint8)
-                  for name, ms in masks.items() for i, m in enumerate(ms)}
+        arrays: dict[str, np.ndarray] = {}
+        for name, pol in (("step1", s1.policy), ("sparse", progress.sparse)):
+            for i, (lin, m) in enumerate(zip(pol.linears, pol.masks)):
+                arrays[f"{name}_{i}"] = m.detach().cpu().numpy().astype(np.uint8)
+                arrays[f"{name}_w{i}"] = lin.weight.detach().cpu().numpy()
+                arrays[f"{name}_b{i}"] = lin.bias.detach().cpu().numpy()
+        if progress.anchors is not None:
+            arrays["anchors"] = np.asarray(progress.anchors)
         text = json.dumps(doc, allow_nan=True)
         buf = io.BytesIO()
         np.savez_compressed(buf, state=np.array(text), digest=np.array(_digest(text, arrays)), **arrays)
@@ -144,11 +159,15 @@ def _check_masks(path: Path, masks: dict[str, np.ndarray], dense: Any) -> None:
             if m is None or m.shape != tuple(lin.weight.shape) or not np.isin(m, (0, 1)).all():
                 raise OptionError(f"{path}: mask {name}_{i} is missing, mis-shaped or not 0/1; "
                                   "delete the checkpoint to start over")
+            for key, want in ((f"{name}_w{i}", lin.weight), (f"{name}_b{i}", lin.bias)):
+                a = masks.get(key)
+                if a is None or a.shape != tuple(want.shape) or not np.isfinite(a).all():
+                    raise OptionError(f"{path}: {key} is missing, mis-shaped or not finite; "
+                                      "delete the checkpoint to start over")
 
 
 def _with_masks(dense: Any, masks: list[torch.Tensor]) -> Any:
-    """The sparse policy a checkpoint describes: dense weights where the mask is 1 (the
-    only weights pruning and restoration ever keep)."""
+    """`dense` with `masks` (combined with its own); the caller sets the saved weights."""
     out = dense.clone()
     out.set_masks([m * d for m, d in zip(masks, dense.masks)])
     return out

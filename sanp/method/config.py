@@ -11,6 +11,7 @@ from typing import Literal
 
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig
+from sanp.method.deep import DeepConfig
 from sanp.stats import check_confidence
 
 
@@ -44,11 +45,20 @@ class PruneConfig:
     confidence: float = 0.95
     """Confidence level of the violation-rate bounds and of the dense-vs-sparse test."""
     bo: BOConfig = field(default_factory=BOConfig)
+    recipe: Literal["paper", "deep"] = "paper"
+    """"paper": one-shot step 1 and restoration of dense weights (the AAAI 2023 method).
+    "deep": step 1 is `deep_compress` (gradual pruning with sparse distillation), and
+    each round's repair fine-tunes the surviving weights first, falling back to
+    restoration when that does not fix every counterexample."""
+    deep: DeepConfig = field(default_factory=DeepConfig)
+    """The deep recipe's schedule; its `episodes` and `seed` are replaced by this run's."""
 
     def __post_init__(self) -> None:
         for name in ("episodes", "budget", "heldout_budget"):
             if getattr(self, name) <= 0:
                 raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.recipe not in ("paper", "deep"):
+            raise OptionError(f"recipe must be paper or deep, got {self.recipe!r}")
         if self.rounds < 0 or self.heldout_uniform < 0:
             raise OptionError("rounds and heldout_uniform must be >= 0")
         if self.sparsity is not None and not 0 < self.sparsity < 1:

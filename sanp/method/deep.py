@@ -308,7 +308,8 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
             break
         density = (1 - current.sparsity()) * (1 - step)
         if 1 - density > config.max_sparsity:
-            if current.sparsity() >= config.max_sparsity - 1e-9:
+            # prune_to rounds to whole weights: within one weight of the cap is at it.
+            if current.sparsity() >= config.max_sparsity - 1.0 / current.n_weights():
                 stop = "max_sparsity"
                 break
             density = 1 - config.max_sparsity

@@ -16,6 +16,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
+from sanp.method.deep import deep_compress
 from sanp.method.heldout import HeldOut, heldout
 from sanp.method.rounds import Round, refine_round
 from sanp.method.step1 import (
@@ -81,7 +82,8 @@ def prune_and_refine(
     if run:
         say(f"resuming from {checkpoint.path}: step 1 and {len(run.rounds)} round(s) done")
     else:
-        run = step1(dense, dense_actor, binding, threshold, mean_reward, config, say)
+        run = (deep_step1(dense, binding, spec, config, say) if config.recipe == "deep"
+               else step1(dense, dense_actor, binding, threshold, mean_reward, config, say))
         if checkpoint:
             checkpoint.save(run)
     say(f"step 1 done: sparsity {run.step1.policy.sparsity():.2%}, mean reward {run.step1.mean_reward:.2f}")
@@ -89,7 +91,7 @@ def prune_and_refine(
         if run.converged:
             break
         outcome = refine_round(index, run.sparse, dense, dense_actor, binding, spec, threshold, config,
-                               run.times, say)
+                               run.times, say, anchors=run.anchors)
         run.rounds.append(outcome.round)
         run.seen.extend(outcome.recovery)
         run.sparse, run.converged = outcome.policy, outcome.round.clean
@@ -132,6 +134,16 @@ def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
         )
     # With no rounds asked for, the run is done after step 1.
     return Progress(found, found.policy, config.rounds == 0, times={"step1_sparsity": time.perf_counter() - t})
+
+
+def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say: Log) -> Progress:
+    """Step 1 of the deep recipe: `deep_compress` with this run's episodes and seed; its
+    training states become the anchors of every round's fine-tuning repair."""
+    t = time.perf_counter()
+    res = deep_compress(dense, binding, spec, replace(config.deep, episodes=config.episodes, seed=config.seed),
+                        log=say)
+    return Progress(res.to_search(), res.policy, config.rounds == 0,
+                    times={"step1_deep": time.perf_counter() - t}, anchors=res.states)
 
 
 def _cutoff(spec: Any) -> float:

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sanp.envs import Binding
 from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, merge
 from sanp.method.config import PruneConfig
+from sanp.method.deep_repair import deep_repair
 from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
 from sanp.method.repair import repair
 from sanp.runtime import deployed
@@ -63,6 +66,9 @@ class Round:
     """(p, counterexamples still unsafe) for every p tried."""
     sparsity: float
     """Sparsity after the round's repair."""
+    repair: str | None = None
+    """The repair used: "restore" (the paper's), "finetune" (surviving weights trained,
+    sparsity kept) or "finetune+restore" (deep recipe); None when nothing was repaired."""
 
     @property
     def clean(self) -> bool:
@@ -111,9 +117,10 @@ def find_counterexamples(sparse: Any, dense_actor: Any, binding: Binding, spec: 
 
 def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding: Binding, spec: Any,
                  threshold: float, config: PruneConfig, times: dict[str, float],
-                 say: Log = lambda _m: None) -> RoundOutcome:
+                 say: Log = lambda _m: None, anchors: np.ndarray | None = None) -> RoundOutcome:
     """Round `index` (1-based; falsifier seed config.seed + index): steps 2-5 on
-    `sparse`. Wall times go into `times` under round<index>_<phase>."""
+    `sparse`. Wall times go into `times` under round<index>_<phase>. With the deep
+    recipe, `anchors` are states whose dense actions the fine-tuning repair keeps."""
     seed = config.seed + index
     t = time.perf_counter()
     found = find_counterexamples(sparse, dense_actor, binding, spec, config, seed)
@@ -141,11 +148,14 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     # could only pass at p = 1, the dense network. Regressions are caught by the next
     # round's falsifier and by the held-out check.
     t = time.perf_counter()
-    fix = repair(sparse, dense, binding, spec, rec, resolution=config.resolution)
+    if config.recipe == "deep":
+        fix, used = deep_repair(sparse, dense, binding, spec, rec, anchors, threshold, config, say)
+    else:
+        fix, used = repair(sparse, dense, binding, spec, rec, resolution=config.resolution), "restore"
     times[f"round{index}_repair"] = time.perf_counter() - t
-    say(f"round {index}: restored p={fix.p:.3f} of pruned weights ({sum(fix.restored)} weights), "
+    say(f"round {index}: {used} repair, restored p={fix.p:.3f} of pruned weights ({sum(fix.restored)} weights), "
         f"sparsity now {fix.policy.sparsity():.2%}"
         + (f"; {len(fix.unfixed)} counterexample(s) not fixable" if fix.unfixed else ""))
     rnd = Round(index, seed, n_bo, n_uni, uni_bad, summaries, n_shared, recovered, n - recovered, fix.p,
-                tuple(fix.restored), len(fix.unfixed), tuple(fix.trials), fix.policy.sparsity())
+                tuple(fix.restored), len(fix.unfixed), tuple(fix.trials), fix.policy.sparsity(), used)
     return RoundOutcome(rnd, fix.policy, tuple(rec))

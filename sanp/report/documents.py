@@ -217,6 +217,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "dense_also_violates": r.dense_also_violates,
             "recovered": r.recovered,
             "unrecoverable": r.unrecoverable,
+            "repair": r.repair,
             "p": r.p,
             "restored_per_layer": list(r.restored) if r.restored is not None else None,
             "unfixed": r.unfixed,
@@ -229,7 +230,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
         "verdict": result.verdict.to_json(),
         "statistics": [b.to_json() for b in result.statistics],
         "inputs": run_inputs(policy_path, spec_path, spec, {
-            "criterion": cfg.criterion, "scope": cfg.scope, "episodes": cfg.episodes,
+            "recipe": cfg.recipe, "criterion": cfg.criterion, "scope": cfg.scope, "episodes": cfg.episodes,
             "resolution": cfg.resolution, "sparsity": cfg.sparsity, "budget": cfg.budget,
             "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,

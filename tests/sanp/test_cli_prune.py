@@ -159,3 +159,25 @@ def test_fixed_sparsity_is_checked_and_used(tmp_path, capsys):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["step1"]["k"] == 0.9
     assert report["step1"]["sparsity"] == pytest.approx(0.9, abs=0.01)
+
+
+def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs, tmp_path):
+    code = main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "d.onnx"), *TINY, "--recipe", "deep",
+                 "--deep-max-sparsity", "0.985", "--report", str(tmp_path / "d.json")])
+    deep = json.loads((tmp_path / "d.json").read_text())
+    paper = json.loads((runs[0][1] / "report.json").read_text())
+    assert (deep["inputs"]["options"]["recipe"], paper["inputs"]["options"]["recipe"]) == ("deep", "paper")
+    assert deep["final"]["sparsity"] > paper["final"]["sparsity"]
+    assert deep["final"]["mean_reward"] >= 195 and deep["verdict"]["ok"] and code == 0
+    for doc in (deep, paper):
+        for r in doc["rounds"]:
+            # a round names its repair exactly when it had counterexamples to repair
+            assert (r["repair"] is None) == (len(r["counterexamples"]) == r["dense_also_violates"])
+    assert {r["repair"] for r in paper["rounds"]} <= {"restore", None} and paper["rounds"][0]["repair"] == "restore"
+
+
+def test_deep_options_need_the_deep_recipe(tmp_path, capsys):
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--deep-time-limit", "5"]) == 2
+    assert "--recipe deep" in capsys.readouterr().err
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deeper"]) == 2
+    assert not (tmp_path / "s.onnx").exists()

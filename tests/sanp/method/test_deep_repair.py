@@ -1,0 +1,112 @@
+"""The deep recipe's per-round repair, and the checkpoint that keeps fine-tuned weights."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import stl
+from sanp import formats as policies
+from sanp.envs import bind
+from sanp.falsify import FalsifyConfig, falsify
+from sanp.method.checkpoint import Checkpoint, Progress
+from sanp.method.config import PruneConfig
+from sanp.method.deep import DeepConfig
+from sanp.method.deep_repair import deep_repair
+from sanp.method.finetune import FinetuneConfig, finetune
+from sanp.method.recover import find_recovery_states
+from sanp.method.repair import repair
+from sanp.method.step1 import SparsitySearch, importance, prune
+from sanp.rollout import run_batch
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def case():
+    """The CartPole zoo policy pruned one-shot to 98% (beyond what it survives), its
+    counterexamples from 30 uniform points and their recovery states."""
+    spec = stl.load(ROOT / "specs" / "cartpole.stl")
+    binding = bind(spec)
+    dense = policies.load(ROOT / "zoo" / "cartpole" / "dense.onnx")
+    visits = run_batch(dense, binding, [None] * 5, list(range(5)), record_states=False)
+    states = np.concatenate([t.observations for t in visits])
+    sparse = prune(dense, 0.98, importance(dense, "activation", states), "global")
+    found = falsify(sparse, binding, spec, FalsifyConfig(budget=30, optimizer="random", seed=3, collect_all=True))
+    assert found.counterexamples, "the over-pruned policy should be falsifiable"
+    rec = find_recovery_states(dense, binding, spec, found.counterexamples, spec.reward_threshold)
+    return spec, binding, dense, sparse, rec, states
+
+
+def _config(steps: int) -> PruneConfig:
+    return PruneConfig(episodes=20, resolution=0.01, deep=DeepConfig(finetune=FinetuneConfig(steps=steps, lr=3e-3)))
+
+
+def test_finetuning_repair_is_chosen_when_it_fixes_the_round_and_keeps_the_sparsity(case):
+    spec, binding, dense, sparse, rec, states = case
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(300))
+    assert used == "finetune"
+    assert fix.p == 0.0 and sum(fix.restored) == 0 and not fix.unfixed
+    assert fix.policy.sparsity() == sparse.sparsity()
+    assert all(torch.equal(a, b) for a, b in zip(fix.policy.masks, sparse.masks))
+    # the paper's restoration gives up sparsity for the same counterexamples
+    assert repair(sparse, dense, binding, spec, rec, resolution=0.01).policy.sparsity() < sparse.sparsity()
+
+
+def test_without_a_useful_finetune_it_falls_back_to_the_papers_restoration(case):
+    spec, binding, dense, sparse, rec, states = case
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(0))
+    paper = repair(sparse, dense, binding, spec, rec, resolution=0.01)
+    assert used == "restore"
+    assert fix.p == paper.p > 0 and fix.restored == paper.restored
+    assert all(torch.equal(a, b) for a, b in zip(fix.policy.masks, paper.policy.masks))
+
+
+def test_the_checkpoint_keeps_finetuned_weights_and_anchor_states(case, tmp_path):
+    _, _, dense, sparse, _, states = case
+    tuned, _ = finetune(sparse, dense, states, FinetuneConfig(steps=20))
+    assert not torch.equal(tuned.linears[0].weight, sparse.linears[0].weight)
+    ckpt = Checkpoint(tmp_path / "run.ckpt.npz", {"test": 1})
+    ckpt.save(Progress(SparsitySearch(0.98, tuned, 200.0, ()), tuned, False, anchors=states))
+    back = ckpt.load(dense)
+    for pol in (back.step1.policy, back.sparse):
+        for a, b in zip(pol.linears, tuned.linears):
+            assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+        assert all(torch.equal(a, b) for a, b in zip(pol.masks, tuned.masks))
+    assert np.array_equal(back.anchors, states)
+
+
+def test_a_deep_run_resumed_after_step_1_reaches_the_uninterrupted_result(case, tmp_path):
+    import json
+
+    from sanp.method import prune_and_refine
+    from sanp.report import prune_report
+
+    spec, binding, dense, *_ = case
+    deep = DeepConfig(step=0.5, min_step=0.25, retries=0, max_sparsity=0.95, collect_episodes=3, collect_points=3,
+                      finetune=FinetuneConfig(steps=100, lr=3e-3))
+    config = PruneConfig(criterion="activation", episodes=20, budget=6, rounds=2, round_uniform=100,
+                         heldout_budget=6, heldout_uniform=100, seed=5, recipe="deep", deep=deep)
+
+    def run(ckpt=None, stop_at=None):
+        def log(msg):
+            if stop_at and msg.startswith(stop_at):
+                raise KeyboardInterrupt
+        res = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=ckpt)
+        doc = prune_report(res, spec, policy_path=str(ROOT / "zoo" / "cartpole" / "dense.onnx"),
+                           spec_path=str(ROOT / "specs" / "cartpole.stl"), output_path="x")
+        doc.pop("timing")
+        return res, json.dumps(doc, sort_keys=True)
+
+    whole, doc = run()
+    assert whole.step1.policy.sparsity() > 0.9 and json.loads(doc)["inputs"]["options"]["recipe"] == "deep"
+    ckpt = Checkpoint(tmp_path / "run.ckpt.npz", {"test": 1})
+    with pytest.raises(KeyboardInterrupt):
+        run(ckpt, "step 1 done")
+    resumed, doc2 = run(ckpt)
+    assert doc2 == doc
+    for a, b in zip(whole.policy.linears, resumed.policy.linears):
+        assert torch.equal(a.weight, b.weight)
