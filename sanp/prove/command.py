@@ -28,6 +28,10 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+positive_seconds = _positive(float)
+"""argparse type of a timeout: a positive, finite float."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
     positive_int, positive_float = _positive(int), _positive(float)
