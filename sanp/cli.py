@@ -514,6 +514,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     spec = stl.load(args.spec)
     binding = bind(spec)
     dense = load_policy(args.policy, binding, args.vecnormalize)
+    if args.prove:
+        from sanp.prove.after_prune import check_provable
+
+        check_provable(spec, dense.action_kind)
     config = PruneConfig(
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
         sparsity=args.sparsity,

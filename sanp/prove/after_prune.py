@@ -34,6 +34,13 @@ def proof_properties(spec, resolver, action_kind: str) -> tuple[list[Property], 
     return props, None
 
 
+def check_provable(spec, action_kind: str) -> None:
+    """PropertyError, before a long prune run, when --prove would find nothing to prove."""
+    if not spec.properties and action_kind != "discrete":
+        raise PropertyError(f"{spec.source}: --prove has nothing to prove for a continuous policy; add "
+                            "prop statements to the spec (e.g. `prop close over domain: agrees within 0.1`)")
+
+
 def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0,
                  episodes: int = 200) -> tuple[dict[str, Any], list]:
     """Prove on `refined` (MLPPolicy) with `dense` as the reference; (the report's
@@ -48,9 +55,8 @@ def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0
         return visited_box(deployed(dense), binding, episodes=episodes, seed=seed, names=names)
 
     resolver = Resolver(spec, binding, refined.obs_dim, visited=visited)
+    check_provable(spec, refined.action_kind)
     props, note = proof_properties(spec, resolver, refined.action_kind)
-    if not props:
-        raise PropertyError(f"{spec.source}: --prove found nothing to prove; add prop statements to the spec")
     config = ProveConfig(timeout=timeout, seed=seed)
     results = prove_all(props, refined, dense, config=config)
     doc = prove_report(results, {"timeout": timeout, "reference": "the dense input policy",

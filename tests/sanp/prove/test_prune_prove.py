@@ -57,3 +57,15 @@ def test_the_differential_property_is_added_when_the_spec_has_none():
     full = stl.load(SPEC)
     props, _ = proof_properties(full, Resolver(full, None, 4, visited=lambda: dom), "discrete")
     assert [p.name for p in props] == ["push_right", "push_left", "same_as_dense"]
+
+
+def test_prune_prove_with_nothing_to_prove_stops_before_pruning(tmp_path, capsys):
+    # the continuous lander with a spec of requirements only: no differential property
+    # without a stated distance, so nothing to prove; refused at once, nothing written
+    spec = tmp_path / "lander.stl"
+    spec.write_text("\n".join(l for l in (ROOT / "specs/lunar_lander.stl").read_text().splitlines()
+                              if not l.startswith(("region ", "prop "))) + "\n")
+    out = tmp_path / "s.onnx"
+    assert main(["prune", str(ROOT / "zoo/lunar_lander/dense.onnx"), str(spec), "-o", str(out), "--prove"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--prove has nothing to prove" in err and len(err.splitlines()) == 1 and not out.exists()
