@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_options(e)
     e.add_argument("--vecnormalize", metavar="FILE")
     e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
+    from sanp.prove.command import add_arguments as add_prove_arguments, positive_seconds
+
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
     pr.add_argument("policy", metavar="POLICY")
     pr.add_argument("spec", metavar="SPEC")
@@ -180,8 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from OUT.onnx.ckpt.npz")
     pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+    pr.add_argument("--prove", action="store_true",
+                    help="after refinement, prove the spec's props and agreement with the dense "
+                    "policy over its visited region (Marabou); the outcome goes into the report")
+    pr.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
+                    help="seconds per property for --prove (default 30)")
     _storage_options(pr)
-    from sanp.prove.command import add_arguments as add_prove_arguments
 
     add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over "
                                        "observation boxes (exit 0 proved, 1 refuted, 3 unknown)"))
@@ -530,6 +536,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     spec = stl.load(args.spec)
     binding = bind(spec)
     dense = load_policy(args.policy, binding, args.vecnormalize)
+    if args.prove:
+        from sanp.prove.after_prune import check_provable
+
+        check_provable(spec, dense.action_kind)
     config = PruneConfig(
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
         sparsity=args.sparsity,
@@ -559,12 +569,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
         raise
     final = result.policy if args.no_compact else compact(result.policy)
     meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
+    proof = _prove_pruned(args, spec, binding, final, dense, log) if args.prove else None
+    if proof is not None:
+        meta["proof"] = proof["summary"]
     export_onnx(final, args.output, metadata=meta, storage=args.storage)
     print_prune(result)
     print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, final)['network']})")
     doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
                        output_path=args.output)
     doc = {**doc, "compaction": compaction_summary(result.policy, final)}
+    if proof is not None:
+        from sanp.prove.after_prune import refuted_details
+
+        verdict = {**doc["verdict"], "details": [*doc["verdict"]["details"], *refuted_details(proof)]}
+        doc = {**doc, "verdict": verdict, "proof": proof}
     if args.report:
         write_json(doc, args.report)
         print(f"report: {args.report}")
@@ -574,6 +592,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"plots: {len(files)} PNG files in {args.plots}")
     checkpoint.remove()
     return EXIT_OK if result.verdict.ok else EXIT_FOUND
+
+
+def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log) -> dict:
+    """`prune --prove`: the proof block of the report, printed as `sanp prove` prints."""
+    from sanp.prove.after_prune import prove_pruned
+    from sanp.prove.bab import ProveConfig
+    from sanp.prove.command import print_results
+
+    log(f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)")
+    proof, results = prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
+    print_results(results, ProveConfig(timeout=args.prove_timeout))
+    if proof["note"]:
+        print(f"proof: {proof['note']}")
+    return proof
 
 
 def cmd_prove(args: argparse.Namespace) -> int:

@@ -28,6 +28,10 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+positive_seconds = _positive(float)
+"""argparse type of a timeout: a positive, finite float."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
     positive_int, positive_float = _positive(int), _positive(float)
@@ -49,17 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
     p.add_argument("--json", metavar="FILE", help="write the JSON report here")
     p.add_argument("--plots", metavar="DIR", help="a PNG of the split for each property that was split")
-    p.add_argument("--properties", metavar="FILE.json", help=argparse.SUPPRESS)
-
-
-def properties_from_spec(spec: Any, resolver: Any) -> list:
-    """The spec's `prop` statements as properties (the spec language's converter)."""
-    from sanp.prove.properties import PropertyError
-
-    raise PropertyError(
-        f"{getattr(spec, 'source', 'the spec')}: reading prop statements from the spec is not "
-        "available yet; give the properties as JSON with --properties FILE.json"
-    )
+    p.add_argument("--properties", metavar="FILE.json",
+                   help="prove these JSON declarations instead of the spec's prop statements")
 
 
 def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plot_dir: Any) -> int:
@@ -70,6 +65,7 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     from sanp.prove.bab import ProveConfig
     from sanp.prove.declarations import load_json
     from sanp.prove.domain import Resolver, obs_names, visited_box
+    from sanp.prove.from_spec import properties_from_spec
     from sanp.prove.run import exit_code, prove_all, prove_report
     from sanp.report import file_sha256, write_json
 

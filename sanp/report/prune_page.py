@@ -156,6 +156,20 @@ def _heldout(hd: Mapping[str, Any], hs: Mapping[str, Any], figs: dict[str, Any],
             "note": "No held-out violation on either policy." if quiet else ""}
 
 
+def _proof(proof: Any) -> dict[str, Any] | None:
+    """The `prune --prove` block: one row per property (verdict and volume fractions)."""
+    if not isinstance(proof, Mapping):
+        return None
+    colours = {"proved": GREEN, "refuted": RED, "unknown": AMBER}
+    rows = [[cell(str(p.get("name", "–")), bold=True), fmt(p.get("text")),
+             badge(str(p.get("verdict")), colours.get(p.get("verdict"), GREY)),
+             pct(get(p, "fractions", "proved")), pct(get(p, "fractions", "refuted")),
+             pct(get(p, "fractions", "unknown")), fmt(p.get("seconds"))]
+            for p in records(proof.get("properties"))]
+    note = f"Marabou, {fmt(proof.get('timeout'))} s per property; fractions are of the region's volume."
+    return {"rows": rows, "note": " ".join(filter(None, [note, proof.get("note")]))}
+
+
 def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The template's data for a prune report."""
     inp = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
@@ -183,5 +197,6 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "step1": _step1(doc, figs),
         "rounds": _rounds(rounds, figs),
         "heldout": _heldout(hd, hs, figs, get(doc, "heldout", "comparison")),
+        "proof": _proof(doc.get("proof")),
     }
 

@@ -62,7 +62,7 @@ def test_unknown_exits_3(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--properties", "{missing}"], "cannot read"),
     (["--properties", "{agrees}"], "--reference"),
-    ([], "give the properties as JSON with --properties"),
+    ([], "'same_as_dense': 'agrees' compares with a reference policy"),
     (["--properties", "{agrees}", "--timeout", "0"], "must be positive"),
     (["--properties", "{agrees}", "--reference", "nope.onnx"], "no such policy file"),
 ])
@@ -73,3 +73,15 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, message):
     assert main(["prove", POLICY, SPEC, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_properties_from_the_spec(tmp_path):
+    # specs/cartpole.stl: push_right and push_left proved in well under a second; the
+    # dense policy against itself over its visited domain does not finish in 2 s
+    out = tmp_path / "r.json"
+    code = main(["prove", POLICY, SPEC, "--reference", POLICY, "--timeout", "2", "--depth", "1",
+                 "--visited-episodes", "10", "--json", str(out)])
+    props = {p["name"]: p for p in json.loads(out.read_text())["properties"]}
+    assert code == 3 and list(props) == ["push_right", "push_left", "same_as_dense"]
+    assert props["push_right"]["verdict"] == props["push_left"]["verdict"] == "proved"
+    assert props["same_as_dense"]["verdict"] == "unknown" and props["same_as_dense"]["region"]["name"] == "domain"

@@ -1,0 +1,83 @@
+"""`sanp prune --prove`: the spec's props, and the differential property against the
+dense input, proved on the refined policy; the outcome as the prune report's `proof`
+block, a one-line summary for the ONNX metadata, and verdict details for what is refuted.
+
+Example:
+    >>> proof = prove_pruned(spec, binding, refined, dense, timeout=30)
+    >>> proof["summary"]
+    'push_right proved, push_left proved, same_as_dense refuted (proved 6.2%, refuted 12.9%, unknown 80.9%)'
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sanp.prove.bab import ProveConfig
+from sanp.prove.properties import Agrees, Property, PropertyError
+
+DIFFERENTIAL = "agrees_with_dense"
+"""The name of the differential property sanp adds when the spec has no `agrees` prop."""
+
+
+def proof_properties(spec, resolver, action_kind: str) -> tuple[list[Property], str | None]:
+    """The spec's props plus, for a discrete policy whose spec has no `agrees` prop,
+    `agrees` with the dense policy over the visited region; and a note on what was left
+    out (a continuous policy's differential property needs a distance the spec states)."""
+    from sanp.prove.from_spec import properties_from_spec
+
+    props = properties_from_spec(spec, resolver) if spec.properties else []
+    if any(isinstance(p.conclusion, Agrees) for p in props):
+        return props, None
+    if action_kind != "discrete":
+        return props, ("no differential property: a continuous policy needs a distance, "
+                       "write `prop NAME over REGION: agrees within D` in the spec")
+    props.append(Property(DIFFERENTIAL, resolver.visited(), Agrees(), (), "visited"))
+    return props, None
+
+
+def check_provable(spec, action_kind: str) -> None:
+    """PropertyError, before a long prune run, when --prove would find nothing to prove."""
+    if not spec.properties and action_kind != "discrete":
+        raise PropertyError(f"{spec.source}: --prove has nothing to prove for a continuous policy; add "
+                            "prop statements to the spec (e.g. `prop close over domain: agrees within 0.1`)")
+
+
+def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0,
+                 episodes: int = 200) -> tuple[dict[str, Any], list]:
+    """Prove on `refined` (MLPPolicy) with `dense` as the reference; (the report's
+    `proof` block, the PropertyResults for the console)."""
+    from sanp.prove.domain import Resolver, obs_names, visited_box
+    from sanp.prove.run import prove_all, prove_report
+    from sanp.runtime import deployed
+
+    names = obs_names(spec, refined.obs_dim)
+
+    def visited():
+        return visited_box(deployed(dense), binding, episodes=episodes, seed=seed, names=names)
+
+    resolver = Resolver(spec, binding, refined.obs_dim, visited=visited)
+    check_provable(spec, refined.action_kind)
+    props, note = proof_properties(spec, resolver, refined.action_kind)
+    config = ProveConfig(timeout=timeout, seed=seed)
+    results = prove_all(props, refined, dense, config=config)
+    doc = prove_report(results, {"timeout": timeout, "reference": "the dense input policy",
+                                 "visited_episodes": episodes, "seed": seed})
+    block = {"verdict": doc["verdict"], "timeout": timeout, "summary": summary(results),
+             "note": note, "properties": doc["properties"]}
+    return block, results
+
+
+def summary(results: list) -> str:
+    """'name verdict' per property, with the volume fractions where it is not proved."""
+    parts = []
+    for r in results:
+        f = r.fractions()
+        partial = "" if r.verdict == "proved" else \
+            f" (proved {f['proved']:.1%}, refuted {f['refuted']:.1%}, unknown {f['unknown']:.1%})"
+        parts.append(f"{r.prop.name} {r.verdict}{partial}")
+    return ", ".join(parts)
+
+
+def refuted_details(block: dict[str, Any]) -> list[str]:
+    """A verdict detail per refuted property."""
+    return [f"proof: property {p['name']} refuted ({p['text']}); counterexample in the report's proof block"
+            for p in block["properties"] if p["verdict"] == "refuted"]
