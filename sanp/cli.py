@@ -12,193 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sanp.cli_parser import build_parser
+
 EXIT_OK, EXIT_FOUND, EXIT_BAD, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def _whole(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        need = "a positive whole number" if minimum == 1 else f"{minimum} or more"
-        raise argparse.ArgumentTypeError(f"must be {need}, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _whole(text, 1)
-
-
-def _natural(text: str) -> int:
-    return _whole(text, 0)
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
-    return value
-
-
-def _workers(text: str) -> int:
-    from sanp.errors import SanpError
-    from sanp.limits import limit
-
-    value = _positive_int(text)
-    try:
-        most = limit("MAX_WORKERS")
-    except SanpError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if value > most:
-        raise argparse.ArgumentTypeError(
-            f"{value} is over sanp's limit of {most} worker processes; raise it with SANP_MAX_WORKERS=N")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse's usage errors exit 2 with one line
-        self.exit(EXIT_BAD, f"{self.prog}: error: {message}\n")
-
-
-ENV_HELP = "env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'"
-
-
-def _backend_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("where rollouts run")
-    g.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="local: this machine (default); ray: Ray tasks (pip install 'sanp[ray]')")
-    g.add_argument("--address", metavar="HOST:PORT",
-                   help="with --backend ray: join this running Ray cluster (default: start a "
-                   "private local instance for the run)")
-    g.add_argument("--workers", type=_workers, metavar="N",
-                   help="local: worker processes for batches of Box2D rollouts (default 1); "
-                   "ray without --address: CPUs of the local instance (default: all cores)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from sanp import __version__
-
-    p = _Parser(
-        prog="sanp",
-        description="Falsify deep-RL policies against STL safety specs, and prune them "
-        "without losing safety.",
-    )
-    p.add_argument("--version", action="version", version=f"sanp {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    c = sub.add_parser("check", help="parse and type-check spec files")
-    c.add_argument("specs", nargs="+", metavar="SPEC")
-
-    v = sub.add_parser("verify", help="search for episodes that violate a spec")
-    v.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
-    v.add_argument("spec", metavar="SPEC")
-    v.add_argument("--budget", type=_positive_int, default=100, help="rollouts (default 100)")
-    v.add_argument("--optimizer", choices=["bo", "random"], default="bo")
-    v.add_argument("--seed", type=_natural, default=0)
-    v.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
-                   help="confidence level of the violation-rate bound of uniform sampling (default 0.95)")
-    v.add_argument("--target-rate", type=_fraction, metavar="EPS",
-                   help="with --optimizer random: sample until the violation-rate bound is at most EPS, "
-                   "a violation is found, or the budget ends")
-    v.add_argument("--requirement", action="append", metavar="NAME",
-                   help="falsify only this requirement (repeatable)")
-    v.add_argument("--all", action="store_true",
-                   help="spend the whole budget and collect every counterexample")
-    v.add_argument("--mode", choices=["joint", "each"], default="joint",
-                   help="joint: one search minimising the worst requirement; each: one "
-                   "search per requirement (budget each)")
-    _backend_options(v)
-    v.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
-    v.add_argument("--json", metavar="FILE", help="write the JSON report here")
-    v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
-
-    x = sub.add_parser("export", help="write a policy compacted, as ONNX or as C for a microcontroller")
-    x.add_argument("policy", metavar="POLICY")
-    x.add_argument("-o", "--output", required=True, metavar="OUT.onnx|OUT.c|OUT.pt")
-    x.add_argument("--env", metavar="ENV", help="the env, for files that do not say their action space")
-    x.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
-    _storage_options(x)
-
-    i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
-    i.add_argument("model", metavar="MODEL")
-    i.add_argument("--vecnormalize", metavar="FILE")
-    i.add_argument("--env", required=True, metavar="ENV", help=ENV_HELP)
-    i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
-    i.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
-
-    e = sub.add_parser("eval", help="mean, min, max return and episode length")
-    e.add_argument("policy", metavar="POLICY")
-    e.add_argument("spec", nargs="?", metavar="SPEC")
-    e.add_argument("--env", metavar="ENV", help=ENV_HELP)
-    e.add_argument("--episodes", type=_positive_int, default=100)
-    e.add_argument("--seed", type=_natural, default=0)
-    e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
-    _backend_options(e)
-    e.add_argument("--vecnormalize", metavar="FILE")
-    e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
-    from sanp.prove.command import add_arguments as add_prove_arguments, positive_seconds
-
-    pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
-    pr.add_argument("policy", metavar="POLICY")
-    pr.add_argument("spec", metavar="SPEC")
-    pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
-    pr.add_argument("--recipe", choices=["paper", "deep"], default="paper",
-                    help="paper: one-shot pruning and restoration of dense weights (the AAAI 2023 "
-                    "method, default); deep: gradual pruning with sparse fine-tuning, and a repair "
-                    "that fine-tunes before it restores")
-    pr.add_argument("--deep-max-sparsity", type=_fraction, metavar="K",
-                    help="deep recipe: stop the schedule at this sparsity (default 0.999)")
-    pr.add_argument("--deep-time-limit", type=float, metavar="SECONDS",
-                    help="deep recipe: stop the schedule after this long, keeping the sparsest "
-                    "passing policy (default: none)")
-    pr.add_argument("--criterion", choices=["magnitude", "activation"], default="magnitude")
-    pr.add_argument("--scope", choices=["layer", "global"], default="global")
-    pr.add_argument("--sparsity", type=_fraction, metavar="K",
-                    help="prune exactly this fraction in step 1 (default: the largest whose "
-                    "mean reward reaches the spec's cutoff)")
-    pr.add_argument("--budget", type=_positive_int, default=100,
-                    help="falsifier rollouts per refinement round (default 100)")
-    pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")
-    pr.add_argument("--round-uniform", type=_natural, default=1000,
-                    help="uniform points per round beside BO (default 1000; 0 for BO only)")
-    pr.add_argument("--episodes", type=_positive_int, default=100,
-                    help="episodes per mean-reward estimate (default 100)")
-    pr.add_argument("--heldout-budget", type=_positive_int, default=200,
-                    help="held-out BO rollouts per policy (default 200)")
-    pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
-                    help="held-out uniform points per policy (default 1000)")
-    pr.add_argument("--seed", type=_natural, default=0)
-    pr.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
-                    help="confidence level of violation-rate bounds and the dense-vs-sparse test "
-                    "(default 0.95)")
-    _backend_options(pr)
-    pr.add_argument("--vecnormalize", metavar="FILE")
-    pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
-    pr.add_argument("--resume", action="store_true",
-                    help="continue an interrupted run from OUT.onnx.ckpt.npz")
-    pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
-    pr.add_argument("--prove", action="store_true",
-                    help="after refinement, prove the spec's props and agreement with the dense "
-                    "policy over its visited region (Marabou); the outcome goes into the report")
-    pr.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
-                    help="seconds per property for --prove (default 30)")
-    _storage_options(pr)
-
-    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over "
-                                       "observation boxes (exit 0 proved, 1 refuted, 3 unknown)"))
-    rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
-    rp.add_argument("run", metavar="RUN.json")
-    rp.add_argument("-o", "--output", required=True, metavar="report.html")
-    rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
-                    help="embed an existing PNG, e.g. a prune run's weights.png (repeatable)")
-    rp.add_argument("--max-mb", type=_positive_int, default=64, metavar="MB",
-                    help="largest report read, in MiB (default 64)")
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,9 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD
     import stl
-    from sanp.errors import SanpError
-
     from sanp import backends
+    from sanp.errors import SanpError
 
     # SIGTERM stops a run the way Ctrl-C does: cleanly, checkpoint intact. Pool workers
     # put SIGTERM back to its default action (sanp.backends.local says why).
@@ -258,8 +73,6 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-EXPECT_HELP = ("the mean return the model is known to reach: warn when its first 5 episodes fall far "
-               "below (a forgotten --vecnormalize, the wrong env)")
 
 
 def _warn_if_below(returns: Any, expected: float | None) -> None:
@@ -273,14 +86,6 @@ def _warn_if_below(returns: Any, expected: float | None) -> None:
     if first < expected - max(0.25 * abs(expected), 1.0):
         print(f"warning: the first {min(5, len(returns))} episodes returned {first:.1f} on average, far "
               f"below the expected {expected:g}; check --vecnormalize and the env", file=sys.stderr)
-
-
-def _storage_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--storage", choices=["dense", "sparse"], default="dense",
-                   help="ONNX weights as plain dense initializers (default; every consumer reads them) "
-                   "or as sparse initializers where smaller")
-    p.add_argument("--no-compact", action="store_true",
-                   help="keep every hidden unit (default: remove units that no longer matter)")
 
 
 def _check_output(path: str | None, *inputs: str | None) -> None:
@@ -511,22 +316,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     import stl
-    from sanp.compact import compact, compaction_metadata, compaction_summary
-    from sanp.console import console, print_prune
-    from sanp.envs import bind
-    from sanp.formats.onnx_writer import export_onnx
-    from sanp.method import PruneConfig, prune_and_refine
-    from sanp.method.checkpoint import Checkpoint
-    from sanp.report import (
-        file_sha256,
-        jsonable,
-        plot_prune,
-        prune_metadata,
-        prune_report,
-        write_json,
-    )
-
     from sanp.atomic import check_outputs, hold_lock
+    from sanp.console import console
+    from sanp.envs import bind
+    from sanp.method import prune_and_refine
+    from sanp.method.checkpoint import Checkpoint
+    from sanp.report import file_sha256, jsonable
 
     check_outputs({"-o": args.output, "--report": args.report,
                    "the checkpoint": f"{args.output}.ckpt.npz"},
@@ -540,13 +335,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         from sanp.prove.after_prune import check_provable
 
         check_provable(spec, dense.action_kind)
-    config = PruneConfig(
-        criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
-        sparsity=args.sparsity,
-        rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
-        heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
-        recipe=args.recipe, deep=_deep_config(args),
-    )
+    config = _prune_config(args)
     err = console(stderr=True)
     start = time.perf_counter()
 
@@ -567,6 +356,31 @@ def cmd_prune(args: argparse.Namespace) -> int:
             err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
                       f"  sanp {resume} --resume")
         raise
+    _write_prune_outputs(args, result, spec, binding, dense, log)
+    checkpoint.remove()
+    return EXIT_OK if result.verdict.ok else EXIT_FOUND
+
+
+def _prune_config(args: argparse.Namespace) -> Any:
+    from sanp.method import PruneConfig
+
+    return PruneConfig(
+        criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
+        sparsity=args.sparsity,
+        rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
+        heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
+        recipe=args.recipe, deep=_deep_config(args),
+    )
+
+
+def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, binding: Any, dense: Any,
+                         log: Any) -> None:
+    """The compacted ONNX (with the proof, under --prove), the summary, the report and plots."""
+    from sanp.compact import compact, compaction_metadata, compaction_summary
+    from sanp.console import print_prune
+    from sanp.formats.onnx_writer import export_onnx
+    from sanp.report import plot_prune, prune_metadata, prune_report, write_json
+
     final = result.policy if args.no_compact else compact(result.policy)
     meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
     proof = _prove_pruned(args, spec, binding, final, dense, log) if args.prove else None
@@ -590,8 +404,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
         nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
         files = plot_prune(doc, nets, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
-    checkpoint.remove()
-    return EXIT_OK if result.verdict.ok else EXIT_FOUND
 
 
 def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log) -> dict:
