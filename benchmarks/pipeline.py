@@ -28,7 +28,6 @@ from sanp.method.repair import gradient_scores, repair, restore
 from sanp.method.step1 import importance, prune
 from sanp.runtime import deployed
 from sanp.rollout import run_batch
-from sanp.runtime import deployed
 
 sys.path.insert(0, str(Path(__file__).parent))
 from paper_table import machine  # noqa: E402

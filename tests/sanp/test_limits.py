@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import resource
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from sanp import formats as policies
 from sanp.cli import main
 
 SPECS = Path(__file__).resolve().parents[3] / "specs"

@@ -12,7 +12,6 @@ import stl
 from sanp import formats as policies
 from sanp.envs import bind
 from sanp.errors import OptionError
-from sanp.falsify import FalsifyConfig, falsify
 from sanp.method.deep import (
     DeepConfig,
     RepairConfig,
@@ -23,8 +22,8 @@ from sanp.method.deep import (
     prune_to,
 )
 from sanp.method.finetune import FinetuneConfig
-from sanp.method.step1 import importance, prune, search_sparsity
-from sanp.method.recover import find_recovery_states, is_safe
+from sanp.method.step1 import importance, search_sparsity
+from sanp.method.recover import is_safe
 from sanp.rollout import run_batch
 from sanp.runtime import deployed
 
@@ -119,14 +118,8 @@ def test_deep_recipe_refuses_a_spec_without_cutoff(cartpole, spec_from_text):
         deep_compress(dense, binding, spec)
 
 
-def test_finetune_repair_keeps_the_sparsity_and_reports_what_it_fixed(cartpole):
-    spec, binding, dense = cartpole
-    visits = run_batch(dense, binding, [None] * 5, list(range(5)), record_states=False)
-    states = np.concatenate([t.observations for t in visits])
-    sparse = prune(dense, 0.98, importance(dense, "activation", states), "global")
-    found = falsify(sparse, binding, spec, FalsifyConfig(budget=30, optimizer="random", seed=3, collect_all=True))
-    assert found.counterexamples, "the over-pruned policy should be falsifiable"
-    rec = find_recovery_states(dense, binding, spec, found.counterexamples, spec.reward_threshold)
+def test_finetune_repair_keeps_the_sparsity_and_reports_what_it_fixed(falsified_cartpole):
+    spec, binding, dense, sparse, found, rec, states = falsified_cartpole
     cfg = RepairConfig(iterations=3, finetune=FinetuneConfig(steps=300, lr=3e-3), episodes=20)
     pol, fixed, info = finetune_repair(sparse, dense, binding, spec, found.counterexamples, rec,
                                        anchor_states=states, config=cfg)

@@ -7,37 +7,23 @@ import numpy as np
 import pytest
 import torch
 
-import stl
-from sanp import formats as policies
-from sanp.envs import bind
-from sanp.falsify import FalsifyConfig, falsify
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
 from sanp.method.deep import DeepConfig
 from sanp.method.deep_repair import deep_repair
 from sanp.method.finetune import FinetuneConfig, finetune
-from sanp.method.recover import find_recovery_states
 from sanp.method.repair import repair
-from sanp.method.step1 import SparsitySearch, importance, prune
-from sanp.rollout import run_batch
+from sanp.method.step1 import SparsitySearch
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def case():
+def case(falsified_cartpole):
     """The CartPole zoo policy pruned one-shot to 98% (beyond what it survives), its
-    counterexamples from 30 uniform points and their recovery states."""
-    spec = stl.load(ROOT / "specs" / "cartpole.stl")
-    binding = bind(spec)
-    dense = policies.load(ROOT / "zoo" / "cartpole" / "dense.onnx")
-    visits = run_batch(dense, binding, [None] * 5, list(range(5)), record_states=False)
-    states = np.concatenate([t.observations for t in visits])
-    sparse = prune(dense, 0.98, importance(dense, "activation", states), "global")
-    found = falsify(sparse, binding, spec, FalsifyConfig(budget=30, optimizer="random", seed=3, collect_all=True))
-    assert found.counterexamples, "the over-pruned policy should be falsifiable"
-    rec = find_recovery_states(dense, binding, spec, found.counterexamples, spec.reward_threshold)
+    recovery states and the states of 5 dense episodes."""
+    spec, binding, dense, sparse, _found, rec, states = falsified_cartpole
     return spec, binding, dense, sparse, rec, states
 
 

@@ -13,8 +13,7 @@ from sanp.envs import bind
 from sanp.falsify import Counterexample, FalsifyConfig, falsify, score
 from sanp.method.recover import find_recovery_states, is_safe
 from sanp.method.repair import gradient_scores, repair, restore
-from sanp.method.step1 import importance, prune
-from sanp.rollout import continue_batch, run, run_batch
+from sanp.rollout import continue_batch, run
 from sanp.runtime import deployed
 
 torch.set_num_threads(1)
@@ -22,14 +21,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def setting():
-    spec = stl.load(ROOT / "specs" / "cartpole.stl")
-    binding = bind(spec)
-    dense = policies.load(ROOT / "zoo" / "cartpole" / "dense.onnx")
-    visits = run_batch(dense, binding, [None] * 5, list(range(5)), record_states=False)
-    states = np.concatenate([t.observations for t in visits])
+def setting(overpruned_cartpole):
     # One-shot pruned far past what is safe: many counterexamples, all recoverable.
-    sparse = prune(dense, 0.994, importance(dense, "activation", states), "global")
+    spec, binding, dense, sparse, _states = overpruned_cartpole(0.994)
     return spec, binding, dense, sparse
 
 
