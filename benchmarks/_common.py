@@ -159,13 +159,18 @@ class Case:
     name: str
     policy: Path
     spec: Path
+    vecnormalize: Path | None = None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.policy, self.spec) + ((self.vecnormalize,) if self.vecnormalize else ())
 
     @property
     def available(self) -> bool:
-        return self.policy.exists() and self.spec.exists()
+        return all(p.exists() for p in self.files)
 
     def missing(self) -> str:
-        gone = [str(p.relative_to(ROOT)) for p in (self.policy, self.spec) if not p.exists()]
+        gone = [str(p) for p in self.files if not p.exists()]
         return f"{self.name}: missing {' and '.join(gone)}"
 
 
@@ -175,10 +180,20 @@ ZOO = (
     Case("bipedal_walker", ROOT / "zoo/bipedal_walker/dense.onnx", ROOT / "specs/bipedal_walker.stl"),
 )
 
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+SB3 = (
+    Case("sb3_ppo_cartpole", FIXTURES / "sb3-ppo-CartPole-v1.zip", ROOT / "specs/cartpole.stl"),
+    Case("sb3_trpo_lander", FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.zip", ROOT / "specs/lunar_lander.stl",
+         FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.vecnormalize.pkl"),
+    Case("sb3_ppo_walker", FIXTURES / "sb3-ppo-BipedalWalker-v3.zip", ROOT / "specs/bipedal_walker.stl",
+         FIXTURES / "sb3-ppo-BipedalWalker-v3.vecnormalize.pkl"),
+)
+"""Real Stable-Baselines3 zoo models (../shared/fixtures, not ours) against our specs."""
+
 
 def zoo(names: list[str] | None = None) -> tuple[list[Case], list[str]]:
     """The zoo cases asked for that exist, and a note for each one that does not."""
-    cases = [c for c in ZOO if not names or c.name in names]
+    cases = [c for c in ZOO + SB3 if (c in ZOO and not names) or (names and c.name in names)]
     return [c for c in cases if c.available], [c.missing() for c in cases if not c.available]
 
 
@@ -190,7 +205,8 @@ def load_case(case: Case):
 
     spec = stl.load(case.spec)
     binding = bind(spec)
-    dense = policy.load(case.policy, observation_space=binding.observation_space, action_space=binding.action_space)
+    dense = policy.load(case.policy, observation_space=binding.observation_space, action_space=binding.action_space,
+                        vecnormalize=case.vecnormalize)
     return spec, binding, dense
 
 

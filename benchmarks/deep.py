@@ -23,15 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, ZOO, load_case, machine, one_thread
+from _common import SB3, ZOO, load_case, machine, one_thread
 
 HELDOUT = 50_000_000
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-SB3 = {
-    "sb3_ppo_cartpole": (FIXTURES / "sb3-ppo-CartPole-v1.zip", None, ROOT / "specs/cartpole.stl"),
-    "sb3_trpo_lander": (FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.zip",
-                        FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.vecnormalize.pkl", ROOT / "specs/lunar_lander.stl"),
-}
 TARGETS = {"cartpole": 0.99, "lunar_lander": 0.90, "bipedal_walker": 0.85}
 
 
@@ -41,15 +35,7 @@ def _cpu() -> float:
 
 
 def _load(case: str):
-    if case in SB3:
-        import stl
-        from sanp import policy
-        from sanp.envs import bind
-
-        zp, vn, sp = SB3[case]
-        spec = stl.load(sp)
-        return spec, bind(spec), policy.load(zp, vecnormalize=vn) if vn else policy.load(zp)
-    return load_case(next(c for c in ZOO if c.name == case))
+    return load_case(next(c for c in ZOO + SB3 if c.name == case))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,7 +169,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--case", required=True, choices=[c.name for c in ZOO] + list(SB3))
+    r.add_argument("--case", required=True, choices=[c.name for c in ZOO + SB3])
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", required=True)
     r.add_argument("--only", choices=["deep", "paper", "both"], default="both")

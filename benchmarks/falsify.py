@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C
 import numpy as np
 
-from sanp import rollout
+from sanp import banks, rollout
 from sanp.falsify import BOConfig, FalsifyConfig, falsify, score
 from sanp.method.step1 import importance, prune
 from sanp.proposers import BOProposer
@@ -153,14 +153,14 @@ SUMMARY_HEADER = [
 
 def scalar_rollouts(actor, binding, points):
     """Prototype: one rollout per point with gymnasium's own scalar CartPole env
-    (`rollout._ScalarBank`) instead of the numpy-array bank, which costs more per step at
+    (`sanp.banks.ScalarBank`) instead of the numpy-array bank, which costs more per step at
     batch 1; checked to give the same trajectories."""
-    orig = rollout._bank
-    rollout._bank = lambda b, n: rollout._ScalarBank(b, n)
+    orig = banks.make_bank
+    banks.make_bank = lambda b, n: banks.ScalarBank(b, n)
     try:
         return [rollout.run_batch(actor, binding, [q], record_states=False)[0] for q in points]
     finally:
-        rollout._bank = orig
+        banks.make_bank = orig
 
 
 def check_scalar_bank(actor, binding, points) -> bool:
@@ -437,9 +437,9 @@ def main() -> int:
         "*candidates* is the vectorised call alone; *rollout*: one `run_batch` of one point (200 steps) with the onnxruntime actor (as `sanp verify` runs it); "
         "*rollout, torch actor*: the same with the `MLPPolicy` itself. "
         "*per iteration* = (fit + 4 updates)/5 + acquisition (hyper_every = 5). *rollout, scalar bank*: the "
-        "same rollout with gymnasium's scalar CartPole env stepped by `rollout._ScalarBank` (a prototype, without recording "
+        "same rollout with gymnasium's scalar CartPole env stepped by `sanp.banks.ScalarBank` (a prototype, without recording "
         "states, which the falsifier's rollouts do at a negligible cost: `run_batch` uses the numpy-array "
-        "`_CartPoleBank` for every batch size); on 50 points its "
+        "`CartPoleBank` for every batch size); on 50 points its "
         f"trajectories are {'identical to' if scalar_same else 'DIFFERENT from'} the array bank's."),
         "",
     ]

@@ -27,18 +27,23 @@ import _common as C
 ROOT = C.ROOT
 WORK = ROOT / "out" / "paper_table"
 ENVS = {
-    "cartpole": ("specs/cartpole.stl", "94.6% (37 counterexamples at 95%)"),
-    "lunar_lander": ("specs/lunar_lander.stl", "39.48%"),
-    "bipedal_walker": ("specs/bipedal_walker.stl", "42.35%"),
+    "cartpole": "94.6% (37 counterexamples at 95%)",
+    "lunar_lander": "39.48%",
+    "bipedal_walker": "42.35%",
+    "sb3_ppo_cartpole": "",
+    "sb3_trpo_lander": "",
+    "sb3_ppo_walker": "",
 }
-RECIPES = ("paper",)
-"""The repair recipes this script can run; a row's recipe is part of its path."""
+"""Our zoo policies (with the paper's final sparsity) and the SB3 fixtures (not in the paper)."""
+RECIPES = ("paper", "deep")
+"""`sanp prune --recipe` values; a row's recipe is part of its path."""
 
 
 def run(args: argparse.Namespace) -> int:
     from sanp.backends import BackendConfig, use
     from sanp.formats.onnx_writer import export_onnx
     from sanp.method import PruneConfig, prune_and_refine
+    from sanp.method.deep import DeepConfig
     from sanp.report import prune_metadata, prune_report, write_json
 
     C.one_thread()
@@ -60,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
             config = PruneConfig(criterion=args.criterion, scope=args.scope, episodes=args.episodes,
                                  budget=args.budget, round_uniform=args.round_uniform, rounds=args.rounds,
                                  heldout_budget=args.heldout_budget, heldout_uniform=args.heldout_uniform,
-                                 seed=seed)
+                                 seed=seed, recipe=args.recipe,
+                                 deep=DeepConfig(time_limit=args.deep_time_limit))
             t0 = time.perf_counter()
             with use(BackendConfig("local", args.workers)):
                 result = prune_and_refine(
@@ -105,7 +111,8 @@ def _row(doc: dict) -> dict:
         "step1_dip": any(not h["passes"] for h in doc["step1"]["scan"] if h["k"] < doc["step1"]["k"]),
         "p_nonmonotone": sum(_nonmonotone(r["p_trials"]) for r in rounds),
         "p_rounds": sum(bool(r["p_trials"]) for r in rounds),
-        "wall": doc.get("benchmark", {}).get("wall_s", sum(doc["timing"].values())),
+        "wall": doc.get("benchmark", {}).get("wall_s", sum(v for k, v in doc["timing"].items()
+                                                            if not k.startswith("step1_deep_"))),
     }
 
 
@@ -128,7 +135,7 @@ def _spread(values: list[float], fmt: str) -> str:
 def table(args: argparse.Namespace) -> int:
     summary, runs, notes = [], [], []
     for recipe_dir in sorted(p for p in WORK.iterdir() if p.is_dir()) if WORK.exists() else []:
-        for env, (_, paper) in ENVS.items():
+        for env, paper in ENVS.items():
             docs = [json.loads(p.read_text()) for p in sorted((recipe_dir / env).glob("seed*.json"))]
             if not docs:
                 continue
@@ -192,7 +199,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
+    r.add_argument("--envs", nargs="+", default=list(ENVS)[:3], choices=list(ENVS))
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     r.add_argument("--recipe", default="paper", choices=RECIPES)
     r.add_argument("--criterion", default="activation", choices=["magnitude", "activation"])
@@ -203,6 +210,7 @@ def main() -> int:
     r.add_argument("--heldout-budget", type=int, default=200)
     r.add_argument("--heldout-uniform", type=int, default=1000)
     r.add_argument("--episodes", type=int, default=100)
+    r.add_argument("--deep-time-limit", type=float, help="seconds for the deep recipe's schedule")
     r.add_argument("--workers", type=int, default=1, help="processes for Box2D rollout batches")
     r.add_argument("--force", action="store_true", help="rerun seeds whose report exists")
     t = sub.add_parser("table")

@@ -35,7 +35,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from sanp import rollout
+from sanp import banks, rollout
 from sanp.runtime import deployed
 
 # ------------------------------------------------------------------------- variants
@@ -80,7 +80,7 @@ def lean_returns(actor, binding, episodes: int, seed: int) -> np.ndarray:
     Trajectory is built). Each return is summed over exactly the episode's rewards, as
     `Trajectory.total_reward` does, so the results are bit-identical."""
     n, horizon = episodes, binding.horizon
-    bank = rollout._bank(binding, n)
+    bank = banks.make_bank(binding, n)
     try:
         obs = np.array([bank.reset(i, None, seed + i) for i in range(n)], dtype=np.float32)
         rew = np.zeros((n, horizon))
@@ -180,7 +180,7 @@ def breakdown(actor, binding, episodes: int, seed: int) -> dict[str, float]:
     timed_actor = TimedActor(actor)
     step_s = [0.0]
     originals = {}
-    for cls in (rollout._ScalarBank, rollout._CartPoleBank):
+    for cls in (banks.ScalarBank, banks.CartPoleBank):
         originals[cls] = cls.step
 
         def wrapped(self, idx, actions, _orig=cls.step):

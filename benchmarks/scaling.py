@@ -129,10 +129,10 @@ def measure_config(label: str, config: BackendConfig | None, cases: list, repeat
 
 def gp_step_seconds(dim: int, n: int = 60) -> float:
     """Median time of a GP proposal after 10..n evaluations (sanp's BO defaults)."""
-    from sanp.falsify import BOConfig, _BOProposer
+    from sanp.proposers import BOConfig, BOProposer
 
     rng = np.random.default_rng(0)
-    prop = _BOProposer(dim, BOConfig(), n, 0)
+    prop = BOProposer(dim, BOConfig(), n, 0)
     x = prop.propose(prop.chunk(n))
     prop.tell(x, rng.normal(size=len(x)))
     times = []

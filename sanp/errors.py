@@ -30,3 +30,7 @@ def first_line(exc: BaseException) -> str:
     one-line error messages that wrap a library's exception."""
     s = str(exc).strip().splitlines()
     return s[0] if s else type(exc).__name__
+
+
+class BackendError(SanpError):
+    """Raised when a backend cannot start or loses work it cannot recover."""

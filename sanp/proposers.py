@@ -12,12 +12,37 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from sanp.falsify import BOConfig
+
+@dataclass(frozen=True)
+class BOConfig:
+    """Settings of the Gaussian-process Bayesian optimiser."""
+
+    initial_design: int = 10
+    """Points drawn (Latin hypercube) before the GP proposes any; capped at budget."""
+    acquisition: Literal["EI", "LCB", "MPI"] = "LCB"
+    """Acquisition function; LCB with the weight below explores a bounded space well."""
+    exploration_weight: float = 2.0
+    """LCB's weight on the posterior standard deviation."""
+    jitter: float = 0.01
+    """EI/MPI's exploration jitter."""
+    kernel: Literal["matern52", "matern32", "rbf"] = "matern52"
+    ard: bool = True
+    """One lengthscale per dimension."""
+    hyper_every: int = 5
+    """Re-fit the GP hyperparameters every this many iterations (the GP's data is
+    updated every iteration); fitting them is most of the optimiser's overhead."""
+    hyper_max_iters: int = 200
+    """L-BFGS iterations of a hyperparameter fit."""
+    candidates: int = 1000
+    """Random points on which the acquisition is evaluated (one vectorised GP call)."""
+    local_starts: int = 2
+    """L-BFGS polishes of the acquisition, from the best candidates (GPyOpt's own
+    optimiser runs 5; two find the same optimum at less than half the cost here)."""
 
 
 # ------------------------------------------------------------------------ numpy rng

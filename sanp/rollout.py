@@ -19,8 +19,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sanp import backends
-from sanp.envs import Binding, CartPoleAdapter
+from sanp import backends, banks
+from sanp.envs import Binding
 from sanp.errors import EnvError
 from sanp.types import Actor, Point
 
@@ -75,110 +75,6 @@ class Trajectory:
         return out
 
 
-# ---------------------------------------------------------------------------- banks
-
-
-class _ScalarBank:
-    """N independent env instances stepped in turn."""
-
-    def __init__(self, binding: Binding, n: int):
-        self.binding = binding
-        self.envs = [binding.make() for _ in range(n)]
-        self.exact = binding.adapter.exact_state
-
-    def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
-        return self.binding.reset(self.envs[i], point, seed)
-
-    def state(self, i: int) -> Any:
-        return self.binding.adapter.get_state(self.envs[i])
-
-    def set_state(self, i: int, state: Any) -> np.ndarray:
-        return self.binding.adapter.set_state(self.envs[i], state)
-
-    def step(self, idx: np.ndarray, actions: np.ndarray):
-        obs, rew, term = [], np.zeros(len(idx)), np.zeros(len(idx), dtype=bool)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for j, i in enumerate(idx):
-                o, r, t, _, _ = self.envs[i].step(actions[j])
-                obs.append(o)
-                rew[j], term[j] = r, t
-        return np.asarray(obs, dtype=np.float32), rew, term
-
-    def close(self) -> None:
-        for env in self.envs:
-            env.close()
-
-
-class _CartPoleBank:
-    """CartPole's equations over arrays: the same float64 operations as
-    `CartPoleEnv.step`, elementwise, so trajectories equal the scalar env's."""
-
-    def __init__(self, binding: Binding, n: int):
-        self.binding = binding
-        self.env = binding.make()
-        self.s = np.zeros((n, 4), dtype=np.float64)
-        self.exact = True
-
-    def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
-        obs = self.binding.reset(self.env, point, seed)
-        self.s[i] = self.env.state
-        return obs
-
-    def state(self, i: int) -> Any:
-        return self.s[i].copy()
-
-    def set_state(self, i: int, state: Any) -> np.ndarray:
-        self.s[i] = state[0] if isinstance(state, tuple) else state
-        return self.s[i].astype(np.float32)
-
-    def step(self, idx: np.ndarray, actions: np.ndarray):
-        e = self.env
-        x, x_dot, theta, theta_dot = self.s[idx].T
-        force = np.where(np.asarray(actions) == 1, e.force_mag, -e.force_mag)
-        costheta = np.cos(theta)
-        sintheta = np.sin(theta)
-        temp = (force + e.polemass_length * np.square(theta_dot) * sintheta) / e.total_mass
-        thetaacc = (e.gravity * sintheta - costheta * temp) / (
-            e.length * (4.0 / 3.0 - e.masspole * np.square(costheta) / e.total_mass)
-        )
-        xacc = temp - e.polemass_length * thetaacc * costheta / e.total_mass
-        if e.kinematics_integrator == "euler":
-            x = x + e.tau * x_dot
-            x_dot = x_dot + e.tau * xacc
-            theta = theta + e.tau * theta_dot
-            theta_dot = theta_dot + e.tau * thetaacc
-        else:
-            x_dot = x_dot + e.tau * xacc
-            x = x + e.tau * x_dot
-            theta_dot = theta_dot + e.tau * thetaacc
-            theta = theta + e.tau * theta_dot
-        new = np.stack([x, x_dot, theta, theta_dot], axis=1)
-        self.s[idx] = new
-        term = (
-            (x < -e.x_threshold)
-            | (x > e.x_threshold)
-            | (theta < -e.theta_threshold_radians)
-            | (theta > e.theta_threshold_radians)
-        )
-        if e._sutton_barto_reward:
-            rew = np.where(term, -1.0, 0.0)
-        else:
-            rew = np.ones(len(idx))
-        return new.astype(np.float32), rew, term
-
-    def close(self) -> None:
-        self.env.close()
-
-
-def _array_bank(binding: Binding) -> bool:
-    return isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode")
-
-
-def _bank(binding: Binding, n: int):
-    return _CartPoleBank(binding, n) if _array_bank(binding) else _ScalarBank(binding, n)
-
-
 # ------------------------------------------------------------------------- the loop
 
 
@@ -231,31 +127,36 @@ def _simulate(
         finite = np.all(np.isfinite(obs), axis=1) & np.isfinite(rew)
         nonfinite[idx[~finite]] = True
         active[idx] = (remaining[idx] > 0) & ~term & finite
-    out = []
-    for i in range(n):
-        p_obs, p_act, p_rew, p_st = prefixes[i]
-        acts = np.array(act_log[i]) if act_log[i] else np.zeros((0,) + p_act.shape[1:])
-        if binding.action_kind == "discrete":
-            acts = acts.astype(np.int64)
-        else:
-            acts = acts.astype(np.float32).reshape((len(acts),) + p_act.shape[1:])
-        states = None
-        if record_states and bank.exact:
-            states = np.concatenate([p_st, np.array(st_log[i][: len(obs_log[i])])]) if len(p_st) else np.array(st_log[i])
-        out.append(
-            Trajectory(
-                point=points[i],
-                seed=seeds[i],
-                observations=np.concatenate([p_obs, np.array(obs_log[i], dtype=np.float32)]),
-                actions=np.concatenate([p_act, acts]) if len(p_act) else acts,
-                rewards=np.concatenate([p_rew, np.array(rew_log[i], dtype=np.float64)]),
-                terminated=bool(terminated[i]),
-                truncated=bool(not terminated[i] and not nonfinite[i]),
-                nonfinite=bool(nonfinite[i]),
-                states=states,
-            )
-        )
-    return out
+    logs = (obs_log, act_log, rew_log, st_log if record_states and bank.exact else None)
+    return [_trajectory(binding, prefixes[i], [log[i] if log else None for log in logs], points[i], seeds[i],
+                        bool(terminated[i]), bool(nonfinite[i])) for i in range(n)]
+
+
+def _trajectory(binding: Binding, prefix: tuple, logs: list, point: Point | None, seed: int,
+                terminated: bool, nonfinite: bool) -> Trajectory:
+    """One episode: the prefix before the simulated part, then what the loop logged
+    (observations, actions, rewards, and exact states or None)."""
+    p_obs, p_act, p_rew, p_st = prefix
+    obs_log, act_log, rew_log, st_log = logs
+    acts = np.array(act_log) if act_log else np.zeros((0,) + p_act.shape[1:])
+    if binding.action_kind == "discrete":
+        acts = acts.astype(np.int64)
+    else:
+        acts = acts.astype(np.float32).reshape((len(acts),) + p_act.shape[1:])
+    states = None
+    if st_log is not None:
+        states = np.concatenate([p_st, np.array(st_log[: len(obs_log)])]) if len(p_st) else np.array(st_log)
+    return Trajectory(
+        point=point,
+        seed=seed,
+        observations=np.concatenate([p_obs, np.array(obs_log, dtype=np.float32)]),
+        actions=np.concatenate([p_act, acts]) if len(p_act) else acts,
+        rewards=np.concatenate([p_rew, np.array(rew_log, dtype=np.float64)]),
+        terminated=terminated,
+        truncated=not terminated and not nonfinite,
+        nonfinite=nonfinite,
+        states=states,
+    )
 
 
 def _empty_prefix(binding: Binding) -> tuple:
@@ -280,7 +181,7 @@ CARTPOLE_TASK = 256
 
 def task_slices(binding: Binding, n: int) -> list[slice]:
     """How a batch of `n` episodes is cut into tasks for parallel backends."""
-    if _array_bank(binding):
+    if banks.is_array_bank(binding):
         per = CARTPOLE_TASK
     else:
         per = max(1, -(-TASK_STEPS // binding.horizon))
@@ -330,7 +231,7 @@ def run_batch(
     spread = _spread(_run_task, (actor, binding, record_states), binding, list(zip(points, seeds)))
     if spread is not None:
         return spread
-    bank = _bank(binding, n)
+    bank = banks.make_bank(binding, n)
     try:
         obs0 = np.array([bank.reset(i, points[i], seeds[i]) for i in range(n)], dtype=np.float32)
         empty = _empty_prefix(binding)
@@ -378,7 +279,7 @@ def continue_batch(
     spread = _spread(_continue_task, (actor, binding), binding, list(starts))
     if spread is not None:
         return spread
-    bank = _bank(binding, n)
+    bank = banks.make_bank(binding, n)
     try:
         obs0 = []
         for k, (traj, i) in enumerate(starts):

@@ -16,16 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from sanp.errors import SanpError
+from sanp.errors import BackendError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 Kind = Literal["local", "ray"]
-
-
-class BackendError(SanpError):
-    """Raised when a backend cannot start or loses work it cannot recover."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sanp.backends import BackendError
+from sanp.errors import BackendError
 
 _POLL_S = 0.2
 _ALIVE = 0  # pools of this process that are running

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sanp.backends import BackendError
+from sanp.errors import BackendError
 
 # Lost workers (a killed process, a lost node) are retried this often per task.
 MAX_RETRIES = 3

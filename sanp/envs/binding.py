@@ -94,23 +94,7 @@ def bind(
         raise EnvError(f"{_where(spec, 'env')}render_mode is not an env option sanp takes (it runs envs "
                        "without a screen); remove it from the env line")
     adapter = make_adapter(env_id, env_kwargs)
-    known = {d.name: d for d in adapter.dimensions}
-    for name in search:
-        if name not in known:
-            valid = ", ".join(known) or "none (no search space is defined for this env)"
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            where = _where(spec, f"search:{name}")
-            raise EnvError(
-                f"{where}env {env_id} has no search dimension {name!r}{hint}; valid: {valid}"
-            )
-    if search:
-        space = tuple(
-            Dimension(n, float(lo), float(hi), known[n].default, known[n].doc)
-            for n, (lo, hi) in search.items()
-        )
-    else:
-        space = tuple(known[n] for n in adapter.default_search)
+    space = _search_space(adapter, env_id, search, spec)
     env = adapter.make()
     try:
         default_horizon = gym.spec(env_id).max_episode_steps or 1000
@@ -134,6 +118,27 @@ def bind(
         return binding
     finally:
         env.close()
+
+
+def _search_space(adapter: Any, env_id: str, search: Mapping[str, tuple[float, float]], spec: Any) -> tuple:
+    """The spec's search dimensions with the adapter's defaults and docs, or the
+    adapter's default space; an unknown name is an EnvError listing the valid ones."""
+    known = {d.name: d for d in adapter.dimensions}
+    for name in search:
+        if name not in known:
+            valid = ", ".join(known) or "none (no search space is defined for this env)"
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            where = _where(spec, f"search:{name}")
+            raise EnvError(
+                f"{where}env {env_id} has no search dimension {name!r}{hint}; valid: {valid}"
+            )
+    if search:
+        return tuple(
+            Dimension(n, float(lo), float(hi), known[n].default, known[n].doc)
+            for n, (lo, hi) in search.items()
+        )
+    return tuple(known[n] for n in adapter.default_search)
 
 
 def _check_signals(spec: Any, binding: Binding) -> None:

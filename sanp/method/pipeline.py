@@ -142,8 +142,9 @@ def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say
     t = time.perf_counter()
     res = deep_compress(dense, binding, spec, replace(config.deep, episodes=config.episodes, seed=config.seed),
                         log=say)
+    phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate
     return Progress(res.to_search(), res.policy, config.rounds == 0,
-                    times={"step1_deep": time.perf_counter() - t}, anchors=res.states)
+                    times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states)
 
 
 def _cutoff(spec: Any) -> float:

@@ -201,29 +201,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
     from sanp.method.step1 import parameter_sparsity
 
     cfg = result.config
-    rounds = []
-    for r in result.rounds:
-        rounds.append({
-            "round": r.index,
-            "seed": r.seed,
-            "evaluations": r.bo_evaluations,
-            "uniform_evaluations": r.uniform_evaluations,
-            "uniform_violations": r.uniform_violations,
-            "counterexamples": [
-                {"point": c.point, "violated": list(c.violated), "min_robustness": c.min_robustness,
-                 "step": c.step}
-                for c in r.counterexamples
-            ],
-            "dense_also_violates": r.dense_also_violates,
-            "recovered": r.recovered,
-            "unrecoverable": r.unrecoverable,
-            "repair": r.repair,
-            "p": r.p,
-            "restored_per_layer": list(r.restored) if r.restored is not None else None,
-            "unfixed": r.unfixed,
-            "p_trials": [list(t) for t in r.trials],
-            "sparsity": r.sparsity,
-        })
+    rounds = [_round_dict(r) for r in result.rounds]
     return jsonable({
         "schema": PRUNE_SCHEMA,
         "command": "prune",
@@ -262,6 +240,31 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
                     "comparison": result.comparison.to_json() if result.comparison else None},
         "timing": result.times,
     })
+
+
+def _round_dict(r: Any) -> dict[str, Any]:
+    """One falsify-recover-repair round of a prune report."""
+    return {
+        "round": r.index,
+        "seed": r.seed,
+        "evaluations": r.bo_evaluations,
+        "uniform_evaluations": r.uniform_evaluations,
+        "uniform_violations": r.uniform_violations,
+        "counterexamples": [
+            {"point": c.point, "violated": list(c.violated), "min_robustness": c.min_robustness,
+             "step": c.step}
+            for c in r.counterexamples
+        ],
+        "dense_also_violates": r.dense_also_violates,
+        "recovered": r.recovered,
+        "unrecoverable": r.unrecoverable,
+        "repair": r.repair,
+        "p": r.p,
+        "restored_per_layer": list(r.restored) if r.restored is not None else None,
+        "unfixed": r.unfixed,
+        "p_trials": [list(t) for t in r.trials],
+        "sparsity": r.sparsity,
+    }
 
 
 def _masks_digest(policy: Any) -> str:

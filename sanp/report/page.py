@@ -10,7 +10,7 @@ files given as `images`: the page needs nothing but itself.
     >>> doc = report.load("out/demo/prune.json")                       # doctest: +SKIP
     >>> report.write_html(doc, "prune.html", images={"|weights|": "out/demo/prune/weights.png"})  # doctest: +SKIP
 
-Table cells are plain strings or `cell(...)` dicts (code, bold, badge), or lists of them.
+Table cells and figures: `sanp.report.cells`.
 """
 from __future__ import annotations
 
@@ -20,40 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sanp.atomic import write_text
-from sanp.report.drawing import GREEN, GREY, RED, png_bytes, png_uri
+from sanp.report import prune_page, verify_page
+from sanp.report.cells import MAX_TABLE_ROWS, cell
+from sanp.report.drawing import GREEN, GREY, RED, png_uri
 from sanp.report.reading import VERIFY_SCHEMA, ReportError, check_schema, read_png
 from sanp.report.values import fmt, num, records
 
-MAX_TABLE_ROWS = 100
-"""Rows of a long table; the rest are counted, not listed."""
 MAX_SPEC_SHOWN = 20_000
 """Characters of the spec text shown on the page."""
-
-
-def cell(text: Any, *, code: bool = False, hash: bool = False, bold: bool = False,
-         badge: str | None = None) -> dict[str, Any]:
-    """A table cell with markup the template draws: code, a hash, bold text or a badge."""
-    return {"text": str(text), "code": code or hash, "hash": hash, "bold": bold, "badge": badge}
-
-
-def badge(text: str, colour: str) -> dict[str, Any]:
-    """A coloured label (a status) as a table cell."""
-    return cell(text, badge=colour)
-
-
-def figure(pair: tuple[Any, str] | None) -> dict[str, str] | None:
-    """A plots.*_figure result as the template's {uri, caption}."""
-    if pair is None:
-        return None
-    fig, caption = pair
-    return {"uri": png_uri(png_bytes(fig)), "caption": caption}
-
-
-def limited(rows: list[Any], what: str, limit: int = MAX_TABLE_ROWS) -> tuple[list[Any], str]:
-    """The first `limit` rows and a note counting the others."""
-    if len(rows) <= limit:
-        return rows, ""
-    return rows[:limit], f"{len(rows) - limit} more {what} are in the JSON."
 
 
 def inputs_context(doc: Mapping[str, Any], extra: list[tuple[str, Any]] = ()) -> dict[str, Any]:
@@ -126,8 +100,6 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
 
     `images` maps captions to existing PNG files to embed as well (e.g. the prune
     plots' weights.png, which the JSON cannot reproduce)."""
-    from sanp.report import prune_page, verify_page
-
     check_schema(doc, "report")
     extra = [{"uri": png_uri(read_png(path)), "caption": str(caption)}
              for caption, path in (images or {}).items()]

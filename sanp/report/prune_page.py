@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sanp.report import plots
+from sanp.report.cells import badge, cell, figure, limited
 from sanp.report.drawing import AMBER, GREEN, GREY, RED
-from sanp.report.page import badge, cell, figure, limited
 from sanp.report.values import basename, fmt, get, num, pct, records, sort_key, verdict_text
 
 MAX_ROUND_COLUMNS = 12

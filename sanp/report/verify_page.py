@@ -5,8 +5,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sanp.report import comparisons, plots
+from sanp.report.cells import badge, cell, figure, limited
 from sanp.report.drawing import GREEN, GREY, RED
-from sanp.report.page import badge, cell, figure, limited
 from sanp.report.values import basename, fmt, get, num, plus1, records, sort_key
 
 MAX_CEX_PLOTS = 8

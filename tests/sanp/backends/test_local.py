@@ -19,6 +19,7 @@ from sanp import backends, cli, rollout
 from sanp.backends import BackendConfig, BackendError
 from sanp.backends.local import LocalPool
 from sanp.envs import bind
+from sanp.commands.common import load_policy
 
 ROOT = Path(__file__).resolve().parents[3]
 FIX = ROOT.parent / "shared" / "fixtures"
@@ -83,7 +84,7 @@ def test_a_failed_task_stops_the_pool_at_once(cli_sigterm_handler, task, error, 
 def test_batch_spread_over_the_pool_equals_the_serial_run(monkeypatch):
     monkeypatch.setattr(rollout, "TASK_STEPS", 600)  # 5 episodes per task: several tasks
     b = bind(env_id="LunarLanderContinuous-v3", horizon=120)
-    actor = cli.load_policy(str(TRPO), b, str(TRPO_VN))
+    actor = load_policy(str(TRPO), b, str(TRPO_VN))
     from sanp.runtime import deployed
 
     ort = deployed(actor)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from sanp import cli, rollout
+from sanp.commands.common import load_policy
 from sanp.envs import bind
 
 # Ray is imported only once sanp starts it: its node address is fixed at import time.
@@ -101,7 +102,7 @@ def test_worker_killed_mid_batch_is_retried_with_the_same_result(ray_local, monk
     from sanp.runtime import deployed
 
     b = bind(stl.load(ROOT / "specs/bipedal_walker.stl"))
-    actor = deployed(cli.load_policy(str(ROOT / "zoo/bipedal_walker/dense.onnx"), b))
+    actor = deployed(load_policy(str(ROOT / "zoo/bipedal_walker/dense.onnx"), b))
     seeds = list(range(6))
     monkeypatch.setattr(rollout, "TASK_STEPS", 4800)  # 3 episodes per task: 2 tasks
     assert len(rollout.task_slices(b, len(seeds))) == 2

@@ -9,11 +9,14 @@ import torch
 
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
-from sanp.method.deep import DeepConfig
-from sanp.method.deep_repair import deep_repair
+from sanp.method.deep import DeepConfig, mean_reward
+from sanp.method.deep_repair import RepairConfig, deep_repair, finetune_repair
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.repair import repair
+from sanp.method.recover import is_safe
 from sanp.method.step1 import SparsitySearch
+from sanp.rollout import run_batch
+from sanp.runtime import deployed
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[3]
@@ -96,3 +99,42 @@ def test_a_deep_run_resumed_after_step_1_reaches_the_uninterrupted_result(case, 
     assert doc2 == doc
     for a, b in zip(whole.policy.linears, resumed.policy.linears):
         assert torch.equal(a.weight, b.weight)
+
+
+def test_finetune_repair_keeps_the_sparsity_and_reports_what_it_fixed(falsified_cartpole):
+    spec, binding, dense, sparse, found, rec, states = falsified_cartpole
+    cfg = RepairConfig(iterations=3, finetune=FinetuneConfig(steps=300, lr=3e-3), episodes=20)
+    pol, fixed, info = finetune_repair(sparse, dense, binding, spec, found.counterexamples, rec,
+                                       anchor_states=states, config=cfg)
+    assert pol.sparsity() == sparse.sparsity() == info.sparsity
+    assert all(torch.equal(a, b) for a, b in zip(pol.masks, sparse.masks))
+    for lin, m in zip(pol.linears, pol.masks):
+        assert torch.count_nonzero(lin.weight[m == 0]) == 0
+    rerun = run_batch(deployed(pol), binding, [c.point for c in found.counterexamples])
+    assert fixed == [is_safe(spec, t) for t in rerun]
+    assert info.fixed_per_iteration[0] == 0 and sum(fixed) == max(info.fixed_per_iteration) > 0
+    assert info.mean_reward == mean_reward(pol, binding, 20, 0)
+
+
+def test_a_finetune_that_breaks_the_kept_weights_loses_to_the_papers_restoration(case, monkeypatch):
+    """The mixed restoration (dense values beside fine-tuned ones) is chosen only when it
+    leaves no more counterexamples unfixed than the paper's: here the 'fine-tuned' policy
+    has its kept weights negated, so restoring only the pruned ones cannot fix it."""
+    import sanp.method.deep_repair as dr
+
+    spec, binding, dense, sparse, rec, states = case
+    broken = sparse.clone()
+    with torch.no_grad():
+        for lin in broken.linears:
+            lin.weight.neg_()
+    n = len(rec)
+
+    def fake(*_a, **_k):
+        return broken, [True] * (n - 1) + [False], dr.RepairInfo(1, (0, n - 1), broken.sparsity(), 1e9)
+
+    monkeypatch.setattr(dr, "finetune_repair", fake)
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10))
+    paper = repair(sparse, dense, binding, spec, rec, resolution=0.01)
+    mixed = repair(broken, dense, binding, spec, rec, resolution=0.01)
+    assert len(mixed.unfixed) > len(paper.unfixed)  # the premise
+    assert used == "restore" and fix.p == paper.p and fix.restored == paper.restored

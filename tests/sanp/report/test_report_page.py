@@ -18,7 +18,7 @@ import pytest
 from sanp_actors import LinearCartPole  # push right iff k.s > 0
 
 from sanp import report
-from sanp.cli import load_policy
+from sanp.commands.common import load_policy
 from sanp.envs import bind
 from sanp.errors import OutputError, SanpError
 from sanp.falsify import FalsifyConfig, falsify

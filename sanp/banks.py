@@ -1,0 +1,121 @@
+"""Banks of envs stepped together: N episodes advance with one policy call per step.
+CartPole steps as numpy arrays (the env's own float64 equations, elementwise, so
+trajectories equal the scalar env's bit for bit); every other env is N instances
+stepped in turn.
+
+Example:
+    >>> bank = make_bank(binding, 8)
+    >>> obs0 = bank.reset(0, None, seed=3)
+    >>> obs, rewards, terminated = bank.step(np.array([0]), np.array([1]))
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from sanp.envs import Binding, CartPoleAdapter
+from sanp.types import Point
+
+
+class ScalarBank:
+    """N independent env instances stepped in turn."""
+
+    def __init__(self, binding: Binding, n: int):
+        self.binding = binding
+        self.envs = [binding.make() for _ in range(n)]
+        self.exact = binding.adapter.exact_state
+
+    def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
+        return self.binding.reset(self.envs[i], point, seed)
+
+    def state(self, i: int) -> Any:
+        return self.binding.adapter.get_state(self.envs[i])
+
+    def set_state(self, i: int, state: Any) -> np.ndarray:
+        return self.binding.adapter.set_state(self.envs[i], state)
+
+    def step(self, idx: np.ndarray, actions: np.ndarray):
+        obs, rew, term = [], np.zeros(len(idx)), np.zeros(len(idx), dtype=bool)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for j, i in enumerate(idx):
+                o, r, t, _, _ = self.envs[i].step(actions[j])
+                obs.append(o)
+                rew[j], term[j] = r, t
+        return np.asarray(obs, dtype=np.float32), rew, term
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+class CartPoleBank:
+    """CartPole's equations over arrays: the same float64 operations as
+    `CartPoleEnv.step`, elementwise, so trajectories equal the scalar env's."""
+
+    def __init__(self, binding: Binding, n: int):
+        self.binding = binding
+        self.env = binding.make()
+        self.s = np.zeros((n, 4), dtype=np.float64)
+        self.exact = True
+
+    def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
+        obs = self.binding.reset(self.env, point, seed)
+        self.s[i] = self.env.state
+        return obs
+
+    def state(self, i: int) -> Any:
+        return self.s[i].copy()
+
+    def set_state(self, i: int, state: Any) -> np.ndarray:
+        self.s[i] = state[0] if isinstance(state, tuple) else state
+        return self.s[i].astype(np.float32)
+
+    def step(self, idx: np.ndarray, actions: np.ndarray):
+        e = self.env
+        x, x_dot, theta, theta_dot = self.s[idx].T
+        force = np.where(np.asarray(actions) == 1, e.force_mag, -e.force_mag)
+        costheta = np.cos(theta)
+        sintheta = np.sin(theta)
+        temp = (force + e.polemass_length * np.square(theta_dot) * sintheta) / e.total_mass
+        thetaacc = (e.gravity * sintheta - costheta * temp) / (
+            e.length * (4.0 / 3.0 - e.masspole * np.square(costheta) / e.total_mass)
+        )
+        xacc = temp - e.polemass_length * thetaacc * costheta / e.total_mass
+        if e.kinematics_integrator == "euler":
+            x = x + e.tau * x_dot
+            x_dot = x_dot + e.tau * xacc
+            theta = theta + e.tau * theta_dot
+            theta_dot = theta_dot + e.tau * thetaacc
+        else:
+            x_dot = x_dot + e.tau * xacc
+            x = x + e.tau * x_dot
+            theta_dot = theta_dot + e.tau * thetaacc
+            theta = theta + e.tau * theta_dot
+        new = np.stack([x, x_dot, theta, theta_dot], axis=1)
+        self.s[idx] = new
+        term = (
+            (x < -e.x_threshold)
+            | (x > e.x_threshold)
+            | (theta < -e.theta_threshold_radians)
+            | (theta > e.theta_threshold_radians)
+        )
+        if e._sutton_barto_reward:
+            rew = np.where(term, -1.0, 0.0)
+        else:
+            rew = np.ones(len(idx))
+        return new.astype(np.float32), rew, term
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def is_array_bank(binding: Binding) -> bool:
+    return isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode")
+
+
+def make_bank(binding: Binding, n: int) -> ScalarBank | CartPoleBank:
+    """CartPole's array stepper where it applies (no rendering), else N env instances."""
+    return CartPoleBank(binding, n) if is_array_bank(binding) else ScalarBank(binding, n)

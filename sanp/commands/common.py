@@ -1,0 +1,80 @@
+"""What several commands share: loading a policy for an env, checking outputs before any
+work, and the warning when a model returns far less than its user expects."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FOUND, EXIT_BAD, EXIT_INTERRUPTED = 0, 1, 2, 130
+"""Exit codes: success; a counterexample found or a verdict not ok; bad input; interrupted."""
+
+
+def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
+    """Load a policy and check that it fits the binding's observation and action spaces."""
+    import torch
+
+    from sanp import formats as policies
+    from sanp.errors import PolicyError
+
+    torch.set_num_threads(1)
+    try:
+        return policies.load(
+            path,
+            observation_space=binding.observation_space,
+            action_space=binding.action_space,
+            vecnormalize=vecnormalize,
+        )
+    except PolicyError as exc:
+        from sanp.envs import fitting_variant
+
+        fit = fitting_variant(binding, lambda b: policies.load(
+            path, observation_space=b.observation_space, action_space=b.action_space,
+            vecnormalize=vecnormalize))
+        if fit is None:
+            raise
+        raise PolicyError(f"{exc} — it fits {fit}") from None
+
+
+def warn_if_below(returns: Any, expected: float | None) -> None:
+    """A one-line warning when the first episodes' mean return is far (over a quarter of
+    |R|, at least 1) below what the user expects of the model."""
+    import numpy as np
+
+    if expected is None or not len(returns):
+        return
+    first = float(np.mean(returns[:5]))
+    if first < expected - max(0.25 * abs(expected), 1.0):
+        print(f"warning: the first {min(5, len(returns))} episodes returned {first:.1f} on average, far "
+              f"below the expected {expected:g}; check --vecnormalize and the env", file=sys.stderr)
+
+
+def check_output(path: str | None, *inputs: str | None) -> None:
+    """Fail before any work when an output cannot be written or would replace an input."""
+    from sanp.atomic import check_outputs
+
+    if path is not None:
+        check_outputs({"output": path}, inputs)
+
+
+def check_plot_dir(path: str | None) -> None:
+    """Fail before any work unless PNG files can be written into `path` (or it can be made):
+    a probe file proves it where permission bits cannot (root, read-only or pseudo file systems)."""
+    import tempfile
+
+    from sanp.errors import OutputError
+
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"--plots {p}: exists and is not a directory")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not p.exists() and not parent.is_dir():
+        raise OutputError(f"--plots {p}: directory {parent} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=p if p.exists() else parent, prefix=".sanp-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"--plots {p}: cannot write there ({exc.strerror or exc}); "
+                          "choose another directory") from None
