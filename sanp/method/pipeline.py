@@ -37,6 +37,9 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True, eq=False)
 class PruneResult:
+    """What `prune_and_refine` returns: step 1, every round, the refined policy, the
+    held-out check and the verdict."""
+
     config: PruneConfig
     dense_reward: float
     step1: SparsitySearch
