@@ -42,6 +42,8 @@ class Progress:
     times: dict[str, float] = field(default_factory=dict)
     anchors: np.ndarray | None = None
     """The deep recipe's training states (anchors of its fine-tuning repair)."""
+    levels: tuple[Any, ...] = ()
+    """The deep recipe's schedule levels, sparsest last (where its repair backs off to)."""
 
 
 class Checkpoint:
@@ -95,7 +97,10 @@ class Checkpoint:
                 "delete it or run without --resume"
             )
         n = len(dense.linears)
-        _check_masks(self.path, arrays, dense)
+        n_levels = state.get("levels", 0)
+        if not isinstance(n_levels, int) or not 0 <= n_levels <= 10_000:
+            raise OptionError(f"{self.path}: its level count is not a small integer; delete it to start over")
+        _check_masks(self.path, arrays, dense, ["step1", "sparse", *(f"level{j}" for j in range(n_levels))])
 
         def policy(name: str) -> Any:
             out = _with_masks(dense, [torch.as_tensor(arrays[f"{name}_{i}"].astype(np.float32)) for i in range(n)])
@@ -111,7 +116,8 @@ class Checkpoint:
                                tuple(SparsityStep(**x) for x in h["scan"]))
         return Progress(step1, policy("sparse"), bool(state["converged"]),
                         [_round_from_json(r) for r in state["rounds"]], _seen_from_json(state["seen"]),
-                        dict(state["times"]), arrays.get("anchors"))
+                        dict(state["times"]), arrays.get("anchors"),
+                        tuple(policy(f"level{j}") for j in range(n_levels)))
 
     def save(self, progress: Progress) -> None:
         s1 = progress.step1
@@ -121,11 +127,13 @@ class Checkpoint:
             "seen": _seen_to_json(progress.seen),
             "converged": progress.converged,
             "times": progress.times,
+            "levels": len(progress.levels),
             "version": self.VERSION,
             "fingerprint": self.fingerprint,
         }
         arrays: dict[str, np.ndarray] = {}
-        for name, pol in (("step1", s1.policy), ("sparse", progress.sparse)):
+        named = [("step1", s1.policy), ("sparse", progress.sparse)]
+        for name, pol in named + [(f"level{j}", p) for j, p in enumerate(progress.levels)]:
             for i, (lin, m) in enumerate(zip(pol.linears, pol.masks)):
                 arrays[f"{name}_{i}"] = m.detach().cpu().numpy().astype(np.uint8)
                 arrays[f"{name}_w{i}"] = lin.weight.detach().cpu().numpy()
@@ -152,8 +160,8 @@ def _digest(text: str, arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _check_masks(path: Path, masks: dict[str, np.ndarray], dense: Any) -> None:
-    for name in ("step1", "sparse"):
+def _check_masks(path: Path, masks: dict[str, np.ndarray], dense: Any, names: list[str]) -> None:
+    for name in names:
         for i, lin in enumerate(dense.linears):
             m = masks.get(f"{name}_{i}")
             if m is None or m.shape != tuple(lin.weight.shape) or not np.isin(m, (0, 1)).all():

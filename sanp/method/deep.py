@@ -118,6 +118,9 @@ class DeepResult:
     stop: str
     """Why the schedule stopped: "step" (the step fell below min_step), "max_sparsity",
     or "time_limit"."""
+    levels: tuple[Any, ...] = field(default=(), repr=False)
+    """Every level the schedule adopted (fine-tuned, reward at the cutoff), sparsest
+    last: where the deep repair can back off to."""
 
     def to_search(self) -> SparsitySearch:
         """The result in the shape of the paper's step 1 (k = sparsity reached; the first
@@ -214,7 +217,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     buf.add(gather(dense))
     current, cur_r = dense.clone(), dense_reward
     best, best_r = current, cur_r
-    step, history, stop = config.step, [], "step"
+    step, history, stop, levels = config.step, [], "step", []
     while step >= config.min_step:
         if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
             say(f"deep: time limit {config.time_limit:g} s reached")
@@ -231,13 +234,15 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
             step /= 2  # the guard kept every weight this step would remove
         elif passed:
             current, cur_r = cand, r
+            levels.append(cand)
             if cand.sparsity() > best.sparsity():
                 best, best_r = cand, r
         else:
             step /= 2
     times = {**timed.times, "total": time.perf_counter() - t0}
     say(f"deep: reached {best.sparsity():.2%} at mean reward {best_r:.2f} in {times['total']:.0f} s")
-    return DeepResult(best, best.sparsity(), best_r, dense_reward, threshold, tuple(history), buf.states, times, stop)
+    return DeepResult(best, best.sparsity(), best_r, dense_reward, threshold, tuple(history), buf.states, times, stop,
+                      tuple(levels))
 
 
 class _Timer:

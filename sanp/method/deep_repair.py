@@ -1,6 +1,8 @@
 """The deep recipe's repair of one round: fine-tune the surviving weights first (keeps
-the sparsity), and fall back to the paper's restoration when that does not fix every
-counterexample of the round with the mean reward at the cutoff.
+the sparsity); when that does not fix every counterexample of the round with the mean
+reward at the cutoff, back off to a less sparse level of the schedule or restore dense
+weights as the paper does, whichever leaves fewer counterexamples unfixed, then the
+sparser.
 
 `finetune_repair` fine-tunes only the surviving weights of a sparse policy on the
 recovery states and the states of the counterexample trajectories (plus anchor states
@@ -121,16 +123,24 @@ def finetune_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, counte
 
 def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Sequence[RecoveryState],
                 anchors: np.ndarray | None, threshold: float, config: PruneConfig,
-                say: Callable[[str], None] = lambda _m: None) -> tuple[Repair, str]:
-    """The round's repair and which one it was: "finetune" (every counterexample of
-    `states` fixed, reward at `threshold`, masks unchanged), "finetune+restore"
-    (restoration starting from the fine-tuned policy, which helped and kept the
-    reward, and left no more counterexamples unfixed than the paper's restoration at no
-    lower sparsity), or "restore" (restoration from `sparse`, as in the paper).
+                say: Callable[[str], None] = lambda _m: None, levels: Sequence[Any] = ()) -> tuple[Repair, str]:
+    """The round's repair and which one it was.
+
+    "finetune": the surviving weights fine-tuned until every counterexample of `states`
+    is fixed with the reward at `threshold`; masks unchanged. When that fails, the
+    candidates are "backoff" (the sparsest of the schedule's `levels` below the current
+    sparsity on which every counterexample is already safe; each level is a fine-tuned
+    network whose reward met the cutoff), "restore" (the paper's restoration from
+    `sparse`) and, when the fine-tune fixed some and kept the reward, "finetune+restore"
+    (restoration from the fine-tuned policy, kept only with the reward at the cutoff).
+    The one leaving the fewest counterexamples unfixed wins, then the sparsest.
 
     After a fine-tune, "p = 1" restores the dense values of the pruned weights only; the
     kept weights stay fine-tuned, so a counterexample can stay unfixed at p = 1 where the
-    paper's restoration (which reaches the dense network) would fix it.
+    paper's restoration (which reaches the dense network) would fix it. Dense values
+    beside fine-tuned ones can also make an incoherent network (measured on LunarLander:
+    p = 1 fixed none of 12 counterexamples, and the p = 0.001 then chosen violated all
+    230 uniform points of the next round); the levels are coherent networks.
     """
     cexs = [s.counterexample for s in states]
     rc = RepairConfig(finetune=config.deep.finetune, episodes=config.episodes, seed=config.seed)
@@ -140,21 +150,33 @@ def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Se
     if all(fixed) and reward_ok:
         return Repair(tuned, 0.0, tuple(0 for _ in tuned.linears), tuple(cexs), (), ()), "finetune"
     say(f"finetune repair fixed {sum(fixed)} of {len(cexs)} at mean reward {info.mean_reward:.2f}; "
-        "falling back to restoration")
+        "trying the schedule's levels and restoration")
+    candidates = [(repair(sparse, dense, binding, spec, states, resolution=config.resolution), "restore")]
+    back = backoff(sparse, levels, binding, spec, cexs)
+    if back is not None:
+        candidates.append((back, "backoff"))
     # finetune_repair returns its input when no fine-tune fixed more than before.
-    helped = sum(fixed) > info.fixed_per_iteration[0] and reward_ok
-    paper = repair(sparse, dense, binding, spec, states, resolution=config.resolution)
-    if not helped:
-        return paper, "restore"
-    # Restoring dense values beside fine-tuned ones can leave the network incoherent
-    # (measured on LunarLander: p = 1 fixed none of 12, and the p = 0.001 it then chose
-    # violated all 230 uniform points of the next round), so both restorations are
-    # run and the one that leaves fewer counterexamples unfixed wins, then the sparser;
-    # the mixed one must also keep the reward.
-    mixed = repair(tuned, dense, binding, spec, states, resolution=config.resolution)
-    if len(mixed.unfixed) <= len(paper.unfixed) and mixed.policy.sparsity() >= paper.policy.sparsity():
+    if sum(fixed) > info.fixed_per_iteration[0] and reward_ok:
+        mixed = repair(tuned, dense, binding, spec, states, resolution=config.resolution)
         r = mean_reward(mixed.policy, binding, config.episodes, config.seed)
         if r >= threshold:
-            return mixed, "finetune+restore"
-        say(f"restoration after the fine-tune drops the mean reward to {r:.2f}; using the paper's restoration")
-    return paper, "restore"
+            candidates.append((mixed, "finetune+restore"))
+        else:
+            say(f"restoration after the fine-tune drops the mean reward to {r:.2f}; not used")
+    return min(candidates, key=lambda c: (len(c[0].unfixed), -c[0].policy.sparsity()))
+
+
+def backoff(sparse: Any, levels: Sequence[Any], binding: Binding, spec: Any,
+            cexs: Sequence[Any]) -> Repair | None:
+    """The sparsest of `levels` below `sparse`'s sparsity on which every counterexample
+    in `cexs`, rerun from its point, is safe (None if there is none), as a Repair whose
+    `restored` counts the weights it keeps that `sparse` prunes. Levels are tried from
+    the sparsest down, each with one batch of reruns; nothing assumes that safety grows
+    as sparsity falls."""
+    for level in sorted((lv for lv in levels if lv.sparsity() < sparse.sparsity()), key=lambda lv: -lv.sparsity()):
+        safe, _ = _rerun(level, binding, spec, cexs)
+        if all(safe):
+            gained = tuple(int(((lm > 0) & (sm == 0)).sum()) for lm, sm in zip(level.masks, sparse.masks))
+            pruned = sum(int((sm == 0).sum()) for sm in sparse.masks)
+            return Repair(level, sum(gained) / max(pruned, 1), gained, tuple(cexs), (), ())
+    return None

@@ -94,7 +94,7 @@ def prune_and_refine(
         if run.converged:
             break
         outcome = refine_round(index, run.sparse, dense, dense_actor, binding, spec, threshold, config,
-                               run.times, say, anchors=run.anchors)
+                               run.times, say, anchors=run.anchors, levels=run.levels)
         run.rounds.append(outcome.round)
         run.seen.extend(outcome.recovery)
         run.sparse, run.converged = outcome.policy, outcome.round.clean
@@ -147,7 +147,8 @@ def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say
                         log=say)
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate
     return Progress(res.to_search(), res.policy, config.rounds == 0,
-                    times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states)
+                    times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,
+                    levels=res.levels)
 
 
 def _cutoff(spec: Any) -> float:

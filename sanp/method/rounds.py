@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +67,9 @@ class Round:
     sparsity: float
     """Sparsity after the round's repair."""
     repair: str | None = None
-    """The repair used: "restore" (the paper's), "finetune" (surviving weights trained,
-    sparsity kept) or "finetune+restore" (deep recipe); None when nothing was repaired."""
+    """The repair used: "restore" (the paper's), and with the deep recipe "finetune"
+    (surviving weights trained, sparsity kept), "backoff" (a less sparse level of the
+    schedule) or "finetune+restore"; None when nothing was repaired."""
 
     @property
     def clean(self) -> bool:
@@ -117,10 +118,12 @@ def find_counterexamples(sparse: Any, dense_actor: Any, binding: Binding, spec: 
 
 def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding: Binding, spec: Any,
                  threshold: float, config: PruneConfig, times: dict[str, float],
-                 say: Log = lambda _m: None, anchors: np.ndarray | None = None) -> RoundOutcome:
+                 say: Log = lambda _m: None, anchors: np.ndarray | None = None,
+                 levels: Sequence[Any] = ()) -> RoundOutcome:
     """Round `index` (1-based; falsifier seed config.seed + index): steps 2-5 on
     `sparse`. Wall times go into `times` under round<index>_<phase>. With the deep
-    recipe, `anchors` are states whose dense actions the fine-tuning repair keeps."""
+    recipe, `anchors` are states whose dense actions the fine-tuning repair keeps, and
+    `levels` the schedule's levels its repair can back off to."""
     seed = config.seed + index
     t = time.perf_counter()
     found = find_counterexamples(sparse, dense_actor, binding, spec, config, seed)
@@ -149,7 +152,7 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     # round's falsifier and by the held-out check.
     t = time.perf_counter()
     if config.recipe == "deep":
-        fix, used = deep_repair(sparse, dense, binding, spec, rec, anchors, threshold, config, say)
+        fix, used = deep_repair(sparse, dense, binding, spec, rec, anchors, threshold, config, say, levels)
     else:
         fix, used = repair(sparse, dense, binding, spec, rec, resolution=config.resolution), "restore"
     times[f"round{index}_repair"] = time.perf_counter() - t

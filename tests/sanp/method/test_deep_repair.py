@@ -10,11 +10,11 @@ import torch
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
 from sanp.method.deep import DeepConfig, mean_reward
-from sanp.method.deep_repair import RepairConfig, deep_repair, finetune_repair
+from sanp.method.deep_repair import RepairConfig, backoff, deep_repair, finetune_repair
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.repair import repair
 from sanp.method.recover import is_safe
-from sanp.method.step1 import SparsitySearch
+from sanp.method.step1 import SparsitySearch, importance, prune
 from sanp.rollout import run_batch
 from sanp.runtime import deployed
 
@@ -54,17 +54,21 @@ def test_without_a_useful_finetune_it_falls_back_to_the_papers_restoration(case)
     assert all(torch.equal(a, b) for a, b in zip(fix.policy.masks, paper.policy.masks))
 
 
-def test_the_checkpoint_keeps_finetuned_weights_and_anchor_states(case, tmp_path):
+def test_the_checkpoint_keeps_finetuned_weights_anchor_states_and_levels(case, tmp_path):
     _, _, dense, sparse, _, states = case
     tuned, _ = finetune(sparse, dense, states, FinetuneConfig(steps=20))
     assert not torch.equal(tuned.linears[0].weight, sparse.linears[0].weight)
+    half = prune(dense, 0.5, importance(dense, "magnitude"), "global")
+    half.apply_masks()  # as the schedule's levels are
     ckpt = Checkpoint(tmp_path / "run.ckpt.npz", {"test": 1})
-    ckpt.save(Progress(SparsitySearch(0.98, tuned, 200.0, ()), tuned, False, anchors=states))
+    ckpt.save(Progress(SparsitySearch(0.98, tuned, 200.0, ()), tuned, False, anchors=states, levels=(half, tuned)))
     back = ckpt.load(dense)
-    for pol in (back.step1.policy, back.sparse):
-        for a, b in zip(pol.linears, tuned.linears):
+    assert len(back.levels) == 2
+    for pol, want in ((back.step1.policy, tuned), (back.sparse, tuned), (back.levels[0], half),
+                      (back.levels[1], tuned)):
+        for a, b in zip(pol.linears, want.linears):
             assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
-        assert all(torch.equal(a, b) for a, b in zip(pol.masks, tuned.masks))
+        assert all(torch.equal(a, b) for a, b in zip(pol.masks, want.masks))
     assert np.array_equal(back.anchors, states)
 
 
@@ -138,3 +142,35 @@ def test_a_finetune_that_breaks_the_kept_weights_loses_to_the_papers_restoration
     mixed = repair(broken, dense, binding, spec, rec, resolution=0.01)
     assert len(mixed.unfixed) > len(paper.unfixed)  # the premise
     assert used == "restore" and fix.p == paper.p and fix.restored == paper.restored
+
+
+def test_backoff_takes_the_sparsest_level_below_that_is_safe_on_every_counterexample(case):
+    spec, binding, dense, sparse, rec, _ = case
+    cexs = [s.counterexample for s in rec]
+    scores = importance(dense, "magnitude")
+    half, most = prune(dense, 0.5, scores, "global"), prune(dense, 0.97, scores, "global")
+    safe = {name: all(is_safe(spec, t) for t in run_batch(deployed(p), binding, [c.point for c in cexs]))
+            for name, p in (("half", half), ("most", most), ("sparse", sparse))}
+    assert safe["half"] and not safe["sparse"]  # the premise
+    back = backoff(sparse, [half, most, sparse, dense], binding, spec, cexs)
+    want = most if safe["most"] else half  # the sparsest safe one; `sparse` itself is not below
+    assert back.policy is want and back.unfixed == () and len(back.fixed) == len(cexs)
+    assert sum(back.restored) == sum(int(((w > 0) & (s == 0)).sum()) for w, s in zip(want.masks, sparse.masks))
+    assert backoff(sparse, [sparse], binding, spec, cexs) is None
+
+
+def test_backoff_wins_when_restoration_keeps_less_sparsity(case, monkeypatch):
+    import sanp.method.deep_repair as dr
+
+    spec, binding, dense, sparse, rec, states = case
+    n = len(rec)
+    half = prune(dense, 0.5, importance(dense, "magnitude"), "global")
+    monkeypatch.setattr(dr, "finetune_repair",
+                        lambda *_a, **_k: (sparse, [False] * n, dr.RepairInfo(1, (0, 0), sparse.sparsity(), 1e9)))
+    # a restoration that gives back every weight: the schedule's half-sparse level must win
+    monkeypatch.setattr(dr, "repair", lambda *_a, **_k: dr.Repair(dense, 1.0, (0,), (), (), ()))
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10),
+                            levels=[half])
+    assert used == "backoff" and fix.policy is half
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10), levels=[])
+    assert used == "restore" and fix.policy is dense
