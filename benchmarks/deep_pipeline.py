@@ -46,7 +46,7 @@ def section(doc: dict, wall: float, command: str, mach: C.Machine) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {' '.join(mach.describe())}",
+        " ".join(mach.describe()),
         "",
         f"Wall time {wall:.0f} s ({wall / 60:.1f} min; the issue's budget is 30 min on 2 cores). Final sparsity "
         f"{final['sparsity']:.2%}, mean reward {final['mean_reward']:.1f}, verdict: {doc['verdict']['headline']}. "

@@ -27,14 +27,15 @@ import _common as C
 ROOT = C.ROOT
 WORK = ROOT / "out" / "paper_table"
 ENVS = {
-    "cartpole": "94.6% (37 counterexamples at 95%)",
-    "lunar_lander": "39.48%",
-    "bipedal_walker": "42.35%",
-    "sb3_ppo_cartpole": "",
-    "sb3_trpo_lander": "",
-    "sb3_ppo_walker": "",
+    "cartpole": ("", "94.6% (37 counterexamples at 95%)"),
+    "lunar_lander": ("", "39.48%"),
+    "bipedal_walker": ("", "42.35%"),
+    "sb3_ppo_cartpole": ("RL Zoo PPO ", "not in the paper"),
+    "sb3_trpo_lander": ("RL Zoo TRPO ", "not in the paper"),
+    "sb3_ppo_walker": ("RL Zoo PPO ", "not in the paper"),
 }
-"""Our zoo policies (with the paper's final sparsity) and the SB3 fixtures (not in the paper)."""
+"""Our zoo policies (with the paper's final sparsity) and the SB3 fixtures of
+../shared/fixtures (their row label names the model)."""
 RECIPES = ("paper", "deep")
 """`sanp prune --recipe` values; a row's recipe is part of its path."""
 
@@ -134,13 +135,15 @@ def _spread(values: list[float], fmt: str) -> str:
 
 def table(args: argparse.Namespace) -> int:
     summary, runs, notes = [], [], []
-    for recipe_dir in sorted(p for p in WORK.iterdir() if p.is_dir()) if WORK.exists() else []:
-        for env, paper in ENVS.items():
+    recipe_dirs = sorted((p for p in WORK.iterdir() if p.is_dir()), key=lambda p: p.name != "paper") \
+        if WORK.exists() else []
+    for env, (source, paper) in ENVS.items():  # per env, the recipes side by side (the paper's first)
+        for recipe_dir in recipe_dirs:
             docs = [json.loads(p.read_text()) for p in sorted((recipe_dir / env).glob("seed*.json"))]
             if not docs:
                 continue
             rows = sorted((_row(d) for d in docs), key=lambda r: r["seed"])
-            env_id = docs[0]["inputs"]["env_id"]
+            env_id = source + docs[0]["inputs"]["env_id"]
             opts = docs[0]["inputs"]["options"]
             summary.append([
                 env_id, recipe_dir.name, len(rows),

@@ -118,7 +118,7 @@ def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path):
     again = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr
     done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
-    assert done.returncode in (0, 1), done.stderr
-    assert out.exists() and not ckpt.exists()
+    assert out.exists() and not ckpt.exists(), done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
+    assert done.returncode == (0 if report["verdict"]["ok"] else 1), done.stderr
     assert report["final"]["sparsity"] > 0.9
