@@ -7,7 +7,7 @@ sparser.
 `finetune_repair` fine-tunes only the surviving weights of a sparse policy on the
 recovery states and the states of the counterexample trajectories (plus anchor states
 that keep its behaviour elsewhere), and reruns every counterexample to say which are
-fixed; `deep_repair` chooses between it and restoration.
+fixed; `backoff` finds the level of the schedule to fall back to; `deep_repair` chooses.
 
 Example:
     >>> fix, used = deep_repair(sparse, dense, binding, spec, states, anchors, 195.0, config)
