@@ -23,6 +23,7 @@ Example:
 """
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -199,12 +200,12 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     t0 = time.perf_counter()
     timed = _Timer()
 
-    def gather(pol: Any) -> np.ndarray:
-        seed = COLLECT_SEED + 100_000 * config.seed + gather.n * (config.collect_episodes + config.collect_points)
-        gather.n += 1
-        return timed("collect", collect, pol, binding, config.collect_episodes, config.collect_points, seed)
+    rounds = itertools.count()
 
-    gather.n = 0
+    def gather(pol: Any) -> np.ndarray:
+        per = config.collect_episodes + config.collect_points
+        seed = COLLECT_SEED + 100_000 * config.seed + next(rounds) * per
+        return timed("collect", collect, pol, binding, config.collect_episodes, config.collect_points, seed)
     dense_reward = timed("evaluate", mean_reward, dense, binding, config.episodes, config.seed)
     if dense_reward < threshold:
         raise OptionError(f"the dense policy's mean reward {dense_reward:.2f} is below the spec's cutoff "

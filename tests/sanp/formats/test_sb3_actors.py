@@ -42,12 +42,15 @@ def _observations(space, n, seed=0):
     return rng.uniform(lo, hi, size=(n, space.shape[0])).astype(np.float32)
 
 
+def _case(path, env):
+    """The model loaded for `env`, its raw state dict, and 5000 observations to compare on."""
+    pi = load(path, observation_space=env.observation_space, action_space=env.action_space)
+    return pi, _state_dict(path), _observations(env.observation_space, 5000)
+
+
 @needs_fixtures
 def test_sac_with_gsde_is_tanh_of_the_clipped_mean_rescaled():
-    env = gym.make("Pendulum-v1")
-    pi = load(SAC, observation_space=env.observation_space, action_space=env.action_space)
-    sd = _state_dict(SAC)
-    obs = _observations(env.observation_space, 5000)
+    pi, sd, obs = _case(SAC, gym.make("Pendulum-v1"))
     mean = _mlp(sd, ["actor.latent_pi.0", "actor.latent_pi.2", "actor.mu.0"], obs.astype(np.float64))
     expected = 2.0 * np.tanh(np.clip(mean, -2.0, 2.0))  # clip_mean 2 (gSDE), bounds [-2, 2]
     assert np.abs(pi.act(obs).reshape(-1, 1) - expected).max() < 1e-5
@@ -56,10 +59,7 @@ def test_sac_with_gsde_is_tanh_of_the_clipped_mean_rescaled():
 
 @needs_fixtures
 def test_ddpg_td3_actor_is_the_tanh_network():
-    env = gym.make("LunarLander-v3", continuous=True)
-    pi = load(DDPG, observation_space=env.observation_space, action_space=env.action_space)
-    sd = _state_dict(DDPG)
-    obs = _observations(env.observation_space, 5000)
+    pi, sd, obs = _case(DDPG, gym.make("LunarLander-v3", continuous=True))
     expected = _mlp(sd, ["actor.mu.0", "actor.mu.2", "actor.mu.4"], obs.astype(np.float64), np.tanh)
     assert np.abs(pi.act(obs) - expected).max() < 1e-4  # float32 against float64 through 400x300
     rets = episode_returns(pi, ("LunarLander-v3", {"continuous": True}), range(5))
@@ -68,10 +68,7 @@ def test_ddpg_td3_actor_is_the_tanh_network():
 
 @needs_fixtures
 def test_qrdqn_acts_on_the_mean_over_quantiles():
-    env = gym.make("CartPole-v1")
-    pi = load(QRDQN, observation_space=env.observation_space, action_space=env.action_space)
-    sd = _state_dict(QRDQN)
-    obs = _observations(env.observation_space, 5000)
+    pi, sd, obs = _case(QRDQN, gym.make("CartPole-v1"))
     keys = sorted({k.rsplit(".", 1)[0] for k in sd if k.startswith("quantile_net.quantile_net.")},
                   key=lambda k: int(k.rsplit(".", 1)[1]))
     quantiles = _mlp(sd, keys, obs.astype(np.float64)).reshape(len(obs), -1, 2)  # [N, n_quantiles, actions]
