@@ -129,6 +129,22 @@ def compare_rates(dense: tuple[int, int], sparse: tuple[int, int], confidence: f
                       f"(one-sided Fisher exact test, p = {p:.3g} >= {alpha:.3g}); {more} would decide")
 
 
+def paired_worse_p(only_sparse: int, only_dense: int) -> float:
+    """One-sided exact McNemar test of 'the sparse policy violates more often' when both
+    ran on the same points: only the discordant points count (`only_sparse` violated by
+    the sparse policy alone, `only_dense` by the dense one alone), binomial with p = 1/2
+    under H0 (scipy.stats.binomtest). 1.0 when no point is discordant.
+
+    Example:
+        >>> round(paired_worse_p(5, 0), 4)
+        0.0312
+    """
+    n = only_sparse + only_dense
+    if only_sparse < 0 or only_dense < 0:
+        raise OptionError(f"discordant counts must be >= 0, got {only_sparse}, {only_dense}")
+    return 1.0 if n == 0 else float(stats.binomtest(only_sparse, n, 0.5, alternative="greater").pvalue)
+
+
 def _p_value(dense: tuple[int, int], sparse: tuple[int, int]) -> float:
     table = [[sparse[0], sparse[1] - sparse[0]], [dense[0], dense[1] - dense[0]]]
     return float(stats.fisher_exact(table, alternative="greater").pvalue)

@@ -36,9 +36,11 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
+from sanp.method.screen import Screen, ScreenCheck
 from sanp.method.step1 import SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
+from sanp.stats import check_confidence
 
 COLLECT_SEED = 20_000_000
 """First reset seed of the states collected for training (never a reward-estimate seed)."""
@@ -76,10 +78,19 @@ class DeepConfig:
     """Seconds; the schedule stops (keeping the best passing policy) when exceeded."""
     inputs: tuple[int, ...] | None = None
     """Inputs the path guard keeps connected (None: every input the dense policy reads)."""
+    screen: int = 100
+    """Uniform points of the spec's search space on which a level must not violate the
+    spec significantly more often than the dense policy (`sanp.method.screen`); 0 turns
+    the screen off."""
+    confidence: float = 0.95
+    """Confidence of the screen's test."""
 
     def __post_init__(self) -> None:
         if self.episodes <= 0 or not 0 < self.min_step <= self.step < 1 or self.retries < 0:
             raise OptionError("deep recipe needs episodes > 0, 0 < min_step <= step < 1, retries >= 0")
+        if self.screen < 0:
+            raise OptionError(f"screen must be >= 0 points, got {self.screen}")
+        check_confidence(self.confidence)
         if not 0 < self.max_sparsity < 1:
             raise OptionError(f"max_sparsity must be in (0, 1), got {self.max_sparsity}")
 
@@ -100,6 +111,9 @@ class ScheduleStep:
     states: int
     """Training states used."""
     seconds: float
+    screen: ScreenCheck | None = None
+    """The level on the safety screen (None: not screened, because the reward missed
+    the cutoff or the screen is off)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,8 +134,10 @@ class DeepResult:
     """Why the schedule stopped: "step" (the step fell below min_step), "max_sparsity",
     or "time_limit"."""
     levels: tuple[Any, ...] = field(default=(), repr=False)
-    """Every level the schedule adopted (fine-tuned, reward at the cutoff), sparsest
-    last: where the deep repair can back off to."""
+    """Every level the schedule adopted (fine-tuned, reward at the cutoff, screen
+    passed), sparsest last: where the deep repair can back off to."""
+    screen: tuple[int, int] | None = None
+    """(points, the dense policy's violations on them) of the safety screen."""
 
     def to_search(self) -> SparsitySearch:
         """The result in the shape of the paper's step 1 (k = sparsity reached; the first
@@ -211,6 +227,10 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
         raise OptionError(f"the dense policy's mean reward {dense_reward:.2f} is below the spec's cutoff "
                           f"{threshold:g}: lower the cutoff or train the policy further")
     say(f"deep: dense mean reward {dense_reward:.2f}, cutoff {threshold:g}")
+    screen = None
+    if config.screen and spec.requirements:
+        screen = timed("screen", Screen.draw, binding, spec, dense, config.screen, config.seed, config.confidence)
+        say(f"deep: safety screen of {config.screen} uniform points; the dense policy violates {screen.allowed}")
     inputs = config.inputs if config.inputs is not None else _needed_inputs(dense)
     rng = np.random.default_rng(config.seed)
     buf = _Buffer(config.max_states, config.seed)
@@ -230,7 +250,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
             break
         cand = prune_to(current, density, _scores(current, config.criterion, buf.states, rng), inputs)
         cand, r, passed = _level(cand, 1 - density, dense, binding, buf, gather, timed, config, threshold,
-                                 history, step, say)
+                                 history, step, say, screen)
         if passed and cand.sparsity() <= current.sparsity():
             step /= 2  # the guard kept every weight this step would remove
         elif passed:
@@ -243,14 +263,14 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     times = {**timed.times, "total": time.perf_counter() - t0}
     say(f"deep: reached {best.sparsity():.2%} at mean reward {best_r:.2f} in {times['total']:.0f} s")
     return DeepResult(best, best.sparsity(), best_r, dense_reward, threshold, tuple(history), buf.states, times, stop,
-                      tuple(levels))
+                      tuple(levels), None if screen is None else (len(screen.points), screen.allowed))
 
 
 class _Timer:
     """Calls a function and adds its wall time to a phase of `times`."""
 
     def __init__(self) -> None:
-        self.times = {"collect": 0.0, "finetune": 0.0, "evaluate": 0.0}
+        self.times = {"collect": 0.0, "finetune": 0.0, "evaluate": 0.0, "screen": 0.0}
 
     def __call__(self, key: str, f: Callable[..., Any], *a: Any, **kw: Any) -> Any:
         t = time.perf_counter()
@@ -273,20 +293,25 @@ def _next_density(current: Any, step: float, max_sparsity: float) -> float | Non
 
 def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: _Buffer, gather: Callable[[Any], np.ndarray],
            timed: _Timer, config: DeepConfig, threshold: float, history: list, step: float,
-           say: Log) -> tuple[Any, float, bool]:
-    """Fine-tune a freshly pruned level (`target`: the sparsity asked for) and estimate
-    its reward, with `config.retries` more collect-and-fine-tune rounds while it misses
-    the cutoff; every try is appended to `history`."""
+           say: Log, screen: Screen | None) -> tuple[Any, float, bool]:
+    """Fine-tune a freshly pruned level (`target`: the sparsity asked for), estimate its
+    reward and, when that reaches the cutoff, run the safety screen, with
+    `config.retries` more collect-and-fine-tune rounds while it fails; every try is
+    appended to `history`."""
     for attempt in range(config.retries + 1):
         t = time.perf_counter()
         ft = replace(config.finetune, seed=config.finetune.seed + len(history))
         cand, info = timed("finetune", finetune, cand, dense, buf.states, ft)
         r = timed("evaluate", mean_reward, cand, binding, config.episodes, config.seed)
-        passed = r >= threshold
-        history.append(ScheduleStep(target, cand.sparsity(), r, passed, attempt,
-                                    info.loss_before, info.loss_after, info.states, time.perf_counter() - t))
+        chk = timed("screen", screen.check, cand) if screen is not None and r >= threshold else None
+        passed = r >= threshold and (chk is None or chk.passed)
+        history.append(ScheduleStep(target, cand.sparsity(), r, passed, attempt, info.loss_before,
+                                    info.loss_after, info.states, time.perf_counter() - t, chk))
+        shown = "" if chk is None else (f", screen {chk.violations} vs dense {screen.allowed} "
+                                        f"(p = {chk.p_value:.3g}{'' if chk.passed else ', worse'})")
         say(f"deep: sparsity {cand.sparsity():.2%} (step {step:.3f}, try {attempt + 1}) mean reward {r:.2f} "
-            f"{'>=' if passed else '<'} {threshold:g}; loss {info.loss_before:.4g} -> {info.loss_after:.4g}")
+            f"{'>=' if r >= threshold else '<'} {threshold:g}{shown}; loss {info.loss_before:.4g} -> "
+            f"{info.loss_after:.4g}")
         buf.add(gather(cand))  # DAgger: where this sparse policy goes, labelled by the dense one
         if passed:
             break

@@ -58,6 +58,8 @@ class PruneResult:
     comparison: Comparison | None = None
     """The held-out test of the sparse policy's violation rate against the dense one's."""
     verdict: Verdict | None = None
+    reward_cutoff: float | None = None
+    """The spec's reward cutoff, which the verdict holds the final and held-out rewards to."""
 
     @property
     def parameter_sparsity(self) -> float:
@@ -114,7 +116,8 @@ def prune_and_refine(
         run.times["heldout"] = time.perf_counter() - t
     result = PruneResult(config, run.step1.scan[0].mean_reward, run.step1, tuple(run.rounds), run.sparse,
                          final_reward, run.converged, hd, hs, run.times,
-                         rate_bounds(run.rounds, hd, hs, config.confidence), compare(hd, hs, config.confidence))
+                         rate_bounds(run.rounds, hd, hs, config.confidence), compare(hd, hs, config.confidence),
+                         reward_cutoff=threshold)
     return replace(result, verdict=judge(result))
 
 
@@ -143,8 +146,8 @@ def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say
     """Step 1 of the deep recipe: `deep_compress` with this run's episodes and seed; its
     training states become the anchors of every round's fine-tuning repair."""
     t = time.perf_counter()
-    res = deep_compress(dense, binding, spec, replace(config.deep, episodes=config.episodes, seed=config.seed),
-                        log=say)
+    deep = replace(config.deep, episodes=config.episodes, seed=config.seed, confidence=config.confidence)
+    res = deep_compress(dense, binding, spec, deep, log=say)
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate
     return Progress(res.to_search(), res.policy, config.rounds == 0,
                     times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,

@@ -25,8 +25,9 @@ NEAR_ZERO = 0.01
 class Verdict:
     ok: bool
     """The run compressed the policy, converged, the held-out test found the sparse
-    policy's violation rate no worse than the dense one's, and held-out BO found no more
-    counterexamples on it. `sanp prune` exits 0 exactly when this holds."""
+    policy's violation rate no worse than the dense one's, held-out BO found no more
+    counterexamples on it, and its mean reward reaches the spec's cutoff (on the held-out
+    episodes too, wherever the dense policy's does). `sanp prune` exits 0 exactly when this holds."""
     headline: str
     details: tuple[str, ...]
 
@@ -86,6 +87,8 @@ def judge(result: Any) -> Verdict:
         ok, headline = False, f"NOTHING COMPRESSED: {why}; final sparsity {sparsity:.2%}"
     elif not result.converged:
         ok, headline = False, f"NOT CONVERGED after {len(result.rounds)} round(s): {last}"
+    elif (below := _below_cutoff(result)) is not None:
+        ok, headline = False, f"REWARD BELOW CUTOFF: {below}"
     elif cmp is not None and cmp.verdict != "no worse":
         ok, headline = False, f"HELD-OUT {cmp.verdict.upper()}: {cmp.text}"
     elif hd is not None and hs is not None and hs.bo_counterexamples > hd.bo_counterexamples:
@@ -95,6 +98,22 @@ def judge(result: Any) -> Verdict:
         ok, headline = True, (f"compressed to {sparsity:.2%} sparsity (weights; "
                               f"{result.parameter_sparsity:.2%} of all parameters); {last}")
     return Verdict(ok, headline, tuple(_details(result, last)))
+
+
+def _below_cutoff(result: Any) -> str | None:
+    """Why the refined policy misses the spec's reward cutoff, or None. The held-out
+    episodes count only where the dense policy reaches the cutoff on them."""
+    cut, n = result.reward_cutoff, result.config.episodes
+    if cut is None:
+        return None
+    if result.final_reward < cut:
+        return (f"the refined policy's mean reward {result.final_reward:.2f} over the loop's {n} episodes is "
+                f"below the spec's cutoff {cut:g}")
+    hd, hs = result.heldout_dense, result.heldout_sparse
+    if hd is not None and hs is not None and hs.mean_reward < cut <= hd.mean_reward:
+        return (f"over {n} held-out episodes the refined policy's mean reward is {hs.mean_reward:.2f}, below "
+                f"the spec's cutoff {cut:g} (dense policy: {hd.mean_reward:.2f})")
+    return None
 
 
 def _details(result: Any, last: str) -> list[str]:

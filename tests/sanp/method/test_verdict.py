@@ -29,15 +29,16 @@ def _round(index: int, n_cex: int, shared: int, p: float | None, uniform: int = 
                  None if p is None else (1, 1, 1), 0, (), 0.5)
 
 
-def _heldout(violations: int, bo: int = 0) -> HeldOut:
-    return HeldOut(20, bo, 0.1, 1000, violations, {"angle": violations}, 200.0)
+def _heldout(violations: int, bo: int = 0, reward: float = 200.0) -> HeldOut:
+    return HeldOut(20, bo, 0.1, 1000, violations, {"angle": violations}, reward)
 
 
-def _result(policy, rounds, converged, hd=None, hs=None) -> PruneResult:
+def _result(policy, rounds, converged, hd=None, hs=None, final_reward=199.0, cutoff=None) -> PruneResult:
     cfg = PruneConfig()
     step1 = SparsitySearch(0.9, _policy(0.9), 196.0, (SparsityStep(0.0, 0.0, 200.0, True),))
-    r = PruneResult(cfg, 200.0, step1, tuple(rounds), policy, 199.0, converged, hd, hs, {},
-                    rate_bounds(rounds, hd, hs, cfg.confidence), compare(hd, hs, cfg.confidence))
+    r = PruneResult(cfg, 200.0, step1, tuple(rounds), policy, final_reward, converged, hd, hs, {},
+                    rate_bounds(rounds, hd, hs, cfg.confidence), compare(hd, hs, cfg.confidence),
+                    reward_cutoff=cutoff)
     return replace(r, verdict=judge(r))
 
 
@@ -88,3 +89,24 @@ def test_onnx_metadata_keeps_the_env_kwargs(spec_from_text):
     assert json.loads(meta["env_kwargs"]) == {"continuous": True}
     assert meta["verdict"] == res.verdict.headline
     assert float(meta["parameter_sparsity"]) < float(meta["sparsity"])
+
+
+def test_a_final_reward_below_the_cutoff_is_not_ok():
+    res = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(0), final_reward=194.0,
+                  cutoff=195.0)
+    assert not res.verdict.ok
+    assert res.verdict.headline.startswith("REWARD BELOW CUTOFF: the refined policy's mean reward 194.00")
+    at = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(0), final_reward=195.0,
+                 cutoff=195.0)
+    assert at.verdict.ok
+
+
+def test_a_heldout_reward_below_the_cutoff_counts_only_where_the_dense_one_reaches_it():
+    rounds = [_round(1, 0, 0, None)]
+    res = _result(_policy(0.9), rounds, True, _heldout(0, reward=210.0), _heldout(0, reward=190.0),
+                  final_reward=205.0, cutoff=195.0)
+    assert not res.verdict.ok
+    assert "held-out episodes the refined policy's mean reward is 190.00" in res.verdict.headline
+    both = _result(_policy(0.9), rounds, True, _heldout(0, reward=180.0), _heldout(0, reward=190.0),
+                   final_reward=205.0, cutoff=195.0)
+    assert both.verdict.ok

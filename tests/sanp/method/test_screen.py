@@ -1,0 +1,66 @@
+"""The deep schedule's safety screen: real violation counts on CartPole, the paired
+test, and a schedule that never adopts a level the screen rejects."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from sanp.errors import OptionError
+from sanp.method import deep as deep_mod
+from sanp.method.deep import DeepConfig, deep_compress
+from sanp.method.finetune import FinetuneConfig
+from sanp.method.recover import is_safe
+from sanp.method.screen import Screen, ScreenCheck
+from sanp.rollout import run_batch
+from sanp.stats import paired_worse_p
+
+torch.set_num_threads(1)
+
+
+def test_the_screen_compares_each_policy_with_the_dense_one_on_the_same_points(overpruned_cartpole):
+    spec, binding, dense, sparse, _ = overpruned_cartpole(0.98)
+    scr = Screen.draw(binding, spec, dense, points=60, seed=0)
+    assert len(scr.points) == 60 and scr.check(dense) == ScreenCheck(scr.allowed, 0, 0, 1.0, True)
+    xs = np.array([[p[d.name] for d in binding.space] for p in scr.points])
+    assert np.all(xs >= binding.bounds[:, 0]) and np.all(xs <= binding.bounds[:, 1])
+    assert Screen.draw(binding, spec, dense, points=60, seed=0).points == scr.points
+    assert Screen.draw(binding, spec, dense, points=60, seed=1).points != scr.points
+    truth = [not is_safe(spec, t) for t in run_batch(sparse, binding, list(scr.points), record_states=False)]
+    chk = scr.check(sparse)
+    assert chk.violations == sum(truth) > scr.allowed
+    assert chk.only_sparse == sum(t and not d for t, d in zip(truth, scr.dense_violated))
+    assert chk.p_value == paired_worse_p(chk.only_sparse, chk.only_dense) < 0.05 and not chk.passed
+
+
+def test_the_paired_test_is_scipys_exact_binomial_on_the_discordant_points():
+    assert paired_worse_p(0, 0) == 1.0
+    assert paired_worse_p(5, 0) == pytest.approx(0.5**5)
+    assert paired_worse_p(3, 2) == pytest.approx(stats.binom.sf(2, 5, 0.5))
+    assert paired_worse_p(4, 0) > 0.05 > paired_worse_p(7, 1)
+    with pytest.raises(OptionError):
+        paired_worse_p(-1, 2)
+
+
+def test_the_schedule_never_adopts_a_level_the_screen_rejects(overpruned_cartpole, monkeypatch):
+    spec, binding, dense, _, _ = overpruned_cartpole(0.98)
+    real = Screen.check
+
+    def strict(self, policy):  # every level past 90% fails the screen, whatever its reward
+        chk = real(self, policy)
+        return ScreenCheck(chk.violations, chk.only_sparse, chk.only_dense, 0.0, False) if (
+            policy.sparsity() > 0.9) else chk
+
+    monkeypatch.setattr(deep_mod.Screen, "check", strict)
+    cfg = DeepConfig(episodes=10, seed=0, step=0.5, min_step=0.25, retries=0, max_sparsity=0.985,
+                     collect_episodes=2, collect_points=2, finetune=FinetuneConfig(steps=100, lr=3e-3), screen=20)
+    res = deep_compress(dense, binding, spec, cfg)
+    assert res.screen is not None and res.screen[0] == 20
+    rejected = [s for s in res.history if s.screen is not None and not s.screen.passed]
+    assert rejected and all(not s.accepted and s.mean_reward >= spec.reward_threshold for s in rejected)
+    assert all(s.screen is not None and s.screen.passed for s in res.history if s.accepted)
+    assert res.sparsity <= 0.9 and all(lv.sparsity() <= 0.9 for lv in res.levels)
+    assert res.times["screen"] > 0
+    off = deep_compress(dense, binding, spec, DeepConfig(**{**cfg.__dict__, "screen": 0}))
+    assert off.screen is None and all(s.screen is None for s in off.history) and off.sparsity > 0.9
