@@ -157,6 +157,9 @@ def _add_prune(sub: Any) -> None:
     pr.add_argument("--deep-time-limit", type=float, metavar="SECONDS",
                     help="deep recipe: stop the schedule after this long, keeping the sparsest "
                     "passing policy (default: none)")
+    pr.add_argument("--deep-screen", type=_natural, metavar="POINTS",
+                    help="deep recipe: uniform points of the safety screen a level must pass "
+                    "(default 100; 0: no screen)")
     pr.add_argument("--criterion", choices=["magnitude", "activation"], default="magnitude")
     pr.add_argument("--scope", choices=["layer", "global"], default="global")
     pr.add_argument("--sparsity", type=_fraction, metavar="K",

@@ -26,6 +26,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
                    "the checkpoint": f"{args.output}.ckpt.npz"},
                   (args.policy, args.spec, args.vecnormalize))
     check_plot_dir(args.plots)
+    config = _prune_config(args)
     hold_lock(args.output)
     spec = stl.load(args.spec)
     binding = bind(spec)
@@ -34,7 +35,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
         from sanp.prove.after_prune import check_provable
 
         check_provable(spec, dense.action_kind)
-    config = _prune_config(args)
     err = console(stderr=True)
     start = time.perf_counter()
 
@@ -78,12 +78,13 @@ def _deep_config(args: argparse.Namespace) -> Any:
     from sanp.errors import OptionError
     from sanp.method.deep import DeepConfig
 
-    if (args.deep_max_sparsity is not None or args.deep_time_limit is not None) and args.recipe != "deep":
-        raise OptionError("--deep-max-sparsity and --deep-time-limit need --recipe deep")
+    given = [a for a in ("max_sparsity", "time_limit", "screen") if getattr(args, f"deep_{a}") is not None]
+    if given and args.recipe != "deep":
+        raise OptionError(f"--deep-{given[0].replace('_', '-')} needs --recipe deep")
     if args.deep_time_limit is not None and not args.deep_time_limit > 0:
         raise OptionError(f"--deep-time-limit must be positive, got {args.deep_time_limit}")
-    cfg = DeepConfig(time_limit=args.deep_time_limit)
-    return cfg if args.deep_max_sparsity is None else replace(cfg, max_sparsity=args.deep_max_sparsity)
+    return replace(DeepConfig(time_limit=args.deep_time_limit), **{a: getattr(args, f"deep_{a}") for a in given
+                                                                  if a != "time_limit"})
 
 
 def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, binding: Any, dense: Any,

@@ -142,8 +142,12 @@ class DeepResult:
     def to_search(self) -> SparsitySearch:
         """The result in the shape of the paper's step 1 (k = sparsity reached; the first
         history entry is the dense policy), for the pipeline's step-1 slot."""
-        hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold)]
-        hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted) for s in self.history]
+        dense_bad = None if self.screen is None else self.screen[1]
+        hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold, dense_bad,
+                             None if dense_bad is None else 1.0)]
+        hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted,
+                              None if s.screen is None else s.screen.violations,
+                              None if s.screen is None else s.screen.p_value) for s in self.history]
         return SparsitySearch(self.sparsity, self.policy, self.mean_reward, tuple(hist))
 
 

@@ -108,7 +108,11 @@ class SparsityStep:
     """Fraction of the weights pruned (biases are never pruned)."""
     mean_reward: float
     passes: bool
-    """The mean reward reaches the cutoff."""
+    """The mean reward reaches the cutoff (deep recipe: and the level passes the screen)."""
+    screen_violations: int | None = None
+    """Deep recipe: the level's violations on the safety screen (None: not screened)."""
+    screen_p: float | None = None
+    """Deep recipe: the screen's paired test of 'violates more often than the dense policy'."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -222,10 +222,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "parameter_sparsity": parameter_sparsity(result.step1.policy),
             "layer_sparsity": result.step1.policy.layer_sparsity(),
             "mean_reward": result.step1.mean_reward,
-            "scan": [
-                {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "passes": h.passes}
-                for h in result.step1.scan
-            ],
+            "scan": [_scan_entry(h) for h in result.step1.scan],
         },
         "rounds": rounds,
         "final": {
@@ -265,6 +262,13 @@ def _round_dict(r: Any) -> dict[str, Any]:
         "p_trials": [list(t) for t in r.trials],
         "sparsity": r.sparsity,
     }
+
+
+def _scan_entry(h: Any) -> dict[str, Any]:
+    out = {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "passes": h.passes}
+    if h.screen_violations is not None:
+        out.update(screen_violations=h.screen_violations, screen_p=h.screen_p)
+    return out
 
 
 def _masks_digest(policy: Any) -> str:

@@ -170,6 +170,12 @@ def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs
     assert (deep["inputs"]["options"]["recipe"], paper["inputs"]["options"]["recipe"]) == ("deep", "paper")
     assert deep["final"]["sparsity"] > paper["final"]["sparsity"]
     assert deep["final"]["mean_reward"] >= 195 and deep["verdict"]["ok"] and code == 0
+    scan = deep["step1"]["scan"]
+    assert scan[0]["k"] == 0 and scan[0]["screen_p"] == 1.0  # the dense row: the screen's own count
+    screened = [h for h in scan[1:] if "screen_p" in h]
+    assert screened and all(h["mean_reward"] >= 195 for h in screened)
+    assert all(h["passes"] == (h["screen_p"] >= 0.05) for h in screened)
+    assert all("screen_p" not in h and not h["passes"] for h in scan[1:] if h["mean_reward"] < 195)
     for doc in (deep, paper):
         for r in doc["rounds"]:
             # a round names its repair exactly when it had counterexamples to repair
@@ -180,5 +186,9 @@ def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs
 def test_deep_options_need_the_deep_recipe(tmp_path, capsys):
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--deep-time-limit", "5"]) == 2
     assert "--recipe deep" in capsys.readouterr().err
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--deep-screen", "50"]) == 2
+    assert "--deep-screen needs --recipe deep" in capsys.readouterr().err
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deep",
+                 "--deep-screen", "-1"]) == 2
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deeper"]) == 2
     assert not (tmp_path / "s.onnx").exists()
