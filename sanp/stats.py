@@ -1,6 +1,6 @@
 """What a sample of uniformly drawn episodes supports: an exact upper bound on the
-violation rate, the sample size that a target rate needs, and a one-sided exact test of
-two policies' rates. All numbers come from scipy.stats; nothing here is hand-written
+violation rate, the sample size that a target rate needs, and one-sided exact tests of
+two policies' rates (Fisher's on separate samples, McNemar's on the same points). All numbers come from scipy.stats; nothing here is hand-written
 statistics.
 
 A falsifier's (BO's) counterexamples are evidence that violations exist; they carry no
