@@ -4,13 +4,16 @@ place of the paper's one-shot step 1, and a repair that keeps the sparsity.
 `deep_compress` raises the sparsity in steps (each step removes a fraction of the
 weights still kept, lowest importance first, one global threshold), fine-tunes the
 surviving weights on states labelled by the dense policy after each step, and keeps
-the sparsest policy whose mean reward reaches the spec's cutoff. The training states
+the sparsest policy whose mean reward reaches the spec's cutoff and which passes the
+safety screen (below). The training states
 are aggregated DAgger-style: states the dense policy visits, then, after every step,
 states the current sparse policy visits (from the env's own initial distribution and
 from uniform points of the spec's search space), so the student learns what the
 teacher would do where the student drifts. A step whose reward misses the cutoff gets
 `retries` more rounds of collect-and-fine-tune; if it still fails, the schedule goes
-back to the last passing policy and tries half the step. Reward need not fall
+back to the last passing policy and tries half the step. The safety screen
+(`sanp.method.screen`): on fixed uniform points of the spec's search space a level may
+not violate the spec significantly more often than the dense policy. Reward need not fall
 monotonically with sparsity, so nothing here assumes it: every level is evaluated.
 
 Seeds: reward estimates use the env's reset seeds `seed .. seed+episodes-1` (as the
