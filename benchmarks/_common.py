@@ -87,6 +87,10 @@ class Machine:
                 f"{self.nproc} cores when this started ({'; '.join(f'`{j}`' for j in self.jobs_start)}), so absolute "
                 "times are inflated and noisy; ratios measured in one run are more reliable than absolute numbers."
             )
+        elif self.load_start[0] >= 1:
+            lines.append(f"No process above 20% CPU in `ps` when this started, but `ps` gives lifetime averages and "
+                         f"the 1-min load average was {self.load_start[0]:.2f}: other jobs may have shared the "
+                         "cores, so absolute times may be inflated.")
         else:
             lines.append("No other busy process when this started (no `zoo/train.py`, nothing above 20% CPU in `ps`).")
         if jobs_end:

@@ -25,6 +25,7 @@ PHASES = {
     "step1_deep_collect": "step 1: collecting DAgger states",
     "step1_deep_finetune": "step 1: fine-tuning (distillation)",
     "step1_deep_evaluate": "step 1: mean-reward estimates",
+    "step1_deep_screen": "step 1: safety screen (the dense policy once, then every level whose reward passes)",
 }
 
 
