@@ -148,7 +148,7 @@ def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say
     t = time.perf_counter()
     deep = replace(config.deep, episodes=config.episodes, seed=config.seed, confidence=config.confidence)
     res = deep_compress(dense, binding, spec, deep, log=say)
-    phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate
+    phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
     return Progress(res.to_search(), res.policy, config.rounds == 0,
                     times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,
                     levels=res.levels)
