@@ -3,9 +3,10 @@ search space, run by the dense policy once and by every level of the schedule; a
 the paired test finds more often violating than the dense policy is rejected.
 
 Reward alone does not guard safety: on BipedalWalker the schedule reached 92% sparsity
-with the reward at the cutoff (measured on the env's own terrain) while 16-42% of
-uniform points (rougher terrain, harder pushes) made the sparse walker fall, against
-2-3% for the dense one, and one repair round could not win that back. A plain count
+with the reward at the cutoff (measured on the env's own terrain) while the sparse walker
+violated the spec on 16-47% of round 1's uniform points (rougher terrain, harder pushes;
+the dense walker violates 2-3% of uniform points), and one repair round could not win
+that back. A plain count
 ("no more violations than the dense policy") is too noisy to be the rule: measured on
 the walker at 50-75% sparsity, levels with 3 violations against the dense policy's 2
 of 100 were rejected try after try and the schedule stopped at 50%. The test is exact
