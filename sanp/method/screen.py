@@ -67,8 +67,7 @@ class Screen:
         rng = np.random.default_rng((SCREEN_SEED, seed))
         lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
         pts = tuple(binding.point(x) for x in rng.uniform(lo, hi, size=(points, len(lo))))
-        scr = cls(binding, spec, pts, (), check_confidence(confidence))
-        return cls(binding, spec, pts, scr.violated(dense), confidence)
+        return cls(binding, spec, pts, _violated(binding, spec, pts, dense), check_confidence(confidence))
 
     @property
     def allowed(self) -> int:
@@ -77,8 +76,7 @@ class Screen:
 
     def violated(self, policy: Any) -> tuple[bool, ...]:
         """Per point: does `policy` (as deployed) violate a requirement there?"""
-        trajs = run_batch(deployed(policy), self.binding, list(self.points), record_states=False)
-        return tuple(not is_safe(self.spec, t) for t in trajs)
+        return _violated(self.binding, self.spec, self.points, policy)
 
     def check(self, policy: Any) -> ScreenCheck:
         """`policy` on the screen's points, against the dense policy on the same points."""
@@ -87,3 +85,8 @@ class Screen:
         only_d = sum(d and not b for b, d in zip(bad, self.dense_violated))
         p = paired_worse_p(only_s, only_d)
         return ScreenCheck(sum(bad), only_s, only_d, p, p >= 1 - self.confidence)
+
+
+def _violated(binding: Binding, spec: Any, points: tuple[Any, ...], policy: Any) -> tuple[bool, ...]:
+    trajs = run_batch(deployed(policy), binding, list(points), record_states=False)
+    return tuple(not is_safe(spec, t) for t in trajs)
