@@ -1,7 +1,7 @@
 """What a sample of uniformly drawn episodes supports: an exact upper bound on the
 violation rate, the sample size that a target rate needs, and one-sided exact tests of
-two policies' rates (Fisher's on separate samples, McNemar's on the same points). All numbers come from scipy.stats; nothing here is hand-written
-statistics.
+two policies' rates (Fisher's on separate samples, McNemar's on the same points). All
+numbers come from scipy.stats; nothing here is hand-written statistics.
 
 A falsifier's (BO's) counterexamples are evidence that violations exist; they carry no
 rate, because BO does not draw its points uniformly. Only uniform samples get a bound.
@@ -139,9 +139,9 @@ def paired_worse_p(only_sparse: int, only_dense: int) -> float:
         >>> round(paired_worse_p(5, 0), 4)
         0.0312
     """
-    n = only_sparse + only_dense
     if only_sparse < 0 or only_dense < 0:
         raise OptionError(f"discordant counts must be >= 0, got {only_sparse}, {only_dense}")
+    n = only_sparse + only_dense
     return 1.0 if n == 0 else float(stats.binomtest(only_sparse, n, 0.5, alternative="greater").pvalue)
 
 
