@@ -73,18 +73,15 @@ def _prune_config(args: argparse.Namespace) -> Any:
 
 
 def _deep_config(args: argparse.Namespace) -> Any:
-    from dataclasses import replace
-
     from sanp.errors import OptionError
     from sanp.method.deep import DeepConfig
 
-    given = [a for a in ("max_sparsity", "time_limit", "screen") if getattr(args, f"deep_{a}") is not None]
+    given = {a: v for a in ("max_sparsity", "time_limit", "screen") if (v := getattr(args, f"deep_{a}")) is not None}
     if given and args.recipe != "deep":
-        raise OptionError(f"--deep-{given[0].replace('_', '-')} needs --recipe deep")
+        raise OptionError(f"--deep-{next(iter(given)).replace('_', '-')} needs --recipe deep")
     if args.deep_time_limit is not None and not args.deep_time_limit > 0:
         raise OptionError(f"--deep-time-limit must be positive, got {args.deep_time_limit}")
-    return replace(DeepConfig(time_limit=args.deep_time_limit), **{a: getattr(args, f"deep_{a}") for a in given
-                                                                  if a != "time_limit"})
+    return DeepConfig(**given)
 
 
 def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, binding: Any, dense: Any,

@@ -56,6 +56,11 @@ class Binding:
         """The point whose searched coordinates are `values`, in `space` order."""
         return {d.name: float(v) for d, v in zip(self.space, values)}
 
+    def uniform_points(self, n: int, rng: np.random.Generator) -> list[Point]:
+        """`n` points drawn uniformly from the searched ranges (one `rng.uniform` call)."""
+        b = self.bounds
+        return [self.point(x) for x in rng.uniform(b[:, 0], b[:, 1], size=(n, len(b)))]
+
     def reset(self, env: gym.Env, point: Point | None, seed: int | None = None) -> np.ndarray:
         """Deterministic reset to `point` (None: the env's own initial distribution)."""
         full = None

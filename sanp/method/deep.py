@@ -178,10 +178,8 @@ def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int
     actor = deployed(policy)
     trajs = run_episodes(actor, binding, episodes, seed) if episodes else []
     if points:
-        rng = np.random.default_rng(seed)
-        lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
-        pts = [binding.point(x) for x in rng.uniform(lo, hi, size=(points, len(lo)))]
-        trajs += run_batch(actor, binding, pts, record_states=False)
+        trajs += run_batch(actor, binding, binding.uniform_points(points, np.random.default_rng(seed)),
+                           record_states=False)
     obs = [t.observations[np.all(np.isfinite(t.observations), axis=1)] for t in trajs]
     return np.concatenate(obs)
 

@@ -26,10 +26,8 @@ from sanp.envs import Binding
 from sanp.method.config import PruneConfig
 from sanp.method.deep import Log, mean_reward
 from sanp.method.finetune import FinetuneConfig, finetune
-from sanp.method.recover import RecoveryState, is_safe
+from sanp.method.recover import RecoveryState, safe_on
 from sanp.method.repair import Repair, repair
-from sanp.rollout import run_batch
-from sanp.runtime import deployed
 
 
 @dataclass(frozen=True)
@@ -60,8 +58,7 @@ class RepairInfo:
 
 
 def _rerun(policy: Any, binding: Binding, spec: Any, cexs: Sequence[Any]) -> tuple[list[bool], list[Any]]:
-    trajs = run_batch(deployed(policy), binding, [c.point for c in cexs])
-    return [is_safe(spec, t) for t in trajs], trajs
+    return safe_on(policy, binding, spec, [c.point for c in cexs])
 
 
 def _grouped(groups: Sequence[np.ndarray], shares: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

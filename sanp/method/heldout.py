@@ -50,9 +50,7 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> He
         actor, binding, spec,
         FalsifyConfig(budget=config.heldout_budget, seed=seed, collect_all=True, bo=config.bo),
     )
-    rng = np.random.default_rng(seed + 1)
-    lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
-    points = [binding.point(x) for x in rng.uniform(lo, hi, size=(config.heldout_uniform, len(lo)))]
+    points = binding.uniform_points(config.heldout_uniform, np.random.default_rng(seed + 1))
     names = list(spec.requirements)
     per_req = {n: 0 for n in names}
     violations = 0

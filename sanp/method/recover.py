@@ -19,7 +19,8 @@ import numpy as np
 
 from sanp.envs import Binding
 from sanp.falsify import Counterexample, score
-from sanp.rollout import Trajectory, continue_batch
+from sanp.rollout import Trajectory, continue_batch, run_batch
+from sanp.runtime import deployed
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +39,14 @@ def is_safe(spec: Any, traj: Trajectory, threshold: float | None = None) -> bool
     rob = score(spec, list(spec.requirements), traj)
     ok = all(r >= 0 for r in rob.values())
     return ok and (threshold is None or traj.total_reward >= threshold)
+
+
+def safe_on(policy: Any, binding: Binding, spec: Any, points: Sequence[Any], *,
+            record_states: bool = True) -> tuple[list[bool], list[Trajectory]]:
+    """Run `policy` as deployed (onnxruntime, like the falsifier) from each point, all
+    together: per point, is every requirement met, and the trajectories."""
+    trajs = run_batch(deployed(policy), binding, list(points), record_states=record_states)
+    return [is_safe(spec, t) for t in trajs], trajs
 
 
 def find_recovery_states(

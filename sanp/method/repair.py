@@ -17,9 +17,7 @@ import torch
 
 from sanp.envs import Binding
 from sanp.falsify import Counterexample
-from sanp.method.recover import RecoveryState, is_safe
-from sanp.runtime import deployed
-from sanp.rollout import run_batch
+from sanp.method.recover import RecoveryState, safe_on
 
 
 def gradient_scores(sparse: Any, dense: Any, obs: np.ndarray) -> list[torch.Tensor]:
@@ -101,9 +99,7 @@ def repair(
 
     def unsafe(p: float) -> tuple[list[bool], Any, list[int]]:
         pol, counts = restore(sparse, dense, grads, p)
-        # Checked as deployed (onnxruntime), like the falsifier that found them.
-        trajs = run_batch(deployed(pol), binding, [c.point for c in cexs])
-        bad = [not is_safe(spec, t) for t in trajs]
+        bad = [not ok for ok in safe_on(pol, binding, spec, [c.point for c in cexs])[0]]
         trials.append((p, sum(bad)))
         if on_trial:
             on_trial(p, sum(bad))

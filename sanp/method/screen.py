@@ -27,9 +27,7 @@ from typing import Any
 import numpy as np
 
 from sanp.envs import Binding
-from sanp.method.recover import is_safe
-from sanp.rollout import run_batch
-from sanp.runtime import deployed
+from sanp.method.recover import safe_on
 from sanp.stats import check_confidence, paired_worse_p
 
 SCREEN_SEED = 30_000_001
@@ -64,9 +62,7 @@ class Screen:
     def draw(cls, binding: Binding, spec: Any, dense: Any, points: int, seed: int,
              confidence: float = 0.95) -> Screen:
         """`points` uniform points from the screen's stream for `seed`, run by `dense`."""
-        rng = np.random.default_rng((SCREEN_SEED, seed))
-        lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
-        pts = tuple(binding.point(x) for x in rng.uniform(lo, hi, size=(points, len(lo))))
+        pts = tuple(binding.uniform_points(points, np.random.default_rng((SCREEN_SEED, seed))))
         return cls(binding, spec, pts, _violated(binding, spec, pts, dense), check_confidence(confidence))
 
     @property
@@ -88,5 +84,4 @@ class Screen:
 
 
 def _violated(binding: Binding, spec: Any, points: tuple[Any, ...], policy: Any) -> tuple[bool, ...]:
-    trajs = run_batch(deployed(policy), binding, list(points), record_states=False)
-    return tuple(not is_safe(spec, t) for t in trajs)
+    return tuple(not ok for ok in safe_on(policy, binding, spec, points, record_states=False)[0])

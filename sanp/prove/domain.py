@@ -35,8 +35,7 @@ def obs_names(spec, obs_dim: int) -> tuple[str, ...]:
 def search_points(binding, episodes: int, seed: int) -> list[dict[str, float]]:
     """`episodes` uniform points of the binding's search space plus its corners."""
     bounds = binding.bounds
-    rng = np.random.default_rng(seed)
-    pts = [binding.point(v) for v in rng.uniform(bounds[:, 0], bounds[:, 1], (episodes, len(bounds)))]
+    pts = binding.uniform_points(episodes, np.random.default_rng(seed))
     if 0 < 2 ** len(bounds) <= MAX_CORNERS:
         pts += [binding.point(c) for c in itertools.product(*bounds)]
     return pts
