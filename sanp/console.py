@@ -96,7 +96,7 @@ def print_prune(result: Any) -> None:
               f"{result.dense_reward:.2f} / {s1.mean_reward:.2f} / {result.final_reward:.2f}")
     t.add_row("counterexamples per round (also dense)",
               ", ".join(f"{len(r.counterexamples)} ({r.dense_also_violates})" for r in result.rounds) or "-")
-    t.add_row("repair per round", ", ".join(r.repair or "none" for r in result.rounds) or "-")
+    t.add_row("repair per round", ", ".join(r.repair or "-" for r in result.rounds) or "-")
     restored = [sum(x) for x in zip(*(r.restored for r in result.rounds if r.restored))]
     t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
     hd, hs = result.heldout_dense, result.heldout_sparse

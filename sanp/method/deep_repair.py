@@ -1,8 +1,8 @@
 """The deep recipe's repair of one round: fine-tune the surviving weights first (keeps
 the sparsity); when that does not fix every counterexample of the round with the mean
 reward at the cutoff, back off to a less sparse level of the schedule or restore dense
-weights as the paper does, whichever leaves fewer counterexamples unfixed, then the
-sparser.
+weights as the paper does: of the candidates that keep the reward at the cutoff, the
+one that leaves the fewest counterexamples unfixed, then the sparsest.
 
 `finetune_repair` fine-tunes only the surviving weights of a sparse policy on the
 recovery states and the states of the counterexample trajectories (plus anchor states
@@ -125,19 +125,23 @@ def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Se
 
     "finetune": the surviving weights fine-tuned until every counterexample of `states`
     is fixed with the reward at `threshold`; masks unchanged. When that fails, the
-    candidates are "backoff" (the sparsest of the schedule's `levels` below the current
-    sparsity on which every counterexample is already safe; each level is a fine-tuned
-    network whose reward met the cutoff), "restore" (the paper's restoration from
-    `sparse`) and, when the fine-tune fixed some and kept the reward, "finetune+restore"
-    (restoration from the fine-tuned policy, kept only with the reward at the cutoff).
-    The one leaving the fewest counterexamples unfixed wins, then the sparsest.
+    candidates are the partial fine-tune itself ("finetune", when it fixed some), "backoff"
+    (the level of the schedule's `levels` below the current sparsity that leaves the
+    fewest counterexamples unsafe, the sparsest on ties), "restore" (the paper's
+    restoration from `sparse`) and "finetune+restore" (restoration from the fine-tuned
+    policy). Every candidate must keep the mean reward at the cutoff over the run's
+    episodes (a level met it when the schedule adopted it, on the same episodes); of
+    those, the one leaving the fewest counterexamples unfixed wins, then the sparsest.
+    When none keeps the reward, the round's policy stays as it was ("none").
 
     After a fine-tune, "p = 1" restores the dense values of the pruned weights only; the
     kept weights stay fine-tuned, so a counterexample can stay unfixed at p = 1 where the
     paper's restoration (which reaches the dense network) would fix it. Dense values
     beside fine-tuned ones can also make an incoherent network (measured on LunarLander:
     p = 1 fixed none of 12 counterexamples, and the p = 0.001 then chosen violated all
-    230 uniform points of the next round); the levels are coherent networks.
+    230 uniform points of the next round; on the RL Zoo TRPO lander a restoration that
+    left 3 of 25 unfixed was followed by 123 counterexamples); the levels are coherent
+    networks, and the reward check rejects the worst mixes.
     """
     cexs = [s.counterexample for s in states]
     rc = RepairConfig(finetune=config.deep.finetune, episodes=config.episodes, seed=config.seed)
@@ -148,32 +152,48 @@ def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Se
         return Repair(tuned, 0.0, tuple(0 for _ in tuned.linears), tuple(cexs), (), ()), "finetune"
     say(f"finetune repair fixed {sum(fixed)} of {len(cexs)} at mean reward {info.mean_reward:.2f}; "
         "trying the schedule's levels and restoration")
-    candidates = [(repair(sparse, dense, binding, spec, states, resolution=config.resolution), "restore")]
+    candidates = []
+    # finetune_repair returns its input when no fine-tune fixed more than before.
+    improved = sum(fixed) > info.fixed_per_iteration[0]
+    if improved and reward_ok:
+        candidates.append((Repair(tuned, 0.0, tuple(0 for _ in tuned.linears),
+                                  tuple(c for c, ok in zip(cexs, fixed) if ok),
+                                  tuple(c for c, ok in zip(cexs, fixed) if not ok), ()), "finetune"))
     back = backoff(sparse, levels, binding, spec, cexs)
     if back is not None:
         candidates.append((back, "backoff"))
-    # finetune_repair returns its input when no fine-tune fixed more than before.
-    if sum(fixed) > info.fixed_per_iteration[0] and reward_ok:
-        mixed = repair(tuned, dense, binding, spec, states, resolution=config.resolution)
-        r = mean_reward(mixed.policy, binding, config.episodes, config.seed)
+    tries = [("restore", sparse)] + ([("finetune+restore", tuned)] if improved else [])
+    for name, start in tries:
+        fix = repair(start, dense, binding, spec, states, resolution=config.resolution)
+        r = mean_reward(fix.policy, binding, config.episodes, config.seed)
         if r >= threshold:
-            candidates.append((mixed, "finetune+restore"))
+            candidates.append((fix, name))
         else:
-            say(f"restoration after the fine-tune drops the mean reward to {r:.2f}; not used")
+            say(f"{name} (p={fix.p:.3f}, {len(fix.unfixed)} unfixed) drops the mean reward to {r:.2f}; not used")
+    if not candidates:
+        say(f"no repair keeps the mean reward at the cutoff {threshold:g}; the policy stays as it was")
+        return Repair(sparse, 0.0, tuple(0 for _ in sparse.linears), (), tuple(cexs), ()), "none"
     return min(candidates, key=lambda c: (len(c[0].unfixed), -c[0].policy.sparsity()))
 
 
 def backoff(sparse: Any, levels: Sequence[Any], binding: Binding, spec: Any,
             cexs: Sequence[Any]) -> Repair | None:
-    """The sparsest of `levels` below `sparse`'s sparsity on which every counterexample
-    in `cexs`, rerun from its point, is safe (None if there is none), as a Repair whose
-    `restored` counts the weights it keeps that `sparse` prunes. Levels are tried from
-    the sparsest down, each with one batch of reruns; nothing assumes that safety grows
-    as sparsity falls."""
+    """The level of `levels` below `sparse`'s sparsity on which the fewest of `cexs`,
+    rerun from their points, are unsafe (the sparsest on ties; None if no level is
+    below), as a Repair whose `restored` counts the weights it keeps that `sparse` prunes
+    and whose `unfixed` are the counterexamples still unsafe on it. Every level is rerun
+    (one batch each): nothing assumes that safety grows as sparsity falls."""
+    best = None
     for level in sorted((lv for lv in levels if lv.sparsity() < sparse.sparsity()), key=lambda lv: -lv.sparsity()):
         safe, _ = _rerun(level, binding, spec, cexs)
+        if best is None or sum(safe) > sum(best[1]):
+            best = (level, safe)
         if all(safe):
-            gained = tuple(int(((lm > 0) & (sm == 0)).sum()) for lm, sm in zip(level.masks, sparse.masks))
-            pruned = sum(int((sm == 0).sum()) for sm in sparse.masks)
-            return Repair(level, sum(gained) / max(pruned, 1), gained, tuple(cexs), (), ())
-    return None
+            break  # the sparser levels were tried first
+    if best is None:
+        return None
+    level, safe = best
+    gained = tuple(int(((lm > 0) & (sm == 0)).sum()) for lm, sm in zip(level.masks, sparse.masks))
+    pruned = sum(int((sm == 0).sum()) for sm in sparse.masks)
+    return Repair(level, sum(gained) / max(pruned, 1), gained, tuple(c for c, ok in zip(cexs, safe) if ok),
+                  tuple(c for c, ok in zip(cexs, safe) if not ok), ())

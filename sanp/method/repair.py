@@ -66,7 +66,8 @@ class Repair:
     """Weights restored per layer."""
     fixed: tuple[Counterexample, ...]
     unfixed: tuple[Counterexample, ...]
-    """Counterexamples that even p = 1 (every pruned weight restored) leaves unsafe."""
+    """Counterexamples the repair leaves unsafe: for restoration, those that even p = 1
+    (every pruned weight restored) leaves unsafe."""
     trials: tuple[tuple[float, int], ...]
     """(p, counterexamples still unsafe) for every p tried."""
 

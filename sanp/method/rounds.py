@@ -61,7 +61,8 @@ class Round:
     restored: tuple[int, ...] | None
     """Weights restored per layer."""
     unfixed: int
-    """Counterexamples even p = 1 leaves unsafe."""
+    """Counterexamples the repair leaves unsafe (restoration: those even p = 1 leaves
+    unsafe)."""
     trials: tuple[tuple[float, int], ...]
     """(p, counterexamples still unsafe) for every p tried."""
     sparsity: float
@@ -69,7 +70,8 @@ class Round:
     repair: str | None = None
     """The repair used: "restore" (the paper's), and with the deep recipe "finetune"
     (surviving weights trained, sparsity kept), "backoff" (a less sparse level of the
-    schedule) or "finetune+restore"; None when nothing was repaired."""
+    schedule), "finetune+restore", or "none" (no candidate kept the mean reward at the
+    cutoff, so the policy stayed as it was); None when there was nothing to repair."""
 
     @property
     def clean(self) -> bool:
@@ -158,7 +160,7 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     times[f"round{index}_repair"] = time.perf_counter() - t
     say(f"round {index}: {used} repair, restored p={fix.p:.3f} of pruned weights ({sum(fix.restored)} weights), "
         f"sparsity now {fix.policy.sparsity():.2%}"
-        + (f"; {len(fix.unfixed)} counterexample(s) not fixable" if fix.unfixed else ""))
+        + (f"; {len(fix.unfixed)} counterexample(s) left unfixed" if fix.unfixed else ""))
     rnd = Round(index, seed, n_bo, n_uni, uni_bad, summaries, n_shared, recovered, n - recovered, fix.p,
                 tuple(fix.restored), len(fix.unfixed), tuple(fix.trials), fix.policy.sparsity(), used)
     return RoundOutcome(rnd, fix.policy, tuple(rec))

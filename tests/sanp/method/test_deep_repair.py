@@ -145,19 +145,74 @@ def test_a_finetune_that_breaks_the_kept_weights_loses_to_the_papers_restoration
     assert used == "restore" and fix.p == paper.p and fix.restored == paper.restored
 
 
-def test_backoff_takes_the_sparsest_level_below_that_is_safe_on_every_counterexample(case):
+def test_backoff_takes_the_level_below_with_the_fewest_unsafe_counterexamples_then_the_sparsest(case):
     spec, binding, dense, sparse, rec, _ = case
     cexs = [s.counterexample for s in rec]
     scores = importance(dense, "magnitude")
     half, most = prune(dense, 0.5, scores, "global"), prune(dense, 0.97, scores, "global")
-    safe = {name: all(is_safe(spec, t) for t in run_batch(deployed(p), binding, [c.point for c in cexs]))
-            for name, p in (("half", half), ("most", most), ("sparse", sparse))}
-    assert safe["half"] and not safe["sparse"]  # the premise
+
+    def unsafe(pol):
+        return sum(not is_safe(spec, t) for t in run_batch(deployed(pol), binding, [c.point for c in cexs]))
+    bad = {id(p): unsafe(p) for p in (half, most, sparse)}
+    assert bad[id(half)] == 0 < bad[id(sparse)]  # the premise
     back = backoff(sparse, [half, most, sparse, dense], binding, spec, cexs)
-    want = most if safe["most"] else half  # the sparsest safe one; `sparse` itself is not below
+    want = most if bad[id(most)] == 0 else half  # the sparsest safe one; `sparse` itself is not below
     assert back.policy is want and back.unfixed == () and len(back.fixed) == len(cexs)
     assert sum(back.restored) == sum(int(((w > 0) & (s == 0)).sum()) for w, s in zip(want.masks, sparse.masks))
     assert backoff(sparse, [sparse], binding, spec, cexs) is None
+    # no level below is safe on all: the one leaving the fewest unsafe is still offered
+    worse = prune(dense, 0.99, scores, "global")
+    assert worse.sparsity() > sparse.sparsity() > most.sparsity()
+    assert bad[id(most)] < len(cexs)  # the premise: `most` fixes some
+    back = backoff(worse, [sparse, most], binding, spec, cexs)
+    want = min((sparse, most), key=lambda p: (bad[id(p)], -p.sparsity()))
+    assert back.policy is want and len(back.unfixed) == bad[id(want)]
+    assert len(back.fixed) + len(back.unfixed) == len(cexs)
+
+
+def test_a_candidate_that_drops_the_reward_below_the_cutoff_is_never_used(case, monkeypatch):
+    """Restoration that fixes every counterexample but wrecks the reward (here: every
+    weight zero) loses to a backoff level that keeps the reward, and with no level the
+    round's policy stays as it was ("none")."""
+    import sanp.method.deep_repair as dr
+
+    spec, binding, dense, sparse, rec, states = case
+    n = len(rec)
+    dead = sparse.clone()
+    with torch.no_grad():
+        for lin in dead.linears:
+            lin.weight.zero_()
+            lin.bias.zero_()
+    assert mean_reward(dead, binding, 20, 0) < spec.reward_threshold  # the premise
+    monkeypatch.setattr(dr, "finetune_repair",
+                        lambda *_a, **_k: (sparse, [False] * n, dr.RepairInfo(1, (0, 0), sparse.sparsity(), 1e9)))
+    monkeypatch.setattr(dr, "repair", lambda *_a, **_k: dr.Repair(dead, 0.5, (0,), (), (), ()))
+    half = prune(dense, 0.5, importance(dense, "magnitude"), "global")
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10),
+                            levels=[half])
+    assert used == "backoff" and fix.policy is half
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10), levels=[])
+    assert used == "none" and fix.policy is sparse and len(fix.unfixed) == n and fix.p == 0.0
+
+
+def test_a_partial_finetune_that_keeps_the_reward_competes_with_the_other_repairs(case, monkeypatch):
+    """A fine-tune that fixes all but one counterexample at full sparsity beats a
+    restoration that leaves two unfixed, and loses to one that leaves none."""
+    import sanp.method.deep_repair as dr
+
+    spec, binding, dense, sparse, rec, states = case
+    rec = list(rec) * 3  # three counterexamples at least (the stubs never rerun them)
+    n = len(rec)
+    cexs = tuple(s.counterexample for s in rec)
+    tuned = sparse.clone()
+    monkeypatch.setattr(dr, "finetune_repair", lambda *_a, **_k: (
+        tuned, [True] * (n - 1) + [False], dr.RepairInfo(1, (0, n - 1), tuned.sparsity(), 1e9)))
+    for left, want in ((2, "finetune"), (0, "restore")):
+        monkeypatch.setattr(dr, "repair", lambda *_a, left=left, **_k: dr.Repair(dense, 1.0, (0,), cexs[left:],
+                                                                                  cexs[:left], ()))
+        fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10))
+        assert used == want
+        assert (fix.policy is tuned and len(fix.unfixed) == 1) if want == "finetune" else fix.policy is dense
 
 
 def test_backoff_wins_when_restoration_keeps_less_sparsity(case, monkeypatch):
