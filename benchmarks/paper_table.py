@@ -6,7 +6,7 @@ several seeds, then report the median and the range of every column.
     .venv/bin/python benchmarks/paper_table.py table [--out benchmarks/results/paper_table.md]
 
 `run` writes one JSON report (and the sparse ONNX) per env and seed under
-out/paper_table/<recipe>/<env>/, skipping those already there, and records the command
+out/paper_table/<recipe>/<env>/ (or <recipe>@<label>/ with --label), skipping those already there, and records the command
 and the machine beside them. `table` reads every report there and writes the results
 file: per env and recipe the median and range over seeds of each column, then one row
 per run. The paper's figures are the floor: CartPole 94.6% (37 counterexamples at 95%),
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     for note in missing:
         print(f"skipped: {note}")
     for case in cases:
-        out = WORK / args.recipe / case.name
+        out = WORK / (args.recipe + (f"@{args.label}" if args.label else "")) / case.name
         out.mkdir(parents=True, exist_ok=True)
         with (out / "commands.txt").open("a") as f:  # seeds may be split over several processes
             f.write(f"{C.command()}\n    " + " ".join(mach.describe()) + "\n")
@@ -198,7 +198,7 @@ def table(args: argparse.Namespace) -> int:
                   "last round found", "held-out violations dense / sparse", "held-out comparison",
                   "held-out reward dense / sparse", "wall time", "load at start (1/5/15 min)"], runs),
         "",
-        "Per-run JSON reports and sparse ONNX files: `out/paper_table/<recipe>/<env>/` (not committed).",
+        "Per-run JSON reports and sparse ONNX files: `out/paper_table/<recipe>[@<label>]/<env>/` (not committed).",
     ]
     C.write_results(Path(args.out), "The paper's table, over seeds", C.machine(), [], body)
     return 0
@@ -222,6 +222,8 @@ def main() -> int:
     r.add_argument("--deep-time-limit", type=float, help="seconds for the deep recipe's schedule")
     r.add_argument("--workers", type=int, default=1, help="processes for Box2D rollout batches")
     r.add_argument("--force", action="store_true", help="rerun seeds whose report exists")
+    r.add_argument("--label", help="a run set of its own beside the recipe's (e.g. other budgets): its "
+                                   "reports go to out/paper_table/<recipe>@<label>/ and its rows are labelled so")
     t = sub.add_parser("table")
     t.add_argument("--out", default=str(C.RESULTS / "paper_table.md"))
     args = ap.parse_args()
