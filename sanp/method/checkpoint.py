@@ -44,6 +44,9 @@ class Progress:
     """The deep recipe's training states (anchors of its fine-tuning repair)."""
     levels: tuple[Any, ...] = ()
     """The deep recipe's schedule levels, sparsest last (where its repair backs off to)."""
+    screen: Any = None
+    """The deep recipe's safety screen (not saved: a resumed run draws it again, the same
+    points from the same seed)."""
 
 
 class Checkpoint:

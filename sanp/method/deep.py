@@ -139,13 +139,14 @@ class DeepResult:
     levels: tuple[Any, ...] = field(default=(), repr=False)
     """Every level the schedule adopted (fine-tuned, reward at the cutoff, screen
     passed), sparsest last: where the deep repair can back off to."""
-    screen: tuple[int, int] | None = None
-    """(points, the dense policy's violations on them) of the safety screen."""
+    screen: Screen | None = field(default=None, repr=False)
+    """The safety screen (its points and the dense policy's violations on them); the deep
+    repair holds its candidates to it too."""
 
     def to_search(self) -> SparsitySearch:
         """The result in the shape of the paper's step 1 (k = sparsity reached; the first
         history entry is the dense policy), for the pipeline's step-1 slot."""
-        dense_bad = None if self.screen is None else self.screen[1]
+        dense_bad = None if self.screen is None else self.screen.allowed
         hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold, dense_bad,
                              None if dense_bad is None else 1.0)]
         hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted,
@@ -268,7 +269,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     times = {**timed.times, "total": time.perf_counter() - t0}
     say(f"deep: reached {best.sparsity():.2%} at mean reward {best_r:.2f} in {times['total']:.0f} s")
     return DeepResult(best, best.sparsity(), best_r, dense_reward, threshold, tuple(history), buf.states, times, stop,
-                      tuple(levels), None if screen is None else (len(screen.points), screen.allowed))
+                      tuple(levels), screen)
 
 
 class _Timer:

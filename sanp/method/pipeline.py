@@ -19,6 +19,7 @@ from sanp.method.config import PruneConfig
 from sanp.method.deep import deep_compress
 from sanp.method.heldout import HeldOut, heldout
 from sanp.method.rounds import Round, refine_round
+from sanp.method.screen import Screen
 from sanp.method.step1 import (
     SparsitySearch,
     fixed_sparsity,
@@ -92,11 +93,13 @@ def prune_and_refine(
         if checkpoint:
             checkpoint.save(run)
     say(f"step 1 done: sparsity {run.step1.policy.sparsity():.2%}, mean reward {run.step1.mean_reward:.2f}")
+    if config.recipe == "deep" and run.screen is None and config.deep.screen and spec.requirements:
+        run.screen = Screen.draw(binding, spec, dense, config.deep.screen, config.seed, config.confidence)
     for index in range(len(run.rounds) + 1, config.rounds + 1):
         if run.converged:
             break
         outcome = refine_round(index, run.sparse, dense, dense_actor, binding, spec, threshold, config,
-                               run.times, say, anchors=run.anchors, levels=run.levels)
+                               run.times, say, anchors=run.anchors, levels=run.levels, screen=run.screen)
         run.rounds.append(outcome.round)
         run.seen.extend(outcome.recovery)
         run.sparse, run.converged = outcome.policy, outcome.round.clean
@@ -151,7 +154,7 @@ def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
     return Progress(res.to_search(), res.policy, config.rounds == 0,
                     times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,
-                    levels=res.levels)
+                    levels=res.levels, screen=res.screen)
 
 
 def _cutoff(spec: Any) -> float:

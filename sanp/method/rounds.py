@@ -19,6 +19,7 @@ from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, 
 from sanp.method.config import PruneConfig
 from sanp.method.deep_repair import deep_repair
 from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
+from sanp.method.screen import Screen
 from sanp.method.repair import repair
 from sanp.runtime import deployed
 from sanp.rollout import run_batch
@@ -121,11 +122,12 @@ def find_counterexamples(sparse: Any, dense_actor: Any, binding: Binding, spec: 
 def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding: Binding, spec: Any,
                  threshold: float, config: PruneConfig, times: dict[str, float],
                  say: Log = lambda _m: None, anchors: np.ndarray | None = None,
-                 levels: Sequence[Any] = ()) -> RoundOutcome:
+                 levels: Sequence[Any] = (), screen: Screen | None = None) -> RoundOutcome:
     """Round `index` (1-based; falsifier seed config.seed + index): steps 2-5 on
     `sparse`. Wall times go into `times` under round<index>_<phase>. With the deep
     recipe, `anchors` are states whose dense actions the fine-tuning repair keeps, and
-    `levels` the schedule's levels its repair can back off to."""
+    `levels` the schedule's levels its repair can back off to and `screen` the safety
+    screen its candidates must pass."""
     seed = config.seed + index
     t = time.perf_counter()
     found = find_counterexamples(sparse, dense_actor, binding, spec, config, seed)
@@ -154,7 +156,8 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     # round's falsifier and by the held-out check.
     t = time.perf_counter()
     if config.recipe == "deep":
-        fix, used = deep_repair(sparse, dense, binding, spec, rec, anchors, threshold, config, say, levels)
+        fix, used = deep_repair(sparse, dense, binding, spec, rec, anchors, threshold, config, say, levels,
+                                screen)
     else:
         fix, used = repair(sparse, dense, binding, spec, rec, resolution=config.resolution), "restore"
     times[f"round{index}_repair"] = time.perf_counter() - t

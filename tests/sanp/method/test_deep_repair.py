@@ -230,3 +230,31 @@ def test_backoff_wins_when_restoration_keeps_less_sparsity(case, monkeypatch):
     assert used == "backoff" and fix.policy is half
     fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10), levels=[])
     assert used == "restore" and fix.policy is dense
+
+
+def test_a_repair_that_fails_the_safety_screen_is_never_used(case, monkeypatch):
+    """A 'fine-tune' that fixes the round's counterexamples with the reward at the cutoff
+    (as reported) but violates the spec on most uniform points (every weight zero: the
+    cart pushes one way) is the repair without a screen and rejected with one; the
+    restoration that passes the screen is used instead."""
+    import sanp.method.deep_repair as dr
+    from sanp.method.screen import Screen
+
+    spec, binding, dense, sparse, rec, states = case
+    n = len(rec)
+    dead = sparse.clone()
+    with torch.no_grad():
+        for lin in dead.linears:
+            lin.weight.zero_()
+            lin.bias.zero_()
+    screen = Screen.draw(binding, spec, dense, points=20, seed=0)
+    chk = screen.check(dead)
+    assert not chk.passed and screen.check(dense).passed  # the premise
+    monkeypatch.setattr(dr, "finetune_repair",
+                        lambda *_a, **_k: (dead, [True] * n, dr.RepairInfo(1, (0, n), dead.sparsity(), 1e9)))
+    monkeypatch.setattr(dr, "repair", lambda *_a, **_k: dr.Repair(dense, 1.0, (0,), (), (), ()))
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10))
+    assert used == "finetune" and fix.policy is dead
+    fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10),
+                            screen=screen)
+    assert used == "restore" and fix.policy is dense
