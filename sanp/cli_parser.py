@@ -160,11 +160,15 @@ def _add_prune(sub: Any) -> None:
     pr.add_argument("--deep-screen", type=_natural, metavar="POINTS",
                     help="deep recipe: uniform points of the safety screen a level must pass "
                     "(default 100; 0: no screen)")
-    pr.add_argument("--criterion", choices=["magnitude", "activation"], default="magnitude")
-    pr.add_argument("--scope", choices=["layer", "global"], default="global")
+    pr.add_argument("--criterion", choices=["magnitude", "activation"],
+                    help="weight importance (default: magnitude with --recipe paper, as the paper; "
+                    "activation with --recipe deep)")
+    pr.add_argument("--scope", choices=["layer", "global"], default="global",
+                    help="paper recipe: prune the same fraction of every layer, or one global "
+                    "threshold (default); the deep recipe is always global")
     pr.add_argument("--sparsity", type=_fraction, metavar="K",
-                    help="prune exactly this fraction in step 1 (default: the largest whose "
-                    "mean reward reaches the spec's cutoff)")
+                    help="paper recipe: prune exactly this fraction in step 1 (default: the "
+                    "largest whose mean reward reaches the spec's cutoff)")
     pr.add_argument("--budget", type=_positive_int, default=100,
                     help="falsifier rollouts per refinement round (default 100)")
     pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")

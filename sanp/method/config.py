@@ -19,17 +19,20 @@ from sanp.stats import check_confidence
 class PruneConfig:
     """Settings of `sanp prune`."""
 
-    criterion: Literal["magnitude", "activation"] = "magnitude"
-    """Weight importance: |w|, or |w| times the mean |input| over dense-visited states."""
+    criterion: Literal["magnitude", "activation"] | None = None
+    """Weight importance: |w|, or |w| times the mean |input| over dense-visited states.
+    None: the recipe's own, magnitude for "paper" (as the paper) and activation for
+    "deep" (its schedule's default)."""
     scope: Literal["layer", "global"] = "global"
-    """Prune the same fraction of every layer, or by one threshold over all layers."""
+    """Prune the same fraction of every layer, or by one threshold over all layers (the
+    deep recipe prunes globally, under its path guard)."""
     episodes: int = 100
     """Episodes per mean-reward estimate."""
     resolution: float = 0.001
     """Resolution of the sparsity (k) and restoration (p) searches."""
     sparsity: float | None = None
     """Prune exactly this fraction in step 1 instead of searching for the largest k whose
-    reward reaches the cutoff."""
+    reward reaches the cutoff (the paper recipe only)."""
     budget: int = 100
     """Falsifier rollouts per refinement round."""
     rounds: int = 5
@@ -51,7 +54,8 @@ class PruneConfig:
     each round's repair fine-tunes the surviving weights first, falling back to
     restoration when that does not fix every counterexample."""
     deep: DeepConfig = field(default_factory=DeepConfig)
-    """The deep recipe's schedule; its `episodes` and `seed` are replaced by this run's."""
+    """The deep recipe's schedule; its `episodes`, `seed`, `confidence` and `criterion`
+    are replaced by this run's."""
 
     def __post_init__(self) -> None:
         for name in ("episodes", "budget", "heldout_budget"):
@@ -59,6 +63,15 @@ class PruneConfig:
                 raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
         if self.recipe not in ("paper", "deep"):
             raise OptionError(f"recipe must be paper or deep, got {self.recipe!r}")
+        if self.criterion is None:  # frozen: the recipe's own criterion is set once, here
+            object.__setattr__(self, "criterion", "activation" if self.recipe == "deep" else "magnitude")
+        if self.criterion not in ("magnitude", "activation"):
+            raise OptionError(f"criterion must be magnitude or activation, got {self.criterion!r}")
+        if self.recipe == "deep" and self.sparsity is not None:
+            raise OptionError("--sparsity fixes the paper recipe's one-shot step 1; the deep recipe searches the "
+                              "sparsity itself (cap it with --deep-max-sparsity, or use --recipe paper)")
+        if self.recipe == "deep" and self.scope != "global":
+            raise OptionError("the deep recipe prunes with one global threshold; --scope layer needs --recipe paper")
         if self.rounds < 0 or self.heldout_uniform < 0:
             raise OptionError("rounds and heldout_uniform must be >= 0")
         if self.sparsity is not None and not 0 < self.sparsity < 1:

@@ -146,10 +146,12 @@ def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
 
 
 def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say: Log) -> Progress:
-    """Step 1 of the deep recipe: `deep_compress` with this run's episodes and seed; its
-    training states become the anchors of every round's fine-tuning repair."""
+    """Step 1 of the deep recipe: `deep_compress` with this run's episodes, seed,
+    confidence and criterion; its training states become the anchors of every round's
+    fine-tuning repair."""
     t = time.perf_counter()
-    deep = replace(config.deep, episodes=config.episodes, seed=config.seed, confidence=config.confidence)
+    deep = replace(config.deep, episodes=config.episodes, seed=config.seed, confidence=config.confidence,
+                   criterion=config.criterion)
     res = deep_compress(dense, binding, spec, deep, log=say)
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
     return Progress(res.to_search(), res.policy, config.rounds == 0,

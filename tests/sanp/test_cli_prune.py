@@ -192,3 +192,30 @@ def test_deep_options_need_the_deep_recipe(tmp_path, capsys):
                  "--deep-screen", "-1"]) == 2
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deeper"]) == 2
     assert not (tmp_path / "s.onnx").exists()
+
+
+def test_paper_recipe_options_are_refused_with_the_deep_recipe_not_ignored(tmp_path, capsys):
+    for extra, says in ((["--sparsity", "0.9"], "--sparsity fixes the paper recipe"),
+                        (["--scope", "layer"], "--scope layer needs --recipe paper")):
+        assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deep",
+                     *extra]) == 2
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s.onnx").exists()
+
+
+def test_the_criterion_defaults_to_each_recipes_own_and_reaches_the_deep_schedule(monkeypatch):
+    import sanp.method.pipeline as pl
+    from sanp.method import PruneConfig
+
+    assert PruneConfig().criterion == "magnitude" and PruneConfig(recipe="deep").criterion == "activation"
+    seen = []
+
+    def fake(dense, binding, spec, config, log=None):
+        seen.append(config.criterion)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pl, "deep_compress", fake)
+    for given, want in ((None, "activation"), ("magnitude", "magnitude")):
+        with pytest.raises(KeyboardInterrupt):
+            pl.deep_step1(None, None, None, PruneConfig(recipe="deep", criterion=given), lambda _m: None)
+    assert seen == ["activation", "magnitude"]
