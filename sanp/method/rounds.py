@@ -19,8 +19,8 @@ from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, 
 from sanp.method.config import PruneConfig
 from sanp.method.deep_repair import deep_repair
 from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
-from sanp.method.screen import Screen
 from sanp.method.repair import repair
+from sanp.method.screen import Screen
 from sanp.runtime import deployed
 from sanp.rollout import run_batch
 
@@ -71,8 +71,9 @@ class Round:
     repair: str | None = None
     """The repair used: "restore" (the paper's), and with the deep recipe "finetune"
     (surviving weights trained, sparsity kept), "backoff" (a less sparse level of the
-    schedule), "finetune+restore", or "none" (no candidate kept the mean reward at the
-    cutoff, so the policy stayed as it was); None when there was nothing to repair."""
+    schedule), "finetune+restore", or "none" (no candidate passed the gate of reward at
+    the cutoff and safety screen, so the policy stayed as it was); None when there was
+    nothing to repair."""
 
     @property
     def clean(self) -> bool:
