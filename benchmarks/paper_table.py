@@ -125,14 +125,9 @@ def _nonmonotone(trials: list) -> bool:
     return any(b > a for a, b in itertools.pairwise(unsafe))
 
 
-def _commands(docs: list[dict], folder: Path) -> list[str]:
-    """The commands that made these reports (each report records its own), else the
-    folder's commands.txt (reports from before they did)."""
-    made = [d.get("benchmark", {}).get("command") for d in docs]
-    if all(made):
-        return list(dict.fromkeys(made))
-    path = folder / "commands.txt"
-    return [line for line in path.read_text().splitlines() if not line.startswith(" ")] if path.exists() else []
+def _commands(docs: list[dict]) -> list[str]:
+    """The commands that made these reports (each report records its own), in order."""
+    return list(dict.fromkeys(d["benchmark"]["command"] for d in docs))
 
 
 def _spread(values: list[float], fmt: str) -> str:
@@ -170,7 +165,7 @@ def table(args: argparse.Namespace) -> int:
                          f"unsafe): {sum(r['p_nonmonotone'] for r in rows)} of {sum(r['p_rounds'] for r in rows)}")
             notes.append(f"- {env_id} ({recipe_dir.name}): seeds {', '.join(str(r['seed']) for r in rows)}; "
                          f"options {json.dumps(opts)}; commands: "
-                         + "; ".join(f"`{c}`" for c in _commands(docs, recipe_dir / env)))
+                         + "; ".join(f"`{c}`" for c in _commands(docs)))
             for r in rows:
                 runs.append([
                     env_id, recipe_dir.name, r["seed"], f"{r['step1']:.2%}", r["cex1"], f"{r['final']:.2%}",

@@ -173,6 +173,15 @@ class _Buffer:
         return np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
 
 
+def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> Screen | None:
+    """The run's safety screen: `config.screen` points from the screen's stream for
+    `config.seed`, run by `dense` (None when the screen is off or the spec has no
+    requirement). The same points every time it is drawn for the same settings."""
+    if not (config.screen and spec.requirements):
+        return None
+    return Screen.draw(binding, spec, dense, config.screen, config.seed, config.confidence)
+
+
 def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int) -> np.ndarray:
     """Observations `policy` visits: `episodes` from the env's own initial distribution
     (reset seeds seed, seed+1, ...) and `points` from uniform points of the search space."""
@@ -233,9 +242,8 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
         raise OptionError(f"the dense policy's mean reward {dense_reward:.2f} is below the spec's cutoff "
                           f"{threshold:g}: lower the cutoff or train the policy further")
     say(f"deep: dense mean reward {dense_reward:.2f}, cutoff {threshold:g}")
-    screen = None
-    if config.screen and spec.requirements:
-        screen = timed("screen", Screen.draw, binding, spec, dense, config.screen, config.seed, config.confidence)
+    screen = timed("screen", draw_screen, dense, binding, spec, config)
+    if screen is not None:
         say(f"deep: safety screen of {config.screen} uniform points; the dense policy violates {screen.allowed}")
     inputs = config.inputs if config.inputs is not None else _needed_inputs(dense)
     rng = np.random.default_rng(config.seed)

@@ -163,8 +163,7 @@ def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Se
             say(f"{name} ({len(fix.unfixed)} unfixed, sparsity {fix.policy.sparsity():.2%}) drops the mean "
                 f"reward to {reward:.2f}; not used")
             return False
-        chk = screen.check(fix.policy) if screen is not None else None
-        if chk is not None and not chk.passed:
+        if screen is not None and not (chk := screen.check(fix.policy)).passed:
             say(f"{name} ({len(fix.unfixed)} unfixed, sparsity {fix.policy.sparsity():.2%}) fails the safety "
                 f"screen: {chk.violations} vs dense {screen.allowed} (p = {chk.p_value:.3g}); not used")
             return False
@@ -172,8 +171,7 @@ def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Se
 
     # finetune_repair returns its input when no fine-tune fixed more than before.
     improved = sum(fixed) > info.fixed_per_iteration[0]
-    mine = Repair(tuned, 0.0, tuple(0 for _ in tuned.linears), tuple(c for c, ok in zip(cexs, fixed) if ok),
-                  tuple(c for c, ok in zip(cexs, fixed) if not ok), ())
+    mine = _masks_kept(tuned, cexs, fixed)
     candidates = []
     if (all(fixed) or improved) and gate("finetune", mine, info.mean_reward):
         if all(fixed):
@@ -190,7 +188,7 @@ def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Se
     if not candidates:
         say(f"no repair passes the gate (reward at the cutoff {threshold:g}, the safety screen); "
             "the policy stays as it was")
-        return Repair(sparse, 0.0, tuple(0 for _ in sparse.linears), (), tuple(cexs), ()), "none"
+        return _masks_kept(sparse, cexs, [False] * len(cexs)), "none"
     return min(candidates, key=lambda c: (len(c[0].unfixed), -c[0].policy.sparsity()))
 
 
@@ -213,5 +211,14 @@ def backoff(sparse: Any, levels: Sequence[Any], binding: Binding, spec: Any,
     level, safe = best
     gained = tuple(int(((lm > 0) & (sm == 0)).sum()) for lm, sm in zip(level.masks, sparse.masks))
     pruned = sum(int((sm == 0).sum()) for sm in sparse.masks)
-    return Repair(level, sum(gained) / max(pruned, 1), gained, tuple(c for c, ok in zip(cexs, safe) if ok),
-                  tuple(c for c, ok in zip(cexs, safe) if not ok), ())
+    return Repair(level, sum(gained) / max(pruned, 1), gained, *_split(cexs, safe), ())
+
+
+def _split(cexs: Sequence[Any], ok: Sequence[bool]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(fixed, unfixed) counterexamples."""
+    return tuple(c for c, k in zip(cexs, ok) if k), tuple(c for c, k in zip(cexs, ok) if not k)
+
+
+def _masks_kept(policy: Any, cexs: Sequence[Any], ok: Sequence[bool]) -> Repair:
+    """`policy` as a repair that restored no weight, with `cexs` split by `ok`."""
+    return Repair(policy, 0.0, tuple(0 for _ in policy.linears), *_split(cexs, ok), ())

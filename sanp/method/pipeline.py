@@ -16,10 +16,9 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
-from sanp.method.deep import deep_compress
+from sanp.method.deep import DeepConfig, deep_compress, draw_screen
 from sanp.method.heldout import HeldOut, heldout
 from sanp.method.rounds import Round, refine_round
-from sanp.method.screen import Screen
 from sanp.method.step1 import (
     SparsitySearch,
     fixed_sparsity,
@@ -93,8 +92,8 @@ def prune_and_refine(
         if checkpoint:
             checkpoint.save(run)
     say(f"step 1 done: sparsity {run.step1.policy.sparsity():.2%}, mean reward {run.step1.mean_reward:.2f}")
-    if config.recipe == "deep" and run.screen is None and config.deep.screen and spec.requirements:
-        run.screen = Screen.draw(binding, spec, dense, config.deep.screen, config.seed, config.confidence)
+    if config.recipe == "deep" and run.screen is None:  # a resumed run: the checkpoint keeps no screen
+        run.screen = draw_screen(dense, binding, spec, _deep_settings(config))
     for index in range(len(run.rounds) + 1, config.rounds + 1):
         if run.converged:
             break
@@ -150,13 +149,17 @@ def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say
     confidence and criterion; its training states become the anchors of every round's
     fine-tuning repair."""
     t = time.perf_counter()
-    deep = replace(config.deep, episodes=config.episodes, seed=config.seed, confidence=config.confidence,
-                   criterion=config.criterion)
-    res = deep_compress(dense, binding, spec, deep, log=say)
+    res = deep_compress(dense, binding, spec, _deep_settings(config), log=say)
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
     return Progress(res.to_search(), res.policy, config.rounds == 0,
                     times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,
                     levels=res.levels, screen=res.screen)
+
+
+def _deep_settings(config: PruneConfig) -> DeepConfig:
+    """The deep schedule's settings with this run's episodes, seed, confidence and criterion."""
+    return replace(config.deep, episodes=config.episodes, seed=config.seed, confidence=config.confidence,
+                   criterion=config.criterion)
 
 
 def _cutoff(spec: Any) -> float:

@@ -30,6 +30,25 @@ def case(falsified_cartpole):
     return spec, binding, dense, sparse, rec, states
 
 
+def _dead(policy):
+    """A copy of `policy` with every weight and bias zero (the cart is pushed one way)."""
+    out = policy.clone()
+    with torch.no_grad():
+        for lin in out.linears:
+            lin.weight.zero_()
+            lin.bias.zero_()
+    return out
+
+
+def _stub_finetune(monkeypatch, policy, fixed):
+    """`finetune_repair` stubbed: it returns `policy`, fixing `fixed`, with a reward far
+    above any cutoff."""
+    import sanp.method.deep_repair as dr
+
+    monkeypatch.setattr(dr, "finetune_repair", lambda *_a, **_k: (
+        policy, list(fixed), dr.RepairInfo(1, (0, sum(fixed)), policy.sparsity(), 1e9)))
+
+
 def _config(steps: int) -> PruneConfig:
     return PruneConfig(episodes=20, resolution=0.01, deep=DeepConfig(finetune=FinetuneConfig(steps=steps, lr=3e-3)))
 
@@ -125,8 +144,6 @@ def test_a_finetune_that_breaks_the_kept_weights_loses_to_the_papers_restoration
     """The mixed restoration (dense values beside fine-tuned ones) is chosen only when it
     leaves no more counterexamples unfixed than the paper's: here the 'fine-tuned' policy
     has its kept weights negated, so restoring only the pruned ones cannot fix it."""
-    import sanp.method.deep_repair as dr
-
     spec, binding, dense, sparse, rec, states = case
     broken = sparse.clone()
     with torch.no_grad():
@@ -134,10 +151,7 @@ def test_a_finetune_that_breaks_the_kept_weights_loses_to_the_papers_restoration
             lin.weight.neg_()
     n = len(rec)
 
-    def fake(*_a, **_k):
-        return broken, [True] * (n - 1) + [False], dr.RepairInfo(1, (0, n - 1), broken.sparsity(), 1e9)
-
-    monkeypatch.setattr(dr, "finetune_repair", fake)
+    _stub_finetune(monkeypatch, broken, [True] * (n - 1) + [False])
     fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10))
     paper = repair(sparse, dense, binding, spec, rec, resolution=0.01)
     mixed = repair(broken, dense, binding, spec, rec, resolution=0.01)
@@ -178,14 +192,9 @@ def test_a_candidate_that_drops_the_reward_below_the_cutoff_is_never_used(case, 
 
     spec, binding, dense, sparse, rec, states = case
     n = len(rec)
-    dead = sparse.clone()
-    with torch.no_grad():
-        for lin in dead.linears:
-            lin.weight.zero_()
-            lin.bias.zero_()
+    dead = _dead(sparse)
     assert mean_reward(dead, binding, 20, 0) < spec.reward_threshold  # the premise
-    monkeypatch.setattr(dr, "finetune_repair",
-                        lambda *_a, **_k: (sparse, [False] * n, dr.RepairInfo(1, (0, 0), sparse.sparsity(), 1e9)))
+    _stub_finetune(monkeypatch, sparse, [False] * n)
     monkeypatch.setattr(dr, "repair", lambda *_a, **_k: dr.Repair(dead, 0.5, (0,), (), (), ()))
     half = prune(dense, 0.5, importance(dense, "magnitude"), "global")
     fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10),
@@ -205,8 +214,7 @@ def test_a_partial_finetune_that_keeps_the_reward_competes_with_the_other_repair
     n = len(rec)
     cexs = tuple(s.counterexample for s in rec)
     tuned = sparse.clone()
-    monkeypatch.setattr(dr, "finetune_repair", lambda *_a, **_k: (
-        tuned, [True] * (n - 1) + [False], dr.RepairInfo(1, (0, n - 1), tuned.sparsity(), 1e9)))
+    _stub_finetune(monkeypatch, tuned, [True] * (n - 1) + [False])
     for left, want in ((2, "finetune"), (0, "restore")):
         monkeypatch.setattr(dr, "repair", lambda *_a, left=left, **_k: dr.Repair(dense, 1.0, (0,), cexs[left:],
                                                                                   cexs[:left], ()))
@@ -221,8 +229,7 @@ def test_backoff_wins_when_restoration_keeps_less_sparsity(case, monkeypatch):
     spec, binding, dense, sparse, rec, states = case
     n = len(rec)
     half = prune(dense, 0.5, importance(dense, "magnitude"), "global")
-    monkeypatch.setattr(dr, "finetune_repair",
-                        lambda *_a, **_k: (sparse, [False] * n, dr.RepairInfo(1, (0, 0), sparse.sparsity(), 1e9)))
+    _stub_finetune(monkeypatch, sparse, [False] * n)
     # a restoration that gives back every weight: the schedule's half-sparse level must win
     monkeypatch.setattr(dr, "repair", lambda *_a, **_k: dr.Repair(dense, 1.0, (0,), (), (), ()))
     fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10),
@@ -242,16 +249,11 @@ def test_a_repair_that_fails_the_safety_screen_is_never_used(case, monkeypatch):
 
     spec, binding, dense, sparse, rec, states = case
     n = len(rec)
-    dead = sparse.clone()
-    with torch.no_grad():
-        for lin in dead.linears:
-            lin.weight.zero_()
-            lin.bias.zero_()
+    dead = _dead(sparse)
     screen = Screen.draw(binding, spec, dense, points=20, seed=0)
     chk = screen.check(dead)
     assert not chk.passed and screen.check(dense).passed  # the premise
-    monkeypatch.setattr(dr, "finetune_repair",
-                        lambda *_a, **_k: (dead, [True] * n, dr.RepairInfo(1, (0, n), dead.sparsity(), 1e9)))
+    _stub_finetune(monkeypatch, dead, [True] * n)
     monkeypatch.setattr(dr, "repair", lambda *_a, **_k: dr.Repair(dense, 1.0, (0,), (), (), ()))
     fix, used = deep_repair(sparse, dense, binding, spec, rec, states, spec.reward_threshold, _config(10))
     assert used == "finetune" and fix.policy is dead
