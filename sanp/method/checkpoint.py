@@ -25,6 +25,7 @@ from sanp.falsify import Counterexample
 from sanp.limits import check_file, check_zip
 from sanp.method.recover import RecoveryState
 from sanp.method.rounds import CexSummary, Round
+from sanp.method.screen import ScreenCheck
 from sanp.method.step1 import SparsitySearch, SparsityStep
 
 
@@ -58,7 +59,7 @@ class Checkpoint:
     run reaches the same result as an uninterrupted one.
     """
 
-    VERSION = 3
+    VERSION = 4
 
     def __init__(self, path: str | os.PathLike, fingerprint: dict[str, Any]):
         self.path = Path(path)
@@ -116,7 +117,7 @@ class Checkpoint:
 
         h = state["step1"]
         step1 = SparsitySearch(h["k"], policy("step1"), h["mean_reward"],
-                               tuple(SparsityStep(**x) for x in h["scan"]))
+                               tuple(_step_from_json(x) for x in h["scan"]))
         return Progress(step1, policy("sparse"), bool(state["converged"]),
                         [_round_from_json(r) for r in state["rounds"]], _seen_from_json(state["seen"]),
                         dict(state["times"]), arrays.get("anchors"),
@@ -221,3 +222,7 @@ def _round_from_json(d: dict[str, Any]) -> Round:
     d["restored"] = None if d["restored"] is None else tuple(d["restored"])
     d["trials"] = tuple(tuple(t) for t in d["trials"])
     return Round(**d)
+
+
+def _step_from_json(x: dict[str, Any]) -> SparsityStep:
+    return SparsityStep(**{**x, "screen": None if x.get("screen") is None else ScreenCheck(**x["screen"])})

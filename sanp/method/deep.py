@@ -39,7 +39,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
-from sanp.method.screen import Screen, ScreenCheck
+from sanp.method.screen import Screen, ScreenCheck, describe
 from sanp.method.step1 import SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
@@ -85,14 +85,18 @@ class DeepConfig:
     """Uniform points of the spec's search space on which a level must not violate the
     spec significantly more often than the dense policy (`sanp.method.screen`); 0 turns
     the screen off."""
+    screen_looks: int = 4
+    """Batches of `screen` points the screen may use: another batch while a policy
+    violates more points than the dense policy and the test has not rejected it."""
     confidence: float = 0.95
-    """Confidence of the screen's test."""
+    """Confidence of the screen's test (over all its looks)."""
 
     def __post_init__(self) -> None:
         if self.episodes <= 0 or not 0 < self.min_step <= self.step < 1 or self.retries < 0:
             raise OptionError("deep recipe needs episodes > 0, 0 < min_step <= step < 1, retries >= 0")
-        if self.screen < 0:
-            raise OptionError(f"screen must be >= 0 points, got {self.screen}")
+        if self.screen < 0 or self.screen_looks < 1:
+            raise OptionError(f"the screen needs >= 0 points and >= 1 look, got {self.screen} and "
+                              f"{self.screen_looks}")
         check_confidence(self.confidence)
         if not 0 < self.max_sparsity < 1:
             raise OptionError(f"max_sparsity must be in (0, 1), got {self.max_sparsity}")
@@ -146,12 +150,11 @@ class DeepResult:
     def to_search(self) -> SparsitySearch:
         """The result in the shape of the paper's step 1 (k = sparsity reached; the first
         history entry is the dense policy), for the pipeline's step-1 slot."""
-        dense_bad = None if self.screen is None else self.screen.allowed
-        hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold, dense_bad,
-                             None if dense_bad is None else 1.0)]
-        hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted,
-                              None if s.screen is None else s.screen.violations,
-                              None if s.screen is None else s.screen.p_value) for s in self.history]
+        scr = self.screen
+        hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold,
+                             None if scr is None else ScreenCheck(scr.allowed, 0, 0, 1.0, True, len(scr.points),
+                                                                  scr.allowed, scr.alpha))]
+        hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted, s.screen) for s in self.history]
         return SparsitySearch(self.sparsity, self.policy, self.mean_reward, tuple(hist))
 
 
@@ -179,7 +182,7 @@ def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> 
     requirement). The same points every time it is drawn for the same settings."""
     if not (config.screen and spec.requirements):
         return None
-    return Screen.draw(binding, spec, dense, config.screen, config.seed, config.confidence)
+    return Screen.draw(binding, spec, dense, config.screen, config.seed, config.confidence, config.screen_looks)
 
 
 def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int) -> np.ndarray:
@@ -244,7 +247,8 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     say(f"deep: dense mean reward {dense_reward:.2f}, cutoff {threshold:g}")
     screen = timed("screen", draw_screen, dense, binding, spec, config)
     if screen is not None:
-        say(f"deep: safety screen of {config.screen} uniform points; the dense policy violates {screen.allowed}")
+        say(f"deep: safety screen of {config.screen} uniform points (up to {config.screen_looks} batches, "
+            f"each look at {screen.alpha:.3g}); the dense policy violates {screen.allowed} of the first")
     inputs = config.inputs if config.inputs is not None else _needed_inputs(dense)
     rng = np.random.default_rng(config.seed)
     buf = _Buffer(config.max_states, config.seed)
@@ -321,8 +325,7 @@ def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: _Buffer,
         passed = r >= threshold and (chk is None or chk.passed)
         history.append(ScheduleStep(target, cand.sparsity(), r, passed, attempt, info.loss_before,
                                     info.loss_after, info.states, time.perf_counter() - t, chk))
-        shown = "" if chk is None else (f", screen {chk.violations} vs dense {screen.allowed} "
-                                        f"(p = {chk.p_value:.3g}{'' if chk.passed else ', worse'})")
+        shown = "" if chk is None else f", {describe(chk)}"
         say(f"deep: sparsity {cand.sparsity():.2%} (step {step:.3f}, try {attempt + 1}) mean reward {r:.2f} "
             f"{'>=' if r >= threshold else '<'} {threshold:g}{shown}; loss {info.loss_before:.4g} -> "
             f"{info.loss_after:.4g}")

@@ -29,7 +29,7 @@ from sanp.method.deep import Log, mean_reward
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.recover import RecoveryState, safe_on
 from sanp.method.repair import Repair, repair
-from sanp.method.screen import Screen
+from sanp.method.screen import Screen, describe
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def deep_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, states: Se
             return False
         if screen is not None and not (chk := screen.check(fix.policy)).passed:
             say(f"{name} ({len(fix.unfixed)} unfixed, sparsity {fix.policy.sparsity():.2%}) fails the safety "
-                f"screen: {chk.violations} vs dense {screen.allowed} (p = {chk.p_value:.3g}); not used")
+                f"{describe(chk)}; not used")
             return False
         return True
 

@@ -1,6 +1,6 @@
-"""The deep schedule's safety screen: a fixed batch of uniform points of the spec's
-search space, run by the dense policy once and by every level of the schedule; a level
-the paired test finds more often violating than the dense policy is rejected.
+"""The deep schedule's safety screen: uniform points of the spec's search space, run by
+the dense policy and by every level of the schedule (and every repair); a policy the
+paired test finds more often violating than the dense policy is rejected.
 
 Reward alone does not guard safety: on BipedalWalker the schedule reached 92% sparsity
 with the reward at the cutoff (measured on the env's own terrain) while the sparse walker
@@ -12,21 +12,33 @@ the walker at 50-75% sparsity, levels with 3 violations against the dense policy
 of 100 were rejected try after try and the schedule stopped at 50%. The test is exact
 McNemar (`sanp.stats.paired_worse_p`), on the same points for both policies.
 
+The test is sequential: the first batch of points, then another batch while the policy
+violates more of the points so far than the dense policy and the test has not rejected
+it, up to `looks` batches. One fixed batch of 100 was too weak: on LunarLander a repair
+passed with 4 of 100 points violated against the dense policy's 0 (p = 0.0625) and
+violated 23 of 300 points of the same stream. Each look tests at (1 - confidence) /
+looks (Bonferroni), so a policy no worse than the dense one is rejected with probability
+at most 1 - confidence over all looks; a policy the first batch shows no worse costs one
+batch, as before. The dense policy runs a batch only when a check first needs it.
+
 The screen is a validation set: its points come from their own stream (never the
 held-out check's, never the falsifier's) and its trajectories are never trained on.
 
 Example:
-    >>> scr = Screen.draw(binding, spec, dense, points=100, seed=0, confidence=0.95)
-    >>> scr.check(sparse).passed
+    >>> scr = Screen.draw(binding, spec, dense, points=100, seed=0, confidence=0.95, looks=4)
+    >>> chk = scr.check(sparse)
+    >>> chk.passed, chk.points
+    (True, 100)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sanp.envs import Binding
+from sanp.errors import OptionError
 from sanp.method.recover import safe_on
 from sanp.stats import check_confidence, paired_worse_p
 
@@ -37,7 +49,7 @@ integer-seeded generator of the loop or the held-out check produces)."""
 
 @dataclass(frozen=True)
 class ScreenCheck:
-    """One level on the screen's points."""
+    """One policy on the screen's points, at the look where the test stopped."""
 
     violations: int
     only_sparse: int
@@ -46,41 +58,86 @@ class ScreenCheck:
     p_value: float
     """Exact one-sided McNemar test of 'this policy violates more often'."""
     passed: bool
+    """`p_value` >= `alpha`."""
+    points: int
+    """Points the test used (one or more batches)."""
+    dense_violations: int
+    """The dense policy's violations on those points."""
+    alpha: float
+    """The level each look tests at: (1 - confidence) / looks."""
 
 
 @dataclass(frozen=True, eq=False)
 class Screen:
-    """Uniform points and which of them the dense policy violates."""
+    """Batches of uniform points, and which of them the dense policy violates."""
 
     binding: Binding
     spec: Any
-    points: tuple[Any, ...]
-    dense_violated: tuple[bool, ...]
+    batches: tuple[tuple[Any, ...], ...]
+    dense: Any = field(repr=False)
     confidence: float = 0.95
+    _dense_violated: dict[int, tuple[bool, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def draw(cls, binding: Binding, spec: Any, dense: Any, points: int, seed: int,
-             confidence: float = 0.95) -> Screen:
-        """`points` uniform points from the screen's stream for `seed`, run by `dense`."""
-        pts = tuple(binding.uniform_points(points, np.random.default_rng((SCREEN_SEED, seed))))
-        return cls(binding, spec, pts, _violated(binding, spec, pts, dense), check_confidence(confidence))
+             confidence: float = 0.95, looks: int = 1) -> Screen:
+        """`looks` batches of `points` uniform points from the screen's stream for `seed`
+        (the first batch does not depend on `looks`), to be run by `dense`."""
+        if points <= 0 or looks <= 0:
+            raise OptionError(f"the screen needs points > 0 and looks > 0, got {points} and {looks}")
+        rng = np.random.default_rng((SCREEN_SEED, seed))
+        batches = tuple(tuple(binding.uniform_points(points, rng)) for _ in range(looks))
+        return cls(binding, spec, batches, dense, check_confidence(confidence))
+
+    @property
+    def points(self) -> tuple[Any, ...]:
+        """The first batch: every check runs it."""
+        return self.batches[0]
+
+    @property
+    def dense_violated(self) -> tuple[bool, ...]:
+        """Per point of the first batch: does the dense policy violate a requirement there?"""
+        return self._dense_on(0)
 
     @property
     def allowed(self) -> int:
-        """The dense policy's violations on the screen."""
+        """The dense policy's violations on the first batch."""
         return sum(self.dense_violated)
 
-    def violated(self, policy: Any) -> tuple[bool, ...]:
-        """Per point: does `policy` (as deployed) violate a requirement there?"""
-        return _violated(self.binding, self.spec, self.points, policy)
+    @property
+    def alpha(self) -> float:
+        """The level of each look's test."""
+        return (1 - self.confidence) / len(self.batches)
+
+    def violated(self, policy: Any, batch: int = 0) -> tuple[bool, ...]:
+        """Per point of `batch`: does `policy` (as deployed) violate a requirement there?"""
+        return _violated(self.binding, self.spec, self.batches[batch], policy)
 
     def check(self, policy: Any) -> ScreenCheck:
-        """`policy` on the screen's points, against the dense policy on the same points."""
-        bad = self.violated(policy)
-        only_s = sum(b and not d for b, d in zip(bad, self.dense_violated))
-        only_d = sum(d and not b for b, d in zip(bad, self.dense_violated))
-        p = paired_worse_p(only_s, only_d)
-        return ScreenCheck(sum(bad), only_s, only_d, p, p >= 1 - self.confidence)
+        """`policy` against the dense policy on the same points, one more batch per look
+        while `policy` violates more of them and the test has not rejected it."""
+        bad: list[bool] = []
+        ref: list[bool] = []
+        for j in range(len(self.batches)):
+            bad += self.violated(policy, j)
+            ref += self._dense_on(j)
+            only_s = sum(b and not d for b, d in zip(bad, ref))
+            only_d = sum(d and not b for b, d in zip(bad, ref))
+            p = paired_worse_p(only_s, only_d)
+            if p < self.alpha or only_s <= only_d:
+                break
+        return ScreenCheck(sum(bad), only_s, only_d, p, p >= self.alpha, len(bad), sum(ref), self.alpha)
+
+    def _dense_on(self, batch: int) -> tuple[bool, ...]:
+        if batch not in self._dense_violated:
+            self._dense_violated[batch] = self.violated(self.dense, batch)
+        return self._dense_violated[batch]
+
+
+def describe(chk: ScreenCheck) -> str:
+    """One line for a log: the counts, the points and the test."""
+    return (f"screen {chk.violations} vs dense {chk.dense_violations} of {chk.points} (p = {chk.p_value:.3g}"
+            f"{'' if chk.passed else f' < {chk.alpha:.3g}, worse'})")
 
 
 def _violated(binding: Binding, spec: Any, points: tuple[Any, ...], policy: Any) -> tuple[bool, ...]:

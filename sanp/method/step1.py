@@ -109,10 +109,9 @@ class SparsityStep:
     mean_reward: float
     passes: bool
     """The mean reward reaches the cutoff (deep recipe: and the level passes the screen)."""
-    screen_violations: int | None = None
-    """Deep recipe: the level's violations on the safety screen (None: not screened)."""
-    screen_p: float | None = None
-    """Deep recipe: the screen's paired test of 'violates more often than the dense policy'."""
+    screen: Any = None
+    """Deep recipe: the level on the safety screen (a `sanp.method.screen.ScreenCheck`;
+    None: not screened)."""
 
 
 @dataclass(frozen=True, eq=False)

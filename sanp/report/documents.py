@@ -266,8 +266,10 @@ def _round_dict(r: Any) -> dict[str, Any]:
 
 def _scan_entry(h: Any) -> dict[str, Any]:
     out = {"k": h.k, "sparsity": h.sparsity, "mean_reward": h.mean_reward, "passes": h.passes}
-    if h.screen_violations is not None:
-        out.update(screen_violations=h.screen_violations, screen_p=h.screen_p)
+    if h.screen is not None:
+        c = h.screen
+        out.update(screen_violations=c.violations, screen_dense_violations=c.dense_violations,
+                   screen_points=c.points, screen_p=c.p_value, screen_alpha=c.alpha)
     return out
 
 

@@ -174,7 +174,9 @@ def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs
     assert scan[0]["k"] == 0 and scan[0]["screen_p"] == 1.0  # the dense row: the screen's own count
     screened = [h for h in scan[1:] if "screen_p" in h]
     assert screened and all(h["mean_reward"] >= 195 for h in screened)
-    assert all(h["passes"] == (h["screen_p"] >= 0.05) for h in screened)
+    assert all(h["passes"] == (h["screen_p"] >= h["screen_alpha"]) for h in screened)
+    assert all(h["screen_alpha"] == pytest.approx(0.05 / 4) for h in screened)
+    assert all(h["screen_points"] in (100, 200, 300, 400) for h in screened)
     assert all("screen_p" not in h and not h["passes"] for h in scan[1:] if h["mean_reward"] < 195)
     for doc in (deep, paper):
         for r in doc["rounds"]:

@@ -1,6 +1,8 @@
 """The deep schedule's safety screen: real violation counts on CartPole, the paired
-test, and a schedule that never adopts a level the screen rejects."""
+test, its sequential looks, and a schedule that never adopts a level the screen rejects."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +24,9 @@ torch.set_num_threads(1)
 def test_the_screen_compares_each_policy_with_the_dense_one_on_the_same_points(overpruned_cartpole):
     spec, binding, dense, sparse, _ = overpruned_cartpole(0.98)
     scr = Screen.draw(binding, spec, dense, points=60, seed=0)
-    assert len(scr.points) == 60 and scr.check(dense) == ScreenCheck(scr.allowed, 0, 0, 1.0, True)
+    assert len(scr.points) == 60 and scr.check(dense) == ScreenCheck(scr.allowed, 0, 0, 1.0, True, 60,
+                                                                     scr.allowed, scr.alpha)
+    assert scr.alpha == pytest.approx(0.05)
     xs = np.array([[p[d.name] for d in binding.space] for p in scr.points])
     assert np.all(xs >= binding.bounds[:, 0]) and np.all(xs <= binding.bounds[:, 1])
     assert Screen.draw(binding, spec, dense, points=60, seed=0).points == scr.points
@@ -32,6 +36,50 @@ def test_the_screen_compares_each_policy_with_the_dense_one_on_the_same_points(o
     assert chk.violations == sum(truth) > scr.allowed
     assert chk.only_sparse == sum(t and not d for t, d in zip(truth, scr.dense_violated))
     assert chk.p_value == paired_worse_p(chk.only_sparse, chk.only_dense) < 0.05 and not chk.passed
+    assert (chk.points, chk.dense_violations) == (60, scr.allowed)
+
+
+def test_more_looks_keep_the_first_batch_and_draw_the_rest_from_the_same_stream(overpruned_cartpole):
+    spec, binding, dense, sparse, _ = overpruned_cartpole(0.98)
+    one = Screen.draw(binding, spec, dense, points=20, seed=0)
+    four = Screen.draw(binding, spec, dense, points=20, seed=0, looks=4)
+    assert four.points == one.points and len(four.batches) == 4 and four.alpha == pytest.approx(0.05 / 4)
+    assert len({p for b in four.batches for p in map(tuple, (sorted(x.items()) for x in b))}) == 80
+    # far worse than the dense policy: rejected at the look's level, on the batches it ran
+    chk = four.check(sparse)
+    assert not chk.passed and chk.p_value < four.alpha and chk.points % 20 == 0
+    used = [b for j in range(chk.points // 20) for b in four.violated(sparse, j)]
+    assert chk.violations == sum(used) and paired_worse_p(sum(used[:-20]), 0) >= four.alpha
+    with pytest.raises(OptionError):
+        Screen.draw(binding, spec, dense, points=20, seed=0, looks=0)
+
+
+class _Scripted(Screen):
+    """A screen whose violations are given per batch (the dense policy is None)."""
+
+    def violated(self, policy, batch=0):
+        return self.spec[policy is None][batch]
+
+
+def _scripted(dense_bad: list[int], sparse_bad: list[int], n: int = 100) -> _Scripted:
+    # violations at the first points of each batch, so the dense ones are shared
+    rows = [[tuple(i < k for i in range(n)) for k in bad] for bad in (sparse_bad, dense_bad)]
+    return _Scripted(None, rows, tuple(() for _ in dense_bad), None)
+
+
+def test_the_screen_looks_again_while_the_policy_looks_worse_and_is_not_rejected():
+    # 4 vs 0 of 100: p = 0.0625, not below 0.05 / 4, so a second batch runs; 8 vs 0 rejects
+    chk = _scripted([0, 0, 0, 0], [4, 4, 0, 0]).check("sparse")
+    assert (chk.points, chk.violations, chk.dense_violations, chk.passed) == (200, 8, 0, False)
+    assert chk.p_value == paired_worse_p(8, 0) < chk.alpha <= paired_worse_p(4, 0)
+    # worse on the first batch only: every look runs, and the policy passes
+    chk = _scripted([0, 0, 0, 0], [4, 0, 0, 0]).check("sparse")
+    assert (chk.points, chk.violations, chk.passed) == (400, 4, True) and chk.alpha == pytest.approx(0.0125)
+    # no worse on the first batch: one batch, as with a single look
+    chk = _scripted([3, 9, 9, 9], [3, 9, 9, 9]).check("sparse")
+    assert (chk.points, chk.dense_violations, chk.p_value, chk.passed) == (100, 3, 1.0, True)
+    # one look: the plain test at 1 - confidence
+    assert _scripted([0], [4]).check("sparse").passed and not _scripted([0], [5]).check("sparse").passed
 
 
 def test_the_paired_test_is_scipys_exact_binomial_on_the_discordant_points():
@@ -49,8 +97,7 @@ def test_the_schedule_never_adopts_a_level_the_screen_rejects(overpruned_cartpol
 
     def strict(self, policy):  # every level past 90% fails the screen, whatever its reward
         chk = real(self, policy)
-        return ScreenCheck(chk.violations, chk.only_sparse, chk.only_dense, 0.0, False) if (
-            policy.sparsity() > 0.9) else chk
+        return replace(chk, p_value=0.0, passed=False) if policy.sparsity() > 0.9 else chk
 
     monkeypatch.setattr(deep_mod.Screen, "check", strict)
     cfg = DeepConfig(episodes=10, seed=0, step=0.5, min_step=0.25, retries=0, max_sparsity=0.985,
