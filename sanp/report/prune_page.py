@@ -96,7 +96,15 @@ def _step1(doc: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | Non
     rows = [[str(i + 1), fmt(h.get("k")), pct(h.get("sparsity")), fmt(h.get("mean_reward")),
              badge("passes", GREEN) if h.get("passes", h.get("accepted")) else badge("fails", RED)]
             for i, h in enumerate(listed)]
-    return {"figure": figs["step1"], "rows": rows, "more": more}
+    headers = ["trial", "k", "sparsity", "mean reward", "reward cutoff"]
+    if any("screen_points" in h for h in listed):  # the deep recipe's safety screen
+        headers[-1] = "reward cutoff and screen"
+        headers.append("safety screen: violations, sparse vs dense (p)")
+        for row, h in zip(rows, listed):
+            row.append(f"{fmt(h.get('screen_violations'))} vs {fmt(h.get('screen_dense_violations'))} of "
+                       f"{fmt(h.get('screen_points'))} (p = {fmt(h.get('screen_p'), 3)})"
+                       if "screen_points" in h else "not run")
+    return {"figure": figs["step1"], "rows": rows, "more": more, "headers": headers}
 
 
 def _rounds(rounds: list[Mapping[str, Any]], figs: dict[str, Any]) -> dict[str, Any] | None:

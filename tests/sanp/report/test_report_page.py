@@ -540,6 +540,23 @@ def test_prune_hand_built_not_converged():
     assert colour == AMBER
 
 
+def test_the_step1_table_shows_the_deep_recipes_safety_screen():
+    doc = {"schema": PRUNE_SCHEMA, "command": "prune", "step1": {"scan": [
+        {"k": 0.0, "sparsity": 0.0, "mean_reward": 200.0, "passes": True, "screen_violations": 2,
+         "screen_dense_violations": 2, "screen_points": 100, "screen_p": 1.0, "screen_alpha": 0.0125},
+        {"k": 0.9, "sparsity": 0.9, "mean_reward": 150.0, "passes": False},
+        {"k": 0.8, "sparsity": 0.8, "mean_reward": 199.0, "passes": False, "screen_violations": 13,
+         "screen_dense_violations": 4, "screen_points": 200, "screen_p": 0.0032, "screen_alpha": 0.0125},
+    ]}}
+    page = report.render(doc)
+    assert "reward cutoff and screen" in page
+    assert [r[-1] for r in table_rows(page, "step1")] == [
+        "2 vs 2 of 100 (p = 1)", "not run", "13 vs 4 of 200 (p = 0.0032)"]
+    del doc["step1"]["scan"][2], doc["step1"]["scan"][0]  # the paper recipe's scan: no screen
+    page = report.render(doc)
+    assert "safety screen" not in page and len(table_rows(page, "step1")[0]) == 5
+
+
 # ---------------------------------------------------------------- errors
 
 
