@@ -21,8 +21,8 @@ from sanp.method.deep_repair import deep_repair
 from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
 from sanp.method.repair import repair
 from sanp.method.screen import Screen
-from sanp.runtime import deployed
 from sanp.rollout import run_batch
+from sanp.runtime import deployed
 
 Log = Callable[[str], None]
 

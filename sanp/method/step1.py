@@ -26,8 +26,8 @@ import torch
 
 from sanp.envs import Binding
 from sanp.errors import OptionError
-from sanp.runtime import deployed
 from sanp.rollout import returns, run_batch
+from sanp.runtime import deployed
 
 Criterion = Literal["magnitude", "activation"]
 Scope = Literal["layer", "global"]

@@ -12,8 +12,8 @@ from sanp.method.config import PruneConfig
 from sanp.method.deep import DeepConfig, mean_reward
 from sanp.method.deep_repair import RepairConfig, backoff, deep_repair, finetune_repair
 from sanp.method.finetune import FinetuneConfig, finetune
-from sanp.method.repair import repair
 from sanp.method.recover import is_safe
+from sanp.method.repair import repair
 from sanp.method.step1 import SparsitySearch, importance, prune
 from sanp.rollout import run_batch
 from sanp.runtime import deployed
