@@ -76,7 +76,8 @@ def _deep_config(args: argparse.Namespace) -> Any:
     from sanp.errors import OptionError
     from sanp.method.deep import DeepConfig
 
-    given = {a: v for a in ("max_sparsity", "time_limit", "screen", "screen_looks") if (v := getattr(args, f"deep_{a}")) is not None}
+    names = ("max_sparsity", "time_limit", "screen", "screen_looks")
+    given = {a: v for a in names if (v := getattr(args, f"deep_{a}")) is not None}
     if given and args.recipe != "deep":
         raise OptionError(f"--deep-{next(iter(given)).replace('_', '-')} needs --recipe deep")
     if args.deep_time_limit is not None and not args.deep_time_limit > 0:
