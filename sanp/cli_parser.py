@@ -158,9 +158,9 @@ def _add_prune(sub: Any) -> None:
                     help="deep recipe: stop the schedule after this long, keeping the sparsest "
                     "passing policy (default: none)")
     pr.add_argument("--deep-screen", type=_natural, metavar="POINTS",
-                    help="deep recipe: uniform points of the safety screen a level must pass "
-                    "(default 100; 0: no screen)")
-    pr.add_argument("--deep-screen-looks", type=_natural, metavar="N",
+                    help="deep recipe: uniform points per batch of the safety screen a level "
+                    "must pass (default 100; 0: no screen)")
+    pr.add_argument("--deep-screen-looks", type=_positive_int, metavar="N",
                     help="deep recipe: batches of --deep-screen points the screen may use, one more "
                     "while a policy looks worse than the dense one and the test has not rejected it "
                     "(default 4; each look tests at (1 - confidence) / N)")

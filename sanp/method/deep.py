@@ -12,8 +12,9 @@ from uniform points of the spec's search space), so the student learns what the
 teacher would do where the student drifts. A step whose reward misses the cutoff gets
 `retries` more rounds of collect-and-fine-tune; if it still fails, the schedule goes
 back to the last passing policy and tries half the step. The safety screen
-(`sanp.method.screen`): on fixed uniform points of the spec's search space a level may
-not violate the spec significantly more often than the dense policy. Reward need not fall
+(`sanp.method.screen`): on uniform points of the spec's search space (the same for the
+whole run, one more batch while the test cannot decide) a level may not violate the
+spec significantly more often than the dense policy. Reward need not fall
 monotonically with sparsity, so nothing here assumes it: every level is evaluated.
 
 Seeds: reward estimates use the env's reset seeds `seed .. seed+episodes-1` (as the
@@ -82,9 +83,9 @@ class DeepConfig:
     inputs: tuple[int, ...] | None = None
     """Inputs the path guard keeps connected (None: every input the dense policy reads)."""
     screen: int = 100
-    """Uniform points of the spec's search space on which a level must not violate the
-    spec significantly more often than the dense policy (`sanp.method.screen`); 0 turns
-    the screen off."""
+    """Uniform points of the spec's search space per batch of the safety screen, on which
+    a level must not violate the spec significantly more often than the dense policy
+    (`sanp.method.screen`); 0 turns the screen off."""
     screen_looks: int = 4
     """Batches of `screen` points the screen may use: another batch while a policy
     violates more points than the dense policy and the test has not rejected it."""
@@ -177,9 +178,10 @@ class _Buffer:
 
 
 def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> Screen | None:
-    """The run's safety screen: `config.screen` points from the screen's stream for
-    `config.seed`, run by `dense` (None when the screen is off or the spec has no
-    requirement). The same points every time it is drawn for the same settings."""
+    """The run's safety screen: up to `config.screen_looks` batches of `config.screen`
+    points from the screen's stream for `config.seed`, run by `dense` (None when the
+    screen is off or the spec has no requirement). The same points every time it is
+    drawn for the same settings."""
     if not (config.screen and spec.requirements):
         return None
     return Screen.draw(binding, spec, dense, config.screen, config.seed, config.confidence, config.screen_looks)

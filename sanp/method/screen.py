@@ -19,7 +19,8 @@ passed with 4 of 100 points violated against the dense policy's 0 (p = 0.0625) a
 violated 23 of 300 points of the same stream. Each look tests at (1 - confidence) /
 looks (Bonferroni), so a policy no worse than the dense one is rejected with probability
 at most 1 - confidence over all looks; a policy the first batch shows no worse costs one
-batch, as before. The dense policy runs a batch only when a check first needs it.
+batch, as before. A batch is drawn, and run by the dense policy, only when a check first
+needs it.
 
 The screen is a validation set: its points come from their own stream (never the
 held-out check's, never the falsifier's) and its trajectories are never trained on.
@@ -69,30 +70,41 @@ class ScreenCheck:
 
 @dataclass(frozen=True, eq=False)
 class Screen:
-    """Batches of uniform points, and which of them the dense policy violates."""
+    """Batches of uniform points, and which of them the dense policy violates; batch j is
+    drawn, and run by the dense policy, when a check first needs it."""
 
     binding: Binding
     spec: Any
-    batches: tuple[tuple[Any, ...], ...]
     dense: Any = field(repr=False)
+    points_per_look: int = 100
+    looks: int = 1
+    seed: int = 0
     confidence: float = 0.95
-    _dense_violated: dict[int, tuple[bool, ...]] = field(default_factory=dict, repr=False)
+    _batches: list[tuple[Any, ...]] = field(init=False, default_factory=list, repr=False)
+    _dense_violated: list[tuple[bool, ...]] = field(init=False, default_factory=list, repr=False)
+    _rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.points_per_look <= 0 or self.looks <= 0:
+            raise OptionError(f"the screen needs points > 0 and looks > 0, got {self.points_per_look} and "
+                              f"{self.looks}")
+        check_confidence(self.confidence)
+        object.__setattr__(self, "_rng", np.random.default_rng((SCREEN_SEED, self.seed)))
 
     @classmethod
     def draw(cls, binding: Binding, spec: Any, dense: Any, points: int, seed: int,
              confidence: float = 0.95, looks: int = 1) -> Screen:
-        """`looks` batches of `points` uniform points from the screen's stream for `seed`
-        (the first batch does not depend on `looks`), to be run by `dense`."""
-        if points <= 0 or looks <= 0:
-            raise OptionError(f"the screen needs points > 0 and looks > 0, got {points} and {looks}")
-        rng = np.random.default_rng((SCREEN_SEED, seed))
-        batches = tuple(tuple(binding.uniform_points(points, rng)) for _ in range(looks))
-        return cls(binding, spec, batches, dense, check_confidence(confidence))
+        """Up to `looks` batches of `points` uniform points from the screen's stream for
+        `seed` (batch j does not depend on `looks`); the first is drawn and run by `dense`
+        now."""
+        scr = cls(binding, spec, dense, points, looks, seed, confidence)
+        scr._dense_on(0)
+        return scr
 
     @property
     def points(self) -> tuple[Any, ...]:
         """The first batch: every check runs it."""
-        return self.batches[0]
+        return self.batch(0)
 
     @property
     def dense_violated(self) -> tuple[bool, ...]:
@@ -107,18 +119,26 @@ class Screen:
     @property
     def alpha(self) -> float:
         """The level of each look's test."""
-        return (1 - self.confidence) / len(self.batches)
+        return (1 - self.confidence) / self.looks
+
+    def batch(self, j: int) -> tuple[Any, ...]:
+        """The points of look `j` (0-based)."""
+        if not 0 <= j < self.looks:
+            raise IndexError(f"the screen has {self.looks} looks, not {j + 1}")
+        while len(self._batches) <= j:  # in order: batch j is the stream's j-th draw
+            self._batches.append(tuple(self.binding.uniform_points(self.points_per_look, self._rng)))
+        return self._batches[j]
 
     def violated(self, policy: Any, batch: int = 0) -> tuple[bool, ...]:
         """Per point of `batch`: does `policy` (as deployed) violate a requirement there?"""
-        return _violated(self.binding, self.spec, self.batches[batch], policy)
+        return _violated(self.binding, self.spec, self.batch(batch), policy)
 
     def check(self, policy: Any) -> ScreenCheck:
         """`policy` against the dense policy on the same points, one more batch per look
         while `policy` violates more of them and the test has not rejected it."""
         bad: list[bool] = []
         ref: list[bool] = []
-        for j in range(len(self.batches)):
+        for j in range(self.looks):
             bad += self.violated(policy, j)
             ref += self._dense_on(j)
             only_s = sum(b and not d for b, d in zip(bad, ref))
@@ -129,8 +149,8 @@ class Screen:
         return ScreenCheck(sum(bad), only_s, only_d, p, p >= self.alpha, len(bad), sum(ref), self.alpha)
 
     def _dense_on(self, batch: int) -> tuple[bool, ...]:
-        if batch not in self._dense_violated:
-            self._dense_violated[batch] = self.violated(self.dense, batch)
+        while len(self._dense_violated) <= batch:
+            self._dense_violated.append(self.violated(self.dense, len(self._dense_violated)))
         return self._dense_violated[batch]
 
 

@@ -97,14 +97,22 @@ def _step1(doc: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | Non
              badge("passes", GREEN) if h.get("passes", h.get("accepted")) else badge("fails", RED)]
             for i, h in enumerate(listed)]
     headers = ["trial", "k", "sparsity", "mean reward", "reward cutoff"]
-    if any("screen_points" in h for h in listed):  # the deep recipe's safety screen
+    if any("screen_p" in h for h in listed):  # the deep recipe's safety screen
         headers[-1] = "reward cutoff and screen"
         headers.append("safety screen: violations, sparse vs dense (p)")
         for row, h in zip(rows, listed):
-            row.append(f"{fmt(h.get('screen_violations'))} vs {fmt(h.get('screen_dense_violations'))} of "
-                       f"{fmt(h.get('screen_points'))} (p = {fmt(h.get('screen_p'), 3)})"
-                       if "screen_points" in h else "not run")
+            row.append(_screen_cell(h))
     return {"figure": figs["step1"], "rows": rows, "more": more, "headers": headers}
+
+
+def _screen_cell(h: Mapping[str, Any]) -> str:
+    if "screen_p" not in h:
+        return "not run"
+    p = f"(p = {fmt(h.get('screen_p'), 3)})"
+    if "screen_points" not in h:  # reports before the sequential screen: 100 points, no dense count
+        return f"{fmt(h.get('screen_violations'))} {p}"
+    return (f"{fmt(h.get('screen_violations'))} vs {fmt(h.get('screen_dense_violations'))} of "
+            f"{fmt(h.get('screen_points'))} {p}")
 
 
 def _rounds(rounds: list[Mapping[str, Any]], figs: dict[str, Any]) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ import pytest
 
 from sanp import formats as policies
 from sanp.cli import main
+from sanp.cli_parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DENSE = ROOT / "zoo" / "cartpole" / "dense.onnx"
@@ -194,6 +195,17 @@ def test_deep_options_need_the_deep_recipe(tmp_path, capsys):
                  "--deep-screen", "-1"]) == 2
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deeper"]) == 2
     assert not (tmp_path / "s.onnx").exists()
+
+
+def test_the_screen_looks_reach_the_schedule_and_zero_is_refused(tmp_path, capsys):
+    from sanp.commands.prune import _deep_config
+
+    argv = ["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deep"]
+    assert _deep_config(build_parser().parse_args([*argv, "--deep-screen-looks", "3"])).screen_looks == 3
+    assert _deep_config(build_parser().parse_args(argv)).screen_looks == 4
+    assert main([*argv, "--deep-screen-looks", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--deep-screen-looks" in err[0] and not (tmp_path / "s.onnx").exists()
 
 
 def test_paper_recipe_options_are_refused_with_the_deep_recipe_not_ignored(tmp_path, capsys):

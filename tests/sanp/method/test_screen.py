@@ -39,32 +39,47 @@ def test_the_screen_compares_each_policy_with_the_dense_one_on_the_same_points(o
     assert (chk.points, chk.dense_violations) == (60, scr.allowed)
 
 
-def test_more_looks_keep_the_first_batch_and_draw_the_rest_from_the_same_stream(overpruned_cartpole):
+def _truth(policy, binding, spec, points) -> list[bool]:
+    return [not is_safe(spec, t) for t in run_batch(policy, binding, list(points), record_states=False)]
+
+
+def test_more_looks_keep_the_first_batch_and_stop_where_the_test_decides(overpruned_cartpole):
     spec, binding, dense, sparse, _ = overpruned_cartpole(0.98)
     one = Screen.draw(binding, spec, dense, points=20, seed=0)
     four = Screen.draw(binding, spec, dense, points=20, seed=0, looks=4)
-    assert four.points == one.points and len(four.batches) == 4 and four.alpha == pytest.approx(0.05 / 4)
-    assert len({p for b in four.batches for p in map(tuple, (sorted(x.items()) for x in b))}) == 80
-    # far worse than the dense policy: rejected at the look's level, on the batches it ran
+    assert four.points == one.points and four.alpha == pytest.approx(0.05 / 4)
+    assert len({tuple(sorted(x.items())) for j in range(4) for x in four.batch(j)}) == 80
     chk = four.check(sparse)
-    assert not chk.passed and chk.p_value < four.alpha and chk.points % 20 == 0
-    used = [b for j in range(chk.points // 20) for b in four.violated(sparse, j)]
-    assert chk.violations == sum(used) and paired_worse_p(sum(used[:-20]), 0) >= four.alpha
+    bad = [b for j in range(4) for b in _truth(sparse, binding, spec, four.batch(j))]
+    ref = [d for j in range(4) for d in _truth(dense, binding, spec, four.batch(j))]
+
+    def test_on(n):  # the paired test on the first n points
+        only_s = sum(b and not d for b, d in zip(bad[:n], ref[:n]))
+        only_d = sum(d and not b for b, d in zip(bad[:n], ref[:n]))
+        return only_s, only_d, paired_worse_p(only_s, only_d)
+    # every earlier look looked worse without rejecting; the last one rejected
+    assert all(s > d and p >= four.alpha for s, d, p in map(test_on, range(20, chk.points, 20)))
+    assert (chk.only_sparse, chk.only_dense, chk.p_value) == test_on(chk.points) and chk.p_value < four.alpha
+    assert not chk.passed and (chk.violations, chk.dense_violations) == (sum(bad[:chk.points]), sum(ref[:chk.points]))
     with pytest.raises(OptionError):
         Screen.draw(binding, spec, dense, points=20, seed=0, looks=0)
 
 
 class _Scripted(Screen):
-    """A screen whose violations are given per batch (the dense policy is None)."""
+    """A screen whose violations are given per batch (the dense policy is None); counts
+    the batches each policy ran."""
 
     def violated(self, policy, batch=0):
+        self.ran.append((policy, batch))
         return self.spec[policy is None][batch]
 
 
 def _scripted(dense_bad: list[int], sparse_bad: list[int], n: int = 100) -> _Scripted:
     # violations at the first points of each batch, so the dense ones are shared
     rows = [[tuple(i < k for i in range(n)) for k in bad] for bad in (sparse_bad, dense_bad)]
-    return _Scripted(None, rows, tuple(() for _ in dense_bad), None)
+    scr = _Scripted(None, rows, None, n, len(dense_bad))
+    object.__setattr__(scr, "ran", [])
+    return scr
 
 
 def test_the_screen_looks_again_while_the_policy_looks_worse_and_is_not_rejected():
@@ -80,6 +95,14 @@ def test_the_screen_looks_again_while_the_policy_looks_worse_and_is_not_rejected
     assert (chk.points, chk.dense_violations, chk.p_value, chk.passed) == (100, 3, 1.0, True)
     # one look: the plain test at 1 - confidence
     assert _scripted([0], [4]).check("sparse").passed and not _scripted([0], [5]).check("sparse").passed
+
+
+def test_the_dense_policy_runs_a_batch_once_and_only_when_a_check_needs_it():
+    scr = _scripted([0, 0, 0, 0], [4, 4, 0, 0])
+    scr.check("sparse")
+    assert [b for pol, b in scr.ran if pol is None] == [0, 1]  # two looks, each dense batch once
+    scr.check("sparse")
+    assert [b for pol, b in scr.ran if pol is None] == [0, 1] and len(scr.ran) == 6
 
 
 def test_the_paired_test_is_scipys_exact_binomial_on_the_discordant_points():

@@ -552,6 +552,8 @@ def test_the_step1_table_shows_the_deep_recipes_safety_screen():
     assert "reward cutoff and screen" in page
     assert [r[-1] for r in table_rows(page, "step1")] == [
         "2 vs 2 of 100 (p = 1)", "not run", "13 vs 4 of 200 (p = 0.0032)"]
+    del doc["step1"]["scan"][2]["screen_points"]  # a report from before the sequential screen
+    assert table_rows(report.render(doc), "step1")[2][-1] == "13 (p = 0.0032)"
     del doc["step1"]["scan"][2], doc["step1"]["scan"][0]  # the paper recipe's scan: no screen
     page = report.render(doc)
     assert "safety screen" not in page and len(table_rows(page, "step1")[0]) == 5
