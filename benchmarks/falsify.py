@@ -7,7 +7,7 @@ iteration's time goes; and which `BOConfig` falsifies fastest.
 Writes benchmarks/results/falsify.md.
 
 The case: the CartPole zoo policy pruned one-shot (`sanp.method.step1.importance` with the
-"activation" criterion over 20 dense episodes, as `sanp prune` computes it, then
+"activation" criterion over 20 dense episodes, as `sanp prune --recipe paper` computes it, then
 `sanp.method.step1.prune(dense, k, scores, scope="global")`), falsified against
 specs/cartpole.stl (joint objective: the minimum robustness of its three requirements)
 over its 4-D initial-state box, through onnxruntime (`deployed()`, as `sanp verify` runs
@@ -381,7 +381,7 @@ def main() -> int:
     rand_expect = 1 / p_case if p_case > 0 else float("inf")
     intro = [
         (f"Case: the CartPole zoo policy (4-128-128-2) pruned one-shot at k = {args.k:g} — activation criterion "
-        f"(|w| times mean |input| over 20 dense episodes, reset seeds 0..19, as `sanp prune` computes it), global "
+        f"(|w| times mean |input| over 20 dense episodes, reset seeds 0..19, as `sanp prune --recipe paper` computes it), global "
         f"scope — sparsity {pruned.sparsity():.2%}, run through onnxruntime. Spec: specs/cartpole.stl, horizon 200, "
         "joint objective (the minimum robustness over position, momentum and angle), search space the 4-D "
         "initial-state box [-0.05, 0.05]^4. "

@@ -5,7 +5,7 @@ policy provably chooses the dense policy's action, before and after refinement.
     .venv/bin/python benchmarks/prove.py --refined out/cartpole_refined.onnx
 
 `--refined` is the output of
-`sanp prune zoo/cartpole/dense.onnx specs/cartpole.stl -o OUT --criterion activation`;
+`sanp prune zoo/cartpole/dense.onnx specs/cartpole.stl -o OUT --recipe paper --criterion activation`;
 the one-shot pruned policy "before refinement" is step 1 of that run, rebuilt here
 (activation importance over 20 dense episodes, global scope, k = `--k`, 0.994 in the
 run measured). Writes benchmarks/results/prove.md.
@@ -54,7 +54,7 @@ def cartpole_properties(resolver: Resolver) -> list[Property]:
 
 
 def one_shot(dense, binding, k: float):
-    """Step 1 of `sanp prune --criterion activation` at sparsity k (global scope)."""
+    """Step 1 of `sanp prune --recipe paper --criterion activation` at sparsity k (global scope)."""
     import numpy as np
 
     from sanp.method.step1 import importance, prune

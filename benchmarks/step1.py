@@ -37,7 +37,8 @@ def main() -> int:
     threshold = float(spec.reward_threshold)
     rows, scans = [], []
     for seed in args.seeds:
-        config = PruneConfig(criterion=args.criterion, scope=args.scope, episodes=args.episodes, seed=seed)
+        config = PruneConfig(criterion=args.criterion, scope=args.scope, episodes=args.episodes, seed=seed,
+                             recipe="paper")
         t = time.perf_counter()
         run = step1(dense, deployed(dense), binding, threshold, mean_reward_of(binding, args.episodes, seed),
                     config, lambda _m: None)

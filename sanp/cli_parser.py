@@ -148,10 +148,10 @@ def _add_prune(sub: Any) -> None:
     pr.add_argument("policy", metavar="POLICY")
     pr.add_argument("spec", metavar="SPEC")
     pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
-    pr.add_argument("--recipe", choices=["paper", "deep"], default="paper",
-                    help="paper: one-shot pruning and restoration of dense weights (the AAAI 2023 "
-                    "method, default); deep: gradual pruning with sparse fine-tuning, and a repair "
-                    "that fine-tunes before it restores")
+    pr.add_argument("--recipe", choices=["paper", "deep"], default="deep",
+                    help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
+                    "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
+                    "weights (the AAAI 2023 method)")
     pr.add_argument("--deep-max-sparsity", type=_fraction, metavar="K",
                     help="deep recipe: stop the schedule at this sparsity (default 0.999)")
     pr.add_argument("--deep-time-limit", type=float, metavar="SECONDS",

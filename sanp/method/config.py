@@ -48,7 +48,7 @@ class PruneConfig:
     confidence: float = 0.95
     """Confidence level of the violation-rate bounds and of the dense-vs-sparse test."""
     bo: BOConfig = field(default_factory=BOConfig)
-    recipe: Literal["paper", "deep"] = "paper"
+    recipe: Literal["paper", "deep"] = "deep"
     """"paper": one-shot step 1 and restoration of dense weights (the AAAI 2023 method).
     "deep": step 1 is `deep_compress` (gradual pruning with sparse distillation), and
     each round's repair fine-tunes the surviving weights first, falling back to

@@ -1,5 +1,6 @@
-"""The whole method, in order: step 1 (the largest one-shot sparsity), refinement rounds
-(falsify, recover, repair) until the falsifier finds nothing, then the held-out check.
+"""The whole method, in order: step 1 (the deep recipe's gradual schedule, or the paper
+recipe's largest one-shot sparsity), refinement rounds (falsify, recover, repair) until
+the falsifier finds nothing, then the held-out check.
 
 Example:
     >>> result = prune_and_refine(dense, binding, spec, PruneConfig(budget=50, seed=0))

@@ -2,7 +2,7 @@
 policy violates too, find recovery states, repair.
 
 Example:
-    >>> outcome = refine_round(1, sparse, dense, binding, spec, 195.0, PruneConfig())
+    >>> outcome = refine_round(1, sparse, dense, binding, spec, 195.0, PruneConfig(recipe="paper"))
     >>> outcome.round.p, outcome.policy.sparsity()
 """
 from __future__ import annotations

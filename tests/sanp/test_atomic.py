@@ -68,7 +68,8 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
     hold_lock(out)
     code = subprocess.run(
         [sys.executable, "-c", "import sys; from sanp.cli import main; sys.exit(main(sys.argv[1:]))",
-         "prune", str(DENSE), str(SPEC), "-o", str(out), "--sparsity", "0.5", "--rounds", "1"],
+         "prune", str(DENSE), str(SPEC), "-o", str(out), "--recipe", "paper", "--sparsity", "0.5",
+         "--rounds", "1"],
         capture_output=True, text=True, timeout=300)
     assert code.returncode == 2, code.stderr
     assert code.stderr.strip().splitlines() == [f"sanp prune: error: {out}: another sanp run is writing it; "

@@ -30,7 +30,7 @@ def runs(tmp_path_factory):
     out = []
     for i in range(2):
         d = tmp_path_factory.mktemp(f"prune{i}")
-        code = main(["prune", str(DENSE), str(SPEC), "-o", str(d / "sparse.onnx"), *TINY,
+        code = main(["prune", str(DENSE), str(SPEC), "-o", str(d / "sparse.onnx"), *TINY, "--recipe", "paper",
                      "--report", str(d / "report.json"), "--plots", str(d / "plots")])
         out.append((code, d))
     return out
@@ -106,7 +106,7 @@ def test_every_uniform_sample_carries_scipys_exact_bound(runs):
 
 
 def test_a_run_that_compressed_nothing_says_so_first_and_exits_1(tmp_path, capsys):
-    code = main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), *TINY, "--rounds", "1",
+    code = main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), *TINY, "--recipe", "paper", "--rounds", "1",
                  "--sparsity", "0.004", "--report", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == 1
@@ -156,7 +156,7 @@ def test_fixed_sparsity_is_checked_and_used(tmp_path, capsys):
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--sparsity", "1.2"]) == 2
     assert "(0, 1)" in capsys.readouterr().err
     code = main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--sparsity", "0.9",
-                 *TINY[2:], "--report", str(tmp_path / "r.json")])
+                 *TINY[2:], "--recipe", "paper", "--report", str(tmp_path / "r.json")])
     report = json.loads((tmp_path / "r.json").read_text())
     assert code == (0 if report["verdict"]["ok"] else 1)
     assert report["step1"]["k"] == 0.9
@@ -187,9 +187,11 @@ def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs
 
 
 def test_deep_options_need_the_deep_recipe(tmp_path, capsys):
-    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--deep-time-limit", "5"]) == 2
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "paper",
+                 "--deep-time-limit", "5"]) == 2
     assert "--recipe deep" in capsys.readouterr().err
-    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--deep-screen", "50"]) == 2
+    assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "paper",
+                 "--deep-screen", "50"]) == 2
     assert "--deep-screen needs --recipe deep" in capsys.readouterr().err
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deep",
                  "--deep-screen", "-1"]) == 2
@@ -222,7 +224,9 @@ def test_the_criterion_defaults_to_each_recipes_own_and_reaches_the_deep_schedul
     import sanp.method.pipeline as pl
     from sanp.method import PruneConfig
 
-    assert PruneConfig().criterion == "magnitude" and PruneConfig(recipe="deep").criterion == "activation"
+    assert PruneConfig().recipe == "deep" and PruneConfig().criterion == "activation"
+    assert PruneConfig(recipe="paper").criterion == "magnitude"
+    assert build_parser().parse_args(["prune", "p.onnx", "s.stl", "-o", "o.onnx"]).recipe == "deep"
     seen = []
 
     def fake(dense, binding, spec, config, log=None):

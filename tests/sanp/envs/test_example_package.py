@@ -52,7 +52,8 @@ def test_prune_through_the_entry_point(site, tmp_path, controller, save):
     dense = save(controller("Thermostat-v0"), tmp_path / "dense.onnx", "Thermostat-v0")
     r = sanp(site, "prune", str(dense), str(SPEC), "-o", str(tmp_path / "sparse.onnx"),
              "--episodes", "10", "--budget", "6", "--rounds", "2", "--round-uniform", "20",
-             "--heldout-budget", "6", "--heldout-uniform", "20", "--report", str(tmp_path / "r.json"))
+             "--heldout-budget", "6", "--heldout-uniform", "20", "--recipe", "paper",
+             "--report", str(tmp_path / "r.json"))
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["final"]["sparsity"] > 0.5 and report["inputs"]["env_id"] == "Thermostat-v0"

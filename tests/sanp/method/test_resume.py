@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 DENSE = ROOT / "zoo" / "cartpole" / "dense.onnx"
 SPEC = ROOT / "specs" / "cartpole.stl"
 CONFIG = PruneConfig(criterion="activation", episodes=20, budget=6, rounds=3, round_uniform=120,
-                     heldout_budget=6, heldout_uniform=100, seed=5)
+                     heldout_budget=6, heldout_uniform=100, seed=5, recipe="paper")
 
 
 def _run(checkpoint=None, stop_at=None):
@@ -101,7 +101,7 @@ def test_sigterm_stops_cleanly_and_resume_finishes(tmp_path):
     args = [sys.executable, "-m", "sanp.cli", "prune", str(DENSE), str(SPEC), "-o", str(out),
             "--criterion", "activation", "--episodes", "20", "--budget", "6", "--rounds", "3",
             "--round-uniform", "120", "--heldout-budget", "6", "--heldout-uniform", "100",
-            "--seed", "5", "--report", str(tmp_path / "r.json")]
+            "--seed", "5", "--recipe", "paper", "--report", str(tmp_path / "r.json")]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt = Path(str(out) + ".ckpt.npz")
     deadline = time.time() + 120

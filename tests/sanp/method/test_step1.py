@@ -137,7 +137,7 @@ def test_step1_reaches_97_percent_on_the_zoo_cartpole_policy_for_seeds_0_to_9():
     dense = policies.load(root / "zoo" / "cartpole" / "dense.onnx")
     dips = 0
     for seed in range(10):
-        config = PruneConfig(criterion="activation", episodes=20, seed=seed)
+        config = PruneConfig(criterion="activation", episodes=20, seed=seed, recipe="paper")
         run = step1(dense, deployed(dense), binding, 195.0, mean_reward_of(binding, 20, seed), config,
                     lambda _m: None)
         assert run.step1.policy.sparsity() >= 0.97, (seed, run.step1.k)

@@ -17,7 +17,7 @@ from sanp.prove.properties import Agrees, Box
 DENSE = str(ROOT / "zoo/cartpole/dense.onnx")
 SPEC = str(ROOT / "specs/cartpole.stl")
 TINY = ["--criterion", "activation", "--episodes", "20", "--budget", "8", "--rounds", "1", "--sparsity", "0.9",
-        "--round-uniform", "50", "--heldout-budget", "8", "--heldout-uniform", "50"]
+        "--round-uniform", "50", "--heldout-budget", "8", "--heldout-uniform", "50", "--recipe", "paper"]
 
 
 def test_prune_prove_puts_the_proof_in_report_metadata_and_page(tmp_path, capsys):

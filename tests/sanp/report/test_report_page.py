@@ -96,6 +96,7 @@ def runs(tmp_path_factory, cartpole_spec):
     b = bind(cartpole_spec)
     dense = load_policy(str(DENSE), b)
     config = PruneConfig(
+        recipe="paper",
         criterion="activation",
         episodes=5,
         budget=5,
