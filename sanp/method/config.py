@@ -49,10 +49,10 @@ class PruneConfig:
     """Confidence level of the violation-rate bounds and of the dense-vs-sparse test."""
     bo: BOConfig = field(default_factory=BOConfig)
     recipe: Literal["paper", "deep"] = "deep"
-    """"paper": one-shot step 1 and restoration of dense weights (the AAAI 2023 method).
-    "deep": step 1 is `deep_compress` (gradual pruning with sparse distillation), and
-    each round's repair fine-tunes the surviving weights first, falling back to
-    restoration when that does not fix every counterexample."""
+    """"deep" (the default): step 1 is `deep_compress` (gradual pruning with sparse
+    distillation), and each round's repair fine-tunes the surviving weights first,
+    falling back to restoration when that does not fix every counterexample. "paper":
+    one-shot step 1 and restoration of dense weights (the AAAI 2023 method)."""
     deep: DeepConfig = field(default_factory=DeepConfig)
     """The deep recipe's schedule; its `episodes`, `seed`, `confidence` and `criterion`
     are replaced by this run's."""
