@@ -151,10 +151,8 @@ class DeepResult:
     def to_search(self) -> SparsitySearch:
         """The result in the shape of the paper's step 1 (k = sparsity reached; the first
         history entry is the dense policy), for the pipeline's step-1 slot."""
-        scr = self.screen
         hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold,
-                             None if scr is None else ScreenCheck(scr.allowed, 0, 0, 1.0, True, len(scr.points),
-                                                                  scr.allowed, scr.alpha))]
+                             None if self.screen is None else self.screen.reference())]
         hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted, s.screen) for s in self.history]
         return SparsitySearch(self.sparsity, self.policy, self.mean_reward, tuple(hist))
 

@@ -121,6 +121,11 @@ class Screen:
         """The level of each look's test."""
         return (1 - self.confidence) / self.looks
 
+    def reference(self) -> ScreenCheck:
+        """The dense policy's own row: its violations on the first batch, nothing
+        discordant (what `check(dense)` returns, without running it again)."""
+        return ScreenCheck(self.allowed, 0, 0, 1.0, True, len(self.points), self.allowed, self.alpha)
+
     def batch(self, j: int) -> tuple[Any, ...]:
         """The points of look `j` (0-based)."""
         if not 0 <= j < self.looks:
