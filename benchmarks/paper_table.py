@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     from sanp.backends import BackendConfig, use
     from sanp.formats.onnx_writer import export_onnx
     from sanp.method import PruneConfig, prune_and_refine
-    from sanp.method.deep import DeepConfig
     from sanp.report import prune_metadata, prune_report, write_json
 
     C.one_thread()
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                                  budget=args.budget, round_uniform=args.round_uniform, rounds=args.rounds,
                                  heldout_budget=args.heldout_budget, heldout_uniform=args.heldout_uniform,
                                  seed=seed, recipe=args.recipe,
-                                 deep=DeepConfig(time_limit=args.deep_time_limit))
+                                 deep=_deep(args))
             t0 = time.perf_counter()
             with use(BackendConfig("local", args.workers)):
                 result = prune_and_refine(
@@ -82,6 +81,20 @@ def run(args: argparse.Namespace) -> int:
                                 "command": C.command(), "load_start": list(mach.load_start)}
             write_json(doc, report)
     return 0
+
+
+def _deep(args: argparse.Namespace):
+    """The deep recipe's settings: its defaults but for the options given."""
+    from dataclasses import replace
+
+    from sanp.method.deep import DeepConfig
+
+    cfg = DeepConfig(time_limit=args.deep_time_limit)
+    if args.deep_collect_points is not None:
+        cfg = replace(cfg, collect_points=args.deep_collect_points)
+    if args.deep_finetune_steps is not None:
+        cfg = replace(cfg, finetune=replace(cfg.finetune, steps=args.deep_finetune_steps))
+    return cfg
 
 
 # ------------------------------------------------------------------------------ table
@@ -220,6 +233,8 @@ def main() -> int:
     r.add_argument("--heldout-uniform", type=int, default=1000)
     r.add_argument("--episodes", type=int, default=100)
     r.add_argument("--deep-time-limit", type=float, help="seconds for the deep recipe's schedule")
+    r.add_argument("--deep-collect-points", type=int, help="uniform-point episodes per DAgger round")
+    r.add_argument("--deep-finetune-steps", type=int, help="gradient steps per fine-tune of the schedule")
     r.add_argument("--workers", type=int, default=1, help="processes for Box2D rollout batches")
     r.add_argument("--force", action="store_true", help="rerun seeds whose report exists")
     r.add_argument("--label", help="a run set of its own beside the recipe's (e.g. other budgets): its "

@@ -164,6 +164,11 @@ def _add_prune(sub: Any) -> None:
                     help="deep recipe: batches of --deep-screen points the screen may use, one more "
                     "while a policy looks worse than the dense one and the test has not rejected it "
                     "(default 4; each look tests at (1 - confidence) / N)")
+    pr.add_argument("--deep-collect-points", type=_natural, metavar="N",
+                    help="deep recipe: episodes from uniform points of the search space that each "
+                    "policy of the schedule runs for training states (default 10)")
+    pr.add_argument("--deep-finetune-steps", type=_natural, metavar="N",
+                    help="deep recipe: gradient steps of each fine-tune of the schedule (default 500)")
     pr.add_argument("--criterion", choices=["magnitude", "activation"],
                     help="weight importance (default: magnitude with --recipe paper, as the paper; "
                     "activation with --recipe deep)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from dataclasses import replace
 from typing import Any
 
 from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
@@ -76,12 +77,14 @@ def _deep_config(args: argparse.Namespace) -> Any:
     from sanp.errors import OptionError
     from sanp.method.deep import DeepConfig
 
-    names = ("max_sparsity", "time_limit", "screen", "screen_looks")
+    names = ("max_sparsity", "time_limit", "screen", "screen_looks", "collect_points", "finetune_steps")
     given = {a: v for a in names if (v := getattr(args, f"deep_{a}")) is not None}
     if given and args.recipe != "deep":
         raise OptionError(f"--deep-{next(iter(given)).replace('_', '-')} needs --recipe deep")
     if args.deep_time_limit is not None and not args.deep_time_limit > 0:
         raise OptionError(f"--deep-time-limit must be positive, got {args.deep_time_limit}")
+    if "finetune_steps" in given:
+        given["finetune"] = replace(DeepConfig().finetune, steps=given.pop("finetune_steps"))
     return DeepConfig(**given)
 
 

@@ -169,6 +169,9 @@ def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs
     deep = json.loads((tmp_path / "d.json").read_text())
     paper = json.loads((runs[0][1] / "report.json").read_text())
     assert (deep["inputs"]["options"]["recipe"], paper["inputs"]["options"]["recipe"]) == ("deep", "paper")
+    # the schedule's settings are recorded (a rerun needs them), and only for the recipe that has them
+    assert deep["inputs"]["options"]["deep"]["max_sparsity"] == 0.985 and "deep" not in paper["inputs"]["options"]
+    assert deep["inputs"]["options"]["deep"]["finetune"]["steps"] == 500
     assert deep["final"]["sparsity"] > paper["final"]["sparsity"]
     assert deep["final"]["mean_reward"] >= 195 and deep["verdict"]["ok"] and code == 0
     scan = deep["step1"]["scan"]
@@ -208,6 +211,21 @@ def test_the_screen_looks_reach_the_schedule_and_zero_is_refused(tmp_path, capsy
     assert main([*argv, "--deep-screen-looks", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--deep-screen-looks" in err[0] and not (tmp_path / "s.onnx").exists()
+
+
+def test_the_training_budget_reaches_the_schedule(tmp_path, capsys):
+    from sanp.commands.prune import _deep_config
+
+    argv = ["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx")]
+    cfg = _deep_config(build_parser().parse_args([*argv, "--deep-collect-points", "40", "--deep-finetune-steps", "3000"]))
+    assert (cfg.collect_points, cfg.finetune.steps, cfg.finetune.lr) == (40, 3000, 3e-3)
+    plain = _deep_config(build_parser().parse_args(argv))
+    assert (plain.collect_points, plain.finetune.steps) == (10, 500)
+    assert main([*argv, "--deep-finetune-steps", "-5"]) == 2
+    assert main([*argv, "--recipe", "paper", "--deep-collect-points", "40"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--deep-collect-points needs --recipe deep" in err[1]
+    assert not (tmp_path / "s.onnx").exists()
 
 
 def test_paper_recipe_options_are_refused_with_the_deep_recipe_not_ignored(tmp_path, capsys):
