@@ -125,11 +125,22 @@ def _row(doc: dict) -> dict:
         "bound": upper_bound(hs["uniform_violations"], hs["uniform_points"], 0.95),
         "load": doc.get("benchmark", {}).get("load_start"),
         "step1_dip": any(not h["passes"] for h in doc["step1"]["scan"] if h["k"] < doc["step1"]["k"]),
+        "levels": _levels(doc["step1"]["scan"]),
         "p_nonmonotone": sum(_nonmonotone(r["p_trials"]) for r in rounds),
         "p_rounds": sum(bool(r["p_trials"]) for r in rounds),
         "wall": doc.get("benchmark", {}).get("wall_s", sum(v for k, v in doc["timing"].items()
                                                             if not k.startswith("step1_deep_"))),
     }
+
+
+def _levels(scan: list[dict]) -> tuple[int, int, int] | None:
+    """Step 1's tries past the dense policy: all, those whose reward missed the cutoff, and
+    those whose reward met it but which the safety screen rejected (None: no screen)."""
+    tries = scan[1:]
+    if not any("screen_p" in h for h in scan):
+        return None
+    failed = [h for h in tries if not h["passes"]]
+    return len(tries), sum("screen_p" not in h for h in failed), sum("screen_p" in h for h in failed)
 
 
 def _nonmonotone(trials: list) -> bool:
@@ -176,6 +187,11 @@ def table(args: argparse.Namespace) -> int:
                          f"(where a bisection could have stopped): {sum(r['step1_dip'] for r in rows)} of {len(rows)}; "
                          f"repair rounds whose p trials were not monotone (a larger p left more counterexamples "
                          f"unsafe): {sum(r['p_nonmonotone'] for r in rows)} of {sum(r['p_rounds'] for r in rows)}")
+            if all(r["levels"] for r in rows):
+                tried, reward, screen = (sum(r["levels"][i] for r in rows) for i in range(3))
+                notes.append(f"- {env_id} ({recipe_dir.name}): what stopped step 1: of {tried} tries of a level "
+                             f"over the seeds (a retry is a try), {reward} missed the reward cutoff and {screen} met it "
+                             f"but failed the safety screen")
             notes.append(f"- {env_id} ({recipe_dir.name}): seeds {', '.join(str(r['seed']) for r in rows)}; "
                          f"options {json.dumps(opts)}; commands: "
                          + "; ".join(f"`{c}`" for c in _commands(docs)))
