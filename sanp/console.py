@@ -72,6 +72,14 @@ def print_verify(result: Any, spec: Any) -> None:
                   "sample uniformly: use --optimizer random for a bound).", markup=False, soft_wrap=True)
 
 
+_STOPS = {
+    "step": "the step fell below its minimum (no sparser level passed)",
+    "max_sparsity": "at --deep-max-sparsity",
+    "time_limit": "at --deep-time-limit (a longer limit may reach a sparser level)",
+}
+"""Why the deep schedule stopped, for the summary."""
+
+
 def print_prune(result: Any) -> None:
     """The verdict's headline first, then the figures, the rate bounds, and the verdict's
     sentences (what the last round found, the dense-versus-sparse test)."""
@@ -88,6 +96,8 @@ def print_prune(result: Any) -> None:
     s1 = result.step1
     t.add_row("recipe", result.config.recipe)
     t.add_row("sparsity after step 1 (weights)", f"{s1.policy.sparsity():.2%} (k={s1.k:.3f})")
+    if s1.stop is not None:
+        t.add_row("step 1 stopped", _STOPS.get(s1.stop, s1.stop))
     t.add_row("sparsity after refinement (weights)",
               f"{result.policy.sparsity():.2%}; {result.parameter_sparsity:.2%} of all parameters "
               "(biases kept)")

@@ -59,7 +59,7 @@ class Checkpoint:
     run reaches the same result as an uninterrupted one.
     """
 
-    VERSION = 4
+    VERSION = 5
 
     def __init__(self, path: str | os.PathLike, fingerprint: dict[str, Any]):
         self.path = Path(path)
@@ -117,7 +117,7 @@ class Checkpoint:
 
         h = state["step1"]
         step1 = SparsitySearch(h["k"], policy("step1"), h["mean_reward"],
-                               tuple(_step_from_json(x) for x in h["scan"]))
+                               tuple(_step_from_json(x) for x in h["scan"]), h["stop"])
         return Progress(step1, policy("sparse"), bool(state["converged"]),
                         [_round_from_json(r) for r in state["rounds"]], _seen_from_json(state["seen"]),
                         dict(state["times"]), arrays.get("anchors"),
@@ -126,7 +126,8 @@ class Checkpoint:
     def save(self, progress: Progress) -> None:
         s1 = progress.step1
         doc = {
-            "step1": {"k": s1.k, "mean_reward": s1.mean_reward, "scan": [asdict(h) for h in s1.scan]},
+            "step1": {"k": s1.k, "mean_reward": s1.mean_reward, "scan": [asdict(h) for h in s1.scan],
+                      "stop": s1.stop},
             "rounds": [_round_to_json(r) for r in progress.rounds],
             "seen": _seen_to_json(progress.seen),
             "converged": progress.converged,

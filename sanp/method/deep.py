@@ -154,7 +154,7 @@ class DeepResult:
         hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold,
                              None if self.screen is None else self.screen.reference())]
         hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted, s.screen) for s in self.history]
-        return SparsitySearch(self.sparsity, self.policy, self.mean_reward, tuple(hist))
+        return SparsitySearch(self.sparsity, self.policy, self.mean_reward, tuple(hist), self.stop)
 
 
 class _Buffer:

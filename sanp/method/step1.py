@@ -123,6 +123,9 @@ class SparsitySearch:
     mean_reward: float
     scan: tuple[SparsityStep, ...]
     """Every k evaluated, in the order evaluated; the first is k = 0 (the dense policy)."""
+    stop: str | None = None
+    """Why the deep recipe's schedule stopped ("step", "max_sparsity", "time_limit"; see
+    `DeepResult.stop`); None for the paper recipe's scan."""
 
 
 def search_sparsity(

@@ -225,6 +225,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "layer_sparsity": result.step1.policy.layer_sparsity(),
             "mean_reward": result.step1.mean_reward,
             "scan": [_scan_entry(h) for h in result.step1.scan],
+            **({"stop": result.step1.stop} if result.step1.stop is not None else {}),
         },
         "rounds": rounds,
         "final": {

@@ -32,6 +32,9 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
          f"{fmt(step1.get('mean_reward'))} / {fmt(final.get('mean_reward'))}."),
         f"Counterexamples per round: {_counts(n_cex)}.",
     ]
+    if step1.get("stop") == "time_limit":
+        lines.insert(1, "Step 1 stopped at its time limit (--deep-time-limit): a longer limit may reach a "
+                        "sparser level.")
     hd, hs = get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")
     if isinstance(hd, Mapping) and isinstance(hs, Mapping):
         lines.append(

@@ -163,7 +163,7 @@ def test_fixed_sparsity_is_checked_and_used(tmp_path, capsys):
     assert report["step1"]["sparsity"] == pytest.approx(0.9, abs=0.01)
 
 
-def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs, tmp_path):
+def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs, tmp_path, capsys):
     code = main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "d.onnx"), *TINY, "--recipe", "deep",
                  "--deep-max-sparsity", "0.985", "--report", str(tmp_path / "d.json")])
     deep = json.loads((tmp_path / "d.json").read_text())
@@ -172,6 +172,8 @@ def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs
     # the schedule's settings are recorded (a rerun needs them), and only for the recipe that has them
     assert deep["inputs"]["options"]["deep"]["max_sparsity"] == 0.985 and "deep" not in paper["inputs"]["options"]
     assert deep["inputs"]["options"]["deep"]["finetune"]["steps"] == 500
+    assert deep["step1"]["stop"] in ("step", "max_sparsity") and "stop" not in paper["step1"]
+    assert "step 1 stopped" in capsys.readouterr().out  # the summary says why the schedule ended
     assert deep["final"]["sparsity"] > paper["final"]["sparsity"]
     assert deep["final"]["mean_reward"] >= 195 and deep["verdict"]["ok"] and code == 0
     scan = deep["step1"]["scan"]

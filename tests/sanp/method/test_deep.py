@@ -56,3 +56,13 @@ def test_deep_recipe_refuses_a_spec_without_cutoff(cartpole, spec_from_text):
     spec = spec_from_text("env CartPole-v1\nsignal x = obs[0]\nreq p: always (abs(x) <= 2.4)\n")
     with pytest.raises(OptionError, match="reward cutoff"):
         deep_compress(dense, binding, spec)
+
+
+def test_a_schedule_past_its_time_limit_says_so_and_keeps_what_passed(cartpole):
+    spec, binding, dense = cartpole
+    cfg = DeepConfig(episodes=5, seed=0, collect_episodes=1, collect_points=1, screen=0,
+                     finetune=FinetuneConfig(steps=10, lr=3e-3), time_limit=1e-9)
+    res = deep_compress(dense, binding, spec, cfg)
+    # the limit is checked before each level: none was tried, the dense policy is what passed
+    assert res.stop == "time_limit" and res.history == () and res.sparsity == 0.0
+    assert res.to_search().stop == "time_limit" and len(res.to_search().scan) == 1

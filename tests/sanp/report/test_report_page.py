@@ -550,7 +550,10 @@ def test_the_step1_table_shows_the_deep_recipes_safety_screen():
          "screen_dense_violations": 4, "screen_points": 200, "screen_p": 0.0032, "screen_alpha": 0.0125},
     ]}}
     page = report.render(doc)
-    assert "reward cutoff and screen" in page
+    assert "reward cutoff and screen" in page and "time limit" not in page
+    doc["step1"]["stop"] = "time_limit"
+    assert "Step 1 stopped at its time limit" in report.render(doc)
+    del doc["step1"]["stop"]
     assert [r[-1] for r in table_rows(page, "step1")] == [
         "2 vs 2 of 100 (p = 1)", "not run", "13 vs 4 of 200 (p = 0.0032)"]
     del doc["step1"]["scan"][2]["screen_points"]  # a report from before the sequential screen
