@@ -141,17 +141,8 @@ def _add_eval(sub: Any) -> None:
     e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
 
 
-def _add_prune(sub: Any) -> None:
-    from sanp.prove.command import positive_seconds
-
-    pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
-    pr.add_argument("policy", metavar="POLICY")
-    pr.add_argument("spec", metavar="SPEC")
-    pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
-    pr.add_argument("--recipe", choices=["paper", "deep"], default="deep",
-                    help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
-                    "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
-                    "weights (the AAAI 2023 method)")
+def _add_deep(pr: Any) -> None:
+    """The deep recipe's options of `sanp prune`."""
     pr.add_argument("--deep-max-sparsity", type=_fraction, metavar="K",
                     help="deep recipe: stop the schedule at this sparsity (default 0.999)")
     pr.add_argument("--deep-time-limit", type=float, metavar="SECONDS",
@@ -169,6 +160,20 @@ def _add_prune(sub: Any) -> None:
                     "policy of the schedule runs for training states (default 10)")
     pr.add_argument("--deep-finetune-steps", type=_natural, metavar="N",
                     help="deep recipe: gradient steps of each fine-tune of the schedule (default 500)")
+
+
+def _add_prune(sub: Any) -> None:
+    from sanp.prove.command import positive_seconds
+
+    pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
+    pr.add_argument("policy", metavar="POLICY")
+    pr.add_argument("spec", metavar="SPEC")
+    pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    pr.add_argument("--recipe", choices=["paper", "deep"], default="deep",
+                    help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
+                    "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
+                    "weights (the AAAI 2023 method)")
+    _add_deep(pr)
     pr.add_argument("--criterion", choices=["magnitude", "activation"],
                     help="weight importance (default: magnitude with --recipe paper, as the paper; "
                     "activation with --recipe deep)")
