@@ -85,16 +85,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _deep(args: argparse.Namespace):
     """The deep recipe's settings: its defaults but for the options given."""
-    from dataclasses import replace
-
     from sanp.method.deep import DeepConfig
 
-    cfg = DeepConfig(time_limit=args.deep_time_limit)
-    if args.deep_collect_points is not None:
-        cfg = replace(cfg, collect_points=args.deep_collect_points)
-    if args.deep_finetune_steps is not None:
-        cfg = replace(cfg, finetune=replace(cfg.finetune, steps=args.deep_finetune_steps))
-    return cfg
+    return DeepConfig.from_options(time_limit=args.deep_time_limit, collect_points=args.deep_collect_points,
+                                   finetune_steps=args.deep_finetune_steps)
 
 
 # ------------------------------------------------------------------------------ table

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from dataclasses import replace
 from typing import Any
 
 from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
@@ -83,9 +82,7 @@ def _deep_config(args: argparse.Namespace) -> Any:
         raise OptionError(f"--deep-{next(iter(given)).replace('_', '-')} needs --recipe deep")
     if args.deep_time_limit is not None and not args.deep_time_limit > 0:
         raise OptionError(f"--deep-time-limit must be positive, got {args.deep_time_limit}")
-    if "finetune_steps" in given:
-        given["finetune"] = replace(DeepConfig().finetune, steps=given.pop("finetune_steps"))
-    return DeepConfig(**given)
+    return DeepConfig.from_options(**given)
 
 
 def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, binding: Any, dense: Any,

@@ -102,6 +102,20 @@ class DeepConfig:
         if not 0 < self.max_sparsity < 1:
             raise OptionError(f"max_sparsity must be in (0, 1), got {self.max_sparsity}")
 
+    @classmethod
+    def from_options(cls, **options: Any) -> DeepConfig:
+        """The defaults but for the options given (None: the default); the fine-tune's
+        steps come flat, as `finetune_steps`, as on the command line.
+
+        Example:
+            >>> DeepConfig.from_options(time_limit=900, finetune_steps=None).time_limit
+            900
+        """
+        given = {k: v for k, v in options.items() if v is not None}
+        steps = given.pop("finetune_steps", None)
+        cfg = cls(**given)
+        return cfg if steps is None else replace(cfg, finetune=replace(cfg.finetune, steps=steps))
+
 
 @dataclass(frozen=True)
 class ScheduleStep:
