@@ -234,7 +234,7 @@ def main() -> int:
     r.add_argument("--envs", nargs="+", default=list(ENVS)[:3], choices=list(ENVS))
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     r.add_argument("--recipe", default="paper", choices=RECIPES)
-    r.add_argument("--criterion", default="activation", choices=["magnitude", "activation"])
+    r.add_argument("--criterion", default="activation", choices=["magnitude", "activation", "sensitivity"])
     r.add_argument("--scope", default="global", choices=["global", "layer"])
     r.add_argument("--budget", type=int, default=100)
     r.add_argument("--round-uniform", type=int, default=1000)

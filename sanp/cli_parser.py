@@ -174,7 +174,7 @@ def _add_prune(sub: Any) -> None:
                     "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
                     "weights (the AAAI 2023 method)")
     _add_deep(pr)
-    pr.add_argument("--criterion", choices=["magnitude", "activation"],
+    pr.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
                     help="weight importance (default: magnitude with --recipe paper, as the paper; "
                     "activation with --recipe deep)")
     pr.add_argument("--scope", choices=["layer", "global"], default="global",

@@ -216,15 +216,35 @@ class MLPPolicy(nn.Module):
         observation first), e.g. for activation-based pruning importance."""
         return list(self._values(obs, None))[:-1]
 
-    def _values(self, obs: torch.Tensor, weights: Sequence[torch.Tensor] | None):
-        """Yield each Linear layer's input, then the network's output."""
+    def output_gradients(self, obs: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """For every Linear layer: its input [N, in] and, per state, the sum over the raw
+        outputs (centred per state for discrete actions) of the squared derivative with
+        respect to each of the layer's pre-activations [N, out]. Removing weight (i, j)
+        of a layer changes the outputs by about grad_i * w_ij * x_j, which is what
+        sensitivity-based pruning scores."""
+        probes = [torch.zeros(len(obs), lin.out_features, requires_grad=True) for lin in self.layers]
+        with torch.enable_grad():
+            *inputs, out = self._values(obs, None, probes)
+            if self.action_kind == "discrete":
+                out = out - out.mean(dim=1, keepdim=True)
+            sq = [torch.zeros_like(p) for p in probes]
+            for k in range(out.shape[1]):
+                for acc, g in zip(sq, torch.autograd.grad(out[:, k].sum(), probes, retain_graph=True)):
+                    acc += g**2
+        return [x.detach() for x in inputs], sq
+
+    def _values(self, obs: torch.Tensor, weights: Sequence[torch.Tensor] | None,
+                probes: Sequence[torch.Tensor] | None = None):
+        """Yield each Linear layer's input, then the network's output (`probes`: added to
+        each layer's pre-activation, to differentiate with respect to it)."""
         x = self.normalize(obs.to(torch.float32))
         if weights is not None and len(weights) != len(self.layers):
             raise ValueError(f"{len(weights)} weights for {len(self.layers)} layers")
         for i, (lin, act) in enumerate(zip(self.layers, self.activations)):
             yield x
             w = lin.weight * getattr(self, f"mask{i}") if weights is None else weights[i]
-            x = _ACT_FN[act](nn.functional.linear(x, w, lin.bias))
+            z = nn.functional.linear(x, w, lin.bias)
+            x = _ACT_FN[act](z if probes is None else z + probes[i])
         yield x
 
     def values_to_actions(self, values: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sanp.errors import OptionError
@@ -19,7 +19,7 @@ from sanp.stats import check_confidence
 class PruneConfig:
     """Settings of `sanp prune`."""
 
-    criterion: Literal["magnitude", "activation"] | None = None
+    criterion: Literal["magnitude", "activation", "sensitivity"] | None = None
     """Weight importance: |w|, or |w| times the mean |input| over dense-visited states.
     None: the recipe's own, magnitude for "paper" (as the paper) and activation for
     "deep" (its schedule's default)."""
@@ -65,8 +65,8 @@ class PruneConfig:
             raise OptionError(f"recipe must be paper or deep, got {self.recipe!r}")
         if self.criterion is None:  # frozen: the recipe's own criterion is set once, here
             object.__setattr__(self, "criterion", "activation" if self.recipe == "deep" else "magnitude")
-        if self.criterion not in ("magnitude", "activation"):
-            raise OptionError(f"criterion must be magnitude or activation, got {self.criterion!r}")
+        if self.criterion not in ("magnitude", "activation", "sensitivity"):
+            raise OptionError(f"criterion must be magnitude, activation or sensitivity, got {self.criterion!r}")
         if self.recipe == "deep" and self.sparsity is not None:
             raise OptionError("--sparsity fixes the paper recipe's one-shot step 1; the deep recipe searches the "
                               "sparsity itself (cap it with --deep-max-sparsity, or use --recipe paper)")
@@ -79,3 +79,14 @@ class PruneConfig:
         check_confidence(self.confidence)
         if not 0 < self.resolution < 0.5:
             raise OptionError(f"resolution must be in (0, 0.5), got {self.resolution}")
+
+    def deep_settings(self) -> DeepConfig:
+        """The deep schedule as this run uses it: `deep` with this run's episodes, seed,
+        confidence and criterion.
+
+        Example:
+            >>> PruneConfig(episodes=10, seed=3).deep_settings().episodes
+            10
+        """
+        return replace(self.deep, episodes=self.episodes, seed=self.seed, confidence=self.confidence,
+                       criterion=self.criterion)

@@ -62,8 +62,9 @@ class DeepConfig:
     episodes: int = 100
     """Episodes per mean-reward estimate (reset seeds seed .. seed+episodes-1)."""
     seed: int = 0
-    criterion: Literal["magnitude", "activation"] = "activation"
-    """Importance of a weight: |w|, or |w| times the mean |input| over buffered states."""
+    criterion: Literal["magnitude", "activation", "sensitivity"] = "activation"
+    """Importance of a weight: |w|, |w| times the mean |input|, or the first-order rise of the
+    distillation loss when it is removed (`sanp.method.step1.importance`), over buffered states."""
     step: float = 0.5
     """Fraction of the kept weights each step removes."""
     min_step: float = 0.1
@@ -226,7 +227,7 @@ def _needed_inputs(dense: Any) -> tuple[int, ...]:
 
 def _scores(policy: Any, criterion: str, states: np.ndarray, rng: np.random.Generator) -> list[torch.Tensor]:
     sample = states[rng.choice(len(states), min(len(states), 20_000), replace=False)]
-    return importance(policy, criterion, sample if criterion == "activation" else None)
+    return importance(policy, criterion, None if criterion == "magnitude" else sample)
 
 
 def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = DeepConfig(),

@@ -17,7 +17,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
-from sanp.method.deep import DeepConfig, deep_compress, draw_screen
+from sanp.method.deep import deep_compress, draw_screen
 from sanp.method.heldout import HeldOut, heldout
 from sanp.method.rounds import Round, refine_round
 from sanp.method.step1 import (
@@ -94,7 +94,7 @@ def prune_and_refine(
             checkpoint.save(run)
     say(f"step 1 done: sparsity {run.step1.policy.sparsity():.2%}, mean reward {run.step1.mean_reward:.2f}")
     if config.recipe == "deep" and run.screen is None:  # a resumed run: the checkpoint keeps no screen
-        run.screen = draw_screen(dense, binding, spec, _deep_settings(config))
+        run.screen = draw_screen(dense, binding, spec, config.deep_settings())
     for index in range(len(run.rounds) + 1, config.rounds + 1):
         if run.converged:
             break
@@ -129,7 +129,7 @@ def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
     """Step 1: importance scores, then the largest k whose mean reward reaches the cutoff
     (or the k the user gave)."""
     t = time.perf_counter()
-    states = visited_states(dense_actor, binding, config.seed) if config.criterion == "activation" else None
+    states = visited_states(dense_actor, binding, config.seed) if config.criterion != "magnitude" else None
     scores = importance(dense, config.criterion, states)
     if config.sparsity:
         found = fixed_sparsity(dense, scores, mean_reward, threshold, float(config.sparsity), config.scope, say)
@@ -150,17 +150,11 @@ def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say
     confidence and criterion; its training states become the anchors of every round's
     fine-tuning repair."""
     t = time.perf_counter()
-    res = deep_compress(dense, binding, spec, _deep_settings(config), log=say)
+    res = deep_compress(dense, binding, spec, config.deep_settings(), log=say)
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
     return Progress(res.to_search(), res.policy, config.rounds == 0,
                     times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,
                     levels=res.levels, screen=res.screen)
-
-
-def _deep_settings(config: PruneConfig) -> DeepConfig:
-    """The deep schedule's settings with this run's episodes, seed, confidence and criterion."""
-    return replace(config.deep, episodes=config.episodes, seed=config.seed, confidence=config.confidence,
-                   criterion=config.criterion)
 
 
 def _cutoff(spec: Any) -> float:

@@ -2,8 +2,11 @@
 sparsity whose mean reward stays above the spec's cutoff.
 
 Masks live on the policy's Linear weights (biases are kept). Importance is the weight's
-magnitude, or its magnitude times the mean absolute input activation over states the
-dense policy visits.
+magnitude; its magnitude times the mean absolute input activation over states the dense
+policy visits; or its sensitivity: the mean squared change of the raw outputs, to first
+order, when that weight alone is removed (w^2 times the mean of x_j^2 times the squared
+output gradient of unit i; the Gauss-Newton form of Optimal Brain Damage), which is the
+rise of the deep recipe's distillation loss that removing it would cause.
 
 Example:
     >>> scores = importance(dense, "activation", visited_states(deployed(dense), binding, 0))
@@ -29,7 +32,7 @@ from sanp.errors import OptionError
 from sanp.rollout import returns, run_batch
 from sanp.runtime import deployed
 
-Criterion = Literal["magnitude", "activation"]
+Criterion = Literal["magnitude", "activation", "sensitivity"]
 Scope = Literal["layer", "global"]
 
 MIN_KEEP = 0.01
@@ -43,12 +46,16 @@ def importance(policy: Any, criterion: Criterion = "magnitude", states: np.ndarr
     weights = [lin.weight.detach().abs() for lin in policy.linears]
     if criterion == "magnitude":
         return weights
-    if criterion != "activation":
-        raise OptionError(f"criterion must be 'magnitude' or 'activation', got {criterion!r}")
+    if criterion not in ("activation", "sensitivity"):
+        raise OptionError(f"criterion must be 'magnitude', 'activation' or 'sensitivity', got {criterion!r}")
     if states is None or len(states) == 0:
-        raise OptionError("the activation criterion needs states visited by the dense policy")
-    inputs = policy.layer_inputs(torch.as_tensor(np.asarray(states), dtype=torch.float32))
-    return [w * x.abs().mean(dim=0)[None, :] for w, x in zip(weights, inputs)]
+        raise OptionError(f"the {criterion} criterion needs states visited by the dense policy")
+    obs = torch.as_tensor(np.asarray(states), dtype=torch.float32)
+    if criterion == "activation":
+        inputs = policy.layer_inputs(obs)
+        return [w * x.abs().mean(dim=0)[None, :] for w, x in zip(weights, inputs)]
+    inputs, grads = policy.output_gradients(obs)
+    return [w**2 * (g.T @ x**2) / len(obs) for w, g, x in zip(weights, grads, inputs)]
 
 
 def masks_for(scores: Sequence[torch.Tensor], k: float, scope: Scope = "layer") -> list[torch.Tensor]:

@@ -214,7 +214,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
             "confidence": cfg.confidence,
-            **({"deep": asdict(cfg.deep)} if cfg.recipe == "deep" else {}),
+            **({"deep": asdict(cfg.deep_settings())} if cfg.recipe == "deep" else {}),
         }, cfg.seed),
         "output": str(output_path),
         "dense_reward": result.dense_reward,

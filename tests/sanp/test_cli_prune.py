@@ -172,6 +172,8 @@ def test_deep_recipe_compresses_more_than_the_paper_recipe_at_the_same_seed(runs
     # the schedule's settings are recorded (a rerun needs them), and only for the recipe that has them
     assert deep["inputs"]["options"]["deep"]["max_sparsity"] == 0.985 and "deep" not in paper["inputs"]["options"]
     assert deep["inputs"]["options"]["deep"]["finetune"]["steps"] == 500
+    # as the schedule ran them: the run's episodes and seed, not DeepConfig's defaults
+    assert deep["inputs"]["options"]["deep"]["episodes"] == deep["inputs"]["options"]["episodes"] != 100
     assert deep["step1"]["stop"] in ("step", "max_sparsity") and "stop" not in paper["step1"]
     assert "step 1 stopped" in capsys.readouterr().out  # the summary says why the schedule ended
     assert deep["final"]["sparsity"] > paper["final"]["sparsity"]

@@ -72,6 +72,30 @@ def test_activation_criterion_weights_magnitude_by_mean_input():
         importance(pol, "activation", None)
 
 
+@pytest.mark.parametrize("kind", ["continuous", "discrete"])
+def test_sensitivity_is_the_mean_squared_output_change_of_removing_each_weight(kind):
+    # Identity activations make the first-order change exact: removing weight (i, j) of a
+    # layer changes every output linearly, so the score must equal the measured change.
+    torch.manual_seed(0)
+    pol = MLPPolicy([3, 5, 4, 2], "identity", action_kind=kind)
+    states = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    scores = importance(pol, "sensitivity", states)
+    x = torch.as_tensor(states)
+
+    def outputs(p):
+        out = p(x).detach()
+        return out - out.mean(dim=1, keepdim=True) if kind == "discrete" else out
+    base = outputs(pol)
+    for layer, (i, j) in [(0, (1, 2)), (1, (3, 0)), (2, (1, 3))]:
+        cut = pol.clone()
+        with torch.no_grad():
+            cut.linears[layer].weight[i, j] = 0.0
+        change = float(((outputs(cut) - base) ** 2).sum(dim=1).mean())
+        assert float(scores[layer][i, j]) == pytest.approx(change, rel=1e-4)
+    with pytest.raises(OptionError, match="states"):
+        importance(pol, "sensitivity", None)
+
+
 @pytest.mark.parametrize("k", [-0.1, 1.0])
 def test_bad_sparsity_is_refused(k):
     with pytest.raises(OptionError, match="sparsity"):
