@@ -175,7 +175,8 @@ def _add_prune(sub: Any) -> None:
                     "weights (the AAAI 2023 method)")
     _add_deep(pr)
     pr.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
-                    help="weight importance (default: magnitude with --recipe paper, as the paper; "
+                    help="weight importance: |w|; |w| times the mean |input|; or the first-order change of "
+                    "the outputs when the weight is removed (default: magnitude with --recipe paper, as the paper; "
                     "activation with --recipe deep)")
     pr.add_argument("--scope", choices=["layer", "global"], default="global",
                     help="paper recipe: prune the same fraction of every layer, or one global "

@@ -20,9 +20,10 @@ class PruneConfig:
     """Settings of `sanp prune`."""
 
     criterion: Literal["magnitude", "activation", "sensitivity"] | None = None
-    """Weight importance: |w|, or |w| times the mean |input| over dense-visited states.
-    None: the recipe's own, magnitude for "paper" (as the paper) and activation for
-    "deep" (its schedule's default)."""
+    """Weight importance: |w|, |w| times the mean |input| over dense-visited states, or
+    the first-order change of the outputs when the weight is removed
+    (`sanp.method.step1.importance`). None: the recipe's own, magnitude for "paper" (as
+    the paper) and activation for "deep" (its schedule's default)."""
     scope: Literal["layer", "global"] = "global"
     """Prune the same fraction of every layer, or by one threshold over all layers (the
     deep recipe prunes globally, under its path guard)."""

@@ -27,7 +27,8 @@ def cartpole():
     return spec, bind(spec), policies.load(ROOT / "zoo" / "cartpole" / "dense.onnx")
 
 
-def test_deep_recipe_beats_the_paper_step1_on_cartpole_with_the_cutoff_met(cartpole):
+@pytest.mark.parametrize("criterion", ["activation", "sensitivity"])
+def test_deep_recipe_beats_the_paper_step1_on_cartpole_with_the_cutoff_met(cartpole, criterion):
     spec, binding, dense = cartpole
     episodes, seed = 20, 0
     states = np.concatenate([t.observations for t in run_batch(dense, binding, [None] * 5, list(range(5)),
@@ -36,7 +37,8 @@ def test_deep_recipe_beats_the_paper_step1_on_cartpole_with_the_cutoff_met(cartp
                             lambda p: mean_reward(p, binding, episodes, seed), spec.reward_threshold,
                             scope="global", resolution=0.01)
     cfg = DeepConfig(episodes=episodes, seed=seed, step=0.5, min_step=0.25, retries=0, max_sparsity=0.985,
-                     collect_episodes=3, collect_points=3, finetune=FinetuneConfig(steps=150, lr=3e-3))
+                     collect_episodes=3, collect_points=3, finetune=FinetuneConfig(steps=150, lr=3e-3),
+                     criterion=criterion)
     res = deep_compress(dense, binding, spec, cfg)
     assert res.sparsity > paper.policy.sparsity() and res.sparsity >= 0.98
     assert res.mean_reward >= spec.reward_threshold and res.stop in ("step", "max_sparsity")
