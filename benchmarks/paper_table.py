@@ -7,9 +7,10 @@ several seeds, then report the median and the range of every column.
 
 `run` writes one JSON report (and the sparse ONNX) per env and seed under
 out/paper_table/<recipe>/<env>/ (or <recipe>@<label>/ with --label), skipping those already there, and records the command
-and the machine beside them. `table` reads every report there and writes the results
-file: per env and recipe the median and range over seeds of each column, then one row
-per run. The paper's figures are the floor: CartPole 94.6% (37 counterexamples at 95%),
+and the machine beside them. `table` takes each run's columns from those reports into the
+committed benchmarks/results/paper_table_runs.jsonl (out/ is not committed, and a lost
+machine loses it), then writes the results file from that store: per env and recipe the
+median and range over seeds of each column, then one row per run. The paper's figures are the floor: CartPole 94.6% (37 counterexamples at 95%),
 LunarLander 39.48%, BipedalWalker 42.35%.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ import _common as C
 
 ROOT = C.ROOT
 WORK = ROOT / "out" / "paper_table"
+STORE = C.RESULTS / "paper_table_runs.jsonl"
 ENVS = {
     "cartpole": ("", "94.6% (37 counterexamples at 95%)"),
     "lunar_lander": ("", "39.48%"),
@@ -94,16 +96,16 @@ def _deep(args: argparse.Namespace):
 # ------------------------------------------------------------------------------ table
 
 
-def _row(doc: dict) -> dict:
-    """The columns of one run, from its JSON report."""
-    from sanp.stats import compare_rates, upper_bound
-
+def _record(doc: dict, env: str, recipe: str) -> dict:
+    """The stored columns of one run, from its JSON report (the comparison and the bound are
+    derived from these when the table is written)."""
     hd, hs = doc["heldout"]["dense"], doc["heldout"]["sparse"]
     rounds = doc["rounds"]
     last = rounds[-1] if rounds else None
-    cmp = compare_rates((hd["uniform_violations"], hd["uniform_points"]),
-                        (hs["uniform_violations"], hs["uniform_points"]), 0.95)
     return {
+        "env": env, "recipe": recipe, "env_id": doc["inputs"]["env_id"], "options": doc["inputs"]["options"],
+        "commands": [doc["benchmark"]["command"]] if "benchmark" in doc else [],
+        "source": f"out/paper_table/{recipe}/{env}/seed{doc['inputs']['seed']}.json",
         "seed": doc["inputs"]["seed"],
         "step1": doc["step1"]["sparsity"],
         "cex1": len(rounds[0]["counterexamples"]) if rounds else 0,
@@ -111,12 +113,10 @@ def _row(doc: dict) -> dict:
         "reward": doc["final"]["mean_reward"],
         "rounds": len(rounds),
         "converged": doc["final"]["converged"],
-        "last": (len(last["counterexamples"]), last["dense_also_violates"]) if last else (0, 0),
+        "last": [len(last["counterexamples"]), last["dense_also_violates"]] if last else [0, 0],
         "hd": hd["uniform_violations"], "hs": hs["uniform_violations"], "points": hs["uniform_points"],
-        "bo": (hd["bo_counterexamples"], hs["bo_counterexamples"], hs["bo_evaluations"]),
-        "reward_heldout": (hd["mean_reward"], hs["mean_reward"]),
-        "comparison": cmp.verdict,
-        "bound": upper_bound(hs["uniform_violations"], hs["uniform_points"], 0.95),
+        "bo": [hd["bo_counterexamples"], hs["bo_counterexamples"], hs["bo_evaluations"]],
+        "reward_heldout": [hd["mean_reward"], hs["mean_reward"]],
         "load": doc.get("benchmark", {}).get("load_start"),
         "step1_dip": any(not h["passes"] for h in doc["step1"]["scan"] if h["k"] < doc["step1"]["k"]),
         "levels": _levels(doc["step1"]["scan"]),
@@ -143,30 +143,107 @@ def _nonmonotone(trials: list) -> bool:
     return any(b > a for a, b in itertools.pairwise(unsafe))
 
 
-def _commands(docs: list[dict]) -> list[str]:
-    """The commands that made these reports (each report records its own), in order."""
-    return list(dict.fromkeys(d["benchmark"]["command"] for d in docs))
-
-
 def _spread(values: list[float], fmt: str) -> str:
     med = statistics.median(values)
     return f"{fmt.format(med)} ({fmt.format(min(values))} - {fmt.format(max(values))})"
 
 
+def _load_store() -> tuple[list[dict], list[dict]]:
+    """The committed runs and the per-row-set counts kept for runs whose reports are gone."""
+    if not STORE.exists():
+        return [], []
+    lines = [json.loads(line) for line in STORE.read_text().splitlines() if line.strip()]
+    return [x["run"] for x in lines if "run" in x], [x["aggregate"] for x in lines if "aggregate" in x]
+
+
+def _merge(runs: list[dict], aggregates: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The stored runs with every report under out/paper_table/ in place of the stored run
+    of its env, recipe and seed. A stored count that covered a replaced run is dropped: it
+    cannot be split by seed."""
+    fresh = {}
+    for recipe_dir in (p for p in WORK.iterdir() if p.is_dir()) if WORK.exists() else []:
+        for env in ENVS:
+            for path in sorted((recipe_dir / env).glob("seed*.json")):
+                r = _record(json.loads(path.read_text()), env, recipe_dir.name)
+                fresh[r["env"], r["recipe"], r["seed"]] = r
+    kept = [r for r in runs if (r["env"], r["recipe"], r["seed"]) not in fresh]
+    aggregates = [a for a in aggregates if all((a["env"], a["recipe"], s) not in fresh for s in a["seeds"])]
+    return kept + list(fresh.values()), aggregates
+
+
+def _save_store(runs: list[dict], aggregates: list[dict]) -> None:
+    runs = sorted(runs, key=lambda r: (list(ENVS).index(r["env"]), r["recipe"] != "paper", r["recipe"], r["seed"]))
+    lines = [json.dumps({"run": r}) for r in runs] + [json.dumps({"aggregate": a}) for a in aggregates]
+    tmp = STORE.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(STORE)
+
+
+def _counts(rows: list[dict], aggregates: list[dict]) -> dict | None:
+    """Step 1's dips, its tries and the repair's non-monotone rounds summed over a row set;
+    runs whose reports are gone count through their stored aggregate (None: some run has neither)."""
+    known = [r for r in rows if r["step1_dip"] is not None]
+    lost = sorted(r["seed"] for r in rows if r["step1_dip"] is None)
+    agg = [a for a in aggregates if (a["env"], a["recipe"]) == (rows[0]["env"], rows[0]["recipe"])]
+    if lost and not (agg and agg[0]["seeds"] == lost):
+        return None
+    parts = known + agg[:1] if lost else known
+    levels = [x["levels"] for x in parts]
+    return {
+        "dip": sum(int(x["step1_dip"]) for x in parts),
+        "nonmonotone": sum(x["p_nonmonotone"] for x in parts),
+        "p_rounds": sum(x["p_rounds"] for x in parts),
+        "levels": [sum(x[i] for x in levels) for i in range(3)] if all(levels) else None,
+    }
+
+
+def _notes(rows: list[dict], aggregates: list[dict], label: str) -> list[str]:
+    counts = _counts(rows, aggregates)
+    notes = []
+    if counts is None:
+        notes.append(f"- {label}: step-1 dips and repair monotonicity not recorded (some reports were lost)")
+    else:
+        notes.append(f"- {label}: step-1 scans with a failing k below the chosen one (where a bisection could "
+                     f"have stopped): {counts['dip']} of {len(rows)}; repair rounds whose p trials were not "
+                     f"monotone (a larger p left more counterexamples unsafe): {counts['nonmonotone']} of "
+                     f"{counts['p_rounds']}")
+        if counts["levels"]:
+            tried, reward, screen = counts["levels"]
+            notes.append(f"- {label}: what stopped step 1: of {tried} tries of a level over the seeds (a retry "
+                         f"is a try), {reward} missed the reward cutoff and {screen} met it but failed the safety "
+                         f"screen")
+    commands = list(dict.fromkeys(c for r in rows for c in r["commands"]))
+    notes.append(f"- {label}: seeds {', '.join(str(r['seed']) for r in rows)}; options "
+                 f"{json.dumps(rows[0]['options'])}; commands: " + "; ".join(f"`{c}`" for c in commands))
+    return notes
+
+
+def _run_row(r: dict, env_id: str) -> list:
+    from sanp.stats import compare_rates, upper_bound
+
+    verdict = compare_rates((r["hd"], r["points"]), (r["hs"], r["points"]), 0.95).verdict
+    bound = upper_bound(r["hs"], r["points"], 0.95)
+    return [
+        env_id, r["recipe"], r["seed"], f"{r['step1']:.2%}", r["cex1"], f"{r['final']:.2%}",
+        f"{r['reward']:.1f}", f"{r['rounds']}{'' if r['converged'] else ' (not converged)'}",
+        f"{r['last'][0]} ({r['last'][1]} also dense)",
+        f"{r['hd']} / {r['hs']} of {r['points']} (sparse rate < {bound:.2%} at 95%); "
+        f"BO {r['bo'][0]} / {r['bo'][1]} of {r['bo'][2]}",
+        verdict, f"{r['reward_heldout'][0]:.1f} / {r['reward_heldout'][1]:.1f}", f"{r['wall']:.0f} s",
+        " / ".join(f"{x:.1f}" for x in r["load"]) if r["load"] else "not recorded",
+    ]
+
+
 def table(args: argparse.Namespace) -> int:
-    summary, runs, notes = [], [], []
-    recipe_dirs = sorted((p for p in WORK.iterdir() if p.is_dir()), key=lambda p: p.name != "paper") \
-        if WORK.exists() else []
+    runs, aggregates = _merge(*_load_store())
+    _save_store(runs, aggregates)
+    summary, per_run, notes, lost = [], [], [], []
     for env, (source, paper) in ENVS.items():  # per env, the recipes side by side (the paper's first)
-        for recipe_dir in recipe_dirs:
-            docs = [json.loads(p.read_text()) for p in sorted((recipe_dir / env).glob("seed*.json"))]
-            if not docs:
-                continue
-            rows = sorted((_row(d) for d in docs), key=lambda r: r["seed"])
-            env_id = source + docs[0]["inputs"]["env_id"]
-            opts = docs[0]["inputs"]["options"]
+        for recipe in sorted({r["recipe"] for r in runs if r["env"] == env}, key=lambda n: (n != "paper", n)):
+            rows = sorted((r for r in runs if (r["env"], r["recipe"]) == (env, recipe)), key=lambda r: r["seed"])
+            env_id = source + rows[0]["env_id"]
             summary.append([
-                env_id, recipe_dir.name, len(rows),
+                env_id, recipe, len(rows),
                 _spread([r["step1"] * 100 for r in rows], "{:.2f}%"),
                 _spread([r["cex1"] for r in rows], "{:g}"),
                 _spread([r["final"] * 100 for r in rows], "{:.2f}%"),
@@ -177,29 +254,10 @@ def table(args: argparse.Namespace) -> int:
                 _spread([r["wall"] for r in rows], "{:.0f} s"),
                 paper,
             ])
-            notes.append(f"- {env_id} ({recipe_dir.name}): step-1 scans with a failing k below the chosen one "
-                         f"(where a bisection could have stopped): {sum(r['step1_dip'] for r in rows)} of {len(rows)}; "
-                         f"repair rounds whose p trials were not monotone (a larger p left more counterexamples "
-                         f"unsafe): {sum(r['p_nonmonotone'] for r in rows)} of {sum(r['p_rounds'] for r in rows)}")
-            if all(r["levels"] for r in rows):
-                tried, reward, screen = (sum(r["levels"][i] for r in rows) for i in range(3))
-                notes.append(f"- {env_id} ({recipe_dir.name}): what stopped step 1: of {tried} tries of a level "
-                             f"over the seeds (a retry is a try), {reward} missed the reward cutoff and {screen} met it "
-                             f"but failed the safety screen")
-            notes.append(f"- {env_id} ({recipe_dir.name}): seeds {', '.join(str(r['seed']) for r in rows)}; "
-                         f"options {json.dumps(opts)}; commands: "
-                         + "; ".join(f"`{c}`" for c in _commands(docs)))
-            for r in rows:
-                runs.append([
-                    env_id, recipe_dir.name, r["seed"], f"{r['step1']:.2%}", r["cex1"], f"{r['final']:.2%}",
-                    f"{r['reward']:.1f}", f"{r['rounds']}{'' if r['converged'] else ' (not converged)'}",
-                    f"{r['last'][0]} ({r['last'][1]} also dense)",
-                    f"{r['hd']} / {r['hs']} of {r['points']} (sparse rate < {r['bound']:.2%} at 95%); "
-                    f"BO {r['bo'][0]} / {r['bo'][1]} of {r['bo'][2]}",
-                    r["comparison"],
-                    f"{r['reward_heldout'][0]:.1f} / {r['reward_heldout'][1]:.1f}", f"{r['wall']:.0f} s",
-                    " / ".join(f"{x:.1f}" for x in r["load"]) if r["load"] else "not recorded",
-                ])
+            notes += _notes(rows, aggregates, f"{env_id} ({recipe})")
+            per_run += [_run_row(r, env_id) for r in rows]
+            if any(not r["source"].startswith("out/") for r in rows):
+                lost.append(f"{env_id} ({recipe})")
     body = [
         ("Every figure is the median over seeds with its range (min - max) in brackets. Sparsity counts "
          "weights (biases are kept, never pruned). Held-out violations are uniform points (never seen by the "
@@ -219,9 +277,12 @@ def table(args: argparse.Namespace) -> int:
         "",
         *C.table(["env", "recipe", "seed", "step 1", "cex round 1", "final sparsity", "final reward", "rounds",
                   "last round found", "held-out violations dense / sparse", "held-out comparison",
-                  "held-out reward dense / sparse", "wall time", "load at start (1/5/15 min)"], runs),
+                  "held-out reward dense / sparse", "wall time", "load at start (1/5/15 min)"], per_run),
         "",
-        "Per-run JSON reports and sparse ONNX files: `out/paper_table/<recipe>[@<label>]/<env>/` (not committed).",
+        f"Every run's columns are kept in `{STORE.relative_to(ROOT)}` (committed), which `table` updates from the "
+        "per-run JSON reports and sparse ONNX files under `out/paper_table/<recipe>[@<label>]/<env>/` (not "
+        "committed). The reports of these row sets were lost with a machine and their runs come from the "
+        "store alone: " + (", ".join(lost) if lost else "none") + ".",
     ]
     C.write_results(Path(args.out), "The paper's table, over seeds", C.machine(), [], body)
     return 0
