@@ -227,8 +227,8 @@ def _run_row(r: dict, env_id: str) -> list:
         env_id, r["recipe"], r["seed"], f"{r['step1']:.2%}", r["cex1"], f"{r['final']:.2%}",
         f"{r['reward']:.1f}", f"{r['rounds']}{'' if r['converged'] else ' (not converged)'}",
         f"{r['last'][0]} ({r['last'][1]} also dense)",
-        f"{r['hd']} / {r['hs']} of {r['points']} (sparse rate < {bound:.2%} at 95%); "
-        f"BO {r['bo'][0]} / {r['bo'][1]} of {r['bo'][2]}",
+        (f"{r['hd']} / {r['hs']} of {r['points']} (sparse rate < {bound:.2%} at 95%); "
+         f"BO {r['bo'][0]} / {r['bo'][1]} of {r['bo'][2]}"),
         verdict, f"{r['reward_heldout'][0]:.1f} / {r['reward_heldout'][1]:.1f}", f"{r['wall']:.0f} s",
         " / ".join(f"{x:.1f}" for x in r["load"]) if r["load"] else "not recorded",
     ]
