@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/sanp verify zoo/cartpole/dense.onnx specs/cartpole.stl --budget 60 --all \
 		--json $(DEMO)/verify_dense.json --plots $(DEMO)/verify_dense || [ $$? -eq 1 ]
 	$(BIN)/sanp prune zoo/cartpole/dense.onnx specs/cartpole.stl -o $(DEMO)/sparse.onnx \
-		--criterion activation --report $(DEMO)/prune.json --plots $(DEMO)/prune || [ $$? -eq 1 ]
+		--report $(DEMO)/prune.json --plots $(DEMO)/prune || [ $$? -eq 1 ]
 	$(BIN)/sanp verify $(DEMO)/sparse.onnx specs/cartpole.stl --budget 60 --all \
 		--json $(DEMO)/verify_sparse.json --plots $(DEMO)/verify_sparse || [ $$? -eq 1 ]
 	$(BIN)/sanp report $(DEMO)/prune.json -o $(DEMO)/prune.html --image weights=$(DEMO)/prune/weights.png
