@@ -177,7 +177,7 @@ def _add_prune(sub: Any) -> None:
     pr.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
                     help="weight importance: |w|; |w| times the mean |input|; or the first-order change of "
                     "the outputs when the weight is removed (default: magnitude with --recipe paper, as the paper; "
-                    "sensitivity with --recipe deep)")
+                    "activation with --recipe deep)")
     pr.add_argument("--scope", choices=["layer", "global"], default="global",
                     help="paper recipe: prune the same fraction of every layer, or one global "
                     "threshold (default); the deep recipe is always global")

@@ -23,7 +23,7 @@ class PruneConfig:
     """Weight importance: |w|, |w| times the mean |input| over dense-visited states, or
     the first-order change of the outputs when the weight is removed
     (`sanp.method.step1.importance`). None: the recipe's own, magnitude for "paper" (as
-    the paper) and sensitivity for "deep" (its schedule's default)."""
+    the paper) and activation for "deep" (its schedule's default)."""
     scope: Literal["layer", "global"] = "global"
     """Prune the same fraction of every layer, or by one threshold over all layers (the
     deep recipe prunes globally, under its path guard)."""
@@ -65,7 +65,7 @@ class PruneConfig:
         if self.recipe not in ("paper", "deep"):
             raise OptionError(f"recipe must be paper or deep, got {self.recipe!r}")
         if self.criterion is None:  # frozen: the recipe's own criterion is set once, here
-            object.__setattr__(self, "criterion", "sensitivity" if self.recipe == "deep" else "magnitude")
+            object.__setattr__(self, "criterion", "activation" if self.recipe == "deep" else "magnitude")
         if self.criterion not in ("magnitude", "activation", "sensitivity"):
             raise OptionError(f"criterion must be magnitude, activation or sensitivity, got {self.criterion!r}")
         if self.recipe == "deep" and self.sparsity is not None:

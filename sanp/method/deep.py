@@ -62,7 +62,7 @@ class DeepConfig:
     episodes: int = 100
     """Episodes per mean-reward estimate (reset seeds seed .. seed+episodes-1)."""
     seed: int = 0
-    criterion: Literal["magnitude", "activation", "sensitivity"] = "sensitivity"
+    criterion: Literal["magnitude", "activation", "sensitivity"] = "activation"
     """Importance of a weight: |w|, |w| times the mean |input|, or the first-order rise of the
     distillation loss when it is removed (`sanp.method.step1.importance`), over buffered states."""
     step: float = 0.5

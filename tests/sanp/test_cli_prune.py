@@ -246,7 +246,7 @@ def test_the_criterion_defaults_to_each_recipes_own_and_reaches_the_deep_schedul
     import sanp.method.pipeline as pl
     from sanp.method import PruneConfig
 
-    assert PruneConfig().recipe == "deep" and PruneConfig().criterion == "sensitivity"
+    assert PruneConfig().recipe == "deep" and PruneConfig().criterion == "activation"
     assert PruneConfig(recipe="paper").criterion == "magnitude"
     assert build_parser().parse_args(["prune", "p.onnx", "s.stl", "-o", "o.onnx"]).recipe == "deep"
     seen = []
@@ -255,7 +255,7 @@ def test_the_criterion_defaults_to_each_recipes_own_and_reaches_the_deep_schedul
         seen.append(config.criterion)
         raise KeyboardInterrupt
     monkeypatch.setattr(pl, "deep_compress", fake)
-    for given, want in ((None, "sensitivity"), ("magnitude", "magnitude")):
+    for given, want in ((None, "activation"), ("magnitude", "magnitude")):
         with pytest.raises(KeyboardInterrupt):
             pl.deep_step1(None, None, None, PruneConfig(recipe="deep", criterion=given), lambda _m: None)
-    assert seen == ["sensitivity", "magnitude"]
+    assert seen == ["activation", "magnitude"]
