@@ -90,7 +90,7 @@ def _deep(args: argparse.Namespace):
     from sanp.method.deep import DeepConfig
 
     return DeepConfig.from_options(time_limit=args.deep_time_limit, collect_points=args.deep_collect_points,
-                                   finetune_steps=args.deep_finetune_steps)
+                                   finetune_steps=args.deep_finetune_steps, screen_looks=args.deep_screen_looks)
 
 
 # ------------------------------------------------------------------------------ table
@@ -306,6 +306,7 @@ def main() -> int:
     r.add_argument("--deep-time-limit", type=float, help="seconds for the deep recipe's schedule")
     r.add_argument("--deep-collect-points", type=int, help="uniform-point episodes per DAgger round")
     r.add_argument("--deep-finetune-steps", type=int, help="gradient steps per fine-tune of the schedule")
+    r.add_argument("--deep-screen-looks", type=int, help="batches the deep recipe's safety screen may use")
     r.add_argument("--workers", type=int, default=1, help="processes for Box2D rollout batches")
     r.add_argument("--force", action="store_true", help="rerun seeds whose report exists")
     r.add_argument("--label", help="a run set of its own beside the recipe's (e.g. other budgets): its "
