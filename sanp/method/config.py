@@ -12,6 +12,7 @@ from typing import Literal
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig
 from sanp.method.deep import DeepConfig
+from sanp.method.step1 import CRITERIA, Criterion
 from sanp.stats import check_confidence
 
 
@@ -19,7 +20,7 @@ from sanp.stats import check_confidence
 class PruneConfig:
     """Settings of `sanp prune`."""
 
-    criterion: Literal["magnitude", "activation", "sensitivity"] | None = None
+    criterion: Criterion | None = None
     """Weight importance: |w|, |w| times the mean |input| over dense-visited states, or
     the first-order change of the outputs when the weight is removed
     (`sanp.method.step1.importance`). None: the recipe's own, magnitude for "paper" (as
@@ -66,8 +67,8 @@ class PruneConfig:
             raise OptionError(f"recipe must be paper or deep, got {self.recipe!r}")
         if self.criterion is None:  # frozen: the recipe's own criterion is set once, here
             object.__setattr__(self, "criterion", "activation" if self.recipe == "deep" else "magnitude")
-        if self.criterion not in ("magnitude", "activation", "sensitivity"):
-            raise OptionError(f"criterion must be magnitude, activation or sensitivity, got {self.criterion!r}")
+        if self.criterion not in CRITERIA:
+            raise OptionError(f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
         if self.recipe == "deep" and self.sparsity is not None:
             raise OptionError("--sparsity fixes the paper recipe's one-shot step 1; the deep recipe searches the "
                               "sparsity itself (cap it with --deep-max-sparsity, or use --recipe paper)")

@@ -31,7 +31,7 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from sanp.errors import OptionError
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
 from sanp.method.screen import Screen, ScreenCheck, describe
-from sanp.method.step1 import SparsitySearch, SparsityStep, importance
+from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
 from sanp.stats import check_confidence
@@ -62,7 +62,7 @@ class DeepConfig:
     episodes: int = 100
     """Episodes per mean-reward estimate (reset seeds seed .. seed+episodes-1)."""
     seed: int = 0
-    criterion: Literal["magnitude", "activation", "sensitivity"] = "activation"
+    criterion: Criterion = "activation"
     """Importance of a weight: |w|, |w| times the mean |input|, or the first-order rise of the
     distillation loss when it is removed (`sanp.method.step1.importance`), over buffered states."""
     step: float = 0.5

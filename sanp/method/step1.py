@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from sanp.rollout import returns, run_batch
 from sanp.runtime import deployed
 
 Criterion = Literal["magnitude", "activation", "sensitivity"]
+CRITERIA: tuple[str, ...] = get_args(Criterion)
 Scope = Literal["layer", "global"]
 
 MIN_KEEP = 0.01
@@ -46,8 +47,8 @@ def importance(policy: Any, criterion: Criterion = "magnitude", states: np.ndarr
     weights = [lin.weight.detach().abs() for lin in policy.linears]
     if criterion == "magnitude":
         return weights
-    if criterion not in ("activation", "sensitivity"):
-        raise OptionError(f"criterion must be 'magnitude', 'activation' or 'sensitivity', got {criterion!r}")
+    if criterion not in CRITERIA:
+        raise OptionError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     if states is None or len(states) == 0:
         raise OptionError(f"the {criterion} criterion needs states visited by the dense policy")
     obs = torch.as_tensor(np.asarray(states), dtype=torch.float32)
