@@ -22,9 +22,8 @@ from sanp.envs import bind
 from sanp.commands.common import load_policy
 
 ROOT = Path(__file__).resolve().parents[3]
-FIX = ROOT.parent / "shared" / "fixtures"
-TRPO = FIX / "sb3-trpo-LunarLanderContinuous-v2.zip"
-TRPO_VN = FIX / "sb3-trpo-LunarLanderContinuous-v2.vecnormalize.pkl"
+# the project's own lander (its normalisation folded in), so a clone alone runs these
+LANDER = ROOT / "zoo" / "lunar_lander" / "dense.onnx"
 SANP = Path(sys.executable).with_name("sanp")
 
 
@@ -84,7 +83,7 @@ def test_a_failed_task_stops_the_pool_at_once(cli_sigterm_handler, task, error, 
 def test_batch_spread_over_the_pool_equals_the_serial_run(monkeypatch):
     monkeypatch.setattr(rollout, "TASK_STEPS", 600)  # 5 episodes per task: several tasks
     b = bind(env_id="LunarLanderContinuous-v3", horizon=120)
-    actor = load_policy(str(TRPO), b, str(TRPO_VN))
+    actor = load_policy(str(LANDER), b, None)
     from sanp.runtime import deployed
 
     ort = deployed(actor)
@@ -117,7 +116,7 @@ def test_repeated_short_box2d_eval_always_exits():
     """The eval that hung: the CLI's own main() (SIGTERM handler, pool, batch of tasks,
     shutdown) thirty times in one process, each call back within seconds."""
     reps = 30
-    args = ["eval", str(TRPO), "--vecnormalize", str(TRPO_VN), "--env", "LunarLanderContinuous-v3",
+    args = ["eval", str(LANDER), "--env", "LunarLanderContinuous-v3",
             "--episodes", "40", "--workers", "2"]
     proc = subprocess.run([sys.executable, "-c", _REPEAT, str(reps), *args], capture_output=True,
                           text=True, timeout=60 + 20 * reps, cwd=ROOT)
@@ -146,7 +145,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def test_sigterm_mid_batch_prints_one_line_and_exits_130():
     proc = subprocess.Popen(
-        [str(SANP), "eval", str(TRPO), "--vecnormalize", str(TRPO_VN), "--env",
+        [str(SANP), "eval", str(LANDER), "--env",
          "LunarLanderContinuous-v3", "--episodes", "400", "--workers", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
@@ -168,7 +167,7 @@ def test_sigterm_mid_batch_prints_one_line_and_exits_130():
 
 
 def test_address_without_ray_backend_is_refused(capsys):
-    code = cli.main(["eval", str(TRPO), "--env", "LunarLanderContinuous-v3", "--address", "127.0.0.1:6379"])
+    code = cli.main(["eval", str(LANDER), "--env", "LunarLanderContinuous-v3", "--address", "127.0.0.1:6379"])
     assert code == 2
     assert capsys.readouterr().err == (
         "sanp eval: error: --address is the address of a Ray cluster: add --backend ray\n")
