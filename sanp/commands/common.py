@@ -36,6 +36,16 @@ def load_policy(path: str, binding: Any, vecnormalize: str | None = None):
         raise PolicyError(f"{exc} — it fits {fit}") from None
 
 
+def warn_short_horizon(spec: Any, binding: Any, spec_path: str) -> None:
+    """A one-line warning on stderr when a requirement depends on steps the spec's
+    horizon leaves out of every episode the env would still run."""
+    from sanp.horizon import coverage
+
+    warning = coverage(spec).warning(binding.env_text)
+    if warning:
+        print(f"{spec_path}: warning: {warning}", file=sys.stderr)
+
+
 def warn_if_below(returns: Any, expected: float | None) -> None:
     """A one-line warning when the first episodes' mean return is far (over a quarter of
     |R|, at least 1) below what the user expects of the model."""

@@ -7,7 +7,14 @@ import shlex
 import sys
 from typing import Any
 
-from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
+from sanp.commands.common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    check_output,
+    check_plot_dir,
+    load_policy,
+    warn_short_horizon,
+)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -35,6 +42,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         from sanp.prove.after_prune import check_provable
 
         check_provable(spec, dense.action_kind)
+    warn_short_horizon(spec, binding, args.spec)
     err = console(stderr=True)
     start = time.perf_counter()
 

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
+from sanp.commands.common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    check_output,
+    check_plot_dir,
+    load_policy,
+    warn_short_horizon,
+)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -21,6 +28,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             + (f", {len(spec.regions)} regions, {len(spec.properties)} props "
                f"({', '.join(spec.properties)})" if spec.properties or spec.regions else "")
         )
+        warn_short_horizon(spec, binding, path)
     return EXIT_OK
 
 
@@ -56,6 +64,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         result = falsify(actor, binding, spec, config, progress=tick)
     print_verify(result, spec)
+    warn_short_horizon(spec, binding, args.spec)
     options = {
         "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
         "mode": args.mode, "requirements": list(result.requirements),

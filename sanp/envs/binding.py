@@ -70,6 +70,16 @@ class Binding:
         return np.asarray(self.adapter.reset(env, full, self.reset_seed if seed is None else seed))
 
 
+def episode_limit(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> int | None:
+    """The env's own time limit in steps (gymnasium's `max_episode_steps`), None where it
+    has none. `env_id` may be an alias or carry its keyword arguments, as in a spec."""
+    if "(" in env_id:
+        env_id, given = parse_env_text(env_id)
+        env_kwargs = {**given, **dict(env_kwargs or {})}
+    env_id, _ = canonical(env_id, env_kwargs or {})
+    return gym.spec(env_id).max_episode_steps
+
+
 def bind(
     spec: Any = None,
     *,
@@ -102,8 +112,8 @@ def bind(
     space = _search_space(adapter, env_id, search, spec)
     env = adapter.make()
     try:
-        default_horizon = gym.spec(env_id).max_episode_steps or 1000
-        horizon = int(horizon or default_horizon)
+        limit = gym.spec(env_id).max_episode_steps
+        horizon = int(horizon or limit or 1000)
         if horizon <= 0:
             raise EnvError(f"horizon must be positive, got {horizon}")
         binding = Binding(

@@ -24,6 +24,7 @@ import numpy as np
 
 import stl
 from sanp.atomic import write_bytes
+from sanp.horizon import coverage
 from sanp.provenance import rerun_requirements
 from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA
 
@@ -81,6 +82,7 @@ def run_inputs(policy_path: str, spec_path: str, spec: Any, options: Mapping[str
         "spec_text": spec.text,
         "env_id": spec.env_id,
         "reward_threshold": spec.reward_threshold,
+        "horizon": coverage(spec).to_json(),
         "consts": dict(spec.consts),
         "options": dict(options),
         "seed": seed,
