@@ -4,12 +4,11 @@ kind validate, and a report with a field missing, mistyped or unknown does not."
 from __future__ import annotations
 
 import copy
-import tomllib
 
 import jsonschema
 import pytest
-
 from api_runs import HAS_MARABOU, ROOT, prove_runs, prune_runs, verify_runs
+
 from sanp.errors import SanpError
 from sanp.prove.run import SCHEMA as PROVE_SCHEMA
 from sanp.report import SCHEMAS
@@ -40,6 +39,7 @@ def test_every_report_schema_sanp_writes_has_a_schema_file():
 
 
 def test_the_schemas_ship_in_the_wheel():
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "sanp.schemas" in tool["packages"]
     assert tool["package-data"]["sanp.schemas"] == ["*.json"]
