@@ -50,7 +50,8 @@ def load_spec(path_or_text: str | os.PathLike | Any) -> Any:
 def load_policy(path: str | os.PathLike, env: Any = None, vecnormalize: str | os.PathLike | None = None) -> Policy:
     """Read a policy file (.onnx, sanp .pt checkpoint, SB3 .zip) into a `sanp.Policy`.
 
-    `env` (an env id such as "LunarLander-v3(continuous=true)", or a spec) checks that
+    `env` (an env id such as "LunarLander-v3(continuous=true)", or a spec: an
+    `stl.SpecFile`, a `.stl` path or spec text) checks that
     the network fits the env and supplies the action space a bare SB3 zip or ONNX file
     does not carry; `vecnormalize` folds SB3 VecNormalize statistics into the network.
     Raises `sanp.errors.PolicyError` saying what does not fit and how to fix it.
@@ -67,7 +68,8 @@ def load_policy(path: str | os.PathLike, env: Any = None, vecnormalize: str | os
     vn = None if vecnormalize is None else os.fspath(vecnormalize)
     if env is None:
         return Policy(load(path, vecnormalize=vn), os.fspath(path))
-    binding = bind(env_id=env) if isinstance(env, str) else bind(load_spec(env))
+    is_id = isinstance(env, str) and "\n" not in env and not env.endswith(".stl")
+    binding = bind(env_id=env) if is_id else bind(load_spec(env))
     return Policy(load_for(os.fspath(path), binding, vn), os.fspath(path))
 
 

@@ -128,6 +128,7 @@ def test_load_spec_reads_a_path_or_text():
 def test_load_policy_checks_the_env(tmp_path):
     pi = sanp.load_policy(DENSE, env="CartPole-v1")
     assert (pi.model.obs_dim, pi.model.action_kind, pi.sparsity) == (4, "discrete", 0.0)
+    assert sanp.load_policy(DENSE, env=str(SPEC)).model.sizes == pi.model.sizes
     with pytest.raises(PolicyError, match="observation values"):
         sanp.load_policy(DENSE, env="LunarLander-v3")
     with pytest.raises(OutputError, match="is an input"):
@@ -160,3 +161,14 @@ def test_a_policy_that_does_not_fit_the_spec_is_refused():
     with pytest.raises(OptionError, match="vecnormalize applies to a policy file"):
         sanp.verify(sanp.load_policy(DENSE), SPEC, budget=2, vecnormalize="v.pkl")
 
+
+
+def test_options_take_the_clis_defaults_and_python_spellings():
+    from sanp.options import namespace
+
+    ns = namespace("verify", {"requirements": "angle", "collect_all": True, "confidence": 0.9})
+    assert (ns.requirement, ns.all, ns.confidence, ns.budget, ns.optimizer) == (["angle"], True, 0.9, 100, "bo")
+    assert namespace("verify", {"requirement": ["angle", "position"]}).requirement == ["angle", "position"]
+    assert namespace("prune", {}).recipe == "deep"
+    with pytest.raises(OptionError, match="give a name or a list of names"):
+        namespace("verify", {"requirement": 3})
