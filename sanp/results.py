@@ -34,7 +34,7 @@ class Policy:
     Example:
         >>> pi = sanp.load_policy("zoo/cartpole/dense.onnx")     # doctest: +SKIP
         >>> pi.model.sizes, pi.sparsity                          # doctest: +SKIP
-        ([4, 64, 64, 2], 0.0)
+        ([4, 128, 128, 2], 0.0)
     """
 
     model: Any

@@ -1,12 +1,14 @@
 """The summary of a run that a notebook shows (`_repr_html_` of `sanp.verify`,
 `sanp.prune` and `sanp.prove` results): the page's head (title, verdict banner,
 violation-rate bounds, from `templates/head.html.j2`) and its first table, in the
-page's own stylesheet scoped to the block. No figures: it renders in milliseconds.
+page's own stylesheet scoped to the block (`scoped`). No figures: it renders in
+milliseconds.
 
     >>> html = summary(result.report)                               # doctest: +SKIP
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,8 +30,26 @@ def summary(doc: Mapping[str, Any]) -> str:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ReportError(f"malformed {doc['schema']} report ({type(exc).__name__}: {exc}); "
                           "regenerate it with sanp") from None
-    ctx.update(schema=doc["schema"], statistics=statistics_rows(doc))
-    return _environment().get_template("summary.html.j2").render(ctx)
+    env = _environment()
+    css = env.loader.get_source(env, "report.css")[0]
+    ctx.update(schema=doc["schema"], statistics=statistics_rows(doc), css=scoped(css, ".sanp-report"))
+    return env.get_template("summary.html.j2").render(ctx)
+
+
+def scoped(css: str, scope: str) -> str:
+    """The page's stylesheet with every selector put under `scope`, so that a summary
+    inside a notebook styles itself and nothing around it: `body` becomes the scope
+    itself; `:root` and `main` (the page's frame) are dropped.
+
+        >>> scoped("body { font: 15px serif } h1, .note { color: red }", ".s")
+        '.s { font: 15px serif }\\n.s h1, .s .note { color: red }'
+    """
+    def one(m: re.Match) -> str:
+        sels = [s.strip() for s in m.group(1).split(",")]
+        kept = [scope if s == "body" else f"{scope} {s}" for s in sels if s not in (":root", "main")]
+        return f"{', '.join(kept)} {{{m.group(2)}}}\n" if kept else ""
+
+    return re.sub(r"([^{}]+)\{([^{}]*)\}", one, css).strip()
 
 
 def _context(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import subprocess
 import sys
 
@@ -172,3 +173,11 @@ def test_options_take_the_clis_defaults_and_python_spellings():
     assert namespace("prune", {}).recipe == "deep"
     with pytest.raises(OptionError, match="give a name or a list of names"):
         namespace("verify", {"requirement": 3})
+
+
+def test_the_summary_styles_itself_and_nothing_around_it():
+    html = verify_runs()[0]._repr_html_()
+    css = html[html.index("<style>") + len("<style>"):html.index("</style>")]
+    selectors = [s.strip() for rule in re.findall(r"([^{}]+)\{", css) for s in rule.split(",")]
+    assert len(selectors) > 10
+    assert [s for s in selectors if not s.startswith(".sanp-report")] == []
