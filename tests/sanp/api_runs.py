@@ -79,9 +79,9 @@ def prove_runs() -> tuple:
     """(API result on spec text, the CLI's --json report on the same spec as a file)."""
     spec_file = workdir() / "props.stl"
     spec_file.write_text(props_spec_text())
-    result = sanp.prove(str(DENSE), props_spec_text(), timeout=10)
+    result = sanp.prove(str(DENSE), props_spec_text(), timeout=30)
     out = workdir() / "prove.json"
-    main(["prove", str(DENSE), str(spec_file), "--timeout", "10", "--json", str(out)])
+    main(["prove", str(DENSE), str(spec_file), "--timeout", "30", "--json", str(out)])
     return result, json.loads(out.read_text())
 
 
