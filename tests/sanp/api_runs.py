@@ -3,6 +3,7 @@ session and shared by test_api.py and test_schemas.py (each run costs seconds)."
 from __future__ import annotations
 
 import atexit
+import copy
 import functools
 import importlib.util
 import json
@@ -87,8 +88,8 @@ def prove_runs() -> tuple:
 
 def without_timing(doc: dict) -> dict:
     """A report without what differs between two identical runs: wall-clock times and
-    the order in which thread pools were first loaded."""
-    doc = {k: v for k, v in doc.items() if k != "timing"}
+    the order in which thread pools were first loaded. A deep copy: callers may edit it."""
+    doc = {k: v for k, v in copy.deepcopy(doc).items() if k != "timing"}
     if "rerun_requirements" in doc.get("inputs", {}):
         rr = dict(doc["inputs"]["rerun_requirements"])
         rr["threadpools"] = sorted(json.dumps(p, sort_keys=True) for p in rr["threadpools"])

@@ -51,6 +51,13 @@ def test_a_real_report_validates(kind):
     assert _errors(_report(kind)) == []
 
 
+def test_the_horizon_block_of_newer_reports_validates():
+    doc = _report("verify")
+    doc["inputs"]["horizon"] = {"checked": 200, "episode_limit": 500, "covers_episode": False,
+                                "cut": ["position", "angle"]}
+    assert _errors(doc) == []
+
+
 def test_the_api_reports_validate_too():
     assert _errors(verify_runs()[0].report) == []
     assert _errors(prune_runs()[0].report) == []
@@ -82,6 +89,8 @@ CORRUPTIONS = [
     ("verify", "a robustness that is not a number", _set(["requirements", 0, "min_robustness"], "low")),
     ("verify", "an unknown field", _set(["extra"], 1)),
     ("verify", "a short digest", _set(["inputs", "policy_sha256"], "c706f3")),
+    ("verify", "a horizon without its cut list", _set(["inputs", "horizon"], {
+        "checked": 200, "episode_limit": 500, "covers_episode": False})),
     ("prune", "missing the final block", _drop(["final"])),
     ("prune", "sparsity as a string", _set(["final", "sparsity"], "0.5")),
     ("prune", "verdict ok as a string", _set(["verdict", "ok"], "true")),
