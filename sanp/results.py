@@ -118,7 +118,14 @@ class _Result:
 
 @dataclass(frozen=True, eq=False)
 class VerifyResult(_Result):
-    """What `sanp.verify` returns. `verdict` is "falsified" or "no counterexample found"."""
+    """What `sanp.verify` returns. `verdict` is "falsified" or "no counterexample found".
+
+    Example:
+        >>> r = sanp.verify("zoo/cartpole/dense.onnx", "specs/cartpole.stl", budget=20)   # doctest: +SKIP
+        >>> r.falsified, r.report["requirements"][0]["min_robustness"]                    # doctest: +SKIP
+        >>> for c in r.counterexamples:                                                   # doctest: +SKIP
+        ...     print(c.violated, c.point, c.trajectory.length)
+    """
 
     counterexamples: tuple[Any, ...] = ()
     """The episodes found that violate a requirement: `sanp.falsify.Counterexample`
@@ -135,7 +142,13 @@ class VerifyResult(_Result):
 @dataclass(frozen=True, eq=False)
 class PruneResult(_Result):
     """What `sanp.prune` returns. `verdict` is the verdict's headline the CLI prints first;
-    `ok` says whether the CLI would exit 0."""
+    `ok` says whether the CLI would exit 0.
+
+    Example:
+        >>> r = sanp.prune("zoo/cartpole/dense.onnx", "specs/cartpole.stl", budget=20)   # doctest: +SKIP
+        >>> r.ok, r.report["final"]["sparsity"]                                           # doctest: +SKIP
+        >>> r.policy.save("sparse.onnx"); r.to_json("prune.json")                         # doctest: +SKIP
+    """
 
     ok: bool = False
     counterexamples: tuple[Any, ...] = ()
@@ -150,7 +163,13 @@ class PruneResult(_Result):
 
 @dataclass(frozen=True, eq=False)
 class ProveResult(_Result):
-    """What `sanp.prove` returns. `verdict` is "proved", "refuted" or "unknown"."""
+    """What `sanp.prove` returns. `verdict` is "proved", "refuted" or "unknown".
+
+    Example:
+        >>> r = sanp.prove("zoo/cartpole/dense.onnx", "specs/cartpole.stl",
+        ...                reference="zoo/cartpole/dense.onnx")                           # doctest: +SKIP
+        >>> {p.prop.name: p.verdict for p in r.properties}                                # doctest: +SKIP
+    """
 
     properties: tuple[Any, ...] = field(default=(), repr=False)
     """One `sanp.prove.bab.PropertyResult` per property: verdict, counterexamples, leaves."""
