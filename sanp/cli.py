@@ -3,7 +3,6 @@
 prune verdict is not ok; 2 bad input; 130 interrupted."""
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -11,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sanp.cli_parser import build_parser
-from sanp.commands.common import EXIT_BAD, EXIT_INTERRUPTED
+from sanp.commands.common import EXIT_BAD, EXIT_INTERRUPTED, backend_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": report.cmd_report, "prove": prune.cmd_prove,
     }
     try:
-        with backends.use(_backend_config(args)):
+        with backends.use(backend_config(args)):
             return commands[args.command](args)
     except stl.SpecError as exc:
         if args.debug:
@@ -56,17 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # ------------------------------------------------------------------------- helpers
-
-
-def _backend_config(args: argparse.Namespace) -> Any:
-    from sanp.backends import BackendConfig
-    from sanp.errors import OptionError
-
-    kind = getattr(args, "backend", "local")
-    if getattr(args, "address", None) and kind != "ray":
-        raise OptionError("--address is the address of a Ray cluster: add --backend ray")
-    return BackendConfig(kind, getattr(args, "workers", None) or (None if kind == "ray" else 1),
-                         getattr(args, "address", None))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -224,7 +224,7 @@ def _add_report(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sanp import __version__
+    from sanp.version import __version__
 
     p = _Parser(
         prog="sanp",

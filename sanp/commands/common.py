@@ -2,6 +2,7 @@
 work, and the warning when a model returns far less than its user expects."""
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,15 @@ def check_plot_dir(path: str | None) -> None:
     except OSError as exc:
         raise OutputError(f"--plots {p}: cannot write there ({exc.strerror or exc}); "
                           "choose another directory") from None
+
+
+def backend_config(args: argparse.Namespace) -> Any:
+    """Where a command's rollouts run (--backend, --address, --workers)."""
+    from sanp.backends import BackendConfig
+    from sanp.errors import OptionError
+
+    kind = getattr(args, "backend", "local")
+    if getattr(args, "address", None) and kind != "ray":
+        raise OptionError("--address is the address of a Ray cluster: add --backend ray")
+    return BackendConfig(kind, getattr(args, "workers", None) or (None if kind == "ray" else 1),
+                         getattr(args, "address", None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from sanp.commands.common import (
@@ -19,56 +20,100 @@ from sanp.commands.common import (
 
 def cmd_prune(args: argparse.Namespace) -> int:
     import time
-    from dataclasses import asdict
 
     import stl
     from sanp.atomic import check_outputs, hold_lock
     from sanp.console import console
     from sanp.envs import bind
-    from sanp.method import prune_and_refine
-    from sanp.method.checkpoint import Checkpoint
-    from sanp.report import file_sha256, jsonable
 
     check_outputs({"-o": args.output, "--report": args.report,
                    "the checkpoint": f"{args.output}.ckpt.npz"},
                   (args.policy, args.spec, args.vecnormalize))
     check_plot_dir(args.plots)
-    config = _prune_config(args)
+    prune_config(args)
     hold_lock(args.output)
     spec = stl.load(args.spec)
     binding = bind(spec)
     dense = load_policy(args.policy, binding, args.vecnormalize)
-    if args.prove:
-        from sanp.prove.after_prune import check_provable
-
-        check_provable(spec, dense.action_kind)
-    warn_short_horizon(spec, binding, args.spec)
     err = console(stderr=True)
     start = time.perf_counter()
 
     def log(msg: str) -> None:
         err.print(f"[{time.perf_counter() - start:7.1f}s] {msg}")
 
-    checkpoint = Checkpoint.beside(args.output, {
-        "policy_sha256": file_sha256(args.policy),
-        "vecnormalize_sha256": file_sha256(args.vecnormalize) if args.vecnormalize else None,
-        "spec_sha256": spec.sha256,
-        "config": jsonable(asdict(config)),
-    }, args.resume)
+    checkpoint = prune_checkpoint(args, spec)
     try:
-        result = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=checkpoint)
+        outcome = run_prune(args, dense, spec, binding, log=log, checkpoint=checkpoint, echo=True)
     except KeyboardInterrupt:
         if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
             err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
                       f"  sanp {resume} --resume")
         raise
-    _write_prune_outputs(args, result, spec, binding, dense, log)
+    _write_prune_outputs(args, outcome, dense)
+    warn_short_horizon(spec, binding, args.spec)
     checkpoint.remove()
-    return EXIT_OK if result.verdict.ok else EXIT_FOUND
+    return EXIT_OK if outcome.result.verdict.ok else EXIT_FOUND
 
 
-def _prune_config(args: argparse.Namespace) -> Any:
+def prune_checkpoint(args: argparse.Namespace, spec: Any) -> Any:
+    """The checkpoint beside `-o`, fingerprinted with the inputs and options."""
+    from dataclasses import asdict
+
+    from sanp.method.checkpoint import Checkpoint
+    from sanp.report import file_sha256, jsonable
+
+    return Checkpoint.beside(args.output, {
+        "policy_sha256": file_sha256(args.policy),
+        "vecnormalize_sha256": file_sha256(args.vecnormalize) if args.vecnormalize else None,
+        "spec_sha256": spec.sha256,
+        "config": jsonable(asdict(prune_config(args))),
+    }, args.resume)
+
+
+@dataclass(frozen=True)
+class PruneOutcome:
+    """What a prune run built: the method's PruneResult, the network written as ONNX
+    (compacted unless --no-compact), its ONNX metadata, and the JSON report."""
+
+    result: Any
+    final: Any
+    metadata: dict[str, str]
+    report: dict[str, Any]
+
+
+def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, log: Any = None,
+              checkpoint: Any = None, echo: bool = False, policy_sha256: str | None = None) -> PruneOutcome:
+    """Prune and refine `dense` (MLPPolicy) with `sanp prune`'s options `args`, prove it
+    under --prove, and build the ONNX metadata and the report (`--report`). The CLI and
+    `sanp.prune` both build their result here; `echo` prints --prove's table as the CLI
+    does; `policy_sha256` stands for the digest of `args.policy` when it is not a file."""
+    from sanp.compact import compact, compaction_metadata, compaction_summary
+    from sanp.method import prune_and_refine
+    from sanp.report import prune_metadata, prune_report
+
+    if args.prove:
+        from sanp.prove.after_prune import check_provable
+
+        check_provable(spec, dense.action_kind)
+    result = prune_and_refine(dense, binding, spec, prune_config(args), log=log, checkpoint=checkpoint)
+    final = result.policy if args.no_compact else compact(result.policy)
+    meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
+    proof = _prove_pruned(args, spec, binding, final, dense, log, echo) if args.prove else None
+    if proof is not None:
+        meta["proof"] = proof["summary"]
+    doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
+                       output_path=args.output, policy_sha256=policy_sha256)
+    doc = {**doc, "compaction": compaction_summary(result.policy, final)}
+    if proof is not None:
+        from sanp.prove.after_prune import refuted_details
+
+        verdict = {**doc["verdict"], "details": [*doc["verdict"]["details"], *refuted_details(proof)]}
+        doc = {**doc, "verdict": verdict, "proof": proof}
+    return PruneOutcome(result, final, meta, doc)
+
+
+def prune_config(args: argparse.Namespace) -> Any:
     from sanp.method import PruneConfig
 
     return PruneConfig(
@@ -93,30 +138,17 @@ def _deep_config(args: argparse.Namespace) -> Any:
     return DeepConfig.from_options(**given)
 
 
-def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, binding: Any, dense: Any,
-                         log: Any) -> None:
+def _write_prune_outputs(args: argparse.Namespace, outcome: PruneOutcome, dense: Any) -> None:
     """The compacted ONNX (with the proof, under --prove), the summary, the report and plots."""
-    from sanp.compact import compact, compaction_metadata, compaction_summary
+    from sanp.compact import compaction_summary
     from sanp.console import print_prune
     from sanp.formats.onnx_writer import export_onnx
-    from sanp.report import plot_prune, prune_metadata, prune_report, write_json
+    from sanp.report import plot_prune, write_json
 
-    final = result.policy if args.no_compact else compact(result.policy)
-    meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
-    proof = _prove_pruned(args, spec, binding, final, dense, log) if args.prove else None
-    if proof is not None:
-        meta["proof"] = proof["summary"]
-    export_onnx(final, args.output, metadata=meta, storage=args.storage)
+    result, doc = outcome.result, outcome.report
+    export_onnx(outcome.final, args.output, metadata=outcome.metadata, storage=args.storage)
     print_prune(result)
-    print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, final)['network']})")
-    doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
-                       output_path=args.output)
-    doc = {**doc, "compaction": compaction_summary(result.policy, final)}
-    if proof is not None:
-        from sanp.prove.after_prune import refuted_details
-
-        verdict = {**doc["verdict"], "details": [*doc["verdict"]["details"], *refuted_details(proof)]}
-        doc = {**doc, "verdict": verdict, "proof": proof}
+    print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, outcome.final)['network']})")
     if args.report:
         write_json(doc, args.report)
         print(f"report: {args.report}")
@@ -126,17 +158,19 @@ def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, bindi
         print(f"plots: {len(files)} PNG files in {args.plots}")
 
 
-def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log) -> dict:
+def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log, echo: bool) -> dict:
     """`prune --prove`: the proof block of the report, printed as `sanp prove` prints."""
     from sanp.prove.after_prune import prove_pruned
     from sanp.prove.bab import ProveConfig
     from sanp.prove.command import print_results
 
-    log(f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)")
+    if log is not None:
+        log(f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)")
     proof, results = prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
-    print_results(results, ProveConfig(timeout=args.prove_timeout))
-    if proof["note"]:
-        print(f"proof: {proof['note']}")
+    if echo:
+        print_results(results, ProveConfig(timeout=args.prove_timeout))
+        if proof["note"]:
+            print(f"proof: {proof['note']}")
     return proof
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from sanp.commands.common import (
     EXIT_FOUND,
@@ -33,19 +35,46 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    import stl
     from sanp.console import fmt, print_verify, progress_bar
-    from sanp.envs import bind
-    from sanp.falsify import FalsifyConfig, falsify
-    from sanp.report import plot_verify, verify_report, write_json
-    from sanp.runtime import deployed
+    from sanp.report import plot_verify, write_json
 
     check_output(args.json, args.policy, args.spec)
     check_plot_dir(args.plots)
+    spec, binding, policy = load_inputs(args)
+    with progress_bar("falsifying") as bar:
+        task = bar.add_task(f"{args.optimizer} falsification", total=None, best="-")
+
+        def tick(done: int, total: int, best: float) -> None:
+            bar.update(task, completed=done, total=total, best=fmt(best))
+
+        result, doc = run_verify(args, policy, spec, binding, progress=tick)
+    print_verify(result, spec)
+    warn_short_horizon(spec, binding, args.spec)
+    if args.json:
+        write_json(doc, args.json)
+        print(f"report: {args.json}")
+    if args.plots:
+        files = plot_verify(doc, args.plots)
+        print(f"plots: {len(files)} PNG files in {args.plots}")
+    missed = args.target_rate is not None and not result.target_reached
+    return EXIT_FOUND if result.falsified or missed else EXIT_OK
+
+
+def load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The spec, its env binding and the policy (checked against the env) of a run."""
+    import stl
+    from sanp.envs import bind
+
     spec = stl.load(args.spec)
     binding = bind(spec)
-    policy = load_policy(args.policy, binding, args.vecnormalize)
-    config = FalsifyConfig(
+    return spec, binding, load_policy(args.policy, binding, args.vecnormalize)
+
+
+def falsify_config(args: argparse.Namespace) -> Any:
+    """The FalsifyConfig of `sanp verify`'s options."""
+    from sanp.falsify import FalsifyConfig
+
+    return FalsifyConfig(
         budget=args.budget,
         optimizer=args.optimizer,
         seed=args.seed,
@@ -55,27 +84,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         target_rate=args.target_rate,
     )
-    actor = deployed(policy)
-    with progress_bar("falsifying") as bar:
-        task = bar.add_task(f"{args.optimizer} falsification", total=None, best="-")
 
-        def tick(done: int, total: int, best: float) -> None:
-            bar.update(task, completed=done, total=total, best=fmt(best))
 
-        result = falsify(actor, binding, spec, config, progress=tick)
-    print_verify(result, spec)
-    warn_short_horizon(spec, binding, args.spec)
+def run_verify(args: argparse.Namespace, policy: Any, spec: Any, binding: Any, *,
+               progress: Callable[[int, int, float], None] | None = None,
+               policy_sha256: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Falsify `policy` (MLPPolicy) with `sanp verify`'s options `args`: the FalsifyResult
+    and the JSON report (`--json`). The CLI and `sanp.verify` both build their result here;
+    `policy_sha256` stands for the digest of `args.policy` when the policy is not a file."""
+    from sanp.falsify import falsify
+    from sanp.report import verify_report
+    from sanp.runtime import deployed
+
+    result = falsify(deployed(policy), binding, spec, falsify_config(args), progress=progress)
     options = {
         "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
         "mode": args.mode, "requirements": list(result.requirements),
         "confidence": args.confidence, "target_rate": args.target_rate,
     }
-    doc = verify_report(result, spec, policy_path=args.policy, spec_path=args.spec, options=options)
-    if args.json:
-        write_json(doc, args.json)
-        print(f"report: {args.json}")
-    if args.plots:
-        files = plot_verify(doc, args.plots)
-        print(f"plots: {len(files)} PNG files in {args.plots}")
-    missed = args.target_rate is not None and not result.target_reached
-    return EXIT_FOUND if result.falsified or missed else EXIT_OK
+    doc = verify_report(result, spec, policy_path=args.policy, spec_path=args.spec, options=options,
+                        policy_sha256=policy_sha256)
+    return result, doc

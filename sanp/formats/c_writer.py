@@ -105,7 +105,7 @@ def c_code(
     'dense' or 'csr' per layer (default: `choose_layout`)."""
     import jinja2
 
-    import sanp
+    from sanp.version import __version__
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise OutputError(f"{name!r} is not a C identifier; name the output file with letters, digits and _")
@@ -127,7 +127,7 @@ def c_code(
     ram = 2 * 4 * buf_len
     obs_clip = policy.obs_clip
     ctx = dict(
-        name=name, macro=name.upper(), guard=f"{name.upper()}_H", version=sanp.__version__,
+        name=name, macro=name.upper(), guard=f"{name.upper()}_H", version=__version__,
         source_name=source_name, source_sha256=source_sha256,
         network="-".join(map(str, policy.sizes)), activations=", ".join(policy.activations),
         compacted_from="-".join(map(str, compacted_from)) if compacted_from and compacted_from != policy.sizes else None,

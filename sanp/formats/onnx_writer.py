@@ -45,7 +45,7 @@ _ACT_OP = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 
 def policy_metadata(policy: MLPPolicy) -> dict[str, str]:
     """sanp's own metadata entries for `policy`."""
-    import sanp
+    from sanp.version import __version__
 
     if policy.action_kind == "discrete":
         space = {"kind": "discrete", "n": policy.out_dim}
@@ -57,7 +57,7 @@ def policy_metadata(policy: MLPPolicy) -> dict[str, str]:
             "high": json_floats(policy.action_high),
         }
     return {
-        "sanp_version": sanp.__version__,
+        "sanp_version": __version__,
         "action_kind": policy.action_kind,
         "action_space": json.dumps(space),
         "sparsity": repr(float(policy.sparsity())),
@@ -105,7 +105,7 @@ def build_model(policy: MLPPolicy, metadata: Mapping[str, str] | None = None, *,
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    import sanp
+    from sanp.version import __version__
 
     if storage not in STORAGES:
         raise ValueError(f"storage {storage!r}: use 'dense' or 'sparse'")
@@ -136,7 +136,7 @@ def build_model(policy: MLPPolicy, metadata: Mapping[str, str] | None = None, *,
         sparse_initializer=sparse_inits,
     )
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sanp", producer_version=sanp.__version__
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sanp", producer_version=__version__
     )
     model.ir_version = IR_VERSION
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}

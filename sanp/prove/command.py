@@ -61,13 +61,8 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     """Load, prove, print, write the report and plots; the exit code."""
     import stl
     from sanp.envs import bind
-    from sanp.runtime import deployed
-    from sanp.prove.bab import ProveConfig
-    from sanp.prove.declarations import load_json
-    from sanp.prove.domain import Resolver, obs_names, visited_box
-    from sanp.prove.from_spec import properties_from_spec
-    from sanp.prove.run import exit_code, prove_all, prove_report
-    from sanp.report import file_sha256, write_json
+    from sanp.prove.run import exit_code
+    from sanp.report import write_json
 
     check_output(args.json, args.policy, args.spec, args.reference)
     check_plot_dir(args.plots)
@@ -75,6 +70,36 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     binding = bind(spec)
     policy = load_policy(args.policy, binding, args.vecnormalize)
     reference = load_policy(args.reference, binding) if args.reference else None
+    results, doc = prove_run(args, policy, reference, spec, binding)
+    print_results(results, prove_config(args))
+    if args.json:
+        write_json(doc, args.json)
+        print(f"report: {args.json}")
+    if args.plots:
+        _plots(results, Path(args.plots))
+    return exit_code(results)
+
+
+def prove_config(args: argparse.Namespace) -> Any:
+    """The ProveConfig of `sanp prove`'s options."""
+    from sanp.prove.bab import ProveConfig
+
+    return ProveConfig(timeout=args.timeout, max_depth=args.depth, split=not args.no_split, seed=args.seed)
+
+
+def prove_run(args: argparse.Namespace, policy: Any, reference: Any, spec: Any, binding: Any, *,
+              digests: tuple[str | None, str | None] = (None, None)) -> tuple[list, dict[str, Any]]:
+    """Prove the properties of `spec` (or of --properties) for `policy` (MLPPolicy) with
+    `sanp prove`'s options `args`: the PropertyResults and the JSON report (`--json`).
+    The CLI and `sanp.prove` both build their result here; `digests` stand for the
+    SHA-256 of `args.policy` and `args.reference` when they are not files."""
+    from sanp.prove.declarations import load_json
+    from sanp.prove.domain import Resolver, obs_names, visited_box
+    from sanp.prove.from_spec import properties_from_spec
+    from sanp.prove.run import prove_all, prove_report
+    from sanp.report import file_sha256
+    from sanp.runtime import deployed
+
     names = obs_names(spec, policy.obs_dim)
 
     def visited():
@@ -83,25 +108,18 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
 
     resolver = Resolver(spec, binding, policy.obs_dim, visited=visited)
     props = load_json(args.properties, resolver) if args.properties else properties_from_spec(spec, resolver)
-    config = ProveConfig(timeout=args.timeout, max_depth=args.depth, split=not args.no_split, seed=args.seed)
-    results = prove_all(props, policy, reference, config=config, workers=args.workers)
-    print_results(results, config)
-    if args.json:
-        inputs = {
-            "policy": str(args.policy), "policy_sha256": file_sha256(args.policy),
-            "spec": str(args.spec), "spec_sha256": spec.sha256,
-            "reference": args.reference,
-            "reference_sha256": file_sha256(args.reference) if args.reference else None,
-            "properties_file": args.properties,
-            "options": {"timeout": args.timeout, "depth": args.depth, "split": not args.no_split,
-                        "seed": args.seed, "visited_episodes": args.visited_episodes},
-            "verifier": f"marabou (maraboupy {metadata.version('maraboupy')})",
-        }
-        write_json(prove_report(results, inputs), args.json)
-        print(f"report: {args.json}")
-    if args.plots:
-        _plots(results, Path(args.plots))
-    return exit_code(results)
+    results = prove_all(props, policy, reference, config=prove_config(args), workers=args.workers)
+    inputs = {
+        "policy": str(args.policy), "policy_sha256": digests[0] or file_sha256(args.policy),
+        "spec": str(args.spec), "spec_sha256": spec.sha256,
+        "reference": None if args.reference is None else str(args.reference),
+        "reference_sha256": (digests[1] or file_sha256(args.reference)) if args.reference else None,
+        "properties_file": args.properties,
+        "options": {"timeout": args.timeout, "depth": args.depth, "split": not args.no_split,
+                    "seed": args.seed, "visited_episodes": args.visited_episodes},
+        "verifier": f"marabou (maraboupy {metadata.version('maraboupy')})",
+    }
+    return results, prove_report(results, inputs)
 
 
 def _plots(results: list, out: Path) -> None:

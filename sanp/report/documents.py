@@ -72,11 +72,14 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def run_inputs(policy_path: str, spec_path: str, spec: Any, options: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """What a run was given: enough to repeat it and to check it was these files."""
+def run_inputs(policy_path: str, spec_path: str, spec: Any, options: Mapping[str, Any], seed: int,
+               policy_sha256: str | None = None) -> dict[str, Any]:
+    """What a run was given: enough to repeat it and to check it was these files.
+    `policy_sha256` replaces the file's digest for a policy that is not a file (the
+    Python API's in-memory policies: the digest of the ONNX their `save` writes)."""
     return {
         "policy": str(policy_path),
-        "policy_sha256": file_sha256(policy_path),
+        "policy_sha256": policy_sha256 or file_sha256(policy_path),
         "spec": str(spec_path),
         "spec_sha256": spec.sha256,
         "spec_text": spec.text,
@@ -116,6 +119,7 @@ def verify_report(
     policy_path: str,
     spec_path: str,
     options: Mapping[str, Any],
+    policy_sha256: str | None = None,
 ) -> dict[str, Any]:
     """The JSON document of a verify run."""
     reqs = []
@@ -135,7 +139,7 @@ def verify_report(
             "schema": VERIFY_SCHEMA,
             "command": "verify",
             "verdict": "falsified" if result.falsified else "no counterexample found",
-            "inputs": run_inputs(policy_path, spec_path, spec, options, result.config.seed),
+            "inputs": run_inputs(policy_path, spec_path, spec, options, result.config.seed, policy_sha256),
             "requirements": reqs,
             "evaluations": [
                 {
@@ -199,7 +203,8 @@ def prune_metadata(result: Any, spec: Any) -> dict[str, str]:
     }
 
 
-def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, output_path: str) -> dict[str, Any]:
+def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, output_path: str | None,
+                 policy_sha256: str | None = None) -> dict[str, Any]:
     """The JSON document of a prune run."""
     from sanp.method.step1 import parameter_sparsity
 
@@ -217,8 +222,8 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
             "confidence": cfg.confidence,
             **({"deep": asdict(cfg.deep_settings())} if cfg.recipe == "deep" else {}),
-        }, cfg.seed),
-        "output": str(output_path),
+        }, cfg.seed, policy_sha256),
+        "output": None if output_path is None else str(output_path),
         "dense_reward": result.dense_reward,
         "step1": {
             "k": result.step1.k,
