@@ -71,8 +71,10 @@ def readme_commands(text: str) -> list[tuple[str, list[str]]]:
 def _argv(command: str) -> tuple[str, list[str]]:
     words = shlex.split(command)
     name = words[1]
-    sanp = str(Path(sys.executable).with_name("sanp"))
-    return name, [sanp, *words[1:], *TINY.get(name, [])]
+    script = Path(sys.executable).with_name("sanp")
+    # the installed script where there is one; the same entry point through -m otherwise
+    sanp = [str(script)] if script.exists() else [sys.executable, "-m", "sanp.cli"]
+    return name, [*sanp, *words[1:], *TINY.get(name, [])]
 
 
 def test_readme_lists_its_session() -> None:

@@ -46,7 +46,7 @@ def _spelling(action: argparse.Action) -> str:
 def _details(action: argparse.Action) -> str:
     text = action.help if action.help and action.help != argparse.SUPPRESS else ""
     extras = []
-    if action.choices and action.option_strings:
+    if action.choices and action.option_strings and action.metavar is not None:
         extras.append("one of " + ", ".join(f"`{c}`" for c in action.choices))
     if action.required and action.option_strings:
         extras.append("required")
