@@ -46,7 +46,8 @@ TINY: dict[str, list[str]] = {
 
 
 def _blocks(text: str) -> list[list[str]]:
-    return [b.split("\n") for b in re.findall(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S)]
+    fenced = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    return [b.split("\n") for b in fenced]
 
 
 def readme_commands(text: str) -> list[tuple[str, list[str]]]:
@@ -90,7 +91,7 @@ def test_every_readme_command_runs_as_printed(tmp_path: Path) -> None:
     for command, sample in readme_commands(README.read_text()):
         name, argv = _argv(command)
         run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env,
-                             timeout=300)
+                             check=False, timeout=300)
         shown = f"{command}\n--- stdout\n{run.stdout}\n--- stderr\n{run.stderr}"
         assert "Traceback" not in run.stdout + run.stderr, shown
         if name == "verify" and run.returncode == 1:
@@ -106,7 +107,7 @@ def test_every_readme_command_runs_as_printed(tmp_path: Path) -> None:
 
 
 def test_every_make_target_named_exists() -> None:
-    targets = set(re.findall(r"^([A-Za-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
+    targets = set(re.findall(r"^([A-Za-z][\w-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
     named = {m for block in _blocks(README.read_text()) for line in block
              for m in re.findall(r"^make (?:PY=\S+ )?([\w-]+)", line)}
     assert named, "the README names no make target"
@@ -131,12 +132,14 @@ def test_layout_names_every_module() -> None:
     modules = {str(p.relative_to(ROOT)) for d in ("sanp", "stl") for p in (ROOT / d).rglob("*.py")
                if p.name != "__init__.py"}
     named = layout_modules(README.read_text())
-    assert modules - named == set(), f"modules missing from the README's Layout: {sorted(modules - named)}"
-    assert named - modules == set(), f"the README's Layout names modules that do not exist: {sorted(named - modules)}"
+    missing, stale = sorted(modules - named), sorted(named - modules)
+    assert not missing, f"modules missing from the README's Layout: {missing}"
+    assert not stale, f"the README's Layout names modules that do not exist: {stale}"
 
 
 def test_layout_parser_reads_folders() -> None:
-    text = "## Layout\n\n```\nsanp/x.py      a\nsanp/sub/      b (one.py)\n  two.py       c, three.py\n```\n"
+    text = ("## Layout\n\n```\nsanp/x.py      a\nsanp/sub/      b (one.py)\n"
+            "  two.py       c, three.py\n```\n")
     assert layout_modules(text) == {"sanp/x.py", "sanp/sub/one.py", "sanp/sub/two.py",
                                     "sanp/sub/three.py"}
 

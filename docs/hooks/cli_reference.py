@@ -52,7 +52,8 @@ def _details(action: argparse.Action) -> str:
         extras.append("required")
     if action.nargs in ("+", "*", "?") and not action.option_strings:
         extras.append({"+": "one or more", "*": "any number", "?": "optional"}[action.nargs])
-    shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS)) and action.default != []
+    unset = any(action.default is v for v in (None, False, argparse.SUPPRESS))
+    shown = not unset and action.default != []
     if shown and "default" not in text:
         extras.append(f"default `{action.default}`")
     if isinstance(action, argparse._AppendAction) and "repeatable" not in text:
@@ -95,7 +96,8 @@ def reference() -> str:
     top = build_parser()
     lines = ["```", _usage(top), "```", "", top.description or ""] + _groups(top)
     for name, parser in _subcommands(top).items():
-        lines += ["", f"## `sanp {name}`", "", _help_of(top, name)[:1].upper() + _help_of(top, name)[1:],
+        summary = _help_of(top, name)
+        lines += ["", f"## `sanp {name}`", "", summary[:1].upper() + summary[1:],
                   "", "```", _usage(parser), "```"]
         if parser.description:
             lines += ["", parser.description]
