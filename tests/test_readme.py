@@ -150,3 +150,26 @@ def test_layout_parser_reads_folders() -> None:
 ])
 def test_commands_are_extracted(line: str, command: str) -> None:
     assert readme_commands(f"```\n{line}\nout\n```\n")[0][0] == command
+
+
+def test_check_samples_in_the_docs_are_current() -> None:
+    """The docs pages' `$ sanp check` samples (getting started, tutorial) are what it prints.
+
+    A sample whose spec files are not in the repository (the tutorial's bad.stl, made up
+    to show an error) is not run.
+    """
+    compared = 0
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        for command, sample in readme_commands(page.read_text()):
+            name, argv = _argv(command)
+            files = shlex.split(command)[2:]
+            if name != "check" or not sample or not all((ROOT / f).is_file() for f in files):
+                continue
+            run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False,
+                                 timeout=120)
+            assert run.returncode == 0, f"{page.name}: {command}\n{run.stdout}\n{run.stderr}"
+            for line in sample:
+                assert line in run.stdout.splitlines(), \
+                    f"{page.name}: stale sample\n{line}\n{run.stdout}"
+            compared += 1
+    assert compared >= 2, "the docs show no `sanp check` sample to compare"
