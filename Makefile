@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean browser compiler
+.PHONY: demo test install clean browser compiler docs
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 2; }
@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade "pip>=23" "setuptools<81" wheel
 	# the pinned CPU build first: any other spelling pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev,highway,ray]"
+	$(BIN)/pip install --quiet -e ".[dev,docs,highway,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -60,5 +60,11 @@ compiler:
 	    || echo "gcc could not be installed; the C export tests will skip"; \
 	  else echo "no C compiler (needs root and apt-get); the C export tests will skip"; fi; }
 
+# The documentation site (MkDocs + Material) into site/, in strict mode: a broken link or
+# anchor, a page missing from the nav or an API object mkdocstrings cannot find fails it.
+# The CLI reference is generated from sanp/cli_parser.py (docs/hooks/cli_reference.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site
