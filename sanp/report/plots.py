@@ -113,14 +113,21 @@ def robustness_figure(doc: Mapping[str, Any]):
     return fig, caption
 
 
-def _draw_line(ax, t: np.ndarray, line: comparisons.Line, colour: str, step: Any) -> None:
+def _inside(n: int, windows: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Steps 0..n-1 that fall in `windows` (all of them when there are none)."""
+    if not windows:
+        return np.ones(n, dtype=bool)
+    t = np.arange(n)
+    return np.any([(t >= a) & (t <= b) for a, b in windows], axis=0)
+
+
+def _draw_line(ax, t: np.ndarray, line: comparisons.Line, colour: str, panel: comparisons.Panel) -> None:
     arr = np.asarray(line.values, dtype=float)
     if arr.ndim == 0:
-        if line.kind == "right":
-            ax.axhline(float(arr), color="tab:red", ls="--", lw=1.4, label=f"bound {line.label}")
-            return
         arr = np.full(len(t), float(arr))
     arr = edge_values(arr.reshape(-1))[0]
+    if line.kind == "right":  # the bound applies only where the requirement reads it
+        arr = np.where(_inside(len(arr), panel.windows), arr, np.nan)
     keep = thin(len(arr), arr)
     if line.kind == "right":
         ax.plot(t[keep], arr[keep], "--", color="tab:red", lw=1.4, label=f"bound {line.label}")
@@ -129,32 +136,52 @@ def _draw_line(ax, t: np.ndarray, line: comparisons.Line, colour: str, step: Any
     discrete = fin.size == arr.size and np.all(fin == np.round(fin)) and len(np.unique(fin)) <= 4
     ax.plot(t[keep], arr[keep], color=colour, lw=1.4, label=line.label,
             drawstyle="steps-post" if discrete else "default")
-    if isinstance(step, int) and 0 <= step < len(arr):
+    step = panel.mark
+    if panel.decides and isinstance(step, int) and 0 <= step < len(arr):
         ax.plot([step], [arr[step]], "o", color="red", ms=6, zorder=5)
 
 
+def panel_marks(view: comparisons.CexView) -> list[dict[str, Any]]:
+    """What each panel of a counterexample figure marks: its title, the shaded windows
+    (the steps its requirement reads), the critical step (dotted line) and whether the
+    red dot is drawn there (this comparison decides the requirement)."""
+    return [{"title": p.title, "requirement": p.requirement, "windows": list(p.windows),
+             "step": p.mark, "dot": p.decides and p.mark is not None} for p in view.panels]
+
+
 def counterexample_figure(i: int, cex: Mapping[str, Any], view: comparisons.CexView):
-    """The comparisons of the requirements counterexample `i` violates, over its episode."""
+    """The comparisons of the requirements counterexample `i` violates, over its episode:
+    each requirement's window shaded, its bound drawn inside it, its own critical step
+    marked (`panel_marks`)."""
     panels = view.panels
     fig, axes = new_figure(9, 1.2 + 1.9 * max(1, len(panels)), rows=max(1, len(panels)), sharex=True)
-    step = cex.get("step")
     length = max((np.size(ln.values) for p in panels for ln in p.lines), default=1)
     t = np.arange(length)
     for ax, panel in zip(axes[:, 0], panels):
         for gi, line in enumerate(panel.lines):
             colour = "tab:blue" if line.kind == "left" else PALETTE[gi % len(PALETTE)]
-            _draw_line(ax, t[: max(1, np.size(line.values))], line, colour, step)
-        if isinstance(step, int):
-            ax.axvline(step, color="0.45", lw=0.9, ls=":")
-        ax.set_title(panel.title, fontsize=9, loc="left")
+            _draw_line(ax, t[: max(1, np.size(line.values))], line, colour, panel)
+        whole = [(0, length - 1)]
+        if panel.windows and list(panel.windows) != whole:
+            for gi, (a, b) in enumerate(panel.windows):
+                ax.axvspan(a - 0.5, b + 0.5, color="tab:green", alpha=0.08, lw=0,
+                           label="window read" if gi == 0 else None)
+        if isinstance(panel.mark, int):
+            ax.axvline(panel.mark, color="0.45", lw=0.9, ls=":")
+        title = panel.title + (f" (decided at step {panel.mark})" if isinstance(panel.mark, int) else "")
+        ax.set_title(title, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
         if panel.lines:
             ax.legend(fontsize=8, loc="best")
     axes[-1, 0].set_xlabel("step")
     violated = ", ".join(str(v) for v in cex.get("violated") or [])
+    steps = ", ".join(f"{n} at step {fmt(s)}" for n, s in view.steps.items())
+    where = (f"critical step: {steps} (dotted line; red dot on the comparison that decides it)"
+             if steps else f"critical step {fmt(cex.get('step'))}")
     caption = (f"Counterexample #{i + 1}: violates {violated or '–'}, robustness "
-               f"{fmt(cex.get('min_robustness'))}; critical step {fmt(step)} (dotted line, red dot) "
-               f"of {fmt(cex.get('length'))}. Point: {fmt(cex.get('point'))}.")
+               f"{fmt(cex.get('min_robustness'))}; {where}; {fmt(cex.get('length'))} steps. "
+               f"Shaded: the steps a requirement reads (its time window); its dashed limit is drawn "
+               f"there only. Point: {fmt(cex.get('point'))}.")
     if view.note:
         caption += f" {view.note}"
     if view.dropped:
