@@ -24,6 +24,7 @@ import numpy as np
 
 from sanp.report import comparisons
 from sanp.report.drawing import (
+    AMBER,
     GREEN,
     MAX_DRAWN,
     PALETTE,
@@ -219,23 +220,35 @@ def _bars(ax, x: np.ndarray, series: Sequence[tuple[float, Sequence[Any], str, s
 
 
 def sparsity_figure(s1: Sequence[Any], sf: Sequence[Any]):
-    """Fraction of zero weights per layer after step 1 and after refinement."""
+    """Weights kept per layer after step 1 and after refinement, on a log axis (so that
+    96%, 99% and 99.9% sparsity are apart), each bar labelled with its sparsity."""
     n = max(len(s1), len(sf))
-    pad = lambda s: [100 * num(u) if num(u) is not None else None for u in s] + [None] * (n - len(s))
-    fig, axes = new_figure(min(max(5.0, 1.4 * n + 2.5), 14), 3.2)
+    pad = lambda s: [num(u) if num(u) is not None else None for u in s] + [None] * (n - len(s))
+    a, b = pad(s1), pad(sf)
+    kept = [100 * (1 - u) for u in a + b if u is not None and math.isfinite(u) and u < 1]
+    floor = 10 ** math.floor(math.log10(min(kept + [1.0]) / 2))  # below the smallest bar
+    fig, axes = new_figure(min(max(5.0, 1.4 * n + 2.5), 14), 3.4)
     ax = axes[0, 0]
     x = np.arange(n)
-    _bars(ax, x, [(-0.2, pad(s1), "after step 1", "tab:orange"),
-                  (0.2, pad(sf), "after refinement", "tab:blue")],
-          lambda u: f"{u:.2f}%" if u is not None and math.isfinite(u) else "")
+    for off, vals, label, colour in ((-0.2, a, "after step 1", "tab:orange"),
+                                     (0.2, b, "after refinement", "tab:blue")):
+        height = np.array([np.nan if u is None or not math.isfinite(u) else max(100 * (1 - u), floor)
+                           for u in vals]) - floor
+        bars = ax.bar(x + off, np.nan_to_num(height), 0.4, bottom=floor, label=label, color=colour)
+        if n <= MAX_LABELLED:
+            ax.bar_label(bars, labels=[f"{100 * u:.2f}%" if u is not None and math.isfinite(u) else ""
+                                       for u in vals], fontsize=7, padding=2)
     if n <= MAX_LABELLED:
         ax.set_xticks(x, [f"layer {i + 1}" for i in x])
     ax.set_xlabel("layer" if n > MAX_LABELLED else "")
-    ax.set_ylabel("sparsity (%)")
-    ax.set_ylim(0, 125)
+    ax.set_yscale("log")
+    ax.set_ylim(floor, 400)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}%")
+    ax.set_ylabel("weights kept (log scale)")
     ax.legend(fontsize=8, loc="upper right", ncol=2)
     ax.grid(axis="y", alpha=0.3)
-    return fig, "Fraction of zero weights per layer after step 1 and after refinement."
+    return fig, ("Weights kept per layer after step 1 and after refinement, on a log scale "
+                 "(kept = 100% − sparsity); each bar is labelled with its sparsity.")
 
 
 def _hline(ax, value: Any, label: str, **kw: Any) -> None:
@@ -244,41 +257,82 @@ def _hline(ax, value: Any, label: str, **kw: Any) -> None:
         ax.axhline(v, label=label.format(fmt(v)), **kw)
 
 
+def step1_outcome(h: Mapping[str, Any]) -> str:
+    """How a step-1 trial ended: "accepted", "cutoff" (the mean reward missed the cutoff)
+    or "screen" (the deep recipe's safety screen rejected it; the screen runs only on
+    levels whose reward reaches the cutoff)."""
+    if h.get("passes", h.get("accepted")):
+        return "accepted"
+    p, alpha = num(h.get("screen_p")), num(h.get("screen_alpha"))
+    if p is not None and (alpha is None or p < alpha):
+        return "screen"
+    return "cutoff"
+
+
+def _deep(doc: Mapping[str, Any]) -> bool:
+    return get(doc, "inputs", "options", "recipe") == "deep" or any(
+        "screen_p" in h for h in records(get(doc, "step1", "scan")))
+
+
+STEP1_STYLE = {  # marker, colour, size, legend label
+    "accepted": ("o", GREEN, 6, "reward ≥ cutoff (accepted)"),
+    "cutoff": ("x", RED, 8, "reward below the cutoff (rejected)"),
+    "screen": ("s", AMBER, 7, "rejected by the safety screen"),
+}
+
+
 def step1_figure(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]):
-    """Step 1: each trial's k and mean reward, the cutoff and the chosen k."""
+    """Step 1: each trial's k and mean reward, the cutoff and the chosen k; titled for the
+    recipe that ran (the paper's one-shot search on k, or the deep recipe's gradual
+    schedule), each trial marked by how it ended (`step1_outcome`)."""
     k = np.array([np.nan if num(h.get("k")) is None else num(h.get("k")) for h in hist])
     r = np.array([np.nan if num(h.get("mean_reward")) is None else num(h.get("mean_reward")) for h in hist])
-    acc = np.array([bool(h.get("passes", h.get("accepted"))) for h in hist])
+    outcome = np.array([step1_outcome(h) for h in hist])
     idx = thin(len(hist), r)
-    trial, k, r, acc = idx + 1, k[idx], r[idx], acc[idx]
+    trial, k, r, outcome = idx + 1, k[idx], r[idx], outcome[idx]
+    deep = _deep(doc)
     fig, axes = new_figure(9, 3.3, cols=2)
     ax = axes[0, 0]
     shown = edge_values(r)[0]
     kept = np.clip(1.0 - k, 1e-4, 1.0)  # log scale spreads the trials near k = 1
-    ax.plot(kept[acc], shown[acc], "o", color=GREEN, label="reward ≥ cutoff (accepted)")
-    ax.plot(kept[~acc], shown[~acc], "x", color=RED, ms=8, mew=2, label="below cutoff (rejected)")
+    for kind, (marker, colour, size, label) in STEP1_STYLE.items():
+        sel = outcome == kind
+        if sel.any() or kind != "screen":
+            ax.plot(kept[sel], shown[sel], marker, color=colour, ms=size, mew=2 if marker == "x" else 1,
+                    label=label)
     _hline(ax, doc.get("dense_reward"), "dense policy", color="0.4", ls=":", lw=1)
     _hline(ax, get(doc, "inputs", "reward_threshold"), "cutoff δ = {}", color=RED, ls="--", lw=1)
     kk = num(get(doc, "step1", "k"))
     if kk is not None and math.isfinite(kk):
-        ax.axvline(min(max(1.0 - kk, 1e-4), 1.0), color="tab:blue", lw=1, label=f"chosen k = {fmt(kk)}")
+        ax.axvline(min(max(1.0 - kk, 1e-4), 1.0), color="tab:blue", lw=1,
+                   label=f"chosen {'level' if deep else 'k'} = {fmt(kk)}")
     ax.set_xscale("log")
     ax.invert_xaxis()
     ax.set_xlabel("1 − k (fraction of weights kept; log scale)")
     ax.set_ylabel("mean reward")
-    ax.set_title("mean reward of the one-shot pruned policy", fontsize=9)
+    ax.set_title("mean reward of each level of the gradual schedule (pruned, then fine-tuned)" if deep
+                 else "mean reward of the one-shot pruned policy", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     ax = axes[0, 1]
     ax.plot(trial, k, "-", color="0.7", lw=1)
-    ax.plot(trial[acc], k[acc], "o", color=GREEN)
-    ax.plot(trial[~acc], k[~acc], "x", color=RED, ms=8, mew=2)
-    ax.set_xlabel("trial")
+    for kind, (marker, colour, size, _) in STEP1_STYLE.items():
+        sel = outcome == kind
+        ax.plot(trial[sel], k[sel], marker, color=colour, ms=size, mew=2 if marker == "x" else 1)
+    ax.set_xlabel("level" if deep else "trial")
     ax.set_ylabel("k (fraction of weights pruned)")
-    ax.set_title("the trials of the search on k, in order", fontsize=9)
+    ax.set_title("the levels of the schedule, in order" if deep else "the trials of the search on k, in order",
+                 fontsize=9)
     ax.grid(alpha=0.3)
-    return fig, ("Step 1: the largest k whose one-shot pruned policy keeps the mean reward at or "
-                 "above the cutoff, from a scan of k (green: passes, red: fails).")
+    if deep:
+        caption = ("Step 1 (deep recipe): each level of the gradual schedule, pruned and fine-tuned "
+                   "on the dense policy's actions; the sparsest level whose mean reward reaches the "
+                   "cutoff and which passes the safety screen is kept (green: passes, red: reward "
+                   "below the cutoff, amber square: rejected by the safety screen).")
+    else:
+        caption = ("Step 1: the largest k whose one-shot pruned policy keeps the mean reward at or "
+                   "above the cutoff, from a scan of k (green: passes, red: fails).")
+    return fig, caption
 
 
 def rounds_figure(rounds: Sequence[Mapping[str, Any]]):
@@ -358,24 +412,52 @@ def heldout_figure(hd: Mapping[str, Any], hs: Mapping[str, Any]):
                  "exist; they are not rates.")
 
 
+SCATTER_LIMIT = 20_000
+"""Layers with at most this many non-zero weights draw one marker per weight; denser
+layers are drawn as an image (where their weights cannot vanish between pixels)."""
+
+
 def weights_figure(nets: Sequence[tuple[str, Any]]):
-    """|w| of each network's layers (the paper's Figure 2), pruned weights white."""
-    mats = [(title, [np.abs(np.asarray(w.detach().cpu())) for w in net.effective_weights()])
+    """log10 |w| of each network's layers (the paper's Figure 2), pruned weights white.
+
+    A sparse layer is drawn as one marker per surviving weight (at its row and column),
+    so that a few weights in a large matrix stay visible at 99.9% sparsity, where an
+    image would lose them between pixels; a dense one as an image."""
+    from matplotlib.colors import LogNorm
+
+    mats = [(title, [np.abs(np.asarray(w.detach().cpu(), dtype=float)) for w in net.effective_weights()])
             for title, net in nets]
+    nonzero = np.concatenate([a[a > 0] for _, layers in mats for a in layers] or [np.ones(1)])
+    norm = LogNorm(float(nonzero.min()), float(max(nonzero.max(), nonzero.min() * 10)))
     rows = max(len(m) for _, m in mats)
     fig, axes = new_figure(11, 2.6 * rows, rows=rows, cols=len(mats))
+    im = None
     for col, (title, layers) in enumerate(mats):
         for row, a in enumerate(layers):
             ax = axes[row, col]
-            im = ax.imshow(np.ma.masked_where(a == 0, a), aspect="auto", cmap="viridis",
-                           interpolation="nearest")
+            r, c = np.nonzero(a)
+            if len(r) <= SCATTER_LIMIT:
+                size = float(np.clip(4000 / max(len(r), 1), 4, 36))
+                im = ax.scatter(c, r, c=a[r, c], s=size, marker="s", cmap="viridis", norm=norm,
+                                linewidths=0)
+                ax.set_xlim(-0.5, a.shape[1] - 0.5)
+                ax.set_ylim(a.shape[0] - 0.5, -0.5)
+            else:
+                im = ax.imshow(np.ma.masked_where(a == 0, a), aspect="auto", cmap="viridis", norm=norm,
+                               interpolation="nearest")
             ax.set_facecolor("white")  # zeros show as white
-            ax.set_title(f"{title}, layer {row + 1} ({(a == 0).mean():.1%} zero)", fontsize=8)
+            ax.set_title(f"{title}, layer {row + 1}: {len(r)} of {a.size} kept "
+                         f"({(a == 0).mean():.2%} zero)", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
-            fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.suptitle("|weights|; pruned (zero) weights white")
-    return fig, "|weights| of the dense, pruned and refined networks; pruned weights white."
+        for row in range(len(layers), rows):
+            axes[row, col].set_visible(False)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, label="|w| (log scale)")
+    fig.suptitle("|weights| (log colour scale); pruned (zero) weights white, each kept weight "
+                 "of a sparse layer one square")
+    return fig, ("|weights| of the dense, pruned and refined networks on a log colour scale; pruned "
+                 "weights white; in sparse layers each kept weight is one square.")
 
 
 def prune_figures(doc: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:

@@ -96,8 +96,10 @@ def _step1(doc: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | Non
     if not hist:
         return None
     listed, more = limited(hist, "trials")
+    badges = {"accepted": badge("passes", GREEN), "cutoff": badge("fails", RED),
+              "screen": badge("screen rejects", AMBER)}
     rows = [[str(i + 1), fmt(h.get("k")), pct(h.get("sparsity")), fmt(h.get("mean_reward")),
-             badge("passes", GREEN) if h.get("passes", h.get("accepted")) else badge("fails", RED)]
+             badges[plots.step1_outcome(h)]]
             for i, h in enumerate(listed)]
     headers = ["trial", "k", "sparsity", "mean reward", "reward cutoff"]
     if any("screen_p" in h for h in listed):  # the deep recipe's safety screen
