@@ -214,7 +214,7 @@ def _add_prune(sub: Any) -> None:
 
 
 def _add_report(sub: Any) -> None:
-    rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
+    rp = sub.add_parser("report", help="render a verify, prune or prove JSON report as one HTML page")
     rp.add_argument("run", metavar="RUN.json")
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
     rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
