@@ -14,6 +14,7 @@ Table cells and figures: `sanp.report.cells`.
 """
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -101,11 +102,13 @@ def _environment():
     )
 
 
-def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | None = None) -> str:
+def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | None = None,
+           animations: Mapping[str, bytes] | None = None) -> str:
     """The HTML page of a verify, prune or prove report, self-contained.
 
     `images` maps captions to existing PNG files to embed as well (e.g. the prune
-    plots' weights.png, which the JSON cannot reproduce)."""
+    plots' weights.png, which the JSON cannot reproduce); `animations` maps captions to
+    GIF bytes (`sanp report --replay`, from `sanp.report.replay`)."""
     check_schema(doc, "report")
     extra = [{"uri": png_uri(read_png(path)), "caption": str(caption)}
              for caption, path in (images or {}).items()]
@@ -120,6 +123,8 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
         verdict=structured_verdict(doc, ctx["verdict"]),
         schema=doc["schema"],
         images=extra,
+        animations=[{"uri": "data:image/gif;base64," + base64.b64encode(data).decode("ascii"),
+                     "caption": str(caption)} for caption, data in (animations or {}).items()],
         timing=timing_rows(doc.get("timing")),
         statistics=statistics_rows(doc),
         inputs=inputs_context(doc, ctx.pop("extra_inputs", [])),
@@ -128,7 +133,8 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
 
 
 def write(doc: Mapping[str, Any], path: str | os.PathLike,
-          images: Mapping[str, str | os.PathLike] | None = None) -> None:
+          images: Mapping[str, str | os.PathLike] | None = None,
+          animations: Mapping[str, bytes] | None = None) -> None:
     """Render `doc` and write the page to `path` atomically."""
-    write_text(path, render(doc, images))
+    write_text(path, render(doc, images, animations))
 
