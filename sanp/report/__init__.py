@@ -1,7 +1,8 @@
 """Reports of verify, prune and prove runs: the JSON documents, their figures, and one HTML page.
 
 - `documents`: `verify_report`, `prune_report`, `prune_metadata`, `write_json` (the JSON);
-- `plots`: the figures, drawn from a report (`plot_verify`, `plot_prune` for `--plots`);
+- `plots`, `prune_plots`, `prove_plots`: the figures, drawn from a report (`plot_verify`,
+  `plot_prune` for `--plots`);
 - `page`: the self-contained HTML page (`render`, `write_html`), a Jinja2 template
   (`templates/`) filled with data prepared in `verify_page` / `prune_page` / `prove_page`;
 - `reading`: `load` a report within stated limits; `ReportError`.
@@ -22,7 +23,8 @@ from sanp.report.documents import (
 )
 from sanp.report.page import render
 from sanp.report.page import write as write_html
-from sanp.report.plots import plot_prune, plot_verify
+from sanp.report.plots import plot_verify
+from sanp.report.prune_plots import plot_prune
 from sanp.report.reading import (
     MAX_REPORT_MB,
     PROVE_SCHEMA,

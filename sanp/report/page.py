@@ -24,7 +24,14 @@ from sanp.atomic import write_text
 from sanp.report import prove_page, prune_page, verify_page
 from sanp.report.cells import MAX_TABLE_ROWS, cell
 from sanp.report.drawing import GREEN, GREY, RED, png_uri
-from sanp.report.reading import PROVE_SCHEMA, PRUNE_SCHEMA, VERIFY_SCHEMA, ReportError, check_schema, read_png
+from sanp.report.reading import (
+    PROVE_SCHEMA,
+    PRUNE_SCHEMA,
+    VERIFY_SCHEMA,
+    ReportError,
+    check_schema,
+    read_png,
+)
 from sanp.report.values import fmt, num, records
 
 MAX_SPEC_SHOWN = 20_000

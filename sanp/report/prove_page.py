@@ -1,14 +1,14 @@
 """The data of a prove report's page (template `prove.html.j2`): the verdict per
 property, the fractions of each region's volume proved, refuted, unknown and vacuous,
 the counterexamples the verifier found, the time per property, and the split of each
-region drawn from the report's leaves (`plots.split_figure`)."""
+region drawn from the report's leaves (`prove_plots.split_figure`)."""
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from sanp.report import plots
+from sanp.report import prove_plots
 from sanp.report.cells import badge, cell, figure, limited
 from sanp.report.drawing import AMBER, GREEN, GREY, RED
 from sanp.report.values import basename, fmt, get, pct, records
@@ -82,7 +82,7 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     inp = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
     props = records(doc.get("properties"))
     listed, more = limited(props, "properties")
-    drawn = [figure(plots.split_figure(p)) for p in props if plots.split_figure_possible(p)]
+    drawn = [figure(prove_plots.split_figure(p)) for p in props if prove_plots.split_figure_possible(p)]
     total = sum(s for p in props if isinstance(s := p.get("seconds"), (int, float)))
     return {
         "header": {"command": "prove", "policy": basename(inp.get("policy")), "joiner": "against",

@@ -27,7 +27,7 @@ import numpy as np
 
 from sanp.errors import SanpError
 from sanp.report import comparisons
-from sanp.report.reading import VERIFY_SCHEMA, ReportError
+from sanp.report.reading import VERIFY_SCHEMA
 from sanp.report.values import fmt, get, num, records
 
 MAX_FRAMES = 2000

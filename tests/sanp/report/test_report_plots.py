@@ -10,10 +10,18 @@ import json
 import re
 
 import numpy as np
-import stl
 
+import stl
 from sanp import report
-from sanp.report import PRUNE_SCHEMA, VERIFY_SCHEMA, comparisons, critical, plot_verify, plots
+from sanp.report import (
+    PRUNE_SCHEMA,
+    VERIFY_SCHEMA,
+    comparisons,
+    critical,
+    plot_verify,
+    plots,
+    prune_plots,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 T = 61  # observations of a 60-step episode
@@ -35,7 +43,7 @@ req late: always[10:200] (abs(theta) <= 0.05)
 """
 
 
-def two_requirement_cex() -> tuple[dict, np.ndarray, np.ndarray]:
+def two_requirement_cex() -> dict:
     """A verify document whose counterexample violates `early` worst at step 5 and
     `late` at step 20 (|theta| peaks at 0.3 at step 2, before late's window opens)."""
     x = np.zeros(T)
@@ -54,13 +62,13 @@ def two_requirement_cex() -> tuple[dict, np.ndarray, np.ndarray]:
     doc = {"schema": VERIFY_SCHEMA, "command": "verify", "verdict": "falsified",
            "inputs": {"spec": "two.stl", "spec_text": TWO_REQS, "options": {"optimizer": "random"}},
            "requirements": [], "evaluations": [], "counterexamples": [cex]}
-    return json.loads(json.dumps(doc)), x, theta
+    return json.loads(json.dumps(doc))
 
 
 def test_each_requirement_is_marked_at_its_own_step_inside_its_window(tmp_path):
     (tmp_path / "two.stl").write_text(TWO_REQS)
     spec = stl.load(tmp_path / "two.stl")
-    doc, x, theta = two_requirement_cex()
+    doc = two_requirement_cex()
     cex = doc["counterexamples"][0]
     late = critical.decision(spec.requirements["late"], comparisons.signal_arrays(cex))
     assert late.step == 20 and np.isclose(late.robustness, 0.05 - 0.08)
@@ -114,7 +122,7 @@ req f: a implies always[1:3] (y >= -1)
             decided += 1
             value = float(stl.robustness(d.compare, sig)[d.step])
             assert abs(value) == abs(d.robustness), name
-            windows = dict((id(c), w) for c, w in critical.read_windows(req, 12))[id(d.compare)]
+            windows = {id(c): w for c, w in critical.read_windows(req, 12)}[id(d.compare)]
             assert any(a <= d.step <= b for a, b in windows), (name, d.step, windows)
     assert decided > 800
 
@@ -137,8 +145,8 @@ def step1_doc(recipe: str) -> dict:
 
 def test_step1_is_labelled_by_recipe_and_a_screen_rejection_says_so():
     deep = step1_doc("deep")
-    assert [plots.step1_outcome(h) for h in deep["step1"]["scan"]] == ["accepted", "cutoff", "screen"]
-    fig, caption = plots.step1_figure(deep, deep["step1"]["scan"])
+    assert [prune_plots.step1_outcome(h) for h in deep["step1"]["scan"]] == ["accepted", "cutoff", "screen"]
+    fig, caption = prune_plots.step1_figure(deep, deep["step1"]["scan"])
     left = fig.axes[0]
     assert "one-shot" not in left.get_title() + caption and "gradual schedule" in left.get_title()
     marked = {ln.get_label(): list(ln.get_xdata()) for ln in left.lines if ln.get_marker() in ("o", "x", "s")}
@@ -148,8 +156,8 @@ def test_step1_is_labelled_by_recipe_and_a_screen_rejection_says_so():
     assert [r[4] for r in rows] == ["passes", "fails", "screen rejects"]
 
     paper = step1_doc("paper")
-    assert [plots.step1_outcome(h) for h in paper["step1"]["scan"]] == ["accepted", "cutoff", "accepted"]
-    fig, caption = plots.step1_figure(paper, paper["step1"]["scan"])
+    assert [prune_plots.step1_outcome(h) for h in paper["step1"]["scan"]] == ["accepted", "cutoff", "accepted"]
+    fig, caption = prune_plots.step1_figure(paper, paper["step1"]["scan"])
     assert fig.axes[0].get_title() == "mean reward of the one-shot pruned policy"
     assert not any(ln.get_label() == "rejected by the safety screen" for ln in fig.axes[0].lines)
 
@@ -182,7 +190,7 @@ def test_a_999_sparse_network_shows_its_surviving_weights():
 
     sparse = sparse_policy()
     assert sparse.sparsity() > 0.998
-    fig, _ = plots.weights_figure([("sparse", sparse)])
+    fig, _ = prune_plots.weights_figure([("sparse", sparse)])
     layers = [np.asarray(w.detach()) for w in sparse.effective_weights()]
     for ax, w in zip(fig.axes, layers):
         (dots,) = [c for c in ax.collections if isinstance(c, PathCollection)]
@@ -201,7 +209,7 @@ def test_a_999_sparse_network_shows_its_surviving_weights():
 
 
 def test_the_sparsity_bars_tell_96_from_999_percent():
-    fig, caption = plots.sparsity_figure([0.96, 0.99, 0.999], [0.95, 0.98, 0.997])
+    fig, caption = prune_plots.sparsity_figure([0.96, 0.99, 0.999], [0.95, 0.98, 0.997])
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and "log scale" in caption
     fig.canvas.draw() if hasattr(fig.canvas, "draw") else None

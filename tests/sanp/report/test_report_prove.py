@@ -13,7 +13,7 @@ import pytest
 
 from sanp import report
 from sanp.cli import main
-from sanp.report import PROVE_SCHEMA, plots
+from sanp.report import PROVE_SCHEMA, prove_plots
 from sanp.report.drawing import AMBER, RED
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -91,7 +91,7 @@ def test_a_hand_built_prove_report_unknown_with_its_split():
     (row,) = table_rows(page, "properties")
     assert row[3] == "unknown timeout" and row[4:8] == ["50.00%", "0.00%", "25.00%", "25.00%"]
     assert 'id="counterexamples"' not in page
-    fig, caption = plots.split_figure(doc["properties"][0])
+    fig, caption = prove_plots.split_figure(doc["properties"][0])
     colours = sorted(tuple(round(c, 3) for c in p.get_facecolor()[:3]) for p in fig.axes[0].patches)
     assert len(colours) == 3 and "3 boxes" in caption
     assert len(pngs(page)) == 1
