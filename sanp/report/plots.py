@@ -160,7 +160,7 @@ def counterexample_figure(i: int, cex: Mapping[str, Any], view: comparisons.CexV
         if panel.windows and list(panel.windows) != whole:
             for gi, (a, b) in enumerate(panel.windows):
                 ax.axvspan(a - 0.5, b + 0.5, color="tab:green", alpha=0.08, lw=0,
-                           label="window read" if gi == 0 else None)
+                           label="time window" if gi == 0 else None)
         if isinstance(panel.mark, int):
             ax.axvline(panel.mark, color="0.45", lw=0.9, ls=":")
         title = panel.title + (f" (decided at step {panel.mark})" if isinstance(panel.mark, int) else "")
