@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade "pip>=23" "setuptools<81" wheel
 	# the pinned CPU build first: any other spelling pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev,docs,highway,ray]"
+	$(BIN)/pip install --quiet -e ".[dev,docs,highway,ray,video]"
 	touch $(STAMP)
 
 install: $(STAMP)

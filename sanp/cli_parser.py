@@ -214,13 +214,17 @@ def _add_prune(sub: Any) -> None:
 
 
 def _add_report(sub: Any) -> None:
-    rp = sub.add_parser("report", help="render a verify or prune JSON report as one HTML page")
+    rp = sub.add_parser("report", help="render a verify, prune or prove JSON report as one HTML page")
     rp.add_argument("run", metavar="RUN.json")
     rp.add_argument("-o", "--output", required=True, metavar="report.html")
     rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
                     help="embed an existing PNG, e.g. a prune run's weights.png (repeatable)")
     rp.add_argument("--max-mb", type=_positive_int, default=64, metavar="MB",
                     help="largest report read, in MiB (default 64)")
+    rp.add_argument("--replay", type=int, action="append", default=[], metavar="N",
+                    help="embed an animated replay of counterexample N of a verify report (repeatable)")
+    rp.add_argument("--replay-stride", type=_positive_int, default=1, metavar="K",
+                    help="render every K-th step of an embedded replay (default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,4 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over "
                                        "observation boxes (exit 0 proved, 1 refuted, 3 unknown)"))
     _add_report(sub)
+    from sanp.commands.replay import add_arguments as add_replay_arguments
+
+    add_replay_arguments(sub.add_parser("replay", help="render a verify report's counterexample as a "
+                                        "GIF or MP4, the env beside the violated requirement's signals"))
     return p

@@ -66,10 +66,12 @@ class EnvAdapter:
         self.env_id = env_id
         self.kwargs = dict(kwargs)
 
-    def make(self) -> gym.Env:
+    def make(self, render_mode: str | None = None) -> gym.Env:
         """A fresh unwrapped env: sanp enforces the horizon itself, so that a restored
-        env does not carry a stale step counter."""
-        return make_unwrapped(self.env_id, self.kwargs)
+        env does not carry a stale step counter. `render_mode` ("rgb_array") is for
+        `sanp replay` only: searches and rollouts run without rendering."""
+        kwargs = self.kwargs if render_mode is None else {**self.kwargs, "render_mode": render_mode}
+        return make_unwrapped(self.env_id, kwargs)
 
     def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:
         """Reset deterministically; `point=None` keeps the env's own initial randomness.

@@ -126,10 +126,13 @@ class HighwayAdapter(EnvAdapter):
         super().__init__(env_id, kwargs)
         self.config = dict(kwargs)
 
-    def make(self) -> gym.Env:
+    def make(self, render_mode: str | None = None) -> gym.Env:
         import highway_env  # noqa: F401  (registers the env ids)
 
-        env = make_unwrapped(self.env_id, {"config": self.config} if self.config else {})
+        kwargs: dict = {"config": self.config} if self.config else {}
+        if render_mode is not None:
+            kwargs["render_mode"] = render_mode
+        env = make_unwrapped(self.env_id, kwargs)
         return SafetyObservation(env)
 
     def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:

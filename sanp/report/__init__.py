@@ -1,10 +1,14 @@
-"""Reports of verify and prune runs: the JSON documents, their figures, and one HTML page.
+"""Reports of verify, prune and prove runs: the JSON documents, their figures, and one HTML page.
 
 - `documents`: `verify_report`, `prune_report`, `prune_metadata`, `write_json` (the JSON);
-- `plots`: the figures, drawn from a report (`plot_verify`, `plot_prune` for `--plots`);
+- `plots`, `prune_plots`, `prove_plots`: the figures, drawn from a report (`plot_verify`,
+  `plot_prune` for `--plots`);
 - `page`: the self-contained HTML page (`render`, `write_html`), a Jinja2 template
-  (`templates/`) filled with data prepared in `verify_page` / `prune_page`;
-- `reading`: `load` a report within stated limits; `ReportError`.
+  (`templates/`) filled with data prepared in `verify_page` / `prune_page` / `prove_page`;
+- `reading`: `load` a report within stated limits; `ReportError`;
+- `critical`: where each requirement of a counterexample is decided, and its window;
+- `replay`: a verify report's counterexample replayed in its env as a GIF or MP4
+  (`sanp replay`, `sanp report --replay`).
 
     >>> from sanp import report
     >>> doc = report.load("out/demo/prune.json")                      # doctest: +SKIP
@@ -22,9 +26,11 @@ from sanp.report.documents import (
 )
 from sanp.report.page import render
 from sanp.report.page import write as write_html
-from sanp.report.plots import plot_prune, plot_verify
+from sanp.report.plots import plot_verify
+from sanp.report.prune_plots import plot_prune
 from sanp.report.reading import (
     MAX_REPORT_MB,
+    PROVE_SCHEMA,
     PRUNE_SCHEMA,
     SCHEMAS,
     VERIFY_SCHEMA,
@@ -34,7 +40,7 @@ from sanp.report.reading import (
 from sanp.report.values import verdict_text
 
 __all__ = [
-    "MAX_REPORT_MB", "PRUNE_SCHEMA", "SCHEMAS", "VERIFY_SCHEMA", "ReportError", "file_sha256",
+    "MAX_REPORT_MB", "PROVE_SCHEMA", "PRUNE_SCHEMA", "SCHEMAS", "VERIFY_SCHEMA", "ReportError", "file_sha256",
     "jsonable", "load", "plot_prune", "plot_verify", "prune_metadata", "prune_report", "render",
     "run_inputs", "verdict_text", "verify_report", "versions", "write_html", "write_json",
 ]

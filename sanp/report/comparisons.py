@@ -13,12 +13,13 @@ side that names a const is drawn like any other.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 import stl
+from sanp.report import critical
 from sanp.report.values import floats, get
 
 MAX_PANELS = 6
@@ -38,8 +39,18 @@ class Line:
 
 @dataclass(frozen=True)
 class Panel:
+    """One comparison of a requirement (or one recorded signal). `windows` are the
+    (first, last) step ranges the requirement reads the comparison at (empty: the whole
+    trace, for a signal); `mark` is the requirement's critical step (None: none decides
+    it); `decides` says this comparison's value at `mark` is the requirement's
+    robustness."""
+
     title: str
     lines: tuple[Line, ...]
+    windows: tuple[tuple[int, int], ...] = ()
+    mark: int | None = None
+    decides: bool = False
+    requirement: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,15 +61,19 @@ class CexView:
     panels: tuple[Panel, ...]
     dropped: int
     note: str
+    steps: Mapping[str, int | None] = field(default_factory=dict)
+    """Each violated requirement's critical step, computed from the spec."""
 
 
-def comparison_sides(requirement: Any, signals: Mapping[str, np.ndarray]) -> list[tuple[str, str, str, Any, Any]]:
-    """(left text, operator, right text, left values, right values) of each comparison of
-    `requirement` in source order, both sides evaluated over `signals`.
+def comparison_sides(requirement: Any, signals: Mapping[str, np.ndarray]
+                     ) -> list[tuple[str, str, str, Any, Any, Any]]:
+    """(left text, operator, right text, left values, right values, the comparison node)
+    of each comparison of `requirement` in source order, both sides evaluated over
+    `signals`.
 
     The only caller of stl's predicate API, so that a change of that API is one edit here."""
     return [(p.left_text, p.op, p.right_text,
-             stl.evaluate_expr(p.left, signals), stl.evaluate_expr(p.right, signals))
+             stl.evaluate_expr(p.left, signals), stl.evaluate_expr(p.right, signals), p.node)
             for p in stl.predicates(requirement)]
 
 
@@ -85,29 +100,38 @@ def signal_arrays(cex: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def cex_view(cex: Mapping[str, Any], spec: stl.SpecFile | None, note: str = "") -> CexView:
     """The panels of a counterexample: the comparisons of each requirement it violates
-    (each once), or, where the spec cannot give them, its recorded signals."""
+    (each once), or, where the spec cannot give them, its recorded signals. Each panel
+    carries its requirement's own window and critical step (`sanp.report.critical`)."""
     signals = signal_arrays(cex)
     panels: list[Panel] = []
-    seen: set[str] = set()
+    steps: dict[str, int | None] = {}
+    seen: set[tuple] = set()
     problems = [note] if note else []
     violated = [str(v) for v in cex.get("violated") or [] if isinstance(v, (str, int))]
     for name in dict.fromkeys(violated) if spec is not None else ():
         req = spec.requirements.get(name)
         try:
             sides = comparison_sides(req, signals) if req is not None else None
+            if sides:
+                where = [w for _, w in critical.read_windows(req, int(np.size(sides[0][3])))]
+                found = critical.decision(req, signals)
+                steps[name] = found.step
         except (stl.StlError, KeyError, ValueError, TypeError, IndexError) as exc:
             sides = None
             problems.append(f"The comparisons of {name} cannot be evaluated over the recorded "
                             f"signals ({type(exc).__name__}).")
         if req is None:
             problems.append(f"The report's spec has no requirement {name!r}.")
-        for left, op, right, lv, rv in sides or ():
+        for (left, op, right, lv, rv, node), window in zip(sides or (), where if sides else ()):
             text = f"{left} {op} {right}"
-            if text not in seen:
-                seen.add(text)
-                panels.append(Panel(f"{name}: {text}", (Line(left, lv, "left"), Line(right, rv, "right"))))
+            decides = node is found.compare
+            key = (text, window, steps[name])
+            if key not in seen:
+                seen.add(key)
+                panels.append(Panel(f"{name}: {text}", (Line(left, lv, "left"), Line(right, rv, "right")),
+                                    window, steps[name], decides, name))
     if not panels:
         panels = [Panel(n, (Line(n, a, "signal"),)) for n, a in signals.items()]
         if problems:
             problems.append("The recorded signals are drawn instead.")
-    return CexView(tuple(panels[:MAX_PANELS]), max(0, len(panels) - MAX_PANELS), " ".join(problems))
+    return CexView(tuple(panels[:MAX_PANELS]), max(0, len(panels) - MAX_PANELS), " ".join(problems), steps)

@@ -1,4 +1,4 @@
-"""One self-contained HTML page for a verify or prune run, from its JSON report.
+"""One self-contained HTML page for a verify, prune or prove run, from its JSON report.
 
 The data is prepared here (and in `verify_page` / `prune_page`); the page itself is
 the Jinja2 template `templates/<command>.html.j2`, with auto-escaping on, so every
@@ -14,16 +14,24 @@ Table cells and figures: `sanp.report.cells`.
 """
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from sanp.atomic import write_text
-from sanp.report import prune_page, verify_page
+from sanp.report import prove_page, prune_page, verify_page
 from sanp.report.cells import MAX_TABLE_ROWS, cell
 from sanp.report.drawing import GREEN, GREY, RED, png_uri
-from sanp.report.reading import VERIFY_SCHEMA, ReportError, check_schema, read_png
+from sanp.report.reading import (
+    PROVE_SCHEMA,
+    PRUNE_SCHEMA,
+    VERIFY_SCHEMA,
+    ReportError,
+    check_schema,
+    read_png,
+)
 from sanp.report.values import fmt, num, records
 
 MAX_SPEC_SHOWN = 20_000
@@ -77,6 +85,12 @@ def structured_verdict(doc: Mapping[str, Any], composed: dict[str, Any]) -> dict
             "lines": [fmt(d) for d in details[:MAX_TABLE_ROWS]] + composed["lines"]}
 
 
+PAGES = {VERIFY_SCHEMA: (verify_page.context, "verify.html.j2"),
+         PRUNE_SCHEMA: (prune_page.context, "prune.html.j2"),
+         PROVE_SCHEMA: (prove_page.context, "prove.html.j2")}
+"""Per schema: the function preparing the template's data, and the template."""
+
+
 def _percent(v: Any) -> str:
     x = num(v)
     return fmt(v) if x is None else f"{100 * x:.3g}%"
@@ -95,15 +109,17 @@ def _environment():
     )
 
 
-def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | None = None) -> str:
-    """The HTML page of a verify or prune report, self-contained.
+def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | None = None,
+           animations: Mapping[str, bytes] | None = None) -> str:
+    """The HTML page of a verify, prune or prove report, self-contained.
 
     `images` maps captions to existing PNG files to embed as well (e.g. the prune
-    plots' weights.png, which the JSON cannot reproduce)."""
+    plots' weights.png, which the JSON cannot reproduce); `animations` maps captions to
+    GIF bytes (`sanp report --replay`, from `sanp.report.replay`)."""
     check_schema(doc, "report")
     extra = [{"uri": png_uri(read_png(path)), "caption": str(caption)}
              for caption, path in (images or {}).items()]
-    build = verify_page.context if doc["schema"] == VERIFY_SCHEMA else prune_page.context
+    build, name = PAGES[doc["schema"]]
     try:
         ctx = build(doc)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError,
@@ -114,16 +130,18 @@ def render(doc: Mapping[str, Any], images: Mapping[str, str | os.PathLike] | Non
         verdict=structured_verdict(doc, ctx["verdict"]),
         schema=doc["schema"],
         images=extra,
+        animations=[{"uri": "data:image/gif;base64," + base64.b64encode(data).decode("ascii"),
+                     "caption": str(caption)} for caption, data in (animations or {}).items()],
         timing=timing_rows(doc.get("timing")),
         statistics=statistics_rows(doc),
         inputs=inputs_context(doc, ctx.pop("extra_inputs", [])),
     )
-    name = "verify.html.j2" if doc["schema"] == VERIFY_SCHEMA else "prune.html.j2"
     return _environment().get_template(name).render(ctx)
 
 
 def write(doc: Mapping[str, Any], path: str | os.PathLike,
-          images: Mapping[str, str | os.PathLike] | None = None) -> None:
+          images: Mapping[str, str | os.PathLike] | None = None,
+          animations: Mapping[str, bytes] | None = None) -> None:
     """Render `doc` and write the page to `path` atomically."""
-    write_text(path, render(doc, images))
+    write_text(path, render(doc, images, animations))
 

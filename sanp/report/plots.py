@@ -1,7 +1,9 @@
-"""The figures of a verify or prune run, drawn from its JSON report.
+"""The figures of a verify run, drawn from its JSON report (a prune run's are in
+`prune_plots`, a prove run's in `prove_plots`).
 
 One set of functions serves both outputs: `--plots DIR` saves them as PNG files
-(`plot_verify`, `plot_prune`) and `sanp report` embeds the same figures in the page.
+(`plot_verify`, `prune_plots.plot_prune`) and `sanp report` embeds the same figures in
+the page.
 Each `*_figure` function returns a matplotlib Figure (no pyplot state) and a caption.
 
 Drawing cost is bounded whatever the report's size: long series are thinned to at most
@@ -14,7 +16,6 @@ violation never disappears from a plot.
 """
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,23 +25,17 @@ import numpy as np
 
 from sanp.report import comparisons
 from sanp.report.drawing import (
-    GREEN,
     MAX_DRAWN,
     PALETTE,
-    RED,
     edge_values,
     new_figure,
     save,
     thin,
 )
-from sanp.report.values import fmt, get, num, records
+from sanp.report.values import fmt, num, records
 
 MAX_GROUPS = 8
-"""Target requirements (or repair rounds) drawn in colours of their own; the rest share one."""
-MAX_LABELLED = 30
-"""Bars that get a value label and a tick label of their own; past it, plain bars."""
-MAX_CATEGORIES = 12
-"""Requirements drawn in the held-out figure (all of them are in the table)."""
+"""Target requirements drawn in colours of their own; the rest share one."""
 
 # ---------------------------------------------------------------------------- verify
 
@@ -113,14 +108,21 @@ def robustness_figure(doc: Mapping[str, Any]):
     return fig, caption
 
 
-def _draw_line(ax, t: np.ndarray, line: comparisons.Line, colour: str, step: Any) -> None:
+def _inside(n: int, windows: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Steps 0..n-1 that fall in `windows` (all of them when there are none)."""
+    if not windows:
+        return np.ones(n, dtype=bool)
+    t = np.arange(n)
+    return np.any([(t >= a) & (t <= b) for a, b in windows], axis=0)
+
+
+def _draw_line(ax, t: np.ndarray, line: comparisons.Line, colour: str, panel: comparisons.Panel) -> None:
     arr = np.asarray(line.values, dtype=float)
     if arr.ndim == 0:
-        if line.kind == "right":
-            ax.axhline(float(arr), color="tab:red", ls="--", lw=1.4, label=f"bound {line.label}")
-            return
         arr = np.full(len(t), float(arr))
     arr = edge_values(arr.reshape(-1))[0]
+    if line.kind == "right":  # the bound applies only where the requirement reads it
+        arr = np.where(_inside(len(arr), panel.windows), arr, np.nan)
     keep = thin(len(arr), arr)
     if line.kind == "right":
         ax.plot(t[keep], arr[keep], "--", color="tab:red", lw=1.4, label=f"bound {line.label}")
@@ -129,32 +131,52 @@ def _draw_line(ax, t: np.ndarray, line: comparisons.Line, colour: str, step: Any
     discrete = fin.size == arr.size and np.all(fin == np.round(fin)) and len(np.unique(fin)) <= 4
     ax.plot(t[keep], arr[keep], color=colour, lw=1.4, label=line.label,
             drawstyle="steps-post" if discrete else "default")
-    if isinstance(step, int) and 0 <= step < len(arr):
+    step = panel.mark
+    if panel.decides and isinstance(step, int) and 0 <= step < len(arr):
         ax.plot([step], [arr[step]], "o", color="red", ms=6, zorder=5)
 
 
+def panel_marks(view: comparisons.CexView) -> list[dict[str, Any]]:
+    """What each panel of a counterexample figure marks: its title, the shaded windows
+    (the steps its requirement reads), the critical step (dotted line) and whether the
+    red dot is drawn there (this comparison decides the requirement)."""
+    return [{"title": p.title, "requirement": p.requirement, "windows": list(p.windows),
+             "step": p.mark, "dot": p.decides and p.mark is not None} for p in view.panels]
+
+
 def counterexample_figure(i: int, cex: Mapping[str, Any], view: comparisons.CexView):
-    """The comparisons of the requirements counterexample `i` violates, over its episode."""
+    """The comparisons of the requirements counterexample `i` violates, over its episode:
+    each requirement's window shaded, its bound drawn inside it, its own critical step
+    marked (`panel_marks`)."""
     panels = view.panels
     fig, axes = new_figure(9, 1.2 + 1.9 * max(1, len(panels)), rows=max(1, len(panels)), sharex=True)
-    step = cex.get("step")
     length = max((np.size(ln.values) for p in panels for ln in p.lines), default=1)
     t = np.arange(length)
     for ax, panel in zip(axes[:, 0], panels):
         for gi, line in enumerate(panel.lines):
             colour = "tab:blue" if line.kind == "left" else PALETTE[gi % len(PALETTE)]
-            _draw_line(ax, t[: max(1, np.size(line.values))], line, colour, step)
-        if isinstance(step, int):
-            ax.axvline(step, color="0.45", lw=0.9, ls=":")
-        ax.set_title(panel.title, fontsize=9, loc="left")
+            _draw_line(ax, t[: max(1, np.size(line.values))], line, colour, panel)
+        whole = [(0, length - 1)]
+        if panel.windows and list(panel.windows) != whole:
+            for gi, (a, b) in enumerate(panel.windows):
+                ax.axvspan(a - 0.5, b + 0.5, color="tab:green", alpha=0.08, lw=0,
+                           label="time window" if gi == 0 else None)
+        if isinstance(panel.mark, int):
+            ax.axvline(panel.mark, color="0.45", lw=0.9, ls=":")
+        title = panel.title + (f" (decided at step {panel.mark})" if isinstance(panel.mark, int) else "")
+        ax.set_title(title, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
         if panel.lines:
             ax.legend(fontsize=8, loc="best")
     axes[-1, 0].set_xlabel("step")
     violated = ", ".join(str(v) for v in cex.get("violated") or [])
+    steps = ", ".join(f"{n} at step {fmt(s)}" for n, s in view.steps.items())
+    where = (f"critical step: {steps} (dotted line; red dot on the comparison that decides it)"
+             if steps else f"critical step {fmt(cex.get('step'))}")
     caption = (f"Counterexample #{i + 1}: violates {violated or '–'}, robustness "
-               f"{fmt(cex.get('min_robustness'))}; critical step {fmt(step)} (dotted line, red dot) "
-               f"of {fmt(cex.get('length'))}. Point: {fmt(cex.get('point'))}.")
+               f"{fmt(cex.get('min_robustness'))}; {where}; {fmt(cex.get('length'))} steps. "
+               f"Shaded: the steps a requirement reads (its time window); its dashed limit is drawn "
+               f"there only. Point: {fmt(cex.get('point'))}.")
     if view.note:
         caption += f" {view.note}"
     if view.dropped:
@@ -176,208 +198,4 @@ def plot_verify(doc: Mapping[str, Any], out_dir: str | os.PathLike) -> list[Path
     for i, cex in enumerate(records(doc.get("counterexamples"))):
         fig, _ = counterexample_figure(i, cex, comparisons.cex_view(cex, spec, note))
         written.append(save(fig, out / f"cex_{i}.png"))
-    return written
-
-
-# ---------------------------------------------------------------------------- prune
-
-
-def _bars(ax, x: np.ndarray, series: Sequence[tuple[float, Sequence[Any], str, str]], labels) -> None:
-    """Side-by-side bars (offset, values, legend label, colour), each labelled."""
-    for off, vals, label, colour in series:
-        v = np.array([np.nan if num(u) is None else num(u) for u in vals], dtype=float)
-        bars = ax.bar(x + off, np.nan_to_num(v, posinf=0, neginf=0), 0.4, label=label, color=colour)
-        if len(vals) <= MAX_LABELLED:
-            ax.bar_label(bars, labels=[labels(u) for u in vals], fontsize=7, padding=2)
-
-
-def sparsity_figure(s1: Sequence[Any], sf: Sequence[Any]):
-    """Fraction of zero weights per layer after step 1 and after refinement."""
-    n = max(len(s1), len(sf))
-    pad = lambda s: [100 * num(u) if num(u) is not None else None for u in s] + [None] * (n - len(s))
-    fig, axes = new_figure(min(max(5.0, 1.4 * n + 2.5), 14), 3.2)
-    ax = axes[0, 0]
-    x = np.arange(n)
-    _bars(ax, x, [(-0.2, pad(s1), "after step 1", "tab:orange"),
-                  (0.2, pad(sf), "after refinement", "tab:blue")],
-          lambda u: f"{u:.2f}%" if u is not None and math.isfinite(u) else "")
-    if n <= MAX_LABELLED:
-        ax.set_xticks(x, [f"layer {i + 1}" for i in x])
-    ax.set_xlabel("layer" if n > MAX_LABELLED else "")
-    ax.set_ylabel("sparsity (%)")
-    ax.set_ylim(0, 125)
-    ax.legend(fontsize=8, loc="upper right", ncol=2)
-    ax.grid(axis="y", alpha=0.3)
-    return fig, "Fraction of zero weights per layer after step 1 and after refinement."
-
-
-def _hline(ax, value: Any, label: str, **kw: Any) -> None:
-    v = num(value)
-    if v is not None and math.isfinite(v):
-        ax.axhline(v, label=label.format(fmt(v)), **kw)
-
-
-def step1_figure(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]):
-    """Step 1: each trial's k and mean reward, the cutoff and the chosen k."""
-    k = np.array([np.nan if num(h.get("k")) is None else num(h.get("k")) for h in hist])
-    r = np.array([np.nan if num(h.get("mean_reward")) is None else num(h.get("mean_reward")) for h in hist])
-    acc = np.array([bool(h.get("passes", h.get("accepted"))) for h in hist])
-    idx = thin(len(hist), r)
-    trial, k, r, acc = idx + 1, k[idx], r[idx], acc[idx]
-    fig, axes = new_figure(9, 3.3, cols=2)
-    ax = axes[0, 0]
-    shown = edge_values(r)[0]
-    kept = np.clip(1.0 - k, 1e-4, 1.0)  # log scale spreads the trials near k = 1
-    ax.plot(kept[acc], shown[acc], "o", color=GREEN, label="reward ≥ cutoff (accepted)")
-    ax.plot(kept[~acc], shown[~acc], "x", color=RED, ms=8, mew=2, label="below cutoff (rejected)")
-    _hline(ax, doc.get("dense_reward"), "dense policy", color="0.4", ls=":", lw=1)
-    _hline(ax, get(doc, "inputs", "reward_threshold"), "cutoff δ = {}", color=RED, ls="--", lw=1)
-    kk = num(get(doc, "step1", "k"))
-    if kk is not None and math.isfinite(kk):
-        ax.axvline(min(max(1.0 - kk, 1e-4), 1.0), color="tab:blue", lw=1, label=f"chosen k = {fmt(kk)}")
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("1 − k (fraction of weights kept; log scale)")
-    ax.set_ylabel("mean reward")
-    ax.set_title("mean reward of the one-shot pruned policy", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    ax = axes[0, 1]
-    ax.plot(trial, k, "-", color="0.7", lw=1)
-    ax.plot(trial[acc], k[acc], "o", color=GREEN)
-    ax.plot(trial[~acc], k[~acc], "x", color=RED, ms=8, mew=2)
-    ax.set_xlabel("trial")
-    ax.set_ylabel("k (fraction of weights pruned)")
-    ax.set_title("the trials of the search on k, in order", fontsize=9)
-    ax.grid(alpha=0.3)
-    return fig, ("Step 1: the largest k whose one-shot pruned policy keeps the mean reward at or "
-                 "above the cutoff, from a scan of k (green: passes, red: fails).")
-
-
-def rounds_figure(rounds: Sequence[Mapping[str, Any]]):
-    """Counterexamples found in each refinement round."""
-    labels = [fmt(r.get("round", i + 1)) for i, r in enumerate(rounds)]
-    counts = [len(r.get("counterexamples") or []) for r in rounds]
-    fig, axes = new_figure(max(4.5, min(0.8 * len(rounds) + 3, 12)), 3.0)
-    ax = axes[0, 0]
-    colours = [RED if c else GREEN for c in counts]
-    if len(rounds) <= MAX_LABELLED:
-        bars = ax.bar(range(len(labels)), counts, color=colours)
-        ax.set_xticks(range(len(labels)), labels)
-        ax.bar_label(bars, fontsize=8, padding=2)
-    else:  # one line per round (a bar each would cost a patch each)
-        keep = thin(len(counts), np.asarray(counts, dtype=float))
-        ax.vlines(keep + 1, 0, np.asarray(counts)[keep], colors=[colours[i] for i in keep])
-    ax.set_xlabel("round")
-    ax.set_ylabel("counterexamples")
-    ax.set_ylim(0, max(counts + [1]) * 1.18)
-    ax.grid(axis="y", alpha=0.3)
-    return fig, ("Counterexamples found on the pruned policy in each refinement round "
-                 "(BO plus uniform points).")
-
-
-def repair_figure(rounds: Sequence[Mapping[str, Any]]):
-    """Repair: each trial of p and the counterexamples that still fail."""
-    fig, axes = new_figure(7, 3.0)
-    ax = axes[0, 0]
-    positive, others = False, ([], [])
-    for gi, r in enumerate(rounds):
-        trials = [t for t in r.get("p_trials") or [] if isinstance(t, list) and len(t) >= 2]
-        p = np.array([num(t[0]) if num(t[0]) is not None else np.nan for t in trials])
-        bad = np.array([num(t[1]) if num(t[1]) is not None else np.nan for t in trials])
-        positive = positive or bool((p > 0).any())
-        if gi >= MAX_GROUPS:  # drawn together, in grey
-            others[0].extend(p)
-            others[1].extend(bad)
-        elif trials:
-            colour = PALETTE[gi % len(PALETTE)]
-            ax.plot(p, bad, "o", color=colour, label=f"round {fmt(r.get('round', gi + 1))}")
-            if num(r.get("p")) is not None:
-                ax.axvline(num(r.get("p")), color=colour, ls="--", lw=1)
-    if others[0]:
-        keep = thin(len(others[0]), np.asarray(others[1], dtype=float))
-        ax.plot(np.asarray(others[0])[keep], np.asarray(others[1])[keep], ".", color="0.6",
-                label=f"rounds {MAX_GROUPS + 1}-{len(rounds)}")
-    if positive:
-        ax.set_xscale("log")
-    ax.set_xlabel("p (fraction of pruned weights restored)")
-    ax.set_ylabel("counterexamples still failing")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig, ("Repair: each trial of p with the number of counterexamples that still fail, "
-                 "and the chosen p (dashed).")
-
-
-def heldout_figure(hd: Mapping[str, Any], hs: Mapping[str, Any]):
-    """Held-out violations of the dense and the sparse policy."""
-    keys = ["bo_counterexamples", "uniform_violations"]
-    names = list(dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})]))
-    names = names[:MAX_CATEGORIES]
-    d = [hd.get(k) for k in keys] + [get(hd, "per_requirement", n) for n in names]
-    s = [hs.get(k) for k in keys] + [get(hs, "per_requirement", n) for n in names]
-    labels = ["BO counterexamples", "uniform violations"] + [f"uniform: {n}" for n in names]
-    fig, axes = new_figure(max(6.0, 1.2 * len(labels) + 2), 3.2)
-    ax = axes[0, 0]
-    x = np.arange(len(labels))
-    _bars(ax, x, [(-0.2, d, "dense", "0.55"), (0.2, s, "sparse", "tab:blue")], fmt)
-    ax.set_xticks(x, labels, fontsize=8)
-    top = max([num(u) for u in d + s if num(u) is not None and math.isfinite(num(u))] + [1])
-    ax.set_ylim(0, top * 1.2)
-    ax.set_ylabel("violations")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    return fig, ("Held-out check with a seed the loop never used: violations found on the dense "
-                 "and on the sparse policy (lower is better). BO counts show that violations "
-                 "exist; they are not rates.")
-
-
-def weights_figure(nets: Sequence[tuple[str, Any]]):
-    """|w| of each network's layers (the paper's Figure 2), pruned weights white."""
-    mats = [(title, [np.abs(np.asarray(w.detach().cpu())) for w in net.effective_weights()])
-            for title, net in nets]
-    rows = max(len(m) for _, m in mats)
-    fig, axes = new_figure(11, 2.6 * rows, rows=rows, cols=len(mats))
-    for col, (title, layers) in enumerate(mats):
-        for row, a in enumerate(layers):
-            ax = axes[row, col]
-            im = ax.imshow(np.ma.masked_where(a == 0, a), aspect="auto", cmap="viridis",
-                           interpolation="nearest")
-            ax.set_facecolor("white")  # zeros show as white
-            ax.set_title(f"{title}, layer {row + 1} ({(a == 0).mean():.1%} zero)", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.suptitle("|weights|; pruned (zero) weights white")
-    return fig, "|weights| of the dense, pruned and refined networks; pruned weights white."
-
-
-def prune_figures(doc: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
-    """The figures a prune report can draw, by file stem, in page order."""
-    step1, final = doc.get("step1") or {}, doc.get("final") or {}
-    rounds = records(doc.get("rounds"))
-    out = {}
-    if step1.get("layer_sparsity") or final.get("layer_sparsity"):
-        out["sparsity"] = sparsity_figure(step1.get("layer_sparsity") or [], final.get("layer_sparsity") or [])
-    scan = records(step1.get("scan")) or records(step1.get("history"))
-    if scan:
-        out["step1"] = step1_figure(doc, scan)
-    if rounds:
-        out["rounds"] = rounds_figure(rounds)
-    if any(r.get("p_trials") for r in rounds):
-        out["repair"] = repair_figure(rounds)
-    hd, hs = (h if isinstance(h, Mapping) else {} for h in (get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")))
-    counts = [num(h.get(k)) for h in (hd, hs) for k in ("bo_counterexamples", "uniform_violations")]
-    if (hd or hs) and not all(c == 0 for c in counts):
-        out["heldout"] = heldout_figure(hd, hs)
-    return out
-
-
-def plot_prune(doc: Mapping[str, Any], nets: Sequence[tuple[str, Any]], out_dir: str | os.PathLike) -> list[Path]:
-    """weights.png (from the networks `nets`: (title, MLPPolicy) pairs) and the figures
-    of the prune report: sparsity.png, step1.png, rounds.png, repair.png, heldout.png."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [save(weights_figure(nets)[0], out / "weights.png")]
-    for stem, (fig, _) in prune_figures(doc).items():
-        written.append(save(fig, out / f"{stem}.png"))
     return written

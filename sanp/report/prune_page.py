@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from sanp.report import plots
+from sanp.report import prune_plots
 from sanp.report.cells import badge, cell, figure, limited
 from sanp.report.drawing import AMBER, GREEN, GREY, RED
 from sanp.report.values import basename, fmt, get, num, pct, records, sort_key, verdict_text
@@ -96,8 +96,10 @@ def _step1(doc: Mapping[str, Any], figs: dict[str, Any]) -> dict[str, Any] | Non
     if not hist:
         return None
     listed, more = limited(hist, "trials")
+    badges = {"accepted": badge("passes", GREEN), "cutoff": badge("fails", RED),
+              "screen": badge("screen rejects", AMBER)}
     rows = [[str(i + 1), fmt(h.get("k")), pct(h.get("sparsity")), fmt(h.get("mean_reward")),
-             badge("passes", GREEN) if h.get("passes", h.get("accepted")) else badge("fails", RED)]
+             badges[prune_plots.step1_outcome(h)]]
             for i, h in enumerate(listed)]
     headers = ["trial", "k", "sparsity", "mean reward", "reward cutoff"]
     if any("screen_p" in h for h in listed):  # the deep recipe's safety screen
@@ -195,7 +197,7 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     step1, final = doc.get("step1") or {}, doc.get("final") or {}
     rounds = records(doc.get("rounds"))
     hd, hs = (h if isinstance(h, Mapping) else {} for h in (get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")))
-    figs = {stem: figure(pair) for stem, pair in plots.prune_figures(doc).items()}
+    figs = {stem: figure(pair) for stem, pair in prune_plots.prune_figures(doc).items()}
     summary = [
         ("sparsity", f"step 1: {pct(step1.get('sparsity'))}   refined: {pct(final.get('sparsity'))}"),
         ("mean reward", (f"dense {fmt(doc.get('dense_reward'))}, pruned (step 1) "

@@ -23,7 +23,8 @@ from sanp.errors import SanpError
 
 VERIFY_SCHEMA = "sanp.verify/1"
 PRUNE_SCHEMA = "sanp.prune/1"
-SCHEMAS = (VERIFY_SCHEMA, PRUNE_SCHEMA)
+PROVE_SCHEMA = "sanp.prove/1"
+SCHEMAS = (VERIFY_SCHEMA, PRUNE_SCHEMA, PROVE_SCHEMA)
 
 MAX_REPORT_MB = 64
 """Largest report `load` reads by default (`sanp report --max-mb` raises it)."""
@@ -61,7 +62,8 @@ def read_limited(path: str | os.PathLike, limit_mb: float, what: str) -> bytes:
 
 
 def load(path: str | os.PathLike, max_mb: float = MAX_REPORT_MB) -> dict[str, Any]:
-    """Read a JSON report written by `sanp verify --json` or `sanp prune --report`."""
+    """Read a JSON report written by `sanp verify --json`, `sanp prune --report` or
+    `sanp prove --json`."""
     data = read_limited(path, max_mb, "report")
     try:
         text = data.decode("utf-8")
@@ -93,7 +95,7 @@ def json_depth(text: str) -> int:
 
 
 def check_schema(doc: Any, where: str) -> None:
-    """Raise ReportError unless `doc` is a verify or prune report of a known schema."""
+    """Raise ReportError unless `doc` is a verify, prune or prove report of a known schema."""
     if not isinstance(doc, Mapping):
         raise ReportError(
             f"{where} is not a sanp report: expected a JSON object, got {type(doc).__name__}"
@@ -102,7 +104,8 @@ def check_schema(doc: Any, where: str) -> None:
     if schema not in SCHEMAS:
         shown = "no schema field" if schema is None else f"schema {str(schema)[:60]!r}"
         raise ReportError(
-            f"{where} has {shown}; expected {' or '.join(SCHEMAS)} (a sanp verify/prune JSON report)"
+            f"{where} has {shown}; expected {', '.join(SCHEMAS[:-1])} or {SCHEMAS[-1]} "
+            "(a sanp verify/prune/prove JSON report)"
         )
 
 

@@ -60,9 +60,20 @@ def _requirement_rows(reqs: list[Mapping[str, Any]]) -> list[list[Any]]:
     return rows
 
 
-def _cex_rows(cexs: list[Mapping[str, Any]]) -> list[list[Any]]:
+def _step_text(c: Mapping[str, Any], spec: Any) -> str:
+    """The critical step of each violated requirement, computed from the spec (the
+    recorded `step` belongs to the worst requirement and ignores time windows)."""
+    steps = comparisons.cex_view(c, spec).steps if spec is not None else {}
+    if not steps:
+        return fmt(c.get("step"))
+    if len(steps) == 1:
+        return fmt(next(iter(steps.values())))
+    return ", ".join(f"{n} {fmt(s)}" for n, s in steps.items())
+
+
+def _cex_rows(cexs: list[Mapping[str, Any]], spec: Any = None) -> list[list[Any]]:
     return [[str(i + 1), fmt(plus1(c.get("evaluation"))), ", ".join(map(str, c.get("violated") or [])),
-             fmt(c.get("min_robustness")), fmt(c.get("step")), fmt(c.get("length")),
+             fmt(c.get("min_robustness")), _step_text(c, spec), fmt(c.get("length")),
              fmt(c.get("total_reward")), fmt(c.get("terminated")),
              badge("non-finite", RED) if c.get("nonfinite") else "no", cell(fmt(c.get("point")), code=True)]
             for i, c in enumerate(cexs)]
@@ -87,11 +98,12 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     if cexs:
         listed, more = limited(cexs, "counterexamples")
         spec, note = comparisons.spec_of(doc)
+        rows = _cex_rows(listed, spec)
         picked = pick_counterexamples(cexs)
         figures = [figure(plots.counterexample_figure(i, cexs[i], comparisons.cex_view(cexs[i], spec, note)))
                    for i in picked]
         searched = get(doc, "inputs", "options", "optimizer") != "random"
-        out["counterexamples"] = {"rows": _cex_rows(listed), "more": more, "searched": searched,
+        out["counterexamples"] = {"rows": rows, "more": more, "searched": searched,
                                   "shown": len(picked), "total": len(cexs),
                                   "figures": figures}
     return out

@@ -571,7 +571,7 @@ def test_the_step1_table_shows_the_deep_recipes_safety_screen():
     [
         (
             {"schema": "sanp.verify/2"},
-            "schema 'sanp.verify/2'; expected sanp.verify/1 or sanp.prune/1",
+            "schema 'sanp.verify/2'; expected sanp.verify/1, sanp.prune/1 or sanp.prove/1",
         ),
         ({"command": "verify"}, "no schema field"),
         ([1, 2], "expected a JSON object, got list"),
