@@ -36,7 +36,7 @@ def test_each_point_draws_its_own_seed_and_terrain():
     assert b.reset_seed is None
     points = b.uniform_points(20, np.random.default_rng(0))
     seeds = [p[RESET_SEED] for p in points]
-    assert len(set(seeds)) == 20 and all(0 <= s < 2**63 for s in seeds)
+    assert len(set(seeds)) == 20 and all(0 <= s < 2**53 for s in seeds)
     env = b.make()
     terrains = []
     for p in points[:3]:
