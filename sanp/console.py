@@ -8,7 +8,15 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
+
+from sanp.types import RESET_SEED
+
+
+def point_text(point: Mapping[str, float]) -> str:
+    """A point as `name=value, ...`; its reset seed in full, since a replay needs it exact."""
+    return ", ".join(f"{k}={v}" if k == RESET_SEED else f"{k}={v:.4g}" for k, v in point.items())
 
 
 def fmt(x: float) -> str:
@@ -47,7 +55,7 @@ def print_verify(result: Any, spec: Any) -> None:
         evs = sum(name in e.robustness for e in result.evaluations)
         cexs = [c for c in result.counterexamples if name in c.violated]
         worst = min(cexs, key=lambda c: c.robustness[name], default=None)
-        point = ", ".join(f"{k}={v:.4g}" for k, v in worst.point.items()) if worst else "-"
+        point = point_text(worst.point) if worst else "-"
         table.add_row(name, str(evs), fmt(result.min_robustness(name)), str(len(cexs)), point)
     con.print(table)
     n = len(result.evaluations)

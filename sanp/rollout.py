@@ -219,11 +219,11 @@ def run_batch(
 ) -> list[Trajectory]:
     """Run one episode per point, all together. `points[i] = None` uses the env's own
     initial distribution with seed `seeds[i]` (reward estimates); for a point the
-    seed defaults to the binding's reset seed (falsification). Inside a
+    seed defaults to its own (`Binding.seed_of`: falsification). Inside a
     `backends.use(...)` block the batch is spread over that backend's workers."""
     n = len(points)
     if seeds is None:
-        seeds = [binding.reset_seed] * n
+        seeds = [binding.seed_of(p) for p in points]
     elif isinstance(seeds, int):
         seeds = [seeds] * n
     if n == 0:

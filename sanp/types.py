@@ -7,6 +7,11 @@ import numpy as np
 
 ActionKind = Literal["discrete", "continuous"]
 Point = dict[str, float]
+
+RESET_SEED = "reset_seed"
+"""The key under which a point carries its episode's reset seed: the env's own randomness
+(LunarLander's terrain and initial dispersion) is part of an episode's initial condition,
+so a point with its seed replays exactly."""
 """A point of a search space: dimension name -> value."""
 
 

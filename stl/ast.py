@@ -335,6 +335,8 @@ class SpecFile:
     requirements: dict[str, Requirement]
     regions: dict[str, Region] = field(default_factory=dict)
     properties: dict[str, Property] = field(default_factory=dict)
+    reset_seed: int | None = None
+    """The reset seed every episode uses (`reset_seed N`); None: each episode draws its own."""
     source: str = field(default="<string>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     sha256: str = field(default="", compare=False, repr=False)

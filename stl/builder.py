@@ -17,7 +17,7 @@ from stl import ast as A
 MAX_DEPTH = 200
 """Deepest allowed nesting of operators in one formula (requirement references count)."""
 
-STATEMENT_KEYWORDS = ("env", "horizon", "reward", "signal", "const", "search", "req",
+STATEMENT_KEYWORDS = ("env", "horizon", "reset_seed", "reward", "signal", "const", "search", "req",
                       "region", "prop")
 FORMULA_KEYWORDS = (
     "true", "false", "abs", "not", "and", "or", "xor", "implies", "iff", "always",
@@ -174,6 +174,9 @@ class Builder(Transformer):
 
     def horizon_stmt(self, kw: Token, n: RawNum) -> tuple:
         return ("horizon", kw, n)
+
+    def reset_seed_stmt(self, kw: Token, n: RawNum) -> tuple:
+        return ("reset_seed", kw, n)
 
     def reward_stmt(self, kw: Token, op: Token, n: RawNum) -> tuple:
         return ("reward", kw, op, n)

@@ -37,6 +37,7 @@ class Checker:
         self.positions: dict[str, tuple[int, int]] = {}
         self.env: tuple[str, dict] | None = None
         self.horizon: int | None = None
+        self.reset_seed: int | None = None
         self.reward: float | None = None
         self.signals: dict[str, A.Signal] = {}
         self.consts: dict[str, float] = {}
@@ -220,6 +221,12 @@ class Checker:
             raise self.error(f"horizon {n.text} is over the limit of {MAX_HORIZON:,} steps",
                              n.tok, "split the episode, or evaluate fewer steps")
 
+    def stmt_reset_seed(self, kw: Token, n: RawNum) -> None:
+        self.once("reset_seed", kw)
+        self.reset_seed = self.whole(n, "reset_seed", 0)
+        if self.reset_seed >= 2**63:
+            raise self.error(f"reset_seed {n.text} is over the limit of 2**63 - 1", n.tok)
+
     def stmt_reward(self, kw: Token, op: Token, n: RawNum) -> None:
         self.once("reward", kw)
         if str(op) != ">=":
@@ -296,7 +303,7 @@ class Checker:
                             source=self.source, text=self.text,
                             hint="add one, e.g. `req safe: always (abs(x) <= 1)`")
         return A.SpecFile(
-            env_id=self.env[0], env_kwargs=self.env[1], horizon=self.horizon,
+            env_id=self.env[0], env_kwargs=self.env[1], horizon=self.horizon, reset_seed=self.reset_seed,
             reward_threshold=self.reward, signals=self.signals, consts=self.consts,
             search=self.search, requirements=self.reqs, regions=self.regions,
             properties=self.props, source=self.source, text=self.text,

@@ -174,6 +174,8 @@ def format_spec(spec: A.SpecFile) -> str:
     out.append(env)
     if spec.horizon is not None:
         out.append(f"horizon {spec.horizon}")
+    if spec.reset_seed is not None:
+        out.append(f"reset_seed {spec.reset_seed}")
     if spec.reward_threshold is not None:
         out.append(f"reward >= {format_number(spec.reward_threshold)}")
     for sig in spec.signals.values():

@@ -24,7 +24,7 @@ _ARITH_OPS = {"PLUS", "MINUS", "STAR", "SLASH"}
 def _describe_expected(expected: set[str]) -> str:
     exp = set(expected)
     if {"ENV", "REQ", "SIGNAL"} <= exp:
-        return "a statement (env, horizon, reward, signal, const, search, req, region or prop)"
+        return "a statement (env, horizon, reset_seed, reward, signal, const, search, req, region or prop)"
     if {"NAME", "NUMBER", "NOT"} <= exp:
         return "a formula (e.g. `x <= 1`, `true`, `not ...`, `always ...`) or a number"
     if {"NAME", "NUMBER", "MINUS"} <= exp and "NOT" not in exp:
@@ -94,7 +94,7 @@ def syntax_error(err: UnexpectedInput, text: str, source: str) -> SpecError:
             hint = "use '==' to compare"
         elif {"ENV", "REQ"} <= exp and str(tok).isidentifier():
             hint = did_you_mean(str(tok), STATEMENT_KEYWORDS) or (
-                "each line starts with env, horizon, reward, signal, const, search, req, region "
+                "each line starts with env, horizon, reset_seed, reward, signal, const, search, req, region "
                 "or prop")
         elif tok.type in ("_LPAR", "NAME") and getattr(prev, "type", None) == "NAME":
             hint = did_you_mean(str(prev), FORMULA_KEYWORDS)

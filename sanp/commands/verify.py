@@ -24,7 +24,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         binding = bind(spec)
         dims = ", ".join(d.name for d in binding.space) or "none"
         print(
-            f"{path}: ok — env {spec.env_id}, horizon {binding.horizon}, "
+            f"{path}: ok — env {spec.env_id}, horizon {binding.horizon}, {_seeds_text(binding)}, "
             f"{len(spec.signals)} signals, {len(spec.requirements)} requirements "
             f"({', '.join(spec.requirements)}), search [{dims}]"
             + (f", {len(spec.regions)} regions, {len(spec.properties)} props "
@@ -32,6 +32,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         warn_short_horizon(spec, binding, path)
     return EXIT_OK
+
+
+def _seeds_text(binding) -> str:
+    if binding.reset_seed is None:
+        return "reset seed drawn per episode"
+    return f"reset seed {binding.reset_seed} for every episode"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -1,13 +1,16 @@
 """`bind()`: an env id (or a spec) bound to its adapter, horizon and search space.
 
 A point of the search space fixes an episode completely: unsearched dimensions take
-their default, and the env's remaining randomness comes from a reset seed that is
-fixed per search. See `sanp.envs` for an example.
+their default, and the env's remaining randomness comes from the point's reset seed
+(`sanp.types.RESET_SEED`), which `Binding.point` derives from the searched values so
+every point sees its own terrain and noise — unless the spec pins one seed for every
+episode (`reset_seed N`). See `sanp.envs` for an example.
 """
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +20,7 @@ import numpy as np
 from sanp.envs.api import Dimension, EnvAdapter
 from sanp.envs.registry import adapter_class, aliases, canonical, env_text, parse_env_text, variants
 from sanp.errors import EnvError, SanpError, first_line
-from sanp.types import ActionKind, Point
+from sanp.types import RESET_SEED, ActionKind, Point
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,8 @@ class Binding:
     horizon: int
     space: tuple[Dimension, ...]
     """The searched dimensions, with the spec's ranges (or the defaults)."""
-    reset_seed: int = 0
-    """Seed of every falsification reset: fixes terrain and env noise per search."""
+    reset_seed: int | None = None
+    """The spec's pinned reset seed for every episode; None: each point carries its own."""
     adapter: EnvAdapter = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     observation_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     action_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
@@ -53,8 +56,21 @@ class Binding:
         return self.adapter.make()
 
     def point(self, values: Sequence[float] | np.ndarray) -> Point:
-        """The point whose searched coordinates are `values`, in `space` order."""
-        return {d.name: float(v) for d, v in zip(self.space, values)}
+        """The point whose searched coordinates are `values`, in `space` order, with its
+        episode's reset seed unless the spec pins one (see `episode_seed`)."""
+        point = {d.name: float(v) for d, v in zip(self.space, values)}
+        if self.reset_seed is None:
+            point[RESET_SEED] = episode_seed(point.values())
+        return point
+
+    def seed_of(self, point: Point | None) -> int:
+        """The reset seed an episode from `point` uses: the spec's pinned one, else the
+        point's own, else 0 (a point built by hand without one)."""
+        if self.reset_seed is not None:
+            return self.reset_seed
+        if point is not None and RESET_SEED in point:
+            return int(point[RESET_SEED])
+        return 0
 
     def uniform_points(self, n: int, rng: np.random.Generator) -> list[Point]:
         """`n` points drawn uniformly from the searched ranges (one `rng.uniform` call)."""
@@ -62,12 +78,22 @@ class Binding:
         return [self.point(x) for x in rng.uniform(b[:, 0], b[:, 1], size=(n, len(b)))]
 
     def reset(self, env: gym.Env, point: Point | None, seed: int | None = None) -> np.ndarray:
-        """Deterministic reset to `point` (None: the env's own initial distribution)."""
+        """Deterministic reset to `point` (None: the env's own initial distribution), with
+        `seed` where given, else the point's (`seed_of`)."""
         full = None
         if point is not None:
             full = {d.name: d.default for d in self.adapter.dimensions if d.default is not None}
-            full.update(point)
-        return np.asarray(self.adapter.reset(env, full, self.reset_seed if seed is None else seed))
+            full.update((k, v) for k, v in point.items() if k != RESET_SEED)
+        return np.asarray(self.adapter.reset(env, full, self.seed_of(point) if seed is None else seed))
+
+
+def episode_seed(values: Iterable[float]) -> int:
+    """A reset seed that is a function of a point's searched values: distinct points see
+    independent terrain and noise, and a point replays to the same episode anywhere. 53
+    bits, so the seed survives any JSON reader that takes numbers as doubles; two of n
+    points share one with probability about n^2 / 2^54."""
+    digest = hashlib.sha256(np.asarray(list(values), dtype="<f8").tobytes()).digest()
+    return int.from_bytes(digest[:8], "little") >> 11
 
 
 def episode_limit(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> int | None:
@@ -86,7 +112,7 @@ def bind(
     env_id: str | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
     horizon: int | None = None,
-    reset_seed: int = 0,
+    reset_seed: int | None = None,
 ) -> Binding:
     """Bind a `stl.SpecFile` (or a bare env id) to its env adapter and search space.
 
@@ -97,6 +123,8 @@ def bind(
         env_id, env_kwargs = spec.env_id, dict(spec.env_kwargs)
         horizon = horizon or spec.horizon
         search = dict(spec.search)
+        if spec.reset_seed is not None:
+            reset_seed = spec.reset_seed
     else:
         search = {}
     if env_id is None:

@@ -15,6 +15,7 @@ from sanp import rollout
 from sanp.envs import bind
 from sanp.errors import EnvError
 from sanp.falsify import score
+from sanp.types import RESET_SEED
 
 TAIL = "signal x = obs[0]\nsignal a = action[0]\nsignal r = reward\nreq q: always (abs(x) <= 100)\n"
 
@@ -167,7 +168,7 @@ class Chaotic:
 def _scalar_episode(env, actor, point, seed, horizon):
     env.reset(seed=seed)
     if point is not None:
-        env.state = np.array(list(point.values()), dtype=np.float64)
+        env.state = np.array([v for k, v in point.items() if k != RESET_SEED], dtype=np.float64)
         env.steps_beyond_terminated = None
     obs, states, rewards, term = [np.array(env.state, dtype=np.float32)], [np.array(env.state)], [], False
     for _ in range(horizon):
@@ -188,7 +189,7 @@ def test_batched_cartpole_equals_gymnasium_bit_for_bit(spec_from_text, sutton):
     rng = np.random.default_rng(11)
     scale = np.array([1.0, 0.5, 0.1, 0.5])
     points = [b.point(rng.uniform(-1, 1, 4) * scale) for _ in range(150)] + [None] * 6
-    seeds = [b.reset_seed] * 150 + list(range(100, 106))
+    seeds = [b.seed_of(p) for p in points[:150]] + list(range(100, 106))
     trajs = rollout.run_batch(Chaotic(), b, points, seeds)
     env = gym.make("CartPole-v1", sutton_barto_reward=sutton).unwrapped
     lengths = []

@@ -34,9 +34,9 @@ def test_cartpole_spec():
     assert spec.requirements["momentum"].signal_names == frozenset({"x_dot"})
     assert stl.format_node(spec.requirements["angle"].formula) == "always (abs(theta) <= 0.2)"
     assert spec.sha256 == hashlib.sha256(spec.text.encode()).hexdigest()
-    assert spec.positions["angle"] == (19, 5)
-    assert spec.positions["search:x"] == (10, 8)
-    assert spec.positions["x"] == (5, 8)
+    assert spec.positions["angle"] == (23, 5)
+    assert spec.positions["search:x"] == (14, 8)
+    assert spec.positions["x"] == (9, 8)
     assert spec.source.endswith("cartpole.stl")
 
 

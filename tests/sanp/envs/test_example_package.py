@@ -43,7 +43,7 @@ def test_verify_through_the_entry_point(site, tmp_path, controller, save):
     r = sanp(site, "verify", str(broken), str(SPEC), "--budget", "6", "--json", str(tmp_path / "b.json"))
     assert r.returncode == 1, r.stderr
     found = json.loads((tmp_path / "b.json").read_text())["counterexamples"]
-    assert found and {"room", "outside"} == set(found[0]["point"])
+    assert found and {"room", "outside", "reset_seed"} == set(found[0]["point"])
     r = sanp(site, "verify", str(good), str(SPEC), "--budget", "6")
     assert r.returncode == 0, r.stdout + r.stderr
 
