@@ -28,7 +28,8 @@ import numpy as np
 from sanp.errors import SanpError
 from sanp.report import comparisons
 from sanp.report.reading import VERIFY_SCHEMA
-from sanp.report.values import fmt, get, num, records
+from sanp.report.values import fmt, num, records
+from sanp.types import RESET_SEED
 
 MAX_FRAMES = 2000
 """Most frames in one animation (a longer episode needs a larger --stride)."""
@@ -81,8 +82,8 @@ def _binding(doc: Mapping[str, Any]):
     spec, note = comparisons.spec_of(doc)
     if spec is None:
         raise ReplayError(f"cannot bind the report's env: {note}")
-    seed = get(doc, "inputs", "reset_seed", default=0)
-    return spec, bind(spec, reset_seed=seed if isinstance(seed, int) else 0)
+    # the spec pins the reset seed or each point carries its own (sanp.types.RESET_SEED)
+    return spec, bind(spec)
 
 
 def _actions(cex: Mapping[str, Any], binding: Any) -> np.ndarray:
@@ -115,7 +116,8 @@ def replay(doc: Mapping[str, Any], n: int, stride: int = 1) -> Episode:
         raise ReplayError(f"the adapter of {binding.env_id} cannot render: its make() takes no "
                           "render_mode argument") from None
     try:
-        obs = [np.asarray(binding.reset(env, {str(k): float(v) for k, v in point.items()} if point else None))]
+        point = {str(k): (int(v) if k == RESET_SEED else float(v)) for k, v in point.items()} if point else None
+        obs = [np.asarray(binding.reset(env, point))]
         rewards, frames, steps = [], [], []
         terminated = False
         for t, a in enumerate(actions):
@@ -129,7 +131,7 @@ def replay(doc: Mapping[str, Any], n: int, stride: int = 1) -> Episode:
         steps.append(len(actions))
     finally:
         env.close()
-    traj = Trajectory(point, binding.reset_seed, np.asarray(obs, dtype=np.float32), actions,
+    traj = Trajectory(point, binding.seed_of(point), np.asarray(obs, dtype=np.float32), actions,
                       np.asarray(rewards), bool(terminated), not terminated)
     _check_same(n, cex, traj.signals(spec))
     return Episode(n, cex, tuple(steps), tuple(frames))
