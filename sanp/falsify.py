@@ -25,6 +25,7 @@ from sanp.proposers import BOConfig, BOProposer, RandomProposer
 from sanp.rollout import Trajectory, run_batch
 from sanp.stats import RateBound, check_confidence, points_for_rate, rate_bound, upper_bound
 from sanp.types import Actor, Point
+from stl.critical import decision
 
 
 @dataclass(frozen=True)
@@ -167,16 +168,13 @@ def score(spec: Any, names: Sequence[str], traj: Trajectory) -> dict[str, float]
 
 
 def critical_step(spec: Any, name: str, traj: Trajectory) -> int:
-    """The step where the requirement's most violated comparison is at its worst."""
+    """The step that decides the requirement's robustness: the comparison and step its
+    value comes from, inside the requirement's own windows (`stl.critical`), as the
+    counterexample plots mark it."""
     if traj.nonfinite:
         return traj.length
-    signals = traj.signals(spec)
-    worst = np.full(len(traj.observations), np.inf)
-    for pred in stl.predicates(spec.requirements[name]):
-        worst = np.minimum(worst, stl.robustness(pred, signals))
-    if not np.isfinite(worst).any():
-        return 0
-    return int(np.argmin(worst))
+    step = decision(spec.requirements[name], traj.signals(spec)).step
+    return 0 if step is None else step
 
 
 # ------------------------------------------------------------------------------ run

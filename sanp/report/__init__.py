@@ -6,7 +6,6 @@
 - `page`: the self-contained HTML page (`render`, `write_html`), a Jinja2 template
   (`templates/`) filled with data prepared in `verify_page` / `prune_page` / `prove_page`;
 - `reading`: `load` a report within stated limits; `ReportError`;
-- `critical`: where each requirement of a counterexample is decided, and its window;
 - `replay`: a verify report's counterexample replayed in its env as a GIF or MP4
   (`sanp replay`, `sanp report --replay`).
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 import stl
-from sanp.report import critical
 from sanp.report.values import floats, get
+from stl import critical
 
 MAX_PANELS = 6
 """Panels (comparisons or signals) per counterexample figure."""
@@ -101,7 +101,7 @@ def signal_arrays(cex: Mapping[str, Any]) -> dict[str, np.ndarray]:
 def cex_view(cex: Mapping[str, Any], spec: stl.SpecFile | None, note: str = "") -> CexView:
     """The panels of a counterexample: the comparisons of each requirement it violates
     (each once), or, where the spec cannot give them, its recorded signals. Each panel
-    carries its requirement's own window and critical step (`sanp.report.critical`)."""
+    carries its requirement's own window and critical step (`stl.critical`)."""
     signals = signal_arrays(cex)
     panels: list[Panel] = []
     steps: dict[str, int | None] = {}

@@ -1,5 +1,5 @@
 """The figures tell the truth: each requirement's panel marks its own critical step
-inside its own window (`sanp.report.critical`), the bound is drawn only where the
+inside its own window (`stl.critical`), the bound is drawn only where the
 requirement reads it, step 1 is labelled by recipe and screen, and a 99.9%-sparse
 network's surviving weights are visible."""
 
@@ -17,11 +17,11 @@ from sanp.report import (
     PRUNE_SCHEMA,
     VERIFY_SCHEMA,
     comparisons,
-    critical,
     plot_verify,
     plots,
     prune_plots,
 )
+from stl import critical
 
 PNG = b"\x89PNG\r\n\x1a\n"
 T = 61  # observations of a 60-step episode
