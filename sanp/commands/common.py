@@ -78,3 +78,8 @@ def check_plot_dir(path: str | None) -> None:
     except OSError as exc:
         raise OutputError(f"--plots {p}: cannot write there ({exc.strerror or exc}); "
                           "choose another directory") from None
+
+
+def count(n: int, noun: str) -> str:
+    """`1 region`, `3 regions`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
+from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, count, load_policy
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -14,11 +14,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         spec = stl.load(path)
         binding = bind(spec)
         dims = ", ".join(d.name for d in binding.space) or "none"
+        env = binding.env_text.replace("(", " (", 1)  # LunarLander-v3 (continuous=true)
         print(
-            f"{path}: ok — env {spec.env_id}, horizon {binding.horizon}, "
-            f"{len(spec.signals)} signals, {len(spec.requirements)} requirements "
+            f"{path}: ok — env {env}, horizon {binding.horizon}, "
+            f"{count(len(spec.signals), 'signal')}, {count(len(spec.requirements), 'requirement')} "
             f"({', '.join(spec.requirements)}), search [{dims}]"
-            + (f", {len(spec.regions)} regions, {len(spec.properties)} props "
+            + (f", {count(len(spec.regions), 'region')}, {count(len(spec.properties), 'prop')} "
                f"({', '.join(spec.properties)})" if spec.properties or spec.regions else "")
         )
     return EXIT_OK

@@ -83,9 +83,12 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
 
     resolver = Resolver(spec, binding, policy.obs_dim, visited=visited)
     props = load_json(args.properties, resolver) if args.properties else properties_from_spec(spec, resolver)
+    props, skipped = needs_reference(props) if reference is None else (props, [])
     config = ProveConfig(timeout=args.timeout, max_depth=args.depth, split=not args.no_split, seed=args.seed)
     results = prove_all(props, policy, reference, config=config, workers=args.workers)
     print_results(results, config)
+    for p in skipped:
+        print(f"skipped {p.name}: compares with a reference policy; pass --reference REF.onnx to prove it")
     if args.json:
         inputs = {
             "policy": str(args.policy), "policy_sha256": file_sha256(args.policy),
@@ -97,11 +100,23 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
                         "seed": args.seed, "visited_episodes": args.visited_episodes},
             "verifier": f"marabou (maraboupy {metadata.version('maraboupy')})",
         }
-        write_json(prove_report(results, inputs), args.json)
+        write_json(prove_report(results, inputs, skipped), args.json)
         print(f"report: {args.json}")
     if args.plots:
         _plots(results, Path(args.plots))
-    return exit_code(results)
+    return exit_code(results, skipped)
+
+
+def needs_reference(props: list) -> tuple[list, list]:
+    """(the properties provable without a reference policy, the `agrees` ones); a
+    PropertyError when none is left, as there is then nothing to prove."""
+    from sanp.prove.properties import Agrees, PropertyError
+
+    keep = [p for p in props if not isinstance(p.conclusion, Agrees)]
+    if props and not keep:
+        raise PropertyError(f"every property ({', '.join(p.name for p in props)}) compares with a "
+                            "reference policy; pass --reference REF.onnx")
+    return keep, [p for p in props if isinstance(p.conclusion, Agrees)]
 
 
 def _plots(results: list, out: Path) -> None:

@@ -54,12 +54,13 @@ def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Ve
         return pool.map(_one, jobs, chunksize=1)
 
 
-def exit_code(results: Sequence[PropertyResult]) -> int:
-    """1 when a property is refuted, else 3 when one is unknown, else 0."""
+def exit_code(results: Sequence[PropertyResult], skipped: Sequence[Property] = ()) -> int:
+    """1 when a property is refuted, else 3 when one is unknown or was skipped (not
+    proved: e.g. 'agrees' without a reference policy), else 0."""
     verdicts = {r.verdict for r in results}
     if "refuted" in verdicts:
         return EXIT_REFUTED
-    return EXIT_UNKNOWN if "unknown" in verdicts else EXIT_PROVED
+    return EXIT_UNKNOWN if "unknown" in verdicts or skipped else EXIT_PROVED
 
 
 def result_dict(r: PropertyResult) -> dict[str, Any]:
@@ -86,14 +87,19 @@ def result_dict(r: PropertyResult) -> dict[str, Any]:
     }
 
 
-def prove_report(results: Sequence[PropertyResult], inputs: dict[str, Any]) -> dict[str, Any]:
-    """The JSON report of `sanp prove`: schema sanp.prove/1."""
+def prove_report(results: Sequence[PropertyResult], inputs: dict[str, Any],
+                 skipped: Sequence[Property] = ()) -> dict[str, Any]:
+    """The JSON report of `sanp prove`: schema sanp.prove/1. `skipped`: properties not
+    run (they need a reference policy), listed by name with the reason."""
     from sanp.report import jsonable, versions
 
+    verdict = exit_code(results, skipped)
     return jsonable({
         "schema": SCHEMA,
         "command": "prove",
         "inputs": {**inputs, "versions": versions()},
-        "verdict": {EXIT_PROVED: "proved", EXIT_REFUTED: "refuted", EXIT_UNKNOWN: "unknown"}[exit_code(results)],
+        "verdict": {EXIT_PROVED: "proved", EXIT_REFUTED: "refuted", EXIT_UNKNOWN: "unknown"}[verdict],
         "properties": [result_dict(r) for r in results],
+        "skipped": [{"name": p.name, "text": p.text(), "reason": "needs a reference policy (--reference)"}
+                    for p in skipped],
     })

@@ -1,0 +1,79 @@
+"""One CLI style: `--json FILE` / `--json -` on every command that writes a report,
+did-you-mean for commands and options, `--debug` anywhere, help on every option,
+untruncated piped output, progress lines on stderr; and the small courtesies of
+`check`, `eval` and `export` (the env with its keyword arguments, counts in the
+singular, the env an ONNX file records, `--env` named where it is needed)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sanp.cli import main
+from sanp.formats.onnx_writer import export_onnx
+from sanp.model import MLPPolicy
+
+ROOT = Path(__file__).resolve().parents[2]
+CARTPOLE = str(ROOT / "specs" / "cartpole.stl")
+LANDER_SPEC = str(ROOT / "specs" / "lunar_lander.stl")
+LANDER = str(ROOT / "zoo" / "lunar_lander" / "dense.onnx")
+SANP = Path(sys.executable).with_name("sanp")
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_check_names_the_env_with_its_arguments_and_counts_in_the_singular(capsys):
+    code, out, err = cli(capsys, "check", LANDER_SPEC)
+    assert code == 0 and err == ""
+    assert " — env LunarLander-v3 (continuous=true), horizon 1000, " in out
+    assert ", 1 region, 1 prop (gentle_main_engine)" in out and "1 regions" not in out
+
+
+def test_eval_takes_the_env_an_onnx_file_records(capsys, tmp_path):
+    # zoo/lunar_lander/dense.onnx records env_id LunarLander-v3 and env_kwargs {"continuous": true}:
+    # the continuous policy would not fit the discrete default variant
+    code, out, err = cli(capsys, "eval", LANDER, "--episodes", 1, "--horizon", 20)
+    assert code == 0, err
+    assert out.startswith("LunarLander-v3(continuous=true), 1 episode (seeds 0..0, horizon 20)")
+    bare = tmp_path / "bare.onnx"
+    export_onnx(MLPPolicy([4, 2], action_kind="discrete"), bare)
+    code, out, err = cli(capsys, "eval", bare)
+    assert code == 2 and one_line(err) == (f"sanp eval: error: {bare} does not record its env: give a SPEC "
+                                            "file or --env ENV_ID to evaluate the policy on")
+
+
+def test_exporting_a_foreign_onnx_to_c_names_the_env_option(capsys, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+
+    # a plain Gemm network with no sanp metadata: nothing says discrete or continuous
+    w = numpy_helper.from_array(np.ones((2, 4), np.float32), "w")
+    b = numpy_helper.from_array(np.zeros(2, np.float32), "b")
+    graph = helper.make_graph([helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [w, b])
+    theirs = tmp_path / "theirs.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), theirs)
+    code, out, err = cli(capsys, "export", theirs, "-o", tmp_path / "p.c")
+    assert code == 2 and "pass --env ENV_ID, e.g. --env CartPole-v1" in one_line(err)
+    assert not (tmp_path / "p.c").exists()
+    code, out, err = cli(capsys, "export", theirs, "--env", "CartPole-v1", "-o", tmp_path / "p.c")
+    assert code == 0 and (tmp_path / "p.c").exists()
