@@ -7,7 +7,15 @@ import shlex
 import sys
 from typing import Any
 
-from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
+from sanp.commands.common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    check_output,
+    check_plot_dir,
+    json_path,
+    load_policy,
+    write_report,
+)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -22,7 +30,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from sanp.method.checkpoint import Checkpoint
     from sanp.report import file_sha256, jsonable
 
-    check_outputs({"-o": args.output, "--report": args.report,
+    check_outputs({"-o": args.output, getattr(args, "json_option", None) or "--json": json_path(args),
                    "the checkpoint": f"{args.output}.ckpt.npz"},
                   (args.policy, args.spec, args.vecnormalize))
     check_plot_dir(args.plots)
@@ -91,7 +99,7 @@ def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, bindi
     from sanp.compact import compact, compaction_metadata, compaction_summary
     from sanp.console import print_prune
     from sanp.formats.onnx_writer import export_onnx
-    from sanp.report import plot_prune, prune_metadata, prune_report, write_json
+    from sanp.report import plot_prune, prune_metadata, prune_report
 
     final = result.policy if args.no_compact else compact(result.policy)
     meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
@@ -109,9 +117,7 @@ def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, bindi
 
         verdict = {**doc["verdict"], "details": [*doc["verdict"]["details"], *refuted_details(proof)]}
         doc = {**doc, "verdict": verdict, "proof": proof}
-    if args.report:
-        write_json(doc, args.report)
-        print(f"report: {args.report}")
+    write_report(doc, args)
     if args.plots:
         nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
         files = plot_prune(doc, nets, args.plots)

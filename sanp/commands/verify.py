@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import argparse
 
-from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, count, load_policy
+from sanp.commands.common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    check_output,
+    check_plot_dir,
+    count,
+    json_path,
+    load_policy,
+    write_report,
+)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -30,10 +39,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from sanp.console import fmt, print_verify, progress_bar
     from sanp.envs import bind
     from sanp.falsify import FalsifyConfig, falsify
-    from sanp.report import plot_verify, verify_report, write_json
+    from sanp.report import plot_verify, verify_report
     from sanp.runtime import deployed
 
-    check_output(args.json, args.policy, args.spec)
+    check_output(json_path(args), args.policy, args.spec)
     check_plot_dir(args.plots)
     spec = stl.load(args.spec)
     binding = bind(spec)
@@ -63,9 +72,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         "confidence": args.confidence, "target_rate": args.target_rate,
     }
     doc = verify_report(result, spec, policy_path=args.policy, spec_path=args.spec, options=options)
-    if args.json:
-        write_json(doc, args.json)
-        print(f"report: {args.json}")
+    write_report(doc, args)
     if args.plots:
         files = plot_verify(doc, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")

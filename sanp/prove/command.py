@@ -34,9 +34,11 @@ positive_seconds = _positive(float)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
+    from sanp.cli_parser import add_json_option
+
     positive_int, positive_float = _positive(int), _positive(float)
     p.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
-    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("spec", metavar="SPEC", help="the .stl spec whose region and prop statements to prove")
     p.add_argument("--reference", metavar="REF",
                    help="the reference policy of 'agrees' properties and of the 'visited' region "
                    "(default: POLICY itself for 'visited')")
@@ -51,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="episodes of the reference policy behind the 'visited' region (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the visited episodes and box samples")
     p.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
-    p.add_argument("--json", metavar="FILE", help="write the JSON report here")
+    add_json_option(p)
     p.add_argument("--plots", metavar="DIR", help="a PNG of the split for each property that was split")
     p.add_argument("--properties", metavar="FILE.json",
                    help="prove these JSON declarations instead of the spec's prop statements")
@@ -67,9 +69,10 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     from sanp.prove.domain import Resolver, obs_names, visited_box
     from sanp.prove.from_spec import properties_from_spec
     from sanp.prove.run import exit_code, prove_all, prove_report
-    from sanp.report import file_sha256, write_json
+    from sanp.commands.common import write_report
+    from sanp.report import file_sha256
 
-    check_output(args.json, args.policy, args.spec, args.reference)
+    check_output(None if args.json == "-" else args.json, args.policy, args.spec, args.reference)
     check_plot_dir(args.plots)
     spec = stl.load(args.spec)
     binding = bind(spec)
@@ -100,8 +103,7 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
                         "seed": args.seed, "visited_episodes": args.visited_episodes},
             "verifier": f"marabou (maraboupy {metadata.version('maraboupy')})",
         }
-        write_json(prove_report(results, inputs, skipped), args.json)
-        print(f"report: {args.json}")
+        write_report(prove_report(results, inputs, skipped), args)
     if args.plots:
         _plots(results, Path(args.plots))
     return exit_code(results, skipped)
@@ -129,10 +131,11 @@ def _plots(results: list, out: Path) -> None:
 
 def print_results(results: list, config: Any) -> None:
     """One table row per property, then each counterexample and what is unknown."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console(highlight=False)
+    from sanp.console import console
+
+    con = console()
     t = Table(title=f"sanp prove (timeout {config.timeout:g} s per property)")
     for col in ("property", "verdict", "proved", "refuted", "unknown", "queries", "time"):
         t.add_column(col)
