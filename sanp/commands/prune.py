@@ -19,15 +19,14 @@ from sanp.commands.common import (
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    import time
     from dataclasses import asdict
 
     import stl
     from sanp.atomic import check_outputs, hold_lock
-    from sanp.console import console
     from sanp.envs import bind
     from sanp.method import prune_and_refine
     from sanp.method.checkpoint import Checkpoint
+    from sanp.progress import Phases
     from sanp.report import file_sha256, jsonable
 
     check_outputs({"-o": args.output, getattr(args, "json_option", None) or "--json": json_path(args),
@@ -43,27 +42,24 @@ def cmd_prune(args: argparse.Namespace) -> int:
         from sanp.prove.after_prune import check_provable
 
         check_provable(spec, dense.action_kind)
-    err = console(stderr=True)
-    start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        err.print(f"[{time.perf_counter() - start:7.1f}s] {msg}")
-
     checkpoint = Checkpoint.beside(args.output, {
         "policy_sha256": file_sha256(args.policy),
         "vecnormalize_sha256": file_sha256(args.vecnormalize) if args.vecnormalize else None,
         "spec_sha256": spec.sha256,
         "config": jsonable(asdict(config)),
     }, args.resume)
+    phases = Phases("sanp prune", extra=1 if args.prove else 0)
     try:
-        result = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=checkpoint)
+        with phases:
+            result = prune_and_refine(dense, binding, spec, config, log=phases.log, checkpoint=checkpoint,
+                                      on_phase=phases.start)
     except KeyboardInterrupt:
         if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
-            err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
-                      f"  sanp {resume} --resume")
+            phases.console.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
+                                 f"  sanp {resume} --resume", markup=False)
         raise
-    _write_prune_outputs(args, result, spec, binding, dense, log)
+    _write_prune_outputs(args, result, spec, binding, dense, phases)
     checkpoint.remove()
     return EXIT_OK if result.verdict.ok else EXIT_FOUND
 
@@ -94,7 +90,7 @@ def _deep_config(args: argparse.Namespace) -> Any:
 
 
 def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, binding: Any, dense: Any,
-                         log: Any) -> None:
+                         phases: Any) -> None:
     """The compacted ONNX (with the proof, under --prove), the summary, the report and plots."""
     from sanp.compact import compact, compaction_metadata, compaction_summary
     from sanp.console import print_prune
@@ -103,7 +99,7 @@ def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, bindi
 
     final = result.policy if args.no_compact else compact(result.policy)
     meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
-    proof = _prove_pruned(args, spec, binding, final, dense, log) if args.prove else None
+    proof = _prove_pruned(args, spec, binding, final, dense, phases) if args.prove else None
     if proof is not None:
         meta["proof"] = proof["summary"]
     export_onnx(final, args.output, metadata=meta, storage=args.storage)
@@ -124,14 +120,16 @@ def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, bindi
         print(f"plots: {len(files)} PNG files in {args.plots}")
 
 
-def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log) -> dict:
+def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, phases) -> dict:
     """`prune --prove`: the proof block of the report, printed as `sanp prove` prints."""
     from sanp.prove.after_prune import prove_pruned
     from sanp.prove.bab import ProveConfig
     from sanp.prove.command import print_results
 
-    log(f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)")
-    proof, results = prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
+    with phases:  # the live display ends before the results print on stdout
+        phases.next("prove", f"proving the spec's properties on the refined policy (timeout "
+                    f"{args.prove_timeout:g} s each)")
+        proof, results = prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
     print_results(results, ProveConfig(timeout=args.prove_timeout))
     if proof["note"]:
         print(f"proof: {proof['note']}")

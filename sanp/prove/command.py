@@ -68,8 +68,9 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     from sanp.prove.declarations import load_json
     from sanp.prove.domain import Resolver, obs_names, visited_box
     from sanp.prove.from_spec import properties_from_spec
-    from sanp.prove.run import exit_code, prove_all, prove_report
+    from sanp.prove.run import exit_code, prove_report
     from sanp.commands.common import write_report
+    from sanp.progress import Phases
     from sanp.report import file_sha256
 
     check_output(None if args.json == "-" else args.json, args.policy, args.spec, args.reference)
@@ -80,7 +81,11 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     reference = load_policy(args.reference, binding) if args.reference else None
     names = obs_names(spec, policy.obs_dim)
 
+    phases = Phases("sanp prove")
+
     def visited():
+        whose = "the reference policy" if reference else "the policy"
+        phases.log(f"the visited region: {args.visited_episodes} episodes of {whose}")
         return visited_box(deployed(reference or policy), binding, episodes=args.visited_episodes,
                            seed=args.seed, names=names)
 
@@ -88,7 +93,8 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     props = load_json(args.properties, resolver) if args.properties else properties_from_spec(spec, resolver)
     props, skipped = needs_reference(props) if reference is None else (props, [])
     config = ProveConfig(timeout=args.timeout, max_depth=args.depth, split=not args.no_split, seed=args.seed)
-    results = prove_all(props, policy, reference, config=config, workers=args.workers)
+    with phases:  # ends (its live line gone) before the results print
+        results = _prove(props, policy, reference, config, args.workers, phases)
     print_results(results, config)
     for p in skipped:
         print(f"skipped {p.name}: compares with a reference policy; pass --reference REF.onnx to prove it")
@@ -107,6 +113,25 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     if args.plots:
         _plots(results, Path(args.plots))
     return exit_code(results, skipped)
+
+
+def _prove(props: list, policy: Any, reference: Any, config: Any, workers: int, phases: Any) -> list:
+    """prove_all, with a phase per property (or one for all, when they run in parallel)."""
+    import math
+
+    from sanp.prove.run import prove_all
+
+    n = len(props)
+    if workers > 1 and n > 1:
+        rounds = math.ceil(n / min(workers, n))
+        phases.start(1, 1, "prove", f"{n} properties in {min(workers, n)} processes",
+                     at_most=rounds * config.timeout)
+        return prove_all(props, policy, reference, config=config, workers=workers)
+
+    def start(i: int, prop: Any) -> None:
+        phases.start(i + 1, n, "prove", f"property {prop.name}", at_most=config.timeout)
+
+    return prove_all(props, policy, reference, config=config, workers=workers, on_start=start)
 
 
 def needs_reference(props: list) -> tuple[list, list]:

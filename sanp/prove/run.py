@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sanp.prove.bab import PropertyResult, ProveConfig, prove_property
@@ -35,9 +35,11 @@ def _one(args: tuple) -> PropertyResult:
 
 
 def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Verifier | None = None,
-              config: ProveConfig | None = None, workers: int = 1) -> list[PropertyResult]:
+              config: ProveConfig | None = None, workers: int = 1,
+              on_start: Callable[[int, Property], None] | None = None) -> list[PropertyResult]:
     """Prove every property of `props` for `policy` (MLPPolicy); `reference` for `agrees`.
-    Properties run in `workers` processes; results come back in order."""
+    Properties run in `workers` processes; results come back in order. `on_start(i, prop)`
+    is told before each property when they run one after another."""
     if verifier is None:
         from sanp.prove.marabou import MarabouVerifier
 
@@ -48,7 +50,12 @@ def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Ve
     config = config or ProveConfig()
     jobs = [(p, policy, reference, verifier, config) for p in props]
     if workers <= 1 or len(jobs) <= 1:
-        return [_one(j) for j in jobs]
+        results = []
+        for i, job in enumerate(jobs):
+            if on_start:
+                on_start(i, job[0])
+            results.append(_one(job))
+        return results
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(min(workers, len(jobs)), initializer=_worker_init) as pool:
         return pool.map(_one, jobs, chunksize=1)

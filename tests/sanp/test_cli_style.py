@@ -77,3 +77,68 @@ def test_exporting_a_foreign_onnx_to_c_names_the_env_option(capsys, tmp_path):
     assert not (tmp_path / "p.c").exists()
     code, out, err = cli(capsys, "export", theirs, "--env", "CartPole-v1", "-o", tmp_path / "p.c")
     assert code == 0 and (tmp_path / "p.c").exists()
+
+
+# ------------------------------------------------------------------ parsing and errors
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["verfy"], "sanp: error: unknown command 'verfy' (did you mean 'verify'?)"),
+    (["xyzzy"], "sanp: error: unknown command 'xyzzy' (choose from check, verify, export, import, eval, "
+                "prune, prove, report)"),
+    (["verify", "p.onnx", CARTPOLE, "--budjet", "5"],
+     "sanp verify: error: unknown option '--budjet' (did you mean '--budget'?)"),
+    (["prune", "p.onnx", CARTPOLE, "-o", "s.onnx", "--heldout-budjet=5"],
+     "sanp prune: error: unknown option '--heldout-budjet=5' (did you mean '--heldout-budget'?)"),
+    (["verify", "p.onnx", CARTPOLE, "--optimizer", "boo"],
+     "sanp verify: error: argument --optimizer: invalid choice 'boo' (did you mean 'bo'?)"),
+    (["check", CARTPOLE, "--zzz"], "sanp check: error: unknown option '--zzz'; see sanp check --help"),
+])
+def test_mistakes_on_the_command_line_get_one_line_with_a_suggestion(capsys, argv, line):
+    code, out, err = cli(capsys, *argv)
+    assert code == 2 and out == "" and err == line + "\n"
+
+
+def test_debug_is_accepted_before_and_after_the_command(capsys, tmp_path):
+    import stl
+
+    missing = tmp_path / "missing.stl"
+    code, _, err = cli(capsys, "check", missing)
+    assert code == 2 and "spec file not found" in err and "Traceback" not in err
+    for argv in (["--debug", "check", str(missing)], ["check", str(missing), "--debug"]):
+        with pytest.raises(stl.SpecError, match="spec file not found"):
+            main(argv)
+
+
+def _actions(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((f"{name} {a.option_strings or a.dest}", a) for _, a in _actions(sub))
+        else:
+            yield str(action.option_strings or action.dest), action
+
+
+def test_every_option_and_argument_has_help():
+    from sanp.cli_parser import build_parser
+
+    bare = [name for name, a in _actions(build_parser()) if not (a.help or "").strip()]
+    assert bare == []
+
+
+def test_prune_help_groups_its_options_and_names_the_report_alias(capsys):
+    code, out, _ = cli(capsys, "prune", "--help")
+    assert code == 0
+    titles = [line[:-1] for line in out.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert titles == ["options", "inputs and outputs", "method", "budgets", "deep recipe", "held-out check",
+                      "proof", "execution"]
+    assert "--json FILE, --report FILE" in out and "--report is an alias" in out
+
+
+def test_the_report_alias_is_named_in_errors_as_typed(capsys, tmp_path):
+    same = str(tmp_path / "s.onnx")
+    for option in ("--report", "--json"):
+        code, _, err = cli(capsys, "prune", str(ROOT / "zoo/cartpole/dense.onnx"), CARTPOLE, "-o", same, option, same)
+        assert code == 2 and one_line(err).startswith(f"sanp prune: error: {option} {same}: is also -o")
