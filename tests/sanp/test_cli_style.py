@@ -142,3 +142,82 @@ def test_the_report_alias_is_named_in_errors_as_typed(capsys, tmp_path):
     for option in ("--report", "--json"):
         code, _, err = cli(capsys, "prune", str(ROOT / "zoo/cartpole/dense.onnx"), CARTPOLE, "-o", same, option, same)
         assert code == 2 and one_line(err).startswith(f"sanp prune: error: {option} {same}: is also -o")
+
+
+# ---------------------------------------------------------- reports, width, progress
+
+PRUNE_TINY = ["--recipe", "paper", "--criterion", "activation", "--episodes", "20", "--budget", "8",
+              "--rounds", "2", "--round-uniform", "150", "--heldout-budget", "8", "--heldout-uniform", "150"]
+PHASE = re.compile(r"^\[\s*\d+\.\ds\] phase (\d+) of (\d+): (.*)$")
+
+
+def _phases(err: str) -> list[tuple[int, int, str]]:
+    return [(int(m[1]), int(m[2]), m[3]) for m in map(PHASE.match, err.splitlines()) if m]
+
+
+def test_prune_json_dash_writes_only_the_report_on_stdout_and_a_line_per_phase_on_stderr(capsys, tmp_path):
+    import json
+
+    out_onnx = tmp_path / "s.onnx"
+    code, out, err = cli(capsys, "prune", ROOT / "zoo/cartpole/dense.onnx", CARTPOLE, "-o", out_onnx,
+                         *PRUNE_TINY, "--json", "-")
+    assert code in (0, 1), err
+    doc = json.loads(out)  # stdout is the report and nothing else
+    assert doc["schema"] == "sanp.prune/1" and str(out_onnx) in json.dumps(doc["output"])
+    assert not (Path.cwd() / "-").exists()
+    assert "sparse policy: " in err and "sanp prune" in err  # the summary went to stderr
+    phases = _phases(err)
+    rounds = len(doc["rounds"])
+    # step 1, each round run, then the final reward with the dense held-out check, and the sparse one
+    assert [k for k, _, _ in phases] == list(range(1, rounds + 4))
+    assert phases[0][2] == "step 1, the sparsity search"
+    assert [p[2].split(" (")[0] for p in phases[1:1 + rounds]] == [f"refinement round {i} of at most 2"
+                                                                  for i in range(1, rounds + 1)]
+    assert phases[1][2] == "refinement round 1 of at most 2"  # nothing to estimate the first round from
+    assert all(re.search(r" \(about (under )?\d+ s, as before\)$", p[2]) for p in phases[2:1 + rounds])
+    assert phases[-1][:2] == (rounds + 3, rounds + 3)
+    assert phases[-1][2].startswith("held-out check on the sparse policy (about ")
+    assert all(n == 5 for _, n, _ in phases[:1 + rounds])  # foreseen: step 1, 2 rounds, 2 held-out phases
+
+
+def test_verify_json_dash_and_prove_json_dash_print_pure_json(capsys, tmp_path):
+    import json
+
+    code, out, err = cli(capsys, "verify", ROOT / "zoo/cartpole/dense.onnx", CARTPOLE, "--budget", 3,
+                         "--optimizer", "random", "--json", "-")
+    assert code == 0 and json.loads(out)["schema"] == "sanp.verify/1"
+    assert "No counterexample found within 3 evaluations" in err and "report:" not in err
+    props = tmp_path / "p.json"
+    props.write_text(json.dumps({"regions": {"r": {"x": [0, 0.1], "x_dot": [0, 0.1], "theta": [0.15, 0.2],
+                                                   "theta_dot": [1.5, 2.0]}},
+                                 "props": [{"name": "push_right", "over": "r",
+                                            "then": {"kind": "action", "op": "==", "value": 1}}]}))
+    code, out, err = cli(capsys, "prove", ROOT / "zoo/cartpole/dense.onnx", CARTPOLE, "--properties", props,
+                         "--timeout", 20, "--json", "-")
+    doc = json.loads(out)
+    assert code == 0 and doc["verdict"] == "proved" and doc["skipped"] == []
+    assert _phases(err) == [(1, 1, "property push_right (at most 20 s)")]
+    assert "push_right" in err and "proved" in err
+
+
+def test_piped_output_keeps_the_worst_point_in_full(tmp_path):
+    # a policy that only damps the pole's rate drifts off the track from about half the
+    # cube: uniform sampling finds a counterexample within a few episodes
+    import os
+
+    import torch
+
+    p = MLPPolicy([4, 2], "identity", action_kind="discrete")
+    with torch.no_grad():
+        k = torch.tensor([0.0, 0.0, 0.0, 1.0])
+        p.linears[0].weight.copy_(torch.stack([-k, k]))
+        p.linears[0].bias.zero_()
+    export_onnx(p, tmp_path / "drift.onnx")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    run = subprocess.run([str(SANP), "verify", str(tmp_path / "drift.onnx"), CARTPOLE, "--optimizer", "random",
+                          "--budget", "12", "--all"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 1, run.stderr
+    assert "…" not in run.stdout
+    rows = [line for line in run.stdout.splitlines() if "theta_dot=" in line]
+    assert rows and all(re.search(r"x=\S+, x_dot=\S+, theta=\S+, theta_dot=-?\d[\d.e+-]* +│$", r) for r in rows)
+    assert max(map(len, run.stdout.splitlines())) > 80  # one line each, not wrapped at 80 columns
