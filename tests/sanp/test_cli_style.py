@@ -221,3 +221,24 @@ def test_piped_output_keeps_the_worst_point_in_full(tmp_path):
     rows = [line for line in run.stdout.splitlines() if "theta_dot=" in line]
     assert rows and all(re.search(r"x=\S+, x_dot=\S+, theta=\S+, theta_dot=-?\d[\d.e+-]* +│$", r) for r in rows)
     assert max(map(len, run.stdout.splitlines())) > 80  # one line each, not wrapped at 80 columns
+
+
+def test_phases_estimate_from_a_bound_or_the_phases_before_and_live_on_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    from sanp.progress import Phases
+
+    buf = io.StringIO()
+    with Phases("t", extra=1, console=Console(file=buf, force_terminal=True, width=120)) as phases:
+        assert phases.live
+        phases.start(1, 3, "round", "round 1")
+        assert phases.estimate("round") == ""  # none yet: the first round is running
+        phases.start(2, 3, "round", "round 2")
+        assert re.fullmatch(r"about (under )?\d+ s, as before", phases.estimate("round"))
+        assert phases.estimate("prove", at_most=90) == "at most 2 min"
+        assert (phases.k, phases.n) == (2, 4)  # the command's extra phase counts in n
+        phases.log("a message [not markup]")
+    text = buf.getvalue()
+    assert "a message [not markup]" in text and "phase 2 of 4: round 2" in text
