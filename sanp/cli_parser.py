@@ -10,6 +10,8 @@ import difflib
 import re
 from typing import Any
 
+from sanp.cli_report import add_json_option
+
 
 def _whole(text: str, minimum: int) -> int:
     try:
@@ -98,22 +100,6 @@ POLICY_HELP = ".onnx, sanp .pt checkpoint, or SB3 .zip"
 SPEC_HELP = "the .stl spec: env, horizon, signals, requirements, search space"
 SEED_HELP = "seed of the whole run; the same seed repeats the run on one machine (default 0)"
 VECNORM_HELP = "VecNormalize .pkl for an SB3 zip"
-JSON_HELP = "write the JSON report to FILE; '-' writes it to stdout (the tables then go to stderr)"
-
-
-class _JsonFile(argparse.Action):
-    """`--json FILE` (and its alias `--report`): remembers which one the user typed, so
-    errors about the file name that option."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        namespace.json = values
-        namespace.json_option = option_string
-
-
-def add_json_option(p: Any, *aliases: str) -> None:
-    """The report option every report-writing command takes: `--json FILE`, `-` for stdout."""
-    p.add_argument("--json", *aliases, action=_JsonFile, dest="json", metavar="FILE",
-                   help=JSON_HELP + (f"; {', '.join(aliases)} is an alias" if aliases else ""))
 
 
 def _backend_options(p: argparse.ArgumentParser, title: str = "where rollouts run") -> Any:

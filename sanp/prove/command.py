@@ -34,7 +34,7 @@ positive_seconds = _positive(float)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
-    from sanp.cli_parser import add_json_option
+    from sanp.cli_report import add_json_option
 
     positive_int, positive_float = _positive(int), _positive(float)
     p.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
