@@ -62,16 +62,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plot_dir: Any) -> int:
     """Load, prove, print, write the report and plots; the exit code."""
     import stl
+    from sanp.commands.common import write_report
     from sanp.envs import bind
-    from sanp.runtime import deployed
+    from sanp.progress import Phases
     from sanp.prove.bab import ProveConfig
     from sanp.prove.declarations import load_json
     from sanp.prove.domain import Resolver, obs_names, visited_box
     from sanp.prove.from_spec import properties_from_spec
     from sanp.prove.run import exit_code, prove_report
-    from sanp.commands.common import write_report
-    from sanp.progress import Phases
     from sanp.report import file_sha256
+    from sanp.runtime import deployed
 
     check_output(None if args.json == "-" else args.json, args.policy, args.spec, args.reference)
     check_plot_dir(args.plots)
