@@ -90,6 +90,7 @@ def prune_and_refine(
     def phase(k: int, rounds: int, kind: str, label: str) -> None:
         if on_phase:
             on_phase(k, 1 + rounds + (2 if run_heldout else 1), kind, label)
+
     threshold = _cutoff(spec)
     mean_reward = mean_reward_of(binding, config.episodes, config.seed)
     dense_actor = deployed(dense)
