@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import sys
 from typing import Any
 
 from sanp.cli_report import add_json_option
@@ -72,7 +73,16 @@ class _Parser(argparse.ArgumentParser):
             hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(choices)}"
             message = (f"unknown command '{m['value']}' ({hint})" if m["arg"] == "COMMAND" else
                        f"argument {m['arg']}: invalid choice '{m['value']}' ({hint})")
+        elif message.startswith("the following arguments are required"):
+            # `--outptu x.onnx` leaves -o/--output missing: the typo is the thing to report
+            typo = next((x for x in getattr(self, "_argv", ()) if not self._knows(x)), None)
+            if typo is not None:
+                message = self._unknown_option(typo)
         self.exit(2, f"{self.prog}: error: {message}\n")  # sanp.cli.EXIT_BAD
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = [str(a) for a in args] if args is not None else sys.argv[1:]
+        return super().parse_known_args(args, namespace)
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
         ns, extras = self.parse_known_args(args, namespace)
@@ -89,10 +99,22 @@ class _Parser(argparse.ArgumentParser):
         option = next((x for x in extras if x.startswith("-") and len(x) > 1), None)
         if option is None:
             parser.error(f"unrecognized arguments: {' '.join(extras)}")
-        known = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
-        close = difflib.get_close_matches(option.split("=", 1)[0], known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f"; see {parser.prog} --help"
-        parser.error(f"unknown option '{option}'{hint}")
+        parser.error(parser._unknown_option(option))
+
+    def _options(self) -> list[str]:
+        return [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+
+    def _knows(self, token: str) -> bool:
+        """False for a token that looks like a long option none of ours starts with."""
+        if not token.startswith("--") or token == "--":
+            return True
+        name = token.split("=", 1)[0]
+        return any(o.startswith(name) for o in self._options())
+
+    def _unknown_option(self, option: str) -> str:
+        close = difflib.get_close_matches(option.split("=", 1)[0], self._options(), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; see {self.prog} --help"
+        return f"unknown option '{option}'{hint}"
 
 
 ENV_HELP = "env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'"

@@ -93,6 +93,10 @@ def test_exporting_a_foreign_onnx_to_c_names_the_env_option(capsys, tmp_path):
     (["verify", "p.onnx", CARTPOLE, "--optimizer", "boo"],
      "sanp verify: error: argument --optimizer: invalid choice 'boo' (did you mean 'bo'?)"),
     (["check", CARTPOLE, "--zzz"], "sanp check: error: unknown option '--zzz'; see sanp check --help"),
+    # the typo leaves a required option missing: the typo is what is reported
+    (["prune", "p.onnx", CARTPOLE, "--outptu", "s.onnx"],
+     "sanp prune: error: unknown option '--outptu' (did you mean '--output'?)"),
+    (["prune", "p.onnx"], "sanp prune: error: the following arguments are required: SPEC, -o/--output"),
 ])
 def test_mistakes_on_the_command_line_get_one_line_with_a_suggestion(capsys, argv, line):
     code, out, err = cli(capsys, *argv)
