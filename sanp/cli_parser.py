@@ -328,8 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
         add(sub)
     from sanp.prove.command import add_arguments as add_prove_arguments
 
-    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over "
-                                       "observation boxes (exit 0 proved, 1 refuted, 3 unknown)"))
+    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over observation "
+                                       "boxes (exit 0 all proved, 1 refuted, 3 unknown or skipped)"))
     _add_report(sub)
     for command in sub.choices.values():  # --debug after the command too; SUPPRESS keeps one given before
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,

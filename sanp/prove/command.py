@@ -4,8 +4,8 @@ Properties come from the spec (its `region` / `prop` statements, through
 `properties_from_spec`) or, with the `--properties FILE.json` option, from a JSON file
 of the same declarations (`sanp.prove.declarations`).
 
-Exit codes: 0 every property proved, 1 a property refuted, 3 unknown remains (none
-refuted), 2 bad input (raised as a SanpError, mapped by `sanp.cli.main`).
+Exit codes: 0 every property proved, 1 a property refuted, 3 one unknown or skipped (none
+refuted; 'agrees' is skipped without --reference), 2 bad input (raised as a SanpError, mapped by `sanp.cli.main`).
 """
 from __future__ import annotations
 
