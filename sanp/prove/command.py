@@ -5,7 +5,8 @@ Properties come from the spec (its `region` / `prop` statements, through
 of the same declarations (`sanp.prove.declarations`).
 
 Exit codes: 0 every property proved, 1 a property refuted, 3 one unknown or skipped (none
-refuted; 'agrees' is skipped without --reference), 2 bad input (raised as a SanpError, mapped by `sanp.cli.main`).
+refuted; 'agrees' is skipped without --reference), 2 bad input (raised as a SanpError,
+mapped by `sanp.cli.main`).
 """
 from __future__ import annotations
 
