@@ -164,7 +164,7 @@ def prove(policy: Any, spec: Any, **options: Any) -> ProveResult:
     ref = None if raw_reference is None else _policy(raw_reference, binding, None, "reference")
     args.policy, args.spec = pi.path or IN_MEMORY, spec.source
     args.reference = None if ref is None else ref.path or IN_MEMORY
-    results, doc = _with_backend(args, lambda: prove_run(
+    results, _skipped, doc = _with_backend(args, lambda: prove_run(
         args, pi.model, None if ref is None else ref.model, spec, binding,
         digests=(_digest(pi), None if ref is None else _digest(ref))))
     return ProveResult(doc["verdict"], doc, properties=tuple(results))

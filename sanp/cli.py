@@ -3,6 +3,7 @@
 prune verdict is not ok; 2 bad input; 130 interrupted."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -36,8 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": policies.cmd_export, "eval": policies.cmd_eval, "prune": prune.cmd_prune,
         "report": report.cmd_report, "prove": prune.cmd_prove, "replay": replay.cmd_replay,
     }
+    # `--json -`: the report is the only thing on stdout; what the command prints goes to stderr
+    args.stdout = sys.stdout
+    quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", None) == "-" else contextlib.nullcontext()
     try:
-        with backends.use(backend_config(args)):
+        with backends.use(backend_config(args)), quiet:
             return commands[args.command](args)
     except stl.SpecError as exc:
         if args.debug:

@@ -6,7 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
+import sys
 from typing import Any
+
+from sanp.cli_report import add_json_option
 
 
 def _whole(text: str, minimum: int) -> int:
@@ -53,16 +58,74 @@ def _workers(text: str) -> int:
     return value
 
 
+_CHOICE = re.compile(r"argument (?P<arg>.+?): invalid choice: '(?P<value>.*?)' \(choose from (?P<choices>.*)\)$")
+
+
 class _Parser(argparse.ArgumentParser):
+    """argparse with sanp's errors: one line, exit 2, and a "did you mean" for a
+    mistyped command, option or choice (difflib, as the spec errors)."""
+
     def error(self, message: str):  # argparse's usage errors exit 2 with one line
+        m = _CHOICE.match(message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m["choices"])
+            close = difflib.get_close_matches(m["value"], choices, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(choices)}"
+            message = (f"unknown command '{m['value']}' ({hint})" if m["arg"] == "COMMAND" else
+                       f"argument {m['arg']}: invalid choice '{m['value']}' ({hint})")
+        elif message.startswith("the following arguments are required"):
+            # `--outptu x.onnx` leaves -o/--output missing: the typo is the thing to report
+            typo = next((x for x in getattr(self, "_argv", ()) if not self._knows(x)), None)
+            if typo is not None:
+                message = self._unknown_option(typo)
         self.exit(2, f"{self.prog}: error: {message}\n")  # sanp.cli.EXIT_BAD
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = [str(a) for a in args] if args is not None else sys.argv[1:]
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._unknown(ns, extras)
+        return ns
+
+    def _unknown(self, ns: argparse.Namespace, extras: list[str]) -> None:
+        """Exit 2 naming the first unknown option and the closest known one."""
+        parser = self
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and getattr(ns, "command", None):
+                parser = action.choices[ns.command]
+        option = next((x for x in extras if x.startswith("-") and len(x) > 1), None)
+        if option is None:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        parser.error(parser._unknown_option(option))
+
+    def _options(self) -> list[str]:
+        return [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+
+    def _knows(self, token: str) -> bool:
+        """False for a token that looks like a long option none of ours starts with."""
+        if not token.startswith("--") or token == "--":
+            return True
+        name = token.split("=", 1)[0]
+        return any(o.startswith(name) for o in self._options())
+
+    def _unknown_option(self, option: str) -> str:
+        close = difflib.get_close_matches(option.split("=", 1)[0], self._options(), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; see {self.prog} --help"
+        return f"unknown option '{option}'{hint}"
 
 
 ENV_HELP = "env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'"
+POLICY_HELP = ".onnx, sanp .pt checkpoint, or SB3 .zip"
+SPEC_HELP = "the .stl spec: env, horizon, signals, requirements, search space"
+SEED_HELP = "seed of the whole run; the same seed repeats the run on one machine (default 0)"
+VECNORM_HELP = "VecNormalize .pkl for an SB3 zip"
 
 
-def _backend_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("where rollouts run")
+def _backend_options(p: argparse.ArgumentParser, title: str = "where rollouts run") -> Any:
+    g = p.add_argument_group(title)
     g.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local: this machine (default); ray: Ray tasks (pip install 'sanp[ray]')")
     g.add_argument("--address", metavar="HOST:PORT",
@@ -71,6 +134,7 @@ def _backend_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=_workers, metavar="N",
                    help="local: worker processes for batches of Box2D rollouts (default 1); "
                    "ray without --address: CPUs of the local instance (default: all cores)")
+    return g
 
 
 def _storage_options(p: argparse.ArgumentParser) -> None:
@@ -88,10 +152,13 @@ EXPECT_HELP = ("the mean return the model is known to reach: warn when its first
 def _add_verify(sub: Any) -> None:
     v = sub.add_parser("verify", help="search for episodes that violate a spec")
     v.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
-    v.add_argument("spec", metavar="SPEC")
-    v.add_argument("--budget", type=_positive_int, default=100, help="rollouts (default 100)")
-    v.add_argument("--optimizer", choices=["bo", "random"], default="bo")
-    v.add_argument("--seed", type=_natural, default=0)
+    v.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    v.add_argument("--budget", type=_positive_int, default=100,
+                   help="total rollouts of the search (default 100; with --mode each: per requirement)")
+    v.add_argument("--optimizer", choices=["bo", "random"], default="bo",
+                   help="bo: Gaussian-process Bayesian optimisation (default); random: uniform sampling, "
+                   "which gives a violation-rate bound")
+    v.add_argument("--seed", type=_natural, default=0, help=SEED_HELP)
     v.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
                    help="confidence level of the violation-rate bound of uniform sampling (default 0.95)")
     v.add_argument("--target-rate", type=_fraction, metavar="EPS",
@@ -105,44 +172,51 @@ def _add_verify(sub: Any) -> None:
                    help="joint: one search minimising the worst requirement; each: one "
                    "search per requirement (budget each)")
     _backend_options(v)
-    v.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
-    v.add_argument("--json", metavar="FILE", help="write the JSON report here")
+    v.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
+    add_json_option(v)
     v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
 
 
 def _add_export(sub: Any) -> None:
     x = sub.add_parser("export", help="write a policy compacted, as ONNX or as C for a microcontroller")
-    x.add_argument("policy", metavar="POLICY")
-    x.add_argument("-o", "--output", required=True, metavar="OUT.onnx|OUT.c|OUT.pt")
-    x.add_argument("--env", metavar="ENV", help="the env, for files that do not say their action space")
-    x.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
+    x.add_argument("policy", metavar="POLICY", help=POLICY_HELP)
+    x.add_argument("-o", "--output", required=True, metavar="OUT.onnx|OUT.c|OUT.pt",
+                   help="the file to write; its suffix picks the format (.c also writes OUT.h)")
+    x.add_argument("--env", metavar="ENV", help="the env, for files that do not say their action space "
+                   "(e.g. an ONNX file not written by sanp): " + ENV_HELP)
+    x.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
     _storage_options(x)
 
 
 def _add_import(sub: Any) -> None:
     i = sub.add_parser("import", help="convert a Stable-Baselines3 zip to ONNX")
-    i.add_argument("model", metavar="MODEL")
-    i.add_argument("--vecnormalize", metavar="FILE")
+    i.add_argument("model", metavar="MODEL", help="a Stable-Baselines3 .zip")
+    i.add_argument("--vecnormalize", metavar="FILE",
+                   help="VecNormalize .pkl, folded into the ONNX as observation normalisation")
     i.add_argument("--env", required=True, metavar="ENV", help=ENV_HELP)
-    i.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    i.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="the ONNX file to write")
     i.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
 
 
 def _add_eval(sub: Any) -> None:
     e = sub.add_parser("eval", help="mean, min, max return and episode length")
-    e.add_argument("policy", metavar="POLICY")
-    e.add_argument("spec", nargs="?", metavar="SPEC")
-    e.add_argument("--env", metavar="ENV", help=ENV_HELP)
-    e.add_argument("--episodes", type=_positive_int, default=100)
-    e.add_argument("--seed", type=_natural, default=0)
+    e.add_argument("policy", metavar="POLICY", help=POLICY_HELP)
+    e.add_argument("spec", nargs="?", metavar="SPEC",
+                   help="a .stl spec whose env and horizon to use (or give --env)")
+    e.add_argument("--env", metavar="ENV", help=ENV_HELP + " (default: the env an ONNX file written "
+                   "by sanp records)")
+    e.add_argument("--episodes", type=_positive_int, default=100, help="episodes to run (default 100)")
+    e.add_argument("--seed", type=_natural, default=0, help="reset seed of the first episode; episode i "
+                   "uses SEED + i (default 0)")
     e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
     _backend_options(e)
-    e.add_argument("--vecnormalize", metavar="FILE")
+    e.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
     e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
 
 
 def _add_deep(pr: Any) -> None:
     """The deep recipe's options of `sanp prune`."""
+    pr = pr.add_argument_group("deep recipe", "the gradual schedule of --recipe deep")
     pr.add_argument("--deep-max-sparsity", type=_fraction, metavar="K",
                     help="deep recipe: stop the schedule at this sparsity (default 0.999)")
     pr.add_argument("--deep-time-limit", type=float, metavar="SECONDS",
@@ -166,57 +240,69 @@ def _add_prune(sub: Any) -> None:
     from sanp.prove.command import positive_seconds
 
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
-    pr.add_argument("policy", metavar="POLICY")
-    pr.add_argument("spec", metavar="SPEC")
-    pr.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
-    pr.add_argument("--recipe", choices=["paper", "deep"], default="deep",
-                    help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
-                    "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
-                    "weights (the AAAI 2023 method)")
+    io = pr.add_argument_group("inputs and outputs")
+    io.add_argument("policy", metavar="POLICY", help="the dense policy: " + POLICY_HELP)
+    io.add_argument("spec", metavar="SPEC", help=SPEC_HELP + "; it must have a `reward >= D` line")
+    io.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
+    io.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
+                    help="the sparse policy to write (compacted ONNX with its provenance)")
+    add_json_option(io, "--report")
+    io.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+    _storage_options(io)
+
+    m = pr.add_argument_group("method")
+    m.add_argument("--recipe", choices=["paper", "deep"], default="deep",
+                   help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
+                   "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
+                   "weights (the AAAI 2023 method)")
+    m.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
+                   help="weight importance: |w|; |w| times the mean |input|; or the first-order change of "
+                   "the outputs when the weight is removed (default: magnitude with --recipe paper, as the paper; "
+                   "activation with --recipe deep)")
+    m.add_argument("--scope", choices=["layer", "global"], default="global",
+                   help="paper recipe: prune the same fraction of every layer, or one global "
+                   "threshold (default); the deep recipe is always global")
+    m.add_argument("--sparsity", type=_fraction, metavar="K",
+                   help="paper recipe: prune exactly this fraction in step 1 (default: the "
+                   "largest whose mean reward reaches the spec's cutoff)")
+    m.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
+                   help="confidence level of violation-rate bounds and the dense-vs-sparse test "
+                   "(default 0.95)")
+
+    b = pr.add_argument_group("budgets", "per refinement round, unlike verify's --budget (the whole search)")
+    b.add_argument("--budget", type=_positive_int, default=100, metavar="N",
+                   help="falsifier (BO) rollouts per refinement round (default 100)")
+    b.add_argument("--rounds", type=_positive_int, default=5, metavar="N",
+                   help="most refinement rounds (default 5)")
+    b.add_argument("--round-uniform", type=_natural, default=1000, metavar="N",
+                   help="uniform points per round beside BO (default 1000; 0 for BO only)")
+    b.add_argument("--episodes", type=_positive_int, default=100, metavar="N",
+                   help="episodes per mean-reward estimate (default 100)")
     _add_deep(pr)
-    pr.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
-                    help="weight importance: |w|; |w| times the mean |input|; or the first-order change of "
-                    "the outputs when the weight is removed (default: magnitude with --recipe paper, as the paper; "
-                    "activation with --recipe deep)")
-    pr.add_argument("--scope", choices=["layer", "global"], default="global",
-                    help="paper recipe: prune the same fraction of every layer, or one global "
-                    "threshold (default); the deep recipe is always global")
-    pr.add_argument("--sparsity", type=_fraction, metavar="K",
-                    help="paper recipe: prune exactly this fraction in step 1 (default: the "
-                    "largest whose mean reward reaches the spec's cutoff)")
-    pr.add_argument("--budget", type=_positive_int, default=100,
-                    help="falsifier rollouts per refinement round (default 100)")
-    pr.add_argument("--rounds", type=_positive_int, default=5, help="round limit (default 5)")
-    pr.add_argument("--round-uniform", type=_natural, default=1000,
-                    help="uniform points per round beside BO (default 1000; 0 for BO only)")
-    pr.add_argument("--episodes", type=_positive_int, default=100,
-                    help="episodes per mean-reward estimate (default 100)")
-    pr.add_argument("--heldout-budget", type=_positive_int, default=200,
-                    help="held-out BO rollouts per policy (default 200)")
-    pr.add_argument("--heldout-uniform", type=_positive_int, default=1000,
-                    help="held-out uniform points per policy (default 1000)")
-    pr.add_argument("--seed", type=_natural, default=0)
-    pr.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
-                    help="confidence level of violation-rate bounds and the dense-vs-sparse test "
-                    "(default 0.95)")
-    _backend_options(pr)
-    pr.add_argument("--vecnormalize", metavar="FILE")
-    pr.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
-    pr.add_argument("--resume", action="store_true",
-                    help="continue an interrupted run from OUT.onnx.ckpt.npz")
-    pr.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
-    pr.add_argument("--prove", action="store_true",
-                    help="after refinement, prove the spec's props and agreement with the dense "
-                    "policy over its visited region (Marabou); the outcome goes into the report")
-    pr.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
-                    help="seconds per property for --prove (default 30)")
-    _storage_options(pr)
+
+    h = pr.add_argument_group("held-out check", "fresh points, after refinement, on the dense and the sparse policy")
+    h.add_argument("--heldout-budget", type=_positive_int, default=200, metavar="N",
+                   help="held-out BO rollouts per policy (default 200)")
+    h.add_argument("--heldout-uniform", type=_positive_int, default=1000, metavar="N",
+                   help="held-out uniform points per policy (default 1000)")
+
+    p = pr.add_argument_group("proof", "formal one-step properties after refinement (pip install 'sanp[prove]')")
+    p.add_argument("--prove", action="store_true",
+                   help="after refinement, prove the spec's props and agreement with the dense "
+                   "policy over its visited region (Marabou); the outcome goes into the report")
+    p.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
+                   help="seconds per property for --prove (default 30)")
+
+    x = _backend_options(pr, "execution")
+    x.add_argument("--seed", type=_natural, default=0, help=SEED_HELP)
+    x.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from OUT.onnx.ckpt.npz")
 
 
 def _add_report(sub: Any) -> None:
     rp = sub.add_parser("report", help="render a verify, prune or prove JSON report as one HTML page")
-    rp.add_argument("run", metavar="RUN.json")
-    rp.add_argument("-o", "--output", required=True, metavar="report.html")
+    rp.add_argument("run", metavar="RUN.json", help="a JSON report of sanp verify, prune or prove (--json)")
+    rp.add_argument("-o", "--output", required=True, metavar="report.html", help="the HTML page to write")
     rp.add_argument("--image", action="append", default=[], metavar="[CAPTION=]PNG",
                     help="embed an existing PNG, e.g. a prune run's weights.png (repeatable)")
     rp.add_argument("--max-mb", type=_positive_int, default=64, metavar="MB",
@@ -240,17 +326,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     c = sub.add_parser("check", help="parse and type-check spec files")
-    c.add_argument("specs", nargs="+", metavar="SPEC")
+    c.add_argument("specs", nargs="+", metavar="SPEC", help="one or more .stl spec files")
 
     for add in (_add_verify, _add_export, _add_import, _add_eval, _add_prune):
         add(sub)
     from sanp.prove.command import add_arguments as add_prove_arguments
 
-    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over "
-                                       "observation boxes (exit 0 proved, 1 refuted, 3 unknown)"))
+    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over observation "
+                                       "boxes (exit 0 all proved, 1 refuted, 3 unknown or skipped)"))
     _add_report(sub)
     from sanp.commands.replay import add_arguments as add_replay_arguments
 
     add_replay_arguments(sub.add_parser("replay", help="render a verify report's counterexample as a "
                                         "GIF or MP4, the env beside the violated requirement's signals"))
+    for command in sub.choices.values():  # --debug after the command too; SUPPRESS keeps one given before
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks on errors (also accepted before the command)")
     return p

@@ -23,10 +23,19 @@ def fmt(x: float) -> str:
     return "nan" if math.isnan(x) else f"{x:.4g}"
 
 
+PIPED_WIDTH = 100_000
+"""Columns of a console that is not a terminal: wide enough that no table cell is cut
+("theta_dot=-0.…") and no line wrapped, so piped output and logs keep every value."""
+
+
 def console(stderr: bool = False):
+    """A rich console on stdout (or stderr); when that is not a terminal, full width."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    con = Console(stderr=stderr, highlight=False)
+    if not con.is_terminal:
+        con = Console(stderr=stderr, highlight=False, width=PIPED_WIDTH)
+    return con
 
 
 def progress_bar(description: str):

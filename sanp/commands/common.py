@@ -101,3 +101,28 @@ def backend_config(args: argparse.Namespace) -> Any:
         raise OptionError("--address is the address of a Ray cluster: add --backend ray")
     return BackendConfig(kind, getattr(args, "workers", None) or (None if kind == "ray" else 1),
                          getattr(args, "address", None))
+
+
+def count(n: int, noun: str) -> str:
+    """`1 region`, `3 regions`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def json_path(args: Any) -> str | None:
+    """The --json file to check before any work (None for none, or for `-`: stdout)."""
+    return None if getattr(args, "json", None) in (None, "-") else args.json
+
+
+def write_report(doc: Any, args: Any) -> None:
+    """The JSON report to `--json FILE` (and a line naming it), or alone on stdout for `--json -`."""
+    import json
+
+    from sanp.report import write_json
+
+    if args.json == "-":
+        out = getattr(args, "stdout", None) or sys.stdout
+        out.write(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        out.flush()
+    elif args.json:
+        write_json(doc, args.json)
+        print(f"report: {args.json}")

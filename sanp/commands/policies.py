@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sanp.commands.common import EXIT_OK, check_output, load_policy, warn_if_below
+from sanp.commands.common import EXIT_OK, check_output, count, load_policy, warn_if_below
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -74,14 +74,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif args.env:
         binding = bind(env_id=args.env, horizon=args.horizon)
     else:
-        raise OptionError("give a SPEC file or --env ENV_ID to evaluate the policy on")
+        binding = bind(env_id=recorded_env(args.policy), horizon=args.horizon)
     policy = load_policy(args.policy, binding, args.vecnormalize)
     trajs = rollout.run_episodes(deployed(policy), binding, args.episodes, args.seed)
     rets = np.array([t.total_reward for t in trajs])
     lens = np.array([t.length for t in trajs])
     bad = sum(t.nonfinite for t in trajs)
     print(
-        f"{binding.env_text}, {args.episodes} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}, "
+        f"{binding.env_text}, {count(args.episodes, 'episode')} (seeds {args.seed}..{args.seed + args.episodes - 1}, "
         f"horizon {binding.horizon}): return mean {rets.mean():.2f} ± {rets.std():.2f}, "
         f"min {rets.min():.2f}, max {rets.max():.2f}; length mean {lens.mean():.1f}, "
         f"min {lens.min()}, max {lens.max()}"
@@ -89,3 +89,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     warn_if_below(rets, args.expect_return)
     return EXIT_OK
+
+
+def recorded_env(path: str) -> str:
+    """The env a sanp-written ONNX file records (`env_id`, with `env_kwargs` where
+    `sanp prune` wrote them apart), in `--env`'s form: `LunarLander-v3(continuous=true)`."""
+    import json
+
+    from sanp.envs import env_text, parse_env_text
+    from sanp.errors import OptionError
+    from sanp.formats.onnx_reader import onnx_metadata
+
+    meta = onnx_metadata(path) if Path(path).suffix.lower() == ".onnx" else {}
+    if not meta.get("env_id"):
+        raise OptionError(f"{path} does not record its env: give a SPEC file or --env ENV_ID to "
+                          "evaluate the policy on")
+    env_id, kwargs = parse_env_text(meta["env_id"])
+    try:
+        kwargs.update(json.loads(meta.get("env_kwargs") or "{}"))
+    except (ValueError, TypeError):
+        raise OptionError(f"{path}: its env_kwargs metadata is not JSON; give --env ENV_ID") from None
+    return env_text(env_id, kwargs)

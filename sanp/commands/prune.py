@@ -13,20 +13,20 @@ from sanp.commands.common import (
     EXIT_OK,
     check_output,
     check_plot_dir,
+    json_path,
     load_policy,
     warn_short_horizon,
+    write_report,
 )
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    import time
-
     import stl
     from sanp.atomic import check_outputs, hold_lock
-    from sanp.console import console
     from sanp.envs import bind
+    from sanp.progress import Phases
 
-    check_outputs({"-o": args.output, "--report": args.report,
+    check_outputs({"-o": args.output, getattr(args, "json_option", None) or "--json": json_path(args),
                    "the checkpoint": f"{args.output}.ckpt.npz"},
                   (args.policy, args.spec, args.vecnormalize))
     check_plot_dir(args.plots)
@@ -35,21 +35,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
     spec = stl.load(args.spec)
     binding = bind(spec)
     dense = load_policy(args.policy, binding, args.vecnormalize)
-    err = console(stderr=True)
-    start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        err.print(f"[{time.perf_counter() - start:7.1f}s] {msg}")
-
     checkpoint = prune_checkpoint(args, spec)
+    phases = Phases("sanp prune", extra=1 if args.prove else 0)
     try:
-        outcome = run_prune(args, dense, spec, binding, log=log, checkpoint=checkpoint, echo=True)
+        with phases:
+            outcome = run_prune(args, dense, spec, binding, log=phases.log, checkpoint=checkpoint,
+                                phases=phases)
     except KeyboardInterrupt:
         if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
-            err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
-                      f"  sanp {resume} --resume")
+            phases.console.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
+                                 f"  sanp {resume} --resume", markup=False)
         raise
+    if outcome.proved is not None:  # after the live display, as `sanp prove` prints it
+        _print_proof(args, *outcome.proved)
     _write_prune_outputs(args, outcome, dense)
     warn_short_horizon(spec, binding, args.spec)
     checkpoint.remove()
@@ -80,14 +79,16 @@ class PruneOutcome:
     final: Any
     metadata: dict[str, str]
     report: dict[str, Any]
+    proved: tuple[dict, Any] | None = None
+    """Under --prove: the report's proof block and the prover's results, to print."""
 
 
 def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, log: Any = None,
-              checkpoint: Any = None, echo: bool = False, policy_sha256: str | None = None) -> PruneOutcome:
+              checkpoint: Any = None, phases: Any = None, policy_sha256: str | None = None) -> PruneOutcome:
     """Prune and refine `dense` (MLPPolicy) with `sanp prune`'s options `args`, prove it
-    under --prove, and build the ONNX metadata and the report (`--report`). The CLI and
-    `sanp.prune` both build their result here; `echo` prints --prove's table as the CLI
-    does; `policy_sha256` stands for the digest of `args.policy` when it is not a file."""
+    under --prove, and build the ONNX metadata and the report (`--json`). The CLI and
+    `sanp.prune` both build their result here; `phases` (sanp.progress.Phases) is told of
+    each phase; `policy_sha256` stands for the digest of `args.policy` when it is not a file."""
     from sanp.compact import compact, compaction_metadata, compaction_summary
     from sanp.method import prune_and_refine
     from sanp.report import prune_metadata, prune_report
@@ -96,10 +97,12 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
         from sanp.prove.after_prune import check_provable
 
         check_provable(spec, dense.action_kind)
-    result = prune_and_refine(dense, binding, spec, prune_config(args), log=log, checkpoint=checkpoint)
+    result = prune_and_refine(dense, binding, spec, prune_config(args), log=log, checkpoint=checkpoint,
+                              on_phase=phases.start if phases is not None else None)
     final = result.policy if args.no_compact else compact(result.policy)
     meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
-    proof = _prove_pruned(args, spec, binding, final, dense, log, echo) if args.prove else None
+    proved = _prove_pruned(args, spec, binding, final, dense, log, phases) if args.prove else None
+    proof = proved[0] if proved is not None else None
     if proof is not None:
         meta["proof"] = proof["summary"]
     doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
@@ -110,7 +113,7 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
 
         verdict = {**doc["verdict"], "details": [*doc["verdict"]["details"], *refuted_details(proof)]}
         doc = {**doc, "verdict": verdict, "proof": proof}
-    return PruneOutcome(result, final, meta, doc)
+    return PruneOutcome(result, final, meta, doc, proved)
 
 
 def prune_config(args: argparse.Namespace) -> Any:
@@ -143,35 +146,39 @@ def _write_prune_outputs(args: argparse.Namespace, outcome: PruneOutcome, dense:
     from sanp.compact import compaction_summary
     from sanp.console import print_prune
     from sanp.formats.onnx_writer import export_onnx
-    from sanp.report import plot_prune, write_json
+    from sanp.report import plot_prune
 
     result, doc = outcome.result, outcome.report
     export_onnx(outcome.final, args.output, metadata=outcome.metadata, storage=args.storage)
     print_prune(result)
     print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, outcome.final)['network']})")
-    if args.report:
-        write_json(doc, args.report)
-        print(f"report: {args.report}")
+    write_report(doc, args)
     if args.plots:
         nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
         files = plot_prune(doc, nets, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
 
 
-def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log, echo: bool) -> dict:
-    """`prune --prove`: the proof block of the report, printed as `sanp prove` prints."""
+def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log, phases) -> tuple[dict, Any]:
+    """`prune --prove`: the proof block of the report and the prover's results."""
     from sanp.prove.after_prune import prove_pruned
+
+    message = f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)"
+    if phases is not None:
+        phases.next("prove", message)
+    elif log is not None:
+        log(message)
+    return prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
+
+
+def _print_proof(args: argparse.Namespace, proof: dict, results: Any) -> None:
+    """--prove's table, printed as `sanp prove` prints it."""
     from sanp.prove.bab import ProveConfig
     from sanp.prove.command import print_results
 
-    if log is not None:
-        log(f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)")
-    proof, results = prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
-    if echo:
-        print_results(results, ProveConfig(timeout=args.prove_timeout))
-        if proof["note"]:
-            print(f"proof: {proof['note']}")
-    return proof
+    print_results(results, ProveConfig(timeout=args.prove_timeout))
+    if proof["note"]:
+        print(f"proof: {proof['note']}")
 
 
 def cmd_prove(args: argparse.Namespace) -> int:

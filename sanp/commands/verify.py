@@ -10,8 +10,11 @@ from sanp.commands.common import (
     EXIT_OK,
     check_output,
     check_plot_dir,
+    count,
+    json_path,
     load_policy,
     warn_short_horizon,
+    write_report,
 )
 
 
@@ -23,11 +26,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         spec = stl.load(path)
         binding = bind(spec)
         dims = ", ".join(d.name for d in binding.space) or "none"
+        env = binding.env_text.replace("(", " (", 1)  # LunarLander-v3 (continuous=true)
         print(
-            f"{path}: ok — env {spec.env_id}, horizon {binding.horizon}, {_seeds_text(binding)}, "
-            f"{len(spec.signals)} signals, {len(spec.requirements)} requirements "
+            f"{path}: ok — env {env}, horizon {binding.horizon}, {_seeds_text(binding)}, "
+            f"{count(len(spec.signals), 'signal')}, {count(len(spec.requirements), 'requirement')} "
             f"({', '.join(spec.requirements)}), search [{dims}]"
-            + (f", {len(spec.regions)} regions, {len(spec.properties)} props "
+            + (f", {count(len(spec.regions), 'region')}, {count(len(spec.properties), 'prop')} "
                f"({', '.join(spec.properties)})" if spec.properties or spec.regions else "")
         )
         warn_short_horizon(spec, binding, path)
@@ -42,9 +46,9 @@ def _seeds_text(binding) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from sanp.console import fmt, print_verify, progress_bar
-    from sanp.report import plot_verify, write_json
+    from sanp.report import plot_verify
 
-    check_output(args.json, args.policy, args.spec)
+    check_output(json_path(args), args.policy, args.spec)
     check_plot_dir(args.plots)
     spec, binding, policy = load_inputs(args)
     with progress_bar("falsifying") as bar:
@@ -56,9 +60,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result, doc = run_verify(args, policy, spec, binding, progress=tick)
     print_verify(result, spec)
     warn_short_horizon(spec, binding, args.spec)
-    if args.json:
-        write_json(doc, args.json)
-        print(f"report: {args.json}")
+    write_report(doc, args)
     if args.plots:
         files = plot_verify(doc, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")

@@ -132,7 +132,7 @@ def _action_from_data(path: Path, data: dict[str, Any], out_dim: int, action_spa
     if action_space is not None:
         return action_semantics(path, action_space)
     raise PolicyError(
-        f"{path}: cannot read the action space from the SB3 data file; pass the env (action_space)"
+        f"{path}: cannot read the action space from the SB3 data file; pass --env ENV_ID, e.g. --env CartPole-v1 (action_space= from Python)"
     )
 
 

@@ -33,7 +33,7 @@ def action_semantics(path: Any, action_space: Any) -> dict[str, Any]:
     if action_space is None:
         raise PolicyError(
             f"{path}: the file does not say whether actions are discrete or continuous; "
-            "pass the env (action_space) or export the policy with sanp"
+            "pass --env ENV_ID, e.g. --env CartPole-v1 (action_space= from Python), or export the policy with sanp"
         )
     kind, _n, low, high = space_info(action_space)
     return {"action_kind": kind, "action_low": low, "action_high": high}

@@ -34,6 +34,9 @@ from sanp.runtime import deployed
 from sanp.stats import Comparison, RateBound
 
 Log = Callable[[str], None]
+PhaseHook = Callable[[int, int, str, str], None]
+"""on_phase(k, n, kind, label): phase k of n begins (n as now foreseen: it drops when
+refinement converges early); kind is "step1", "round" or "heldout"."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,10 +80,17 @@ def prune_and_refine(
     log: Log | None = None,
     run_heldout: bool = True,
     checkpoint: Checkpoint | None = None,
+    on_phase: PhaseHook | None = None,
 ) -> PruneResult:
     """Steps 1-6 of the method, then the held-out check. With a `checkpoint`, the state
-    is saved after step 1 and after every round, and a saved state is resumed from."""
+    is saved after step 1 and after every round, and a saved state is resumed from.
+    `on_phase` is told when each phase (step 1, a round, a held-out check) begins."""
     say = log or (lambda _msg: None)
+
+    def phase(k: int, rounds: int, kind: str, label: str) -> None:
+        if on_phase:
+            on_phase(k, 1 + rounds + (2 if run_heldout else 1), kind, label)
+
     threshold = _cutoff(spec)
     mean_reward = mean_reward_of(binding, config.episodes, config.seed)
     dense_actor = deployed(dense)
@@ -88,6 +98,8 @@ def prune_and_refine(
     if run:
         say(f"resuming from {checkpoint.path}: step 1 and {len(run.rounds)} round(s) done")
     else:
+        phase(1, config.rounds, "step1", "step 1, " + ("the deep schedule" if config.recipe == "deep"
+                                                      else "the sparsity search"))
         run = (deep_step1(dense, binding, spec, config, say) if config.recipe == "deep"
                else step1(dense, dense_actor, binding, threshold, mean_reward, config, say))
         if checkpoint:
@@ -98,6 +110,7 @@ def prune_and_refine(
     for index in range(len(run.rounds) + 1, config.rounds + 1):
         if run.converged:
             break
+        phase(1 + index, config.rounds, "round", f"refinement round {index} of at most {config.rounds}")
         outcome = refine_round(index, run.sparse, dense, dense_actor, binding, spec, threshold, config,
                                run.times, say, anchors=run.anchors, levels=run.levels, screen=run.screen)
         run.rounds.append(outcome.round)
@@ -106,6 +119,9 @@ def prune_and_refine(
         if checkpoint:
             checkpoint.save(run)
 
+    done = len(run.rounds)
+    phase(2 + done, done, "heldout", "the refined policy's mean reward, held-out check on the dense policy"
+          if run_heldout else "the refined policy's mean reward")
     t = time.perf_counter()
     final_reward = mean_reward(run.sparse)
     run.times["final_reward"] = time.perf_counter() - t
@@ -114,6 +130,7 @@ def prune_and_refine(
         t = time.perf_counter()
         say("held-out check on the dense policy")
         hd = heldout(dense, binding, spec, config)
+        phase(3 + done, done, "heldout", "held-out check on the sparse policy")
         say("held-out check on the sparse policy")
         hs = heldout(run.sparse, binding, spec, config)
         run.times["heldout"] = time.perf_counter() - t

@@ -4,8 +4,9 @@ Properties come from the spec (its `region` / `prop` statements, through
 `properties_from_spec`) or, with the `--properties FILE.json` option, from a JSON file
 of the same declarations (`sanp.prove.declarations`).
 
-Exit codes: 0 every property proved, 1 a property refuted, 3 unknown remains (none
-refuted), 2 bad input (raised as a SanpError, mapped by `sanp.cli.main`).
+Exit codes: 0 every property proved, 1 a property refuted, 3 one unknown or skipped (none
+refuted; 'agrees' is skipped without --reference), 2 bad input (raised as a SanpError,
+mapped by `sanp.cli.main`).
 """
 from __future__ import annotations
 
@@ -34,9 +35,11 @@ positive_seconds = _positive(float)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
+    from sanp.cli_report import add_json_option
+
     positive_int, positive_float = _positive(int), _positive(float)
     p.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
-    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("spec", metavar="SPEC", help="the .stl spec whose region and prop statements to prove")
     p.add_argument("--reference", metavar="REF",
                    help="the reference policy of 'agrees' properties and of the 'visited' region "
                    "(default: POLICY itself for 'visited')")
@@ -51,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="episodes of the reference policy behind the 'visited' region (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the visited episodes and box samples")
     p.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
-    p.add_argument("--json", metavar="FILE", help="write the JSON report here")
+    add_json_option(p)
     p.add_argument("--plots", metavar="DIR", help="a PNG of the split for each property that was split")
     p.add_argument("--properties", metavar="FILE.json",
                    help="prove these JSON declarations instead of the spec's prop statements")
@@ -60,24 +63,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plot_dir: Any) -> int:
     """Load, prove, print, write the report and plots; the exit code."""
     import stl
+    from sanp.commands.common import write_report
     from sanp.envs import bind
+    from sanp.progress import Phases
     from sanp.prove.run import exit_code
-    from sanp.report import write_json
 
-    check_output(args.json, args.policy, args.spec, args.reference)
+    check_output(None if args.json == "-" else args.json, args.policy, args.spec, args.reference)
     check_plot_dir(args.plots)
     spec = stl.load(args.spec)
     binding = bind(spec)
     policy = load_policy(args.policy, binding, args.vecnormalize)
     reference = load_policy(args.reference, binding) if args.reference else None
-    results, doc = prove_run(args, policy, reference, spec, binding)
+    phases = Phases("sanp prove")
+    with phases:  # ends (its live line gone) before the results print
+        results, skipped, doc = prove_run(args, policy, reference, spec, binding, phases=phases)
     print_results(results, prove_config(args))
-    if args.json:
-        write_json(doc, args.json)
-        print(f"report: {args.json}")
+    for p in skipped:
+        print(f"skipped {p.name}: compares with a reference policy; pass --reference REF.onnx to prove it")
+    write_report(doc, args)
     if args.plots:
         _plots(results, Path(args.plots))
-    return exit_code(results)
+    return exit_code(results, skipped)
 
 
 def prove_config(args: argparse.Namespace) -> Any:
@@ -88,27 +94,34 @@ def prove_config(args: argparse.Namespace) -> Any:
 
 
 def prove_run(args: argparse.Namespace, policy: Any, reference: Any, spec: Any, binding: Any, *,
-              digests: tuple[str | None, str | None] = (None, None)) -> tuple[list, dict[str, Any]]:
+              digests: tuple[str | None, str | None] = (None, None), phases: Any = None
+              ) -> tuple[list, list, dict[str, Any]]:
     """Prove the properties of `spec` (or of --properties) for `policy` (MLPPolicy) with
-    `sanp prove`'s options `args`: the PropertyResults and the JSON report (`--json`).
-    The CLI and `sanp.prove` both build their result here; `digests` stand for the
-    SHA-256 of `args.policy` and `args.reference` when they are not files."""
+    `sanp prove`'s options `args`: the PropertyResults, the properties skipped for want of
+    a reference policy, and the JSON report (`--json`). The CLI and `sanp.prove` both
+    build their result here; `digests` stand for the SHA-256 of `args.policy` and
+    `args.reference` when they are not files; `phases` (sanp.progress.Phases) is told of
+    each property."""
     from sanp.prove.declarations import load_json
     from sanp.prove.domain import Resolver, obs_names, visited_box
     from sanp.prove.from_spec import properties_from_spec
-    from sanp.prove.run import prove_all, prove_report
+    from sanp.prove.run import prove_report
     from sanp.report import file_sha256
     from sanp.runtime import deployed
 
     names = obs_names(spec, policy.obs_dim)
 
     def visited():
+        if phases is not None:
+            whose = "the reference policy" if reference else "the policy"
+            phases.log(f"the visited region: {args.visited_episodes} episodes of {whose}")
         return visited_box(deployed(reference or policy), binding, episodes=args.visited_episodes,
                            seed=args.seed, names=names)
 
     resolver = Resolver(spec, binding, policy.obs_dim, visited=visited)
     props = load_json(args.properties, resolver) if args.properties else properties_from_spec(spec, resolver)
-    results = prove_all(props, policy, reference, config=prove_config(args), workers=args.workers)
+    props, skipped = needs_reference(props) if reference is None else (props, [])
+    results = _prove(props, policy, reference, prove_config(args), args.workers, phases)
     inputs = {
         "policy": str(args.policy), "policy_sha256": digests[0] or file_sha256(args.policy),
         "spec": str(args.spec), "spec_sha256": spec.sha256,
@@ -119,7 +132,40 @@ def prove_run(args: argparse.Namespace, policy: Any, reference: Any, spec: Any, 
                     "seed": args.seed, "visited_episodes": args.visited_episodes},
         "verifier": f"marabou (maraboupy {metadata.version('maraboupy')})",
     }
-    return results, prove_report(results, inputs)
+    return results, skipped, prove_report(results, inputs, skipped)
+
+
+def _prove(props: list, policy: Any, reference: Any, config: Any, workers: int, phases: Any) -> list:
+    """prove_all, with a phase per property (or one for all, when they run in parallel)."""
+    import math
+
+    from sanp.prove.run import prove_all
+
+    n = len(props)
+    if phases is None:
+        return prove_all(props, policy, reference, config=config, workers=workers)
+    if workers > 1 and n > 1:
+        rounds = math.ceil(n / min(workers, n))
+        phases.start(1, 1, "prove", f"{n} properties in {min(workers, n)} processes",
+                     at_most=rounds * config.timeout)
+        return prove_all(props, policy, reference, config=config, workers=workers)
+
+    def start(i: int, prop: Any) -> None:
+        phases.start(i + 1, n, "prove", f"property {prop.name}", at_most=config.timeout)
+
+    return prove_all(props, policy, reference, config=config, workers=workers, on_start=start)
+
+
+def needs_reference(props: list) -> tuple[list, list]:
+    """(the properties provable without a reference policy, the `agrees` ones); a
+    PropertyError when none is left, as there is then nothing to prove."""
+    from sanp.prove.properties import Agrees, PropertyError
+
+    keep = [p for p in props if not isinstance(p.conclusion, Agrees)]
+    if props and not keep:
+        raise PropertyError(f"every property ({', '.join(p.name for p in props)}) compares with a "
+                            "reference policy; pass --reference REF.onnx")
+    return keep, [p for p in props if isinstance(p.conclusion, Agrees)]
 
 
 def _plots(results: list, out: Path) -> None:
@@ -132,10 +178,11 @@ def _plots(results: list, out: Path) -> None:
 
 def print_results(results: list, config: Any) -> None:
     """One table row per property, then each counterexample and what is unknown."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console(highlight=False)
+    from sanp.console import console
+
+    con = console()
     t = Table(title=f"sanp prove (timeout {config.timeout:g} s per property)")
     for col in ("property", "verdict", "proved", "refuted", "unknown", "queries", "time"):
         t.add_column(col)

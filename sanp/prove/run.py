@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sanp.prove.bab import PropertyResult, ProveConfig, prove_property
@@ -35,9 +35,11 @@ def _one(args: tuple) -> PropertyResult:
 
 
 def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Verifier | None = None,
-              config: ProveConfig | None = None, workers: int = 1) -> list[PropertyResult]:
+              config: ProveConfig | None = None, workers: int = 1,
+              on_start: Callable[[int, Property], None] | None = None) -> list[PropertyResult]:
     """Prove every property of `props` for `policy` (MLPPolicy); `reference` for `agrees`.
-    Properties run in `workers` processes; results come back in order."""
+    Properties run in `workers` processes; results come back in order. `on_start(i, prop)`
+    is told before each property when they run one after another."""
     if verifier is None:
         from sanp.prove.marabou import MarabouVerifier
 
@@ -48,18 +50,24 @@ def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Ve
     config = config or ProveConfig()
     jobs = [(p, policy, reference, verifier, config) for p in props]
     if workers <= 1 or len(jobs) <= 1:
-        return [_one(j) for j in jobs]
+        results = []
+        for i, job in enumerate(jobs):
+            if on_start:
+                on_start(i, job[0])
+            results.append(_one(job))
+        return results
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(min(workers, len(jobs)), initializer=_worker_init) as pool:
         return pool.map(_one, jobs, chunksize=1)
 
 
-def exit_code(results: Sequence[PropertyResult]) -> int:
-    """1 when a property is refuted, else 3 when one is unknown, else 0."""
+def exit_code(results: Sequence[PropertyResult], skipped: Sequence[Property] = ()) -> int:
+    """1 when a property is refuted, else 3 when one is unknown or was skipped (not
+    proved: e.g. 'agrees' without a reference policy), else 0."""
     verdicts = {r.verdict for r in results}
     if "refuted" in verdicts:
         return EXIT_REFUTED
-    return EXIT_UNKNOWN if "unknown" in verdicts else EXIT_PROVED
+    return EXIT_UNKNOWN if "unknown" in verdicts or skipped else EXIT_PROVED
 
 
 def result_dict(r: PropertyResult) -> dict[str, Any]:
@@ -86,14 +94,19 @@ def result_dict(r: PropertyResult) -> dict[str, Any]:
     }
 
 
-def prove_report(results: Sequence[PropertyResult], inputs: dict[str, Any]) -> dict[str, Any]:
-    """The JSON report of `sanp prove`: schema sanp.prove/1."""
+def prove_report(results: Sequence[PropertyResult], inputs: dict[str, Any],
+                 skipped: Sequence[Property] = ()) -> dict[str, Any]:
+    """The JSON report of `sanp prove`: schema sanp.prove/1. `skipped`: properties not
+    run (they need a reference policy), listed by name with the reason."""
     from sanp.report import jsonable, versions
 
+    verdict = exit_code(results, skipped)
     return jsonable({
         "schema": SCHEMA,
         "command": "prove",
         "inputs": {**inputs, "versions": versions()},
-        "verdict": {EXIT_PROVED: "proved", EXIT_REFUTED: "refuted", EXIT_UNKNOWN: "unknown"}[exit_code(results)],
+        "verdict": {EXIT_PROVED: "proved", EXIT_REFUTED: "refuted", EXIT_UNKNOWN: "unknown"}[verdict],
         "properties": [result_dict(r) for r in results],
+        "skipped": [{"name": p.name, "text": p.text(), "reason": "needs a reference policy (--reference)"}
+                    for p in skipped],
     })

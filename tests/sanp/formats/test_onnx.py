@@ -222,7 +222,7 @@ def test_matmul_add_chain_with_normaliser_ops(tmp_path):
     q = _check_same(tmp_path, m, action_space=gym.spaces.Discrete(2))
     assert q.sizes == [6, 4, 2] and q.activations == ["tanh", "identity"] and q.action_kind == "discrete"
     assert q.has_normalizer and q.obs_clip == 3.0
-    with pytest.raises(PolicyError, match="pass the env"):
+    with pytest.raises(PolicyError, match="pass --env ENV_ID"):
         load(tmp_path / "m.onnx")
 
 

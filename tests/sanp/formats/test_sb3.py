@@ -175,7 +175,7 @@ def test_actor_critic_zip_with_shared_layers_relu_and_box(tmp_path):
     del data["action_space"]
     data["policy_kwargs"]["activation_fn"] = "<class 'torch.nn.modules.activation.ReLU'>"
     _write_zip(tmp_path / "nospace.zip", data, sd)
-    with pytest.raises(PolicyError, match="pass the env"):
+    with pytest.raises(PolicyError, match="pass --env ENV_ID"):
         load(tmp_path / "nospace.zip")
     q = load(tmp_path / "nospace.zip", action_space=gym.spaces.Box(-1, 1, (2,)))
     assert list(q.action_high) == [1, 1]

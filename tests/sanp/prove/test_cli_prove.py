@@ -61,8 +61,7 @@ def test_unknown_exits_3(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--properties", "{missing}"], "cannot read"),
-    (["--properties", "{agrees}"], "--reference"),
-    ([], "'same_as_dense': 'agrees' compares with a reference policy"),
+    (["--properties", "{agrees}"], "every property (a) compares with a reference policy; pass --reference"),
     (["--properties", "{agrees}", "--timeout", "0"], "must be positive"),
     (["--properties", "{agrees}", "--reference", "nope.onnx"], "no such policy file"),
 ])
@@ -85,3 +84,17 @@ def test_properties_from_the_spec(tmp_path):
     assert code == 3 and list(props) == ["push_right", "push_left", "same_as_dense"]
     assert props["push_right"]["verdict"] == props["push_left"]["verdict"] == "proved"
     assert props["same_as_dense"]["verdict"] == "unknown" and props["same_as_dense"]["region"]["name"] == "domain"
+
+
+def test_without_a_reference_the_agrees_prop_is_skipped_and_the_others_proved(tmp_path, capsys):
+    # specs/cartpole.stl without --reference: same_as_dense cannot run; push_right and
+    # push_left are proved; a skipped property is not a proved one, so the exit code is 3
+    out = tmp_path / "r.json"
+    code = main(["prove", POLICY, SPEC, "--timeout", "20", "--depth", "1", "--visited-episodes", "5",
+                 "--json", str(out)])
+    doc = json.loads(out.read_text())
+    assert code == 3 and doc["verdict"] == "unknown"
+    assert [(p["name"], p["verdict"]) for p in doc["properties"]] == [("push_right", "proved"), ("push_left", "proved")]
+    assert [s["name"] for s in doc["skipped"]] == ["same_as_dense"]
+    assert ("skipped same_as_dense: compares with a reference policy; pass --reference REF.onnx to prove it"
+            in capsys.readouterr().out.splitlines())
