@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _positive(kind: type) -> Any:
+def _positive(kind: type, most: float | None = None, unit: str = "") -> Any:
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -23,32 +23,41 @@ def _positive(kind: type) -> Any:
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
         if not value > 0 or value == float("inf"):
             raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{text} is over the maximum of {most:g}{unit}")
         return value
 
     return parse
 
 
-positive_seconds = _positive(float)
-"""argparse type of a timeout: a positive, finite float."""
+# The limits live in sanp.prove.bab (which imports numpy); the parser runs for every
+# command, so they are repeated here and a test checks that they agree.
+MAX_TIMEOUT, MAX_DEPTH = 86_400.0, 256
+MAX_VISITED_EPISODES = 100_000
+
+positive_seconds = _positive(float, MAX_TIMEOUT, " seconds (a day)")
+"""argparse type of a timeout: a positive float of at most a day."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
-    positive_int, positive_float = _positive(int), _positive(float)
+    from sanp.cli_parser import _workers
+
     p.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--reference", metavar="REF",
                    help="the reference policy of 'agrees' properties and of the 'visited' region "
                    "(default: POLICY itself for 'visited')")
-    p.add_argument("--timeout", type=positive_float, default=60.0, metavar="S",
-                   help="seconds per property, branch and bound included (default 60)")
-    p.add_argument("--depth", type=positive_int, default=8, metavar="N",
-                   help="most halvings of a region in branch and bound (default 8)")
+    p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S",
+                   help="seconds per property, branch and bound included (default 60, at most 86400)")
+    p.add_argument("--depth", type=_positive(int, MAX_DEPTH), default=8, metavar="N",
+                   help=f"most halvings of a region in branch and bound (default 8, at most {MAX_DEPTH})")
     p.add_argument("--no-split", action="store_true", help="one query per property, no branch and bound")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="properties proved in parallel processes (default 1)")
-    p.add_argument("--visited-episodes", type=positive_int, default=200, metavar="N",
-                   help="episodes of the reference policy behind the 'visited' region (default 200)")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="properties proved in parallel processes (default 1; at most SANP_MAX_WORKERS, 64)")
+    p.add_argument("--visited-episodes", type=_positive(int, MAX_VISITED_EPISODES), default=200, metavar="N",
+                   help="episodes of the reference policy behind the 'visited' region "
+                   f"(default 200, at most {MAX_VISITED_EPISODES:,})")
     p.add_argument("--seed", type=int, default=0, help="seed of the visited episodes and box samples")
     p.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
     p.add_argument("--json", metavar="FILE", help="write the JSON report here")
