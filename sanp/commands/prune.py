@@ -7,7 +7,7 @@ import shlex
 import sys
 from typing import Any
 
-from sanp.commands.common import EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
+from sanp.commands.common import EXIT_BAD, EXIT_FOUND, EXIT_OK, check_output, check_plot_dir, load_policy
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -32,9 +32,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     binding = bind(spec)
     dense = load_policy(args.policy, binding, args.vecnormalize)
     if args.prove:
-        from sanp.prove.after_prune import check_provable
+        from sanp.prove.after_prune import check_before_prune
 
-        check_provable(spec, dense.action_kind)
+        check_before_prune(spec, binding, dense)
     err = console(stderr=True)
     start = time.perf_counter()
 
@@ -55,8 +55,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
             err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
                       f"  sanp {resume} --resume")
         raise
-    _write_prune_outputs(args, result, spec, binding, dense, log)
-    checkpoint.remove()
+    proof_error = _write_prune_outputs(args, result, spec, binding, dense, log)
+    checkpoint.remove()  # the prune is on disk, whatever became of its proof
+    if proof_error is not None:
+        print(f"sanp prune: error: --prove failed after the prune was written to {args.output}: "
+              f"{proof_error}", file=sys.stderr)
+        return EXIT_BAD
     return EXIT_OK if result.verdict.ok else EXIT_FOUND
 
 
@@ -86,19 +90,29 @@ def _deep_config(args: argparse.Namespace) -> Any:
 
 
 def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, binding: Any, dense: Any,
-                         log: Any) -> None:
-    """The compacted ONNX (with the proof, under --prove), the summary, the report and plots."""
+                         log: Any) -> str | None:
+    """The compacted ONNX (with the proof, under --prove), the summary, the report and
+    plots. The ONNX is written before the proof runs (and again with its summary), so
+    that no failure or interrupt of the proof loses the prune; a proof that fails is
+    recorded in the report, and its message returned."""
     from sanp.compact import compact, compaction_metadata, compaction_summary
     from sanp.console import print_prune
+    from sanp.errors import SanpError
     from sanp.formats.onnx_writer import export_onnx
     from sanp.report import plot_prune, prune_metadata, prune_report, write_json
 
     final = result.policy if args.no_compact else compact(result.policy)
     meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
-    proof = _prove_pruned(args, spec, binding, final, dense, log) if args.prove else None
+    export_onnx(final, args.output, metadata=meta, storage=args.storage)
+    proof, proof_error = None, None
+    if args.prove:
+        try:
+            proof = _prove_pruned(args, spec, binding, final, dense, log)
+        except SanpError as exc:
+            proof_error = str(exc)
     if proof is not None:
         meta["proof"] = proof["summary"]
-    export_onnx(final, args.output, metadata=meta, storage=args.storage)
+        export_onnx(final, args.output, metadata=meta, storage=args.storage)
     print_prune(result)
     print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, final)['network']})")
     doc = prune_report(result, spec, policy_path=args.policy, spec_path=args.spec,
@@ -109,6 +123,8 @@ def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, bindi
 
         verdict = {**doc["verdict"], "details": [*doc["verdict"]["details"], *refuted_details(proof)]}
         doc = {**doc, "verdict": verdict, "proof": proof}
+    elif proof_error is not None:
+        doc = {**doc, "proof": {"verdict": "error", "timeout": args.prove_timeout, "error": proof_error}}
     if args.report:
         write_json(doc, args.report)
         print(f"report: {args.report}")
@@ -116,6 +132,7 @@ def _write_prune_outputs(args: argparse.Namespace, result: Any, spec: Any, bindi
         nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
         files = plot_prune(doc, nets, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
+    return proof_error
 
 
 def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log) -> dict:
