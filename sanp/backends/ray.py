@@ -31,12 +31,19 @@ abandoned = False
 with os._exit (sanp.cli.entry), as Ray's exit handlers would wait for it."""
 
 
-def probe(address: str) -> None:
+def probe(address: str, ray: Any = None) -> None:
     """BackendError unless a TCP connection to `address` (HOST:PORT) opens within
-    PROBE_S seconds: Ray itself retries a closed port for over a minute."""
+    PROBE_S seconds: Ray itself retries a closed port for over a minute. With `ray`, a
+    loopback host is first resolved as Ray resolves it (to this node's address, unless
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0), so that the probe tries what Ray will."""
     from sanp.backends import parse_address
 
     host, port = parse_address(address)
+    if ray is not None:
+        try:
+            host = ray._private.services.resolve_ip_for_localhost(host)
+        except Exception:  # noqa: BLE001 - a private helper of Ray's: without it, probe as given
+            pass
     try:
         with socket.create_connection((host, port), timeout=PROBE_S):
             pass
@@ -131,7 +138,7 @@ class RayBackend:
         self._owned = not ray.is_initialized()
         if self._owned:
             if address is not None:
-                probe(address)
+                probe(address, ray)
                 _bounded_join(ray, address)
             else:
                 _start_private(ray, workers)

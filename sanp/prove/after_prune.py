@@ -51,7 +51,10 @@ def check_before_prune(spec, binding, dense) -> None:
     from sanp.prove.properties import Box, validate
 
     check_provable(spec, dense.action_kind)
-    check_encodable(dense)
+    try:
+        check_encodable(dense)
+    except PropertyError as exc:
+        raise PropertyError(f"--prove: {exc}; prune without --prove") from None
     names = obs_names(spec, dense.obs_dim)
     placeholder = Box((0.0,) * dense.obs_dim, (0.0,) * dense.obs_dim, names)
     resolver = Resolver(spec, binding, dense.obs_dim, visited=lambda: placeholder)
