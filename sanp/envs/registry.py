@@ -137,8 +137,8 @@ def check_env_id(env_id: str) -> None:
         return
     close = difflib.get_close_matches(env_id, list(gym.registry), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    if _FAILED and not close:
-        hint = f" ({next(iter(_FAILED.values()))}: it may be the package that provides it)"
+    if _FAILED:  # a broken plugin may be what should have registered it
+        hint += f" ({next(iter(_FAILED.values()))}; it may be what provides this env)"
     raise EnvError(f"unknown env id {env_id!r}{hint}")
 
 

@@ -127,34 +127,96 @@ def test_prove_workers_limit_is_the_environment_variable(tmp_path):
     refused(r, "3 is over sanp's limit of 2 worker processes")
 
 
-@pytest.mark.parametrize("doc, match", [
-    ({"regions": {"r": {"x": [-1e308, 1e308]}}, "props": [PUSH_RIGHT]},
-     "x in [-1e+308, 1e+308]: a region's bounds must lie within +-3.403e+38"),
-    ('{"regions": {"r": {"x": [NaN, 1]}}, "props": [{"name": "q", "over": "r", '
-     '"then": {"kind": "action", "op": "==", "value": 1}}]}', "a region needs finite bounds"),
-    ({"regions": {"r": WIDE}, "props": [{**PUSH_RIGHT, "then": {"kind": "action", "op": "==", "value": 1e400}}]},
-     "a discrete action conclusion is 'action == k' or 'action != k'"),
-    ({"regions": {"r": WIDE}, "props": [{**PUSH_RIGHT, "then": {"kind": "action", "op": "==", "value": 1e300}}]},
-     "does not exist (the policy has 2)"),
-    ({"regions": {"r": WIDE}, "props": [{**PUSH_RIGHT, "then": {"kind": "output", "index": 0, "op": "<=",
-                                                                 "value": 1e400}}]},
-     "the bound must be finite"),
-    ({"regions": {"r": WIDE}, "props": [{**PUSH_RIGHT, "then": {"kind": "output", "index": 10 ** 30, "op": "<=",
-                                                                 "value": 0}}]},
-     "out of range (the policy has 2 outputs)"),
-    ({"regions": {"r": WIDE}, "props": [{**PUSH_RIGHT, "assume": [{"terms": {"x": 1e400}, "op": "<=", "rhs": 0}]}]},
-     "a linear condition needs finite coefficients"),
-], ids=["width-overflows", "nan-bound", "infinite-action", "huge-action", "infinite-bound", "huge-index",
-        "infinite-coefficient"])
-def test_prove_refuses_bad_regions_and_property_values(tmp_path, doc, match):
-    r = sanp(tmp_path, "prove", CARTPOLE, CARTPOLE_SPEC, "--properties", props_file(tmp_path, doc), "--timeout", "5")
-    refused(r, match)
+# --------------------------------- refused inputs, forked from one process (forkrun.py)
 
 
-def test_prove_refuses_a_policy_marabou_cannot_encode(tmp_path, tanh_policy):
-    doc = {"regions": {"r": WIDE}, "props": [PUSH_RIGHT]}
-    r = sanp(tmp_path, "prove", tanh_policy, CARTPOLE_SPEC, "--properties", props_file(tmp_path, doc))
-    refused(r, "the verifier handles ReLU networks with a linear output layer; this policy uses tanh")
+def _tanh_policy(path: Path) -> str:
+    """A CartPole-shaped tanh MLP: sanp reads and runs it, Marabou cannot encode it."""
+    import torch
+
+    from sanp.formats.onnx_writer import export_onnx
+    from sanp.model import MLPPolicy
+
+    torch.manual_seed(0)
+    export_onnx(MLPPolicy([4, 8, 2], "tanh", action_kind="discrete"), path)
+    return str(path)
+
+
+def _prove(props: dict | str, policy: str = CARTPOLE) -> list[str]:
+    return ["prove", policy, CARTPOLE_SPEC, "--properties", props, "--timeout", "5"]
+
+
+# id -> (the inputs it needs written, argv, the message), with {dir} the case's directory
+BATCH: dict[str, tuple] = {
+    "region-width-overflows": ({"props.json": {"regions": {"r": {"x": [-1e308, 1e308]}}, "props": [PUSH_RIGHT]}},
+                               _prove("{dir}/props.json"),
+                               "x in [-1e+308, 1e+308]: a region's bounds must lie within +-3.403e+38"),
+    "region-nan-bound": ({"props.json": '{"regions": {"r": {"x": [NaN, 1]}}, "props": [{"name": "q", "over": "r", '
+                                        '"then": {"kind": "action", "op": "==", "value": 1}}]}'},
+                         _prove("{dir}/props.json"), "a region needs finite bounds"),
+    "infinite-action": ({"props.json": {"regions": {"r": WIDE}, "props": [
+                            {**PUSH_RIGHT, "then": {"kind": "action", "op": "==", "value": 1e400}}]}},
+                        _prove("{dir}/props.json"), "a discrete action conclusion is 'action == k' or 'action != k'"),
+    "huge-action": ({"props.json": {"regions": {"r": WIDE}, "props": [
+                        {**PUSH_RIGHT, "then": {"kind": "action", "op": "==", "value": 1e300}}]}},
+                    _prove("{dir}/props.json"), "does not exist (the policy has 2)"),
+    "infinite-bound": ({"props.json": {"regions": {"r": WIDE}, "props": [
+                           {**PUSH_RIGHT, "then": {"kind": "output", "index": 0, "op": "<=", "value": 1e400}}]}},
+                       _prove("{dir}/props.json"), "the bound must be finite"),
+    "huge-index": ({"props.json": {"regions": {"r": WIDE}, "props": [
+                       {**PUSH_RIGHT, "then": {"kind": "output", "index": 10 ** 30, "op": "<=", "value": 0}}]}},
+                   _prove("{dir}/props.json"), "out of range (the policy has 2 outputs)"),
+    "infinite-coefficient": ({"props.json": {"regions": {"r": WIDE}, "props": [
+                                 {**PUSH_RIGHT, "assume": [{"terms": {"x": 1e400}, "op": "<=", "rhs": 0}]}]}},
+                             _prove("{dir}/props.json"), "a linear condition needs finite coefficients"),
+    "prove-tanh-policy": ({"props.json": {"regions": {"r": WIDE}, "props": [PUSH_RIGHT]}, "tanh.onnx": None},
+                          _prove("{dir}/props.json", "{dir}/tanh.onnx"),
+                          "the verifier handles ReLU networks with a linear output layer; this policy uses tanh"),
+    "prune-prove-tanh-policy": ({"tanh.onnx": None},
+                                ["prune", "{dir}/tanh.onnx", CARTPOLE_SPEC, "-o", "{dir}/s.onnx", "--prove"],
+                                "--prove: the verifier handles ReLU networks with a linear output layer"),
+    "prune-prove-prop-does-not-fit": (
+        {"spec.stl": Path(CARTPOLE_SPEC).read_text().replace("action == 1", "action == 7")},
+        ["prune", CARTPOLE, "{dir}/spec.stl", "-o", "{dir}/s.onnx", "--prove"],
+        "action 7 does not exist (the policy has 2)"),
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Every BATCH case in a child forked from one process that imported sanp once
+    (forkrun.py: 2 GiB address space, 90 s), in an empty working directory; per case
+    its exit code, stderr, and the files of its directory afterwards."""
+    root = tmp_path_factory.mktemp("batch")
+    cwd = root / "cwd"
+    cwd.mkdir()
+    jobs = []
+    for case, (inputs, argv, _) in BATCH.items():
+        d = root / case
+        d.mkdir()
+        for name, body in inputs.items():
+            if body is None:
+                _tanh_policy(d / name)
+            else:
+                (d / name).write_text(body if isinstance(body, str) else json.dumps(body))
+        jobs.append({"id": case, "argv": [a.replace("{dir}", str(d)) for a in argv], "env": {},
+                     "stdout": str(root / f"{case}.out"), "stderr": str(root / f"{case}.err")})
+    (root / "jobs.json").write_text(json.dumps(jobs))
+    subprocess.run([sys.executable, str(Path(__file__).with_name("forkrun.py")), str(root / "jobs.json"),
+                    str(root / "results.json")], cwd=cwd, check=True, timeout=TIMEOUT * len(jobs))
+    done = json.loads((root / "results.json").read_text())
+    assert sorted(p.name for p in cwd.iterdir()) == [], "a case wrote into its working directory"
+    return {case: (done[case]["code"], (root / f"{case}.err").read_text(), sorted(p.name for p in (root / case).iterdir()))
+            for case in BATCH}
+
+
+@pytest.mark.parametrize("case", list(BATCH))
+def test_refused_in_one_line_before_any_work(batch, case):
+    code, err, files = batch[case]
+    inputs, _, match = BATCH[case]
+    refused(Run(code, "", err, 0.0), match)
+    # no output and no checkpoint (the lock file of -o stays by design: sanp.atomic.hold_lock)
+    assert [f for f in files if f != ".s.onnx.lock"] == sorted(inputs), f"{case} left {files}"
 
 
 def test_prove_depth_is_bounded_by_the_timeout_and_marabou_stays_quiet(tmp_path):
@@ -193,35 +255,6 @@ def test_prove_volume_fractions_of_degenerate_and_huge_regions_are_numbers(tmp_p
 
 
 # -------------------------------------------------------------- prune --prove
-
-
-@pytest.fixture(scope="module")
-def tanh_policy(tmp_path_factory) -> str:
-    """A CartPole-shaped tanh MLP: sanp reads and runs it, Marabou cannot encode it."""
-    import torch
-
-    from sanp.formats.onnx_writer import export_onnx
-    from sanp.model import MLPPolicy
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tanh") / "tanh.onnx"
-    export_onnx(MLPPolicy([4, 8, 2], "tanh", action_kind="discrete"), path)
-    return str(path)
-
-
-def test_prune_prove_refuses_a_tanh_policy_before_pruning(tmp_path, tanh_policy):
-    out = tmp_path / "s.onnx"
-    r = sanp(tmp_path, "prune", tanh_policy, CARTPOLE_SPEC, "-o", str(out), "--prove")
-    refused(r, "--prove: the verifier handles ReLU networks with a linear output layer")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd"]  # no ONNX, no checkpoint, no lock
-
-
-def test_prune_prove_refuses_a_prop_that_does_not_fit_before_pruning(tmp_path):
-    spec = tmp_path / "spec.stl"
-    spec.write_text(Path(CARTPOLE_SPEC).read_text().replace("action == 1", "action == 7"))
-    r = sanp(tmp_path, "prune", CARTPOLE, str(spec), "-o", str(tmp_path / "s.onnx"), "--prove")
-    refused(r, "action 7 does not exist (the policy has 2)")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "spec.stl"]
 
 
 def test_a_failed_proof_keeps_the_finished_prune(tmp_path, monkeypatch, capsys):
@@ -383,7 +416,8 @@ def _spec(tmp_path: Path, env_id: str) -> str:
     ("Missing-v0", "env 'Missing-v0': the sanp.envs entry point 'Missing-v0' (sanp_no_such_module:Adapter) "
                    "does not load (ModuleNotFoundError: No module named 'sanp_no_such_module')"),
     ("NotAnEnv-v0", "is neither a sanp.envs.EnvAdapter subclass nor a function"),
-    ("Elsewhere-v0", "unknown env id 'Elsewhere-v0' (the sanp.envs entry point"),
+    ("Elsewhere-v0", "does not load (ModuleNotFoundError: No module named 'sanp_no_such_module'); it may be "
+                     "what provides this env"),
 ])
 def test_broken_entry_points_are_one_line(tmp_path, plugin_site, env_id, match):
     refused(sanp(tmp_path, "check", _spec(tmp_path, env_id), env=plugin_site), match)
