@@ -32,7 +32,7 @@ CARTPOLE_SPEC = str(ROOT / "specs/cartpole.stl")
 LANDER = str(ROOT / "zoo/lunar_lander/dense.onnx")
 LANDER_SPEC = str(ROOT / "specs/lunar_lander.stl")
 MEMORY = 2 << 30
-RAY_MEMORY = 8 << 30  # Ray's C++ core reserves address space generously
+RAY_MEMORY = 64 << 30  # a Ray driver maps its node's whole object store (30% of RAM) and more
 TIMEOUT = 120.0
 HAS_RAY = importlib.util.find_spec("ray") is not None
 
@@ -225,14 +225,14 @@ def test_prove_depth_is_bounded_by_the_timeout_and_marabou_stays_quiet(tmp_path)
     report = tmp_path / "r.json"
     r = sanp(tmp_path, "prove", CARTPOLE, CARTPOLE_SPEC, "--properties",
              props_file(tmp_path, {"regions": {"r": WIDE}, "props": [PUSH_RIGHT]}),
-             "--depth", "256", "--timeout", "4", "--json", str(report))
+             "--depth", "256", "--timeout", "3", "--json", str(report))
     assert r.code == 1, r.err
     prop = json.loads(report.read_text())["properties"][0]
     assert prop["verdict"] == "refuted"
-    assert prop["seconds"] < 4 + 2.5  # one query may finish its own (whole-second) timeout
+    assert prop["seconds"] < 3 + 2.5  # one query may finish its own (whole-second) timeout
     assert abs(sum(prop["fractions"].values()) - 1) < 1e-9
     # only sanp's table and lines: Marabou's search log goes nowhere
-    assert r.out.startswith(" ") and "sanp prove (timeout 4 s per property)" in r.out
+    assert r.out.startswith(" ") and "sanp prove (timeout 3 s per property)" in r.out
     assert "Engine" not in r.out and "Marabou" not in r.out and r.err == ""
 
 
@@ -245,7 +245,7 @@ def test_prove_volume_fractions_of_degenerate_and_huge_regions_are_numbers(tmp_p
     report = tmp_path / "r.json"
     r = sanp(tmp_path, "prove", CARTPOLE, CARTPOLE_SPEC, "--properties",
              props_file(tmp_path, {"regions": {"point": point, "thin": thin, "huge": huge}, "props": props}),
-             "--timeout", "3", "--depth", "2", "--json", str(report))
+             "--timeout", "2", "--depth", "2", "--json", str(report))
     assert r.code in (0, 1, 3) and r.err == "", r.err
     assert "nan" not in r.out.lower()
     # the huge box makes Marabou fail, log its search and dump its query: all out of sight
@@ -294,7 +294,7 @@ def test_a_failed_proof_keeps_the_finished_prune(tmp_path, monkeypatch, capsys):
     ("127.0.0.1:0", "port 0 is not in 1-65535"),
     ("127.0.0.1:99999", "port 99999 is not in 1-65535"),
     ("a b:6379", "'a b' is not a host name or IP address"),
-    ("[zz]:6379", "'zz' is not an IPv6 address"),
+    ("[zz]:6379", "'[zz]' is not an IPv6 address"),
     ("x\ny:6379", "is not a host name or IP address"),
 ], ids=["no-port", "port-0", "port-high", "space", "ipv6", "newline"])
 def test_garbage_ray_addresses_are_refused_up_front(tmp_path, ray_env, address, match):
