@@ -42,7 +42,7 @@ def probe(address: str, ray: Any = None) -> None:
     if ray is not None:
         try:
             host = ray._private.services.resolve_ip_for_localhost(host)
-        except Exception:  # noqa: BLE001 - a private helper of Ray's: without it, probe as given
+        except Exception:  # noqa: BLE001, S110 - a private helper of Ray's: without it, probe as given
             pass
     try:
         with socket.create_connection((host, port), timeout=PROBE_S):

@@ -219,7 +219,7 @@ def adapter_errors(adapter: Any, method: str) -> Iterator[None]:
         yield
     except SanpError:
         raise
-    except Exception as exc:  # noqa: BLE001 - whatever the adapter's code raises
+    except Exception as exc:  # whatever the adapter's code raises
         cls = adapter if isinstance(adapter, type) else type(adapter)
         text = " ".join(str(exc).split())[:200]
         raise EnvError(f"the env adapter {cls.__module__}.{cls.__qualname__} raised {type(exc).__name__} in "

@@ -27,19 +27,12 @@ from typing import Literal
 import numpy as np
 
 from sanp.prove.encode import Judgement, build_query, float32_inside, judge, worst_violation
+from sanp.prove.limits import MAX_DEPTH, MAX_TIMEOUT
 from sanp.prove.properties import Box, Property, PropertyError
 from sanp.prove.verifier import Query, Verifier
 
 Verdict = Literal["proved", "refuted", "unknown"]
 LeafStatus = Literal["proved", "refuted", "unknown", "vacuous"]
-
-
-MAX_TIMEOUT = 86_400.0
-"""The longest time budget of one property, in seconds (a day)."""
-MAX_DEPTH = 256
-"""The most halvings of a region on one branch: past a few dozen per dimension the
-boxes are below float32 resolution, and the leaves of a deeper search would not fit
-in memory anyway."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sanp.prove.limits import MAX_DEPTH, MAX_TIMEOUT, MAX_VISITED_EPISODES
+
 
 def _positive(kind: type, most: float | None = None, unit: str = "") -> Any:
     def parse(text: str) -> Any:
@@ -29,11 +31,6 @@ def _positive(kind: type, most: float | None = None, unit: str = "") -> Any:
 
     return parse
 
-
-# The limits live in sanp.prove.bab (which imports numpy); the parser runs for every
-# command, so they are repeated here and a test checks that they agree.
-MAX_TIMEOUT, MAX_DEPTH = 86_400.0, 256
-MAX_VISITED_EPISODES = 100_000
 
 positive_seconds = _positive(float, MAX_TIMEOUT, " seconds (a day)")
 """argparse type of a timeout: a positive float of at most a day."""

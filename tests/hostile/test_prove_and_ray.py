@@ -413,11 +413,11 @@ def _spec(tmp_path: Path, env_id: str) -> str:
 
 
 @pytest.mark.parametrize("env_id, match", [
-    ("Missing-v0", "env 'Missing-v0': the sanp.envs entry point 'Missing-v0' (sanp_no_such_module:Adapter) "
-                   "does not load (ModuleNotFoundError: No module named 'sanp_no_such_module')"),
+    ("Missing-v0", ("env 'Missing-v0': the sanp.envs entry point 'Missing-v0' (sanp_no_such_module:Adapter) "
+                    "does not load (ModuleNotFoundError: No module named 'sanp_no_such_module')")),
     ("NotAnEnv-v0", "is neither a sanp.envs.EnvAdapter subclass nor a function"),
-    ("Elsewhere-v0", "does not load (ModuleNotFoundError: No module named 'sanp_no_such_module'); it may be "
-                     "what provides this env"),
+    ("Elsewhere-v0", ("does not load (ModuleNotFoundError: No module named 'sanp_no_such_module'); it may be "
+                      "what provides this env")),
 ])
 def test_broken_entry_points_are_one_line(tmp_path, plugin_site, env_id, match):
     refused(sanp(tmp_path, "check", _spec(tmp_path, env_id), env=plugin_site), match)
