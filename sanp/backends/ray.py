@@ -62,6 +62,15 @@ def _start_private(ray: Any, workers: int | None) -> None:
     handler = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(num_cpus=workers, **_INIT)
+    except (SystemExit, KeyboardInterrupt):
+        # SIGTERM (Ray's handler of the moment exits) or Ctrl-C mid-start: stop what
+        # was started (sanp leaves with os._exit, so Ray's exit hooks would not), and
+        # report it as any interrupt
+        try:
+            ray.shutdown()
+        except Exception:  # noqa: BLE001, S110 - best effort on the way out
+            pass
+        raise KeyboardInterrupt from None
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         raise BackendError(f"could not start a local Ray instance: {_one_line(exc)}") from None
     finally:
