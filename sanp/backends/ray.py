@@ -71,8 +71,9 @@ def _start_private(ray: Any, workers: int | None) -> None:
         except Exception:  # noqa: BLE001, S110 - best effort on the way out
             pass
         raise KeyboardInterrupt from None
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-        raise BackendError(f"could not start a local Ray instance: {_one_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever Ray raises, as one line
+        raise BackendError(f"could not start a local Ray instance: {type(exc).__name__}: "
+                           f"{_one_line(exc)}") from None
     finally:
         if handler is not None:
             signal.signal(signal.SIGTERM, handler)
@@ -111,8 +112,9 @@ def _bounded_join(ray: Any, address: str) -> None:
         raise BackendError(f"could not reach the Ray cluster at {address} within {CONNECT_S:g} s; check "
                            "that a Ray cluster (not another service) listens there")
     exc = outcome[0]
-    if isinstance(exc, (ConnectionError, RuntimeError, ValueError, TimeoutError)):
-        raise BackendError(f"could not reach the Ray cluster at {address}: {_one_line(exc)}") from None
+    if isinstance(exc, Exception):  # refused, a version mismatch, a token it wants...
+        raise BackendError(f"could not join the Ray cluster at {address}: {type(exc).__name__}: "
+                           f"{_one_line(exc)}") from None
     if exc is not None:
         raise exc
 

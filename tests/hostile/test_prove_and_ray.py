@@ -35,6 +35,8 @@ MEMORY = 2 << 30
 RAY_MEMORY = 64 << 30  # a Ray driver maps its node's whole object store (30% of RAM) and more
 TIMEOUT = 120.0
 HAS_RAY = importlib.util.find_spec("ray") is not None
+# without what an earlier Ray start in this pytest process may have left (its token mode...)
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
 
 
 @dataclass
@@ -69,7 +71,7 @@ def sanp(tmp_path: Path, *argv: str, env: dict[str, str] | None = None, memory: 
     cwd.mkdir(exist_ok=True)
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "sanp.cli", *argv], cwd=cwd, text=True,
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**CLEAN_ENV, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=_limit(memory))  # noqa: PLW1509 - the test starts no threads
     if interrupt is not None:
         interrupt(proc)
@@ -327,12 +329,17 @@ def test_sigterm_while_ray_connects_exits_130(tmp_path, ray_env):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
-    listener.settimeout(TIMEOUT)
+    listener.settimeout(0.2)
     accepted = []
 
     def when_ray_connects(proc) -> None:
-        accepted.append(listener.accept()[0])  # sanp's TCP probe
-        accepted.append(listener.accept()[0])  # Ray's own connection
+        # the first connection is sanp's TCP probe, the second Ray's own
+        deadline = time.monotonic() + TIMEOUT
+        while len(accepted) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                pass
         time.sleep(1.0)
 
     try:
@@ -343,6 +350,7 @@ def test_sigterm_while_ray_connects_exits_130(tmp_path, ray_env):
         for c in accepted:
             c.close()
         listener.close()
+    assert len(accepted) == 2, r.err
     refused(r, "sanp eval: interrupted", code=130)
     assert r.seconds < 10
 
