@@ -70,7 +70,7 @@ def entry() -> None:
     on disk, and tearing down native thread pools (onnxruntime, torch) that the signal
     caught mid-call is not worth the risk of a crash on the way out."""
     code = main()
-    if code == EXIT_INTERRUPTED:
+    if code == EXIT_INTERRUPTED or getattr(sys.modules.get("sanp.backends.ray"), "abandoned", False):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -11,22 +11,10 @@ import re
 import sys
 from typing import Any
 
-from sanp.cli_report import add_json_option
-
-
-def _whole(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        need = "a positive whole number" if minimum == 1 else f"{minimum} or more"
-        raise argparse.ArgumentTypeError(f"must be {need}, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    return _whole(text, 1)
+from sanp.cli_options import add_json_option
+from sanp.cli_options import positive_int as _positive_int
+from sanp.cli_options import whole as _whole
+from sanp.cli_options import workers as _workers
 
 
 def _natural(text: str) -> int:
@@ -40,21 +28,6 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
-    return value
-
-
-def _workers(text: str) -> int:
-    from sanp.errors import SanpError
-    from sanp.limits import limit
-
-    value = _positive_int(text)
-    try:
-        most = limit("MAX_WORKERS")
-    except SanpError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if value > most:
-        raise argparse.ArgumentTypeError(
-            f"{value} is over sanp's limit of {most} worker processes; raise it with SANP_MAX_WORKERS=N")
     return value
 
 

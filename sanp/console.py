@@ -41,14 +41,16 @@ def console(stderr: bool = False):
 def progress_bar(description: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    err = console(stderr=True)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("best robustness {task.fields[best]}"),
         TimeElapsedColumn(),
-        console=console(stderr=True),
+        console=err,
         transient=True,
+        disable=not err.is_terminal,  # off a terminal it would only leave a blank line on stderr
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
+from sanp.backends.address import parse_address
 from sanp.errors import BackendError
 
 T = TypeVar("T")
@@ -34,7 +35,13 @@ class BackendConfig:
     """Local: worker processes (1: no pool). Ray without `address`: CPUs of the local
     instance it starts (None: all cores). Ray with `address`: ignored (the cluster's)."""
     address: str | None = None
-    """Ray only: the address of a running cluster (`ray start --head` prints it)."""
+    """Ray only: the address of a running cluster (`ray start --head` prints it), HOST:PORT."""
+
+    def __post_init__(self) -> None:
+        if self.address is not None:
+            parse_address(self.address)
+
+
 
 
 class Backend(Protocol):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sanp.commands.common import (
+    EXIT_BAD,
     EXIT_FOUND,
     EXIT_OK,
     check_output,
@@ -40,7 +41,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     try:
         with phases:
             outcome = run_prune(args, dense, spec, binding, log=phases.log, checkpoint=checkpoint,
-                                phases=phases)
+                                phases=phases, on_pruned=lambda final, meta: _write_onnx(args, final, meta))
     except KeyboardInterrupt:
         if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
@@ -51,7 +52,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
         _print_proof(args, *outcome.proved)
     _write_prune_outputs(args, outcome, dense)
     warn_short_horizon(spec, binding, args.spec)
-    checkpoint.remove()
+    checkpoint.remove()  # the prune is on disk, whatever became of its proof
+    if outcome.proof_error is not None:
+        print(f"sanp prune: error: --prove failed after the prune was written to {args.output}: "
+              f"{outcome.proof_error}", file=sys.stderr)
+        return EXIT_BAD
     return EXIT_OK if outcome.result.verdict.ok else EXIT_FOUND
 
 
@@ -81,27 +86,40 @@ class PruneOutcome:
     report: dict[str, Any]
     proved: tuple[dict, Any] | None = None
     """Under --prove: the report's proof block and the prover's results, to print."""
+    proof_error: str | None = None
+    """Under --prove: why the proof failed (the prune itself stands)."""
 
 
 def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, log: Any = None,
-              checkpoint: Any = None, phases: Any = None, policy_sha256: str | None = None) -> PruneOutcome:
+              checkpoint: Any = None, phases: Any = None, policy_sha256: str | None = None,
+              on_pruned: Any = None) -> PruneOutcome:
     """Prune and refine `dense` (MLPPolicy) with `sanp prune`'s options `args`, prove it
     under --prove, and build the ONNX metadata and the report (`--json`). The CLI and
     `sanp.prune` both build their result here; `phases` (sanp.progress.Phases) is told of
-    each phase; `policy_sha256` stands for the digest of `args.policy` when it is not a file."""
+    each phase; `policy_sha256` stands for the digest of `args.policy` when it is not a file;
+    `on_pruned(network, metadata)` is called before --prove starts, so that no failure or
+    interrupt of the proof loses the prune (the CLI writes the ONNX there)."""
     from sanp.compact import compact, compaction_metadata, compaction_summary
+    from sanp.errors import SanpError
     from sanp.method import prune_and_refine
     from sanp.report import prune_metadata, prune_report
 
-    if args.prove:
-        from sanp.prove.after_prune import check_provable
+    if args.prove:  # a proof that cannot run fails here, not after the whole prune
+        from sanp.prove.after_prune import check_before_prune
 
-        check_provable(spec, dense.action_kind)
+        check_before_prune(spec, binding, dense)
     result = prune_and_refine(dense, binding, spec, prune_config(args), log=log, checkpoint=checkpoint,
                               on_phase=phases.start if phases is not None else None)
     final = result.policy if args.no_compact else compact(result.policy)
     meta = {**prune_metadata(result, spec), **compaction_metadata(result.policy, final)}
-    proved = _prove_pruned(args, spec, binding, final, dense, log, phases) if args.prove else None
+    if on_pruned is not None:
+        on_pruned(final, meta)
+    proved, proof_error = None, None
+    if args.prove:
+        try:
+            proved = _prove_pruned(args, spec, binding, final, dense, log, phases)
+        except SanpError as exc:
+            proof_error = str(exc)
     proof = proved[0] if proved is not None else None
     if proof is not None:
         meta["proof"] = proof["summary"]
@@ -113,7 +131,9 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
 
         verdict = {**doc["verdict"], "details": [*doc["verdict"]["details"], *refuted_details(proof)]}
         doc = {**doc, "verdict": verdict, "proof": proof}
-    return PruneOutcome(result, final, meta, doc, proved)
+    elif proof_error is not None:
+        doc = {**doc, "proof": {"verdict": "error", "timeout": args.prove_timeout, "error": proof_error}}
+    return PruneOutcome(result, final, meta, doc, proved, proof_error)
 
 
 def prune_config(args: argparse.Namespace) -> Any:
@@ -149,7 +169,8 @@ def _write_prune_outputs(args: argparse.Namespace, outcome: PruneOutcome, dense:
     from sanp.report import plot_prune
 
     result, doc = outcome.result, outcome.report
-    export_onnx(outcome.final, args.output, metadata=outcome.metadata, storage=args.storage)
+    if outcome.proved is not None:  # again, now with the proof's summary
+        export_onnx(outcome.final, args.output, metadata=outcome.metadata, storage=args.storage)
     print_prune(result)
     print(f"sparse policy: {args.output} (network {compaction_summary(result.policy, outcome.final)['network']})")
     write_report(doc, args)
@@ -157,6 +178,12 @@ def _write_prune_outputs(args: argparse.Namespace, outcome: PruneOutcome, dense:
         nets = [("dense", dense), ("pruned (step 1)", result.step1.policy), ("refined", result.policy)]
         files = plot_prune(doc, nets, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
+
+
+def _write_onnx(args: argparse.Namespace, network: Any, metadata: dict[str, str]) -> None:
+    from sanp.formats.onnx_writer import export_onnx
+
+    export_onnx(network, args.output, metadata=metadata, storage=args.storage)
 
 
 def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log, phases) -> tuple[dict, Any]:

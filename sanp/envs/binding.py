@@ -8,9 +8,10 @@ episode (`reset_seed N`). See `sanp.envs` for an example.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,8 @@ class Binding:
         return np.array([[d.lo, d.hi] for d in self.space], dtype=np.float64)
 
     def make(self) -> gym.Env:
-        return self.adapter.make()
+        with adapter_errors(self.adapter, "make"):
+            return self.adapter.make()
 
     def point(self, values: Sequence[float] | np.ndarray) -> Point:
         """The point whose searched coordinates are `values`, in `space` order, with its
@@ -84,7 +86,8 @@ class Binding:
         if point is not None:
             full = {d.name: d.default for d in self.adapter.dimensions if d.default is not None}
             full.update((k, v) for k, v in point.items() if k != RESET_SEED)
-        return np.asarray(self.adapter.reset(env, full, self.seed_of(point) if seed is None else seed))
+        with adapter_errors(self.adapter, "reset"):
+            return np.asarray(self.adapter.reset(env, full, self.seed_of(point) if seed is None else seed))
 
 
 def episode_seed(values: Iterable[float]) -> int:
@@ -138,7 +141,8 @@ def bind(
                        "without a screen); remove it from the env line")
     adapter = make_adapter(env_id, env_kwargs)
     space = _search_space(adapter, env_id, search, spec)
-    env = adapter.make()
+    with adapter_errors(adapter, "make"):
+        env = adapter.make()
     try:
         limit = gym.spec(env_id).max_episode_steps
         horizon = int(horizon or limit or 1000)
@@ -245,12 +249,28 @@ def fitting_variant(binding: Binding, load: Callable[[Binding], Any]) -> str | N
     return None
 
 
+@contextlib.contextmanager
+def adapter_errors(adapter: Any, method: str) -> Iterator[None]:
+    """An exception from an adapter's code (a plugin's, through an entry point) as one
+    EnvError naming the adapter; sanp's own errors pass unchanged."""
+    try:
+        yield
+    except SanpError:
+        raise
+    except Exception as exc:  # whatever the adapter's code raises
+        cls = adapter if isinstance(adapter, type) else type(adapter)
+        text = " ".join(str(exc).split())[:200]
+        raise EnvError(f"the env adapter {cls.__module__}.{cls.__qualname__} raised {type(exc).__name__} in "
+                       f"{method}: {text}; fix the adapter or the package that provides it") from exc
+
+
 def make_adapter(env_id: str, env_kwargs: Mapping[str, Any]) -> EnvAdapter:
     """The registered adapter for `env_id`; for an unknown env that exposes its state,
     the generic StateAdapter; otherwise the base adapter (no search space)."""
     cls = adapter_class(env_id)
     if cls is not EnvAdapter:
-        return cls(env_id, env_kwargs)
+        with adapter_errors(cls, "__init__"):
+            return cls(env_id, env_kwargs)
     from sanp.envs.state import StateAdapter
 
     try:

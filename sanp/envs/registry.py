@@ -16,7 +16,6 @@ with those keyword arguments.
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
@@ -44,6 +43,8 @@ _BUILTINS: dict[str, str] = {
 _ENV_PACKAGES = {"highway": "highway_env"}
 """Env id prefix -> module whose import registers those ids with gymnasium."""
 _loaded_entry_points = False
+_FAILED: dict[str, str] = {}
+"""Entry point name -> why it failed to load."""
 
 
 def register(env_id: str, adapter: type[EnvAdapter]) -> None:
@@ -70,6 +71,7 @@ def registered() -> list[str]:
 def adapter_class(env_id: str) -> type[EnvAdapter]:
     """The adapter for `env_id`; the base EnvAdapter (no search space) when none is known."""
     _load_entry_points()
+    _failed_entry_point(env_id)
     if env_id in _REGISTRY:
         return _REGISTRY[env_id]
     if env_id in _BUILTINS:
@@ -79,28 +81,40 @@ def adapter_class(env_id: str) -> type[EnvAdapter]:
 
 
 def _load_entry_points() -> None:
+    """Load every `sanp.envs` entry point once. One that fails (its module does not
+    import, its target is neither an adapter class nor a function, the function raises)
+    is remembered, not raised: it only matters to a run of the env it names (or of an
+    env id nothing else knows), whose error then says why."""
     global _loaded_entry_points
     if _loaded_entry_points:
         return
     _loaded_entry_points = True
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        where = f"the sanp.envs entry point {ep.name!r} ({ep.value})"
         try:
             target = ep.load()
-        except Exception as exc:
-            warnings.warn(
-                f"sanp.envs entry point {ep.name!r} ({ep.value}) failed to load: {exc}; "
-                f"reinstall or remove the package that declares it", stacklevel=2,
-            )
+        except Exception as exc:  # noqa: BLE001 - any failure of someone else's package
+            _FAILED[ep.name] = f"{where} does not load ({type(exc).__name__}: {_one_line(exc)})"
             continue
         if isinstance(target, type) and issubclass(target, EnvAdapter):
             _REGISTRY.setdefault(ep.name, target)
-        elif callable(target):
-            target()
+        elif callable(target) and not isinstance(target, type):
+            try:
+                target()
+            except Exception as exc:  # noqa: BLE001
+                _FAILED[ep.name] = f"{where} raised {type(exc).__name__}: {_one_line(exc)}"
         else:
-            warnings.warn(
-                f"sanp.envs entry point {ep.name!r} ({ep.value}) is neither an EnvAdapter "
-                f"subclass nor a function", stacklevel=2,
-            )
+            _FAILED[ep.name] = f"{where} is neither a sanp.envs.EnvAdapter subclass nor a function"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def _failed_entry_point(env_id: str) -> None:
+    """EnvError when the entry point named `env_id` failed to load."""
+    if env_id in _FAILED:
+        raise EnvError(f"env {env_id!r}: {_FAILED[env_id]}; fix or reinstall the package that declares it")
 
 
 def _import_env_package(env_id: str) -> None:
@@ -117,11 +131,14 @@ def _import_env_package(env_id: str) -> None:
 def check_env_id(env_id: str) -> None:
     """Raise EnvError with a "did you mean" when gymnasium does not know `env_id`."""
     _load_entry_points()  # an adapter package may register its envs with gymnasium
+    _failed_entry_point(env_id)
     _import_env_package(env_id)
     if env_id in gym.registry:
         return
     close = difflib.get_close_matches(env_id, list(gym.registry), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
+    if _FAILED:  # a broken plugin may be what should have registered it
+        hint += f" ({next(iter(_FAILED.values()))}; it may be what provides this env)"
     raise EnvError(f"unknown env id {env_id!r}{hint}")
 
 

@@ -41,6 +41,29 @@ def check_provable(spec, action_kind: str) -> None:
                             "prop statements to the spec (e.g. `prop close over domain: agrees within 0.1`)")
 
 
+def check_before_prune(spec, binding, dense) -> None:
+    """PropertyError, before a long prune run, for anything that would make `--prove`
+    fail after it: nothing to prove, a policy the verifier cannot encode (tanh), a prop
+    that does not fit the policy (names, indices, action kind). The 'visited' region is
+    not computed here: a placeholder box of the right shape stands in for it."""
+    from sanp.prove.domain import Resolver, obs_names
+    from sanp.prove.network import check_encodable
+    from sanp.prove.properties import Box, validate
+
+    check_provable(spec, dense.action_kind)
+    try:
+        check_encodable(dense)
+    except PropertyError as exc:
+        raise PropertyError(f"--prove: {exc}; prune without --prove") from None
+    names = obs_names(spec, dense.obs_dim)
+    placeholder = Box((0.0,) * dense.obs_dim, (0.0,) * dense.obs_dim, names)
+    resolver = Resolver(spec, binding, dense.obs_dim, visited=lambda: placeholder)
+    props, _ = proof_properties(spec, resolver, dense.action_kind)
+    for p in props:
+        validate(p, obs_dim=dense.obs_dim, out_dim=dense.out_dim, action_kind=dense.action_kind,
+                 has_reference=True)
+
+
 def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0,
                  episodes: int = 200) -> tuple[dict[str, Any], list]:
     """Prove on `refined` (MLPPolicy) with `dense` as the reference; (the report's

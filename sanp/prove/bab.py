@@ -27,7 +27,8 @@ from typing import Literal
 import numpy as np
 
 from sanp.prove.encode import Judgement, build_query, float32_inside, judge, worst_violation
-from sanp.prove.properties import Box, Property
+from sanp.prove.limits import MAX_DEPTH, MAX_TIMEOUT
+from sanp.prove.properties import Box, Property, PropertyError
 from sanp.prove.verifier import Query, Verifier
 
 Verdict = Literal["proved", "refuted", "unknown"]
@@ -42,7 +43,8 @@ class ProveConfig:
     """Seconds per verifier query (default: a quarter of `timeout`, so that a region
     too hard as a whole still leaves time for its parts)."""
     max_depth: int = 8
-    """Most halvings of the region on one branch (8 in 4-D: each side cut to a quarter)."""
+    """Most halvings of the region on one branch (8 in 4-D: each side cut to a quarter);
+    at most MAX_DEPTH."""
     split: bool = True
     """Branch and bound where the property does not hold on the whole region."""
     tie_tolerance: float = 1e-4
@@ -52,6 +54,14 @@ class ProveConfig:
     verifier: a violation found this way needs no query."""
     seed: int = 0
     """Seed of those points."""
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "query_timeout"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= MAX_TIMEOUT:
+                raise PropertyError(f"{name} must be in (0, {MAX_TIMEOUT:g}] seconds, got {value:g}")
+        if not 0 <= self.max_depth <= MAX_DEPTH:
+            raise PropertyError(f"max_depth must be in [0, {MAX_DEPTH}], got {self.max_depth}")
 
 
 @dataclass(frozen=True)
@@ -79,10 +89,10 @@ class PropertyResult:
 
     def fractions(self) -> dict[str, float]:
         """Fraction of the region's volume per leaf status."""
-        total = self.prop.region.volume()
+        root = self.prop.region
         out = {s: 0.0 for s in ("proved", "refuted", "unknown", "vacuous")}
         for leaf in self.leaves:
-            out[leaf.status] += leaf.box.volume() / total
+            out[leaf.status] += leaf.box.fraction_of(root)
         return out
 
     @property
@@ -135,7 +145,9 @@ class _Search:
             cex = self.confirmed(res.point, box)
             if cex is not None:
                 return "refuted", cex, ""
-            budget = max(0.01, min(budget, self.remaining()))
+            if self.remaining() <= 0:
+                return "unknown", None, "timeout"
+            budget = min(budget, self.remaining())
         return "unknown", None, "tie: onnxruntime does not confirm the verifier's counterexample"
 
     def run(self) -> tuple[list[Leaf], list[Judgement]]:
@@ -144,7 +156,7 @@ class _Search:
         leaves: list[Leaf] = []
         cexs: list[Judgement] = []
         # largest boxes first; entries: (-volume, order, box, depth, inherited counterexample)
-        heap = [(-root.volume(), 0, root, 0, None)]
+        heap = [(-1.0, 0, root, 0, None)]
         order = 1
         while heap:
             _, key, box, depth, known = heapq.heappop(heap)
@@ -159,15 +171,20 @@ class _Search:
                 cexs.append(cex)
             if note:
                 self.reasons.append(note)
-            can_split = self.config.split and depth < self.config.max_depth and np.any(box.widths() > 0)
-            if status == "proved" or not can_split or (self.remaining() <= 0 and status != "refuted"):
-                leaves.append(Leaf(box, status, depth, note))
-                continue
             rel = np.where(widths > 0, box.widths() / np.where(widths > 0, widths, 1), -1)
             axis = int(np.argmax(rel))
+            # Nothing splits past the deadline, not even a refuted box (its halves need no
+            # query, but a deep --depth would otherwise split it long after the timeout),
+            # nor where float64 cannot halve the widest side any more.
+            mid = (box.lo[axis] + box.hi[axis]) / 2
+            can_split = (self.config.split and depth < self.config.max_depth and self.remaining() > 0
+                         and box.lo[axis] < mid < box.hi[axis])
+            if status == "proved" or not can_split:
+                leaves.append(Leaf(box, status, depth, note))
+                continue
             for half in box.split(axis):
                 inherit = cex if cex is not None and half.contains(cex.obs) else None
-                heapq.heappush(heap, (-half.volume(), order, half, depth + 1, inherit))
+                heapq.heappush(heap, (-half.fraction_of(root), order, half, depth + 1, inherit))
                 order += 1
                 cex = None if inherit is not None else cex
         return leaves, cexs

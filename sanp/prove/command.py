@@ -15,8 +15,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sanp.prove.limits import MAX_DEPTH, MAX_TIMEOUT, MAX_VISITED_EPISODES
 
-def _positive(kind: type) -> Any:
+
+def _positive(kind: type, most: float | None = None, unit: str = "") -> Any:
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -24,34 +26,36 @@ def _positive(kind: type) -> Any:
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
         if not value > 0 or value == float("inf"):
             raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{text} is over the maximum of {most:g}{unit}")
         return value
 
     return parse
 
 
-positive_seconds = _positive(float)
-"""argparse type of a timeout: a positive, finite float."""
+positive_seconds = _positive(float, MAX_TIMEOUT, " seconds (a day)")
+"""argparse type of a timeout: a positive float of at most a day."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
-    from sanp.cli_report import add_json_option
+    from sanp.cli_options import add_json_option, workers
 
-    positive_int, positive_float = _positive(int), _positive(float)
     p.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
     p.add_argument("spec", metavar="SPEC", help="the .stl spec whose region and prop statements to prove")
     p.add_argument("--reference", metavar="REF",
                    help="the reference policy of 'agrees' properties and of the 'visited' region "
                    "(default: POLICY itself for 'visited')")
-    p.add_argument("--timeout", type=positive_float, default=60.0, metavar="S",
-                   help="seconds per property, branch and bound included (default 60)")
-    p.add_argument("--depth", type=positive_int, default=8, metavar="N",
-                   help="most halvings of a region in branch and bound (default 8)")
+    p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S",
+                   help="seconds per property, branch and bound included (default 60, at most 86400)")
+    p.add_argument("--depth", type=_positive(int, MAX_DEPTH), default=8, metavar="N",
+                   help=f"most halvings of a region in branch and bound (default 8, at most {MAX_DEPTH})")
     p.add_argument("--no-split", action="store_true", help="one query per property, no branch and bound")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="properties proved in parallel processes (default 1)")
-    p.add_argument("--visited-episodes", type=positive_int, default=200, metavar="N",
-                   help="episodes of the reference policy behind the 'visited' region (default 200)")
+    p.add_argument("--workers", type=workers, default=1, metavar="N",
+                   help="properties proved in parallel processes (default 1; at most SANP_MAX_WORKERS, 64)")
+    p.add_argument("--visited-episodes", type=_positive(int, MAX_VISITED_EPISODES), default=200, metavar="N",
+                   help="episodes of the reference policy behind the 'visited' region "
+                   f"(default 200, at most {MAX_VISITED_EPISODES:,})")
     p.add_argument("--seed", type=int, default=0, help="seed of the visited episodes and box samples")
     p.add_argument("--vecnormalize", metavar="FILE", help="VecNormalize .pkl for an SB3 zip")
     add_json_option(p)
@@ -105,16 +109,15 @@ def prove_run(args: argparse.Namespace, policy: Any, reference: Any, spec: Any, 
     from sanp.prove.declarations import load_json
     from sanp.prove.domain import Resolver, obs_names, visited_box
     from sanp.prove.from_spec import properties_from_spec
+    from sanp.prove.network import check_encodable
     from sanp.prove.run import prove_report
     from sanp.report import file_sha256
     from sanp.runtime import deployed
 
+    check_encodable(policy)  # before any phase starts: a policy Marabou cannot read is one line
     names = obs_names(spec, policy.obs_dim)
 
-    def visited():
-        if phases is not None:
-            whose = "the reference policy" if reference else "the policy"
-            phases.log(f"the visited region: {args.visited_episodes} episodes of {whose}")
+    def visited():  # no progress line here: a bad region found after it must stay one line
         return visited_box(deployed(reference or policy), binding, episodes=args.visited_episodes,
                            seed=args.seed, names=names)
 

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -77,7 +78,7 @@ def compile_conclusion(then: Mapping[str, Any], where: str) -> Conclusion:
         raise PropertyError(f"{where}: conclusion kind must be action, output or agrees, got {kind!r}")
     value = _number(then.get("value"), where)
     if kind == "action" and "index" not in then:
-        if op not in ("==", "!=") or value != int(value):
+        if op not in ("==", "!=") or not math.isfinite(value) or value != int(value):
             raise PropertyError(f"{where}: a discrete action conclusion is 'action == k' or 'action != k'")
         return ActionIs(int(value), op == "==")
     index = then.get("index", None)

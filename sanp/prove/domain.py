@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from sanp.prove.properties import Box, Linear, PropertyError
+from sanp.prove.properties import MAX_BOUND, Box, Linear, PropertyError
 
 MAX_CORNERS = 256
 """Corners of the search space run besides the random points (all of them up to 8 dimensions)."""
@@ -112,7 +112,9 @@ class Resolver:
             dom = self.visited()
             for i in open_dims:
                 lo[i], hi[i] = dom.lo[i], dom.hi[i]
-        base = Box(tuple(np.nan_to_num(lo)), tuple(np.nan_to_num(hi)), self.names)
+        # the infinite sides left are those of dimensions `ranges` replaces
+        base = Box(tuple(np.clip(np.nan_to_num(lo), -MAX_BOUND, MAX_BOUND)),
+                   tuple(np.clip(np.nan_to_num(hi), -MAX_BOUND, MAX_BOUND)), self.names)
         return Box.override(base, idx)
 
     def linear(self, terms: Mapping[str, float], op: str, rhs: float) -> Linear:

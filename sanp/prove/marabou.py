@@ -21,7 +21,9 @@ import math
 import os
 import pickle
 import select
+import shutil
 import signal
+import tempfile
 import time
 import warnings
 from typing import Any
@@ -33,8 +35,9 @@ from sanp.prove.properties import Linear
 from sanp.prove.verifier import Query, QueryResult
 
 _EXIT = {"sat": "sat", "unsat": "unsat", "TIMEOUT": "timeout"}
-GRACE = 2.0
-"""Seconds past its timeout after which a Marabou child is killed."""
+GRACE = 1.0
+"""Seconds past its timeout after which a Marabou child is killed (Marabou counts whole
+seconds: a child given 2.5 s stops itself at 3 s at the earliest)."""
 
 
 def _maraboupy() -> tuple[Any, Any, Any]:
@@ -52,6 +55,7 @@ class MarabouVerifier:
 
     def find_violation(self, query: Query, timeout: float) -> QueryResult:
         start = time.perf_counter()
+        scratch = tempfile.mkdtemp(prefix="sanp-marabou-")
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: solve, send the pickled result, leave without cleanup
@@ -59,6 +63,7 @@ class MarabouVerifier:
                 os.close(read)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _quiet(scratch)
                 data = pickle.dumps(self._solve(query, timeout))
                 with os.fdopen(write, "wb") as f:
                     f.write(data)
@@ -66,7 +71,7 @@ class MarabouVerifier:
                 os._exit(0)
         os.close(write)
         try:
-            data = _read_until(read, start + math.ceil(timeout) + GRACE)
+            data = _read_until(read, start + timeout + GRACE)
         finally:
             os.close(read)
             try:
@@ -74,6 +79,7 @@ class MarabouVerifier:
             except ProcessLookupError:
                 pass
             os.waitpid(pid, 0)
+            shutil.rmtree(scratch, ignore_errors=True)
         seconds = time.perf_counter() - start
         if data is None:
             return QueryResult("timeout", None, seconds, "marabou overran its timeout and was stopped")
@@ -136,6 +142,18 @@ class MarabouVerifier:
         elif all(disjuncts):
             net.addDisjunctionConstraint(disjuncts)
         return net, x
+
+
+def _quiet(scratch: str) -> None:
+    """In the child: Marabou's C++ code prints its search to fd 1 and 2 (whatever its
+    verbosity) and dumps a failed query as `failedMarabouQuery.ipq` into the current
+    directory; send the first to /dev/null and the second into `scratch`, which the
+    parent removes."""
+    os.chdir(scratch)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def _read_until(fd: int, deadline: float) -> bytes | None:

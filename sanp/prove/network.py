@@ -100,6 +100,17 @@ def _clip_layers(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.array(rows), np.array(bias), np.array(relu), M, np.array(out_bias)
 
 
+def check_encodable(policy) -> None:
+    """PropertyError unless the verifier can encode `policy` (an MLPPolicy): ReLU hidden
+    layers and a linear output layer."""
+    bad = [a for a in policy.activations[:-1] if a not in ("relu", "identity")]
+    if bad or policy.activations[-1] != "identity":
+        raise PropertyError(
+            f"the verifier handles ReLU networks with a linear output layer; this policy uses "
+            f"{', '.join(policy.activations)}"
+        )
+
+
 def from_policy(policy, box: Box, *, clip_actions: bool = False) -> PLNet:
     """The network of an `MLPPolicy` as a PLNet over observations in `box`.
 
@@ -107,12 +118,7 @@ def from_policy(policy, box: Box, *, clip_actions: bool = False) -> PLNet:
     ReLUs only for the inputs whose normalised range over `box` reaches it. With
     `clip_actions` the outputs are the actions clipped to the action box.
     """
-    bad = [a for a in policy.activations[:-1] if a not in ("relu", "identity")]
-    if bad or policy.activations[-1] != "identity":
-        raise PropertyError(
-            f"the verifier handles ReLU networks with a linear output layer; this policy uses "
-            f"{', '.join(policy.activations)}"
-        )
+    check_encodable(policy)
     Ws = [w.double().numpy() for w in policy.effective_weights()]
     bs = [lin.bias.detach().double().numpy() for lin in policy.layers]
     layers = [Layer(W, b, np.full(len(b), a == "relu")) for W, b, a in zip(Ws, bs, policy.activations)]

@@ -31,6 +31,9 @@ from sanp.errors import SanpError
 
 Op = Literal["<=", ">=", "<", ">", "=="]
 OPS = ("<=", ">=", "<", ">", "==")
+MAX_BOUND = float(np.finfo(np.float32).max)
+"""The largest magnitude of a region bound: the policy reads float32 observations, and
+within it every width and midpoint stays finite in float64."""
 
 
 class PropertyError(SanpError):
@@ -62,6 +65,9 @@ class Box:
         for i, (a, b) in enumerate(zip(self.lo, self.hi)):
             if not (np.isfinite(a) and np.isfinite(b)):
                 raise PropertyError(f"{self.label(i)} in [{a}, {b}]: a region needs finite bounds")
+            if max(abs(a), abs(b)) > MAX_BOUND:
+                raise PropertyError(f"{self.label(i)} in [{a:g}, {b:g}]: a region's bounds must lie within "
+                                    f"+-{MAX_BOUND:.4g} (the policy reads float32 observations)")
             if a > b:
                 raise PropertyError(f"{self.label(i)} in [{a}, {b}]: the lower bound exceeds the upper")
 
@@ -97,6 +103,13 @@ class Box:
         """Volume over the dimensions of positive width (a slice has the volume of its face)."""
         w = self.widths()
         return float(np.prod(w[w > 0])) if np.any(w > 0) else 1.0
+
+    def fraction_of(self, outer: Box) -> float:
+        """This box's volume as a fraction of `outer`'s (which holds it), computed per
+        dimension so that it neither overflows nor depends on the units; a dimension
+        of zero width in `outer` counts as 1."""
+        w, W = self.widths(), outer.widths()
+        return float(np.prod(np.where(W > 0, w / np.where(W > 0, W, 1.0), 1.0)))
 
     def center(self) -> np.ndarray:
         return (self.lo_array + self.hi_array) / 2
