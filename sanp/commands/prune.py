@@ -23,7 +23,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from sanp.report import file_sha256, jsonable
 
     check_outputs({"-o": args.output, "--report": args.report,
-                   "the checkpoint": f"{args.output}.ckpt.npz"},
+                   "the checkpoint": f"{args.output}.ckpt.npz", "the checkpoint's key": f"{args.output}.sanp-key"},
                   (args.policy, args.spec, args.vecnormalize))
     check_plot_dir(args.plots)
     config = _prune_config(args)
@@ -47,13 +47,19 @@ def cmd_prune(args: argparse.Namespace) -> int:
         "spec_sha256": spec.sha256,
         "config": jsonable(asdict(config)),
     }, args.resume)
+    if args.resume and not checkpoint.path.exists():
+        # A retry loop passes --resume whether or not the last try got far enough to save.
+        err.print(f"--resume: there is no checkpoint {checkpoint.path} to resume (nothing was saved); "
+                  "starting from scratch")
     try:
         result = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=checkpoint)
     except KeyboardInterrupt:
         if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
-            err.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
-                      f"  sanp {resume} --resume")
+            err.print(f"interrupted; the run so far is saved in {checkpoint.path} (key {checkpoint.key_path.name}). "
+                      f"Resume with:\n  sanp {resume} --resume")
+        else:
+            err.print("interrupted before the first checkpoint: nothing is saved, a rerun starts from scratch")
         raise
     _write_prune_outputs(args, result, spec, binding, dense, log)
     checkpoint.remove()

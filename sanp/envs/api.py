@@ -61,6 +61,9 @@ class EnvAdapter:
     restores a state by replaying the reset and the actions that led to it."""
     default_search: tuple[str, ...] = ()
     """Dimensions searched when a spec has no `search` line."""
+    step_reward: tuple[float, float] | None = None
+    """Least and greatest reward of one step, when the env guarantees them (None:
+    unknown); a resumed run refuses saved mean rewards outside the bounds they imply."""
 
     def __init__(self, env_id: str, kwargs: Mapping[str, Any]):
         self.env_id = env_id

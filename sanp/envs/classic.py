@@ -20,6 +20,7 @@ class CartPoleAdapter(EnvAdapter):
     )
     default_search = ("x", "x_dot", "theta", "theta_dot")
     exact_state = True
+    step_reward = (-1.0, 1.0)  # +1 a step; with sutton_barto_reward, 0 and -1 at the end
 
     def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:
         obs, _ = env.reset(seed=seed)

@@ -17,7 +17,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
-from sanp.method.deep import deep_compress, draw_screen
+from sanp.method.deep import ScheduleState, deep_compress, draw_screen
 from sanp.method.heldout import HeldOut, heldout
 from sanp.method.rounds import Round, refine_round
 from sanp.method.step1 import (
@@ -79,16 +79,24 @@ def prune_and_refine(
     checkpoint: Checkpoint | None = None,
 ) -> PruneResult:
     """Steps 1-6 of the method, then the held-out check. With a `checkpoint`, the state
-    is saved after step 1 and after every round, and a saved state is resumed from."""
+    is saved after every level the deep recipe's schedule tries, after step 1 and after
+    every round, and a saved state is resumed from."""
     say = log or (lambda _msg: None)
     threshold = _cutoff(spec)
     mean_reward = mean_reward_of(binding, config.episodes, config.seed)
     dense_actor = deployed(dense)
-    run = checkpoint.load(dense) if checkpoint else None
-    if run:
+    run = checkpoint.load(dense, binding.return_bounds) if checkpoint else None
+    partial = None
+    if isinstance(run, ScheduleState):
+        partial, run = run, None
+        say(f"resuming from {checkpoint.path}: the deep schedule after {len(partial.history)} level(s) tried, "
+            f"{len(partial.levels)} adopted")
+    elif run:
         say(f"resuming from {checkpoint.path}: step 1 and {len(run.rounds)} round(s) done")
-    else:
-        run = (deep_step1(dense, binding, spec, config, say) if config.recipe == "deep"
+    if not run:
+        run = (deep_step1(dense, binding, spec, config, say, resume=partial,
+                          on_level=checkpoint.save_schedule if checkpoint else None)
+               if config.recipe == "deep"
                else step1(dense, dense_actor, binding, threshold, mean_reward, config, say))
         if checkpoint:
             checkpoint.save(run)
@@ -145,15 +153,17 @@ def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
     return Progress(found, found.policy, config.rounds == 0, times={"step1_sparsity": time.perf_counter() - t})
 
 
-def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say: Log) -> Progress:
+def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say: Log,
+               resume: ScheduleState | None = None,
+               on_level: Callable[[ScheduleState], None] | None = None) -> Progress:
     """Step 1 of the deep recipe: `deep_compress` with this run's episodes, seed,
-    confidence and criterion; its training states become the anchors of every round's
-    fine-tuning repair."""
-    t = time.perf_counter()
-    res = deep_compress(dense, binding, spec, config.deep_settings(), log=say)
+    confidence and criterion (going on from `resume`, reporting each level tried to
+    `on_level`); its training states become the anchors of every round's fine-tuning
+    repair."""
+    res = deep_compress(dense, binding, spec, config.deep_settings(), log=say, resume=resume, on_level=on_level)
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
     return Progress(res.to_search(), res.policy, config.rounds == 0,
-                    times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,
+                    times={**phases, "step1_deep": res.times["total"]}, anchors=res.states,
                     levels=res.levels, screen=res.screen)
 
 
