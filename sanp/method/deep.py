@@ -341,6 +341,9 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
             break
         rng = np.random.default_rng((SCORE_SEED, config.seed, len(history)))
         cand = prune_to(current, density, _scores(current, config.criterion, buf.states, rng), inputs)
+        if cand.sparsity() <= current.sparsity() and density == 1 - config.max_sparsity:
+            stop = "max_sparsity"  # the cap, to within the rounding to whole weights
+            break
         if cand.sparsity() <= current.sparsity():
             # The path guard kept every weight this step would remove: nothing to try.
             say(f"deep: the path guard keeps every weight a step of {step:.3f} would remove at sparsity "
