@@ -50,14 +50,15 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.resume and not checkpoint.path.exists():
         # A retry loop passes --resume whether or not the last try got far enough to save.
         err.print(f"--resume: there is no checkpoint {checkpoint.path} to resume (nothing was saved); "
-                  "starting from scratch")
+                  "starting from scratch", soft_wrap=True, markup=False)
     try:
         result = prune_and_refine(dense, binding, spec, config, log=log, checkpoint=checkpoint)
     except KeyboardInterrupt:
         if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
+            # unwrapped and without markup: a command to copy as it is
             err.print(f"interrupted; the run so far is saved in {checkpoint.path} (key {checkpoint.key_path.name}). "
-                      f"Resume with:\n  sanp {resume} --resume")
+                      f"Resume with:\n  sanp {resume} --resume", soft_wrap=True, markup=False)
         else:
             err.print("interrupted before the first checkpoint: nothing is saved, a rerun starts from scratch")
         raise
