@@ -60,6 +60,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             err.print(f"interrupted; the run so far is saved in {checkpoint.path} (key {checkpoint.key_path.name}). "
                       f"Resume with:\n  sanp {resume} --resume", soft_wrap=True, markup=False)
         else:
+            checkpoint.remove()  # a key drawn for a checkpoint the interrupt stopped
             err.print("interrupted before the first checkpoint: nothing is saved, a rerun starts from scratch")
         raise
     _write_prune_outputs(args, result, spec, binding, dense, log)
