@@ -80,6 +80,10 @@ def _comparable(report: dict) -> dict:
     doc.pop("timing")
     doc.pop("output")
     doc["inputs"].pop("versions", None)
+    # listed in the order libraries were loaded, which two identical runs need not share
+    # (issue 32, item 10); compared as a set
+    pools = doc["inputs"]["rerun_requirements"].pop("threadpools")
+    doc["inputs"]["rerun_requirements"]["threadpools"] = sorted(json.dumps(p, sort_keys=True) for p in pools)
     return doc
 
 
