@@ -87,6 +87,18 @@ def _comparable(report: dict) -> dict:
     return doc
 
 
+def _differences(x, y, path=""):
+    """Where two JSON documents differ (for a failure message)."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        for k in sorted(set(x) | set(y)):
+            yield from _differences(x.get(k), y.get(k), f"{path}.{k}")
+    elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+        for i, (u, v) in enumerate(zip(x, y)):
+            yield from _differences(u, v, f"{path}[{i}]")
+    elif x != y:
+        yield f"{path}: {str(x)[:200]} != {str(y)[:200]}"
+
+
 @pytest.fixture(scope="module")
 def deep_runs(tmp_path_factory):
     """One uninterrupted deep run (given --resume with nothing to resume), and the same
@@ -135,7 +147,7 @@ def test_sigterm_in_the_schedule_resumes_to_the_uninterrupted_result(deep_runs):
     a = json.loads(whole.with_suffix(".json").read_text())
     b = json.loads(cut.with_suffix(".json").read_text())
     assert a["step1"]["scan"] and len(a["step1"]["scan"]) > 2  # the schedule tried levels after the cut
-    assert _comparable(a) == _comparable(b)
+    assert _comparable(a) == _comparable(b), list(_differences(_comparable(a), _comparable(b)))
     from sanp import formats
 
     pa, pb = formats.load(whole), formats.load(cut)
