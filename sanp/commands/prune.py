@@ -28,7 +28,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from sanp.progress import Phases
 
     check_outputs({"-o": args.output, getattr(args, "json_option", None) or "--json": json_path(args),
-                   "the checkpoint": f"{args.output}.ckpt.npz"},
+                   "the checkpoint": f"{args.output}.ckpt.npz", "the checkpoint's key": f"{args.output}.sanp-key"},
                   (args.policy, args.spec, args.vecnormalize))
     check_plot_dir(args.plots)
     prune_config(args)
@@ -38,6 +38,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     dense = load_policy(args.policy, binding, args.vecnormalize)
     checkpoint = prune_checkpoint(args, spec)
     phases = Phases("sanp prune", extra=1 if args.prove else 0)
+    if args.resume and not checkpoint.path.exists():
+        # A retry loop passes --resume whether or not the last try got far enough to save.
+        phases.console.print(f"--resume: there is no checkpoint {checkpoint.path} to resume (nothing was "
+                             "saved); starting from scratch", soft_wrap=True, markup=False)
     try:
         with phases:
             outcome = run_prune(args, dense, spec, binding, log=phases.log, checkpoint=checkpoint,
@@ -45,8 +49,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if checkpoint.path.exists():
             resume = " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume")
-            phases.console.print(f"interrupted; the run so far is saved in {checkpoint.path}. Resume with:\n"
-                                 f"  sanp {resume} --resume", markup=False)
+            # unwrapped and without markup: a command to copy as it is
+            phases.console.print(f"interrupted; the run so far is saved in {checkpoint.path} (key "
+                                 f"{checkpoint.key_path.name}). Resume with:\n  sanp {resume} --resume",
+                                 soft_wrap=True, markup=False)
+        else:
+            checkpoint.remove()  # a key drawn for a checkpoint the interrupt stopped
+            phases.console.print("interrupted before the first checkpoint: nothing is saved, a rerun starts "
+                                 "from scratch", soft_wrap=True, markup=False)
         raise
     if outcome.proved is not None:  # after the live display, as `sanp prove` prints it
         _print_proof(args, *outcome.proved)

@@ -61,6 +61,9 @@ class EnvAdapter:
     restores a state by replaying the reset and the actions that led to it."""
     default_search: tuple[str, ...] = ()
     """Dimensions searched when a spec has no `search` line."""
+    step_reward: tuple[float, float] | None = None
+    """Least and greatest reward of one step, when the env guarantees them (None:
+    unknown); a resumed run refuses saved mean rewards outside the bounds they imply."""
 
     def __init__(self, env_id: str, kwargs: Mapping[str, Any]):
         self.env_id = env_id
@@ -96,7 +99,38 @@ def make_unwrapped(env_id: str, kwargs: Mapping[str, Any]) -> gym.Env:
         raise EnvError(kwargs_message(env_id, kwargs, exc)) from None
     except Exception as exc:  # gymnasium raises many kinds on bad kwargs/ids
         raise EnvError(f"cannot make env {env_id!r}: {exc}") from None
+    drop_pygame_parachute()
     return env.unwrapped
+
+
+_PARACHUTE = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGQUIT")
+
+
+def drop_pygame_parachute() -> None:
+    """Put back the default action of the signals pygame's "parachute" takes over.
+
+    Importing pygame (gymnasium's Box2D package does, for CarRacing, whatever env is
+    made) installs a C handler on SIGSEGV, SIGBUS, SIGFPE and SIGQUIT wherever the
+    default action was in place; it turns the signal into abort() with a Python
+    fatal-error dump, so a crash while a run is being interrupted ended in SIGABRT and
+    dozens of lines of stderr instead of sanp's one line. Python's own view of these
+    signals stays SIG_DFL, so setting SIG_DFL again restores the kernel default. Done in
+    the main thread only (the only one that may set handlers), and not where
+    faulthandler is enabled (then pygame installed nothing, and faulthandler's own
+    handlers stay)."""
+    import faulthandler
+    import signal
+    import sys
+    import threading
+
+    if "pygame.base" not in sys.modules or faulthandler.is_enabled():
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in _PARACHUTE:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 def kwargs_message(env_id: str, kwargs: Mapping[str, Any], exc: Exception) -> str:

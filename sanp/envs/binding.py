@@ -49,6 +49,13 @@ class Binding:
         return "discrete" if isinstance(self.action_space, gym.spaces.Discrete) else "continuous"
 
     @property
+    def return_bounds(self) -> tuple[float, float] | None:
+        """The least and greatest return of an episode of `horizon` steps, when the
+        adapter knows the bounds of one step's reward (None: unknown)."""
+        r = getattr(self.adapter, "step_reward", None)
+        return None if r is None else (min(0.0, r[0] * self.horizon), max(0.0, r[1] * self.horizon))
+
+    @property
     def bounds(self) -> np.ndarray:
         """[d, 2] array of the searched ranges."""
         return np.array([[d.lo, d.hi] for d in self.space], dtype=np.float64)

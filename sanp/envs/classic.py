@@ -20,6 +20,7 @@ class CartPoleAdapter(EnvAdapter):
     )
     default_search = ("x", "x_dot", "theta", "theta_dot")
     exact_state = True
+    step_reward = (-1.0, 1.0)  # +1 a step; with sutton_barto_reward, 0 and -1 at the end
 
     def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:
         obs, _ = env.reset(seed=seed)
@@ -44,6 +45,9 @@ class PendulumAdapter(StateAdapter):
     names = ("theta", "theta_dot")
     ranges = ((-np.pi, np.pi), (-1.0, 1.0))
     default_search = ("theta", "theta_dot")
+    # minus (angle^2 + 0.1 speed^2 + 0.001 torque^2): angle in [-pi, pi], speed and
+    # torque clipped by the env to [-8, 8] and [-2, 2]
+    step_reward = (-(np.pi**2 + 0.1 * 64 + 0.001 * 4), 0.0)
 
 
 class MountainCarAdapter(StateAdapter):
@@ -62,3 +66,4 @@ class AcrobotAdapter(StateAdapter):
     names = ("theta1", "theta2", "theta1_dot", "theta2_dot")
     ranges = ((-0.1, 0.1),) * 4
     default_search = ("theta1", "theta2", "theta1_dot", "theta2_dot")
+    step_reward = (-1.0, 0.0)  # -1 a step until the goal

@@ -124,7 +124,10 @@ def c_code(
     if clip_high:
         consts.add("ACTION_HIGH", "float", policy.action_high)
     buf_len = max(policy.sizes[1:] + ([policy.obs_dim] if policy.has_normalizer else []))
-    ram = 2 * 4 * buf_len
+    # The layers write buf_a, buf_b, buf_a, ...; the normalizer writes buf_b. One layer
+    # without a normalizer never touches buf_b, and an unused static fails -Werror.
+    two_bufs = policy.has_normalizer or len(layers) > 1
+    ram = (2 if two_bufs else 1) * 4 * buf_len
     obs_clip = policy.obs_clip
     ctx = dict(
         name=name, macro=name.upper(), guard=f"{name.upper()}_H", version=__version__,
@@ -135,7 +138,7 @@ def c_code(
         discrete=policy.action_kind == "discrete", obs_dim=policy.obs_dim, out_dim=policy.out_dim,
         normalizer=policy.has_normalizer, obs_clip=obs_clip,
         obs_clip_c=None if obs_clip is None else _floats(np.float32(obs_clip))[0],
-        constants=consts.items, layers=layers, buf_len=buf_len, flash_bytes=consts.bytes, ram_bytes=ram,
+        constants=consts.items, layers=layers, buf_len=buf_len, two_bufs=two_bufs, flash_bytes=consts.bytes, ram_bytes=ram,
         any_dense="dense" in layouts, any_csr="csr" in layouts, used_acts=set(policy.activations),
         need_math=bool({"tanh", "sigmoid"} & set(policy.activations))
         or any("INFINITY" in v for c in consts.items for v in c["values"]),

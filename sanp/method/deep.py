@@ -19,7 +19,11 @@ monotonically with sparsity, so nothing here assumes it: every level is evaluate
 
 Seeds: reward estimates use the env's reset seeds `seed .. seed+episodes-1` (as the
 paper's step 1 does); state collection uses seeds from `COLLECT_SEED` up, which no
-reward estimate or held-out check uses.
+reward estimate or held-out check uses. Every other random draw of a level (the states
+its importance scores are measured on, the buffer's subsample) comes from a generator
+seeded with (the run's seed, the level's index), never from one stream consumed across
+levels: the schedule's state after any level (`ScheduleState`) fixes everything that
+follows, so a run resumed from it ends exactly as an uninterrupted one.
 
 Example:
     >>> result = deep_compress(dense, bind(spec), spec, DeepConfig(seed=0))
@@ -40,6 +44,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
+from sanp.method.schedule_parts import PhaseTimer, StateBuffer
 from sanp.method.screen import Screen, ScreenCheck, describe
 from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
@@ -48,6 +53,8 @@ from sanp.stats import check_confidence
 
 COLLECT_SEED = 20_000_000
 """First reset seed of the states collected for training (never a reward-estimate seed)."""
+SCORE_SEED = 20_000_001
+"""Entropy of the importance scores' state sample, with the run's seed and the level's index."""
 
 Log = Callable[[str], None]
 
@@ -172,22 +179,27 @@ class DeepResult:
         return SparsitySearch(self.sparsity, self.policy, self.mean_reward, tuple(hist), self.stop)
 
 
-class _Buffer:
-    def __init__(self, cap: int, seed: int):
-        self.parts: list[np.ndarray] = []
-        self.cap = cap
-        self.rng = np.random.default_rng(seed)
+@dataclass(frozen=True, eq=False)
+class ScheduleState:
+    """Where the gradual schedule stands after a level it tried: everything a resumed
+    schedule needs to go on exactly as an uninterrupted one (`deep_compress(resume=...)`).
+    The policy it goes on from is the last adopted level (the dense policy before any)."""
 
-    def add(self, states: np.ndarray) -> None:
-        self.parts.append(np.asarray(states, dtype=np.float32))
-        allx = self.states
-        if len(allx) > self.cap:
-            allx = allx[np.sort(self.rng.choice(len(allx), self.cap, replace=False))]
-        self.parts = [allx]
-
-    @property
-    def states(self) -> np.ndarray:
-        return np.concatenate(self.parts) if len(self.parts) > 1 else self.parts[0]
+    dense_reward: float
+    current_reward: float
+    """Mean reward of the last adopted level (of the dense policy before any)."""
+    step: float
+    """The step the next level takes."""
+    history: tuple[ScheduleStep, ...]
+    levels: tuple[Any, ...]
+    """Every adopted level, sparsest last."""
+    states: np.ndarray = field(repr=False)
+    """The training buffer."""
+    gathered: int
+    """Collect rounds so far: the next one's reset seeds and the buffer's next subsample
+    follow from it."""
+    times: dict[str, float]
+    """Wall seconds so far per phase, "total" included (the time limit counts them)."""
 
 
 def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> Screen | None:
@@ -230,48 +242,58 @@ def _scores(policy: Any, criterion: str, states: np.ndarray, rng: np.random.Gene
     return importance(policy, criterion, None if criterion == "magnitude" else sample)
 
 
+def check_deep_inputs(dense: Any, spec: Any) -> None:
+    """OptionError, before any work, for what the schedule cannot run on: a spec with no
+    reward cutoff, or a one-layer policy (the path guard keeps a path from every input to
+    every output: with one layer that path is every weight)."""
+    if spec.reward_threshold is None:
+        raise OptionError(f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D`")
+    if len(dense.linears) == 1:
+        raise OptionError("the deep recipe keeps a path from every input to every output, which in a one-layer "
+                          "(linear) policy is every weight: it cannot prune this policy; use --recipe paper")
+
+
 def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = DeepConfig(),
-                  *, log: Log | None = None) -> DeepResult:
+                  *, log: Log | None = None, resume: ScheduleState | None = None,
+                  on_level: Callable[[ScheduleState], None] | None = None) -> DeepResult:
     """The sparsest policy the gradual schedule reaches whose mean reward over
     `config.episodes` episodes (the spec's horizon) reaches the spec's cutoff. Its
     weights are fine-tuned (not the dense values): whoever stores it must store weights,
     not masks alone. Raises OptionError when the spec has no cutoff or the dense policy
     misses it.
 
+    `on_level` is called with the schedule's state after every level it tries (e.g. to
+    save it); `resume` goes on from such a state, to the result the uninterrupted run
+    reaches with the same settings.
+
     Example:
         >>> res = deep_compress(dense, binding, spec, DeepConfig(seed=0, episodes=50))
         >>> step1 = res.to_search()   # drop-in for the paper's step 1
     """
     say = log or (lambda _m: None)
-    if spec.reward_threshold is None:
-        raise OptionError(f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D`")
+    check_deep_inputs(dense, spec)
     threshold = float(spec.reward_threshold)
     t0 = time.perf_counter()
-    timed = _Timer()
+    timed = PhaseTimer()
 
-    rounds = itertools.count()
+    rounds = itertools.count(0 if resume is None else resume.gathered)
 
     def gather(pol: Any) -> np.ndarray:
         per = config.collect_episodes + config.collect_points
         seed = COLLECT_SEED + 100_000 * config.seed + next(rounds) * per
         return timed("collect", collect, pol, binding, config.collect_episodes, config.collect_points, seed)
-    dense_reward = timed("evaluate", mean_reward, dense, binding, config.episodes, config.seed)
-    if dense_reward < threshold:
-        raise OptionError(f"the dense policy's mean reward {dense_reward:.2f} is below the spec's cutoff "
-                          f"{threshold:g}: lower the cutoff or train the policy further")
-    say(f"deep: dense mean reward {dense_reward:.2f}, cutoff {threshold:g}")
+    dense_reward = _dense_reward(dense, binding, config, threshold, resume, timed, say)
+    if resume is not None:
+        t0 -= resume.times.get("total", 0.0)  # the time limit counts the interrupted run's time too
     screen = timed("screen", draw_screen, dense, binding, spec, config)
     if screen is not None:
         say(f"deep: safety screen of {config.screen} uniform points (up to {config.screen_looks} batches, "
             f"each look at {screen.alpha:.3g}); the dense policy violates {screen.allowed} of the first")
     inputs = config.inputs if config.inputs is not None else _needed_inputs(dense)
-    rng = np.random.default_rng(config.seed)
-    buf = _Buffer(config.max_states, config.seed)
-    buf.add(gather(dense))
-    buf.add(gather(dense))
-    current, cur_r = dense.clone(), dense_reward
-    best, best_r = current, cur_r
-    step, history, stop, levels = config.step, [], "step", []
+    buf, current, cur_r, step, history, levels = _start(dense, config, dense_reward, resume, gather, say)
+    # The last adopted level is always the sparsest passing one (a level is adopted only
+    # when it is sparser than the one before), so `current` is also the best so far.
+    stop = "step"
     while step >= config.min_step:
         if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
             say(f"deep: time limit {config.time_limit:g} s reached")
@@ -281,36 +303,62 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
         if density is None:
             stop = "max_sparsity"
             break
+        rng = np.random.default_rng((SCORE_SEED, config.seed, len(history)))
         cand = prune_to(current, density, _scores(current, config.criterion, buf.states, rng), inputs)
-        cand, r, passed = _level(cand, 1 - density, dense, binding, buf, gather, timed, config, threshold,
-                                 history, step, say, screen)
-        if passed and cand.sparsity() <= current.sparsity():
-            step /= 2  # the guard kept every weight this step would remove
-        elif passed:
-            current, cur_r = cand, r
-            levels.append(cand)
-            if cand.sparsity() > best.sparsity():
-                best, best_r = cand, r
-        else:
+        if cand.sparsity() <= current.sparsity() and density == 1 - config.max_sparsity:
+            stop = "max_sparsity"  # the cap, to within the rounding to whole weights
+            break
+        if cand.sparsity() <= current.sparsity():
+            # The path guard kept every weight this step would remove: nothing to try.
+            say(f"deep: the path guard keeps every weight a step of {step:.3f} would remove at sparsity "
+                f"{current.sparsity():.2%}; halving the step")
             step /= 2
+        else:
+            cand, r, passed = _level(cand, 1 - density, dense, binding, buf, gather, timed, config, threshold,
+                                     history, step, say, screen)
+            if passed:
+                current, cur_r = cand, r
+                levels.append(cand)
+            else:
+                step /= 2
+        if on_level is not None:
+            on_level(ScheduleState(dense_reward, cur_r, step, tuple(history), tuple(levels), buf.states,
+                                   buf.adds, {**timed.times, "total": time.perf_counter() - t0}))
     times = {**timed.times, "total": time.perf_counter() - t0}
-    say(f"deep: reached {best.sparsity():.2%} at mean reward {best_r:.2f} in {times['total']:.0f} s")
-    return DeepResult(best, best.sparsity(), best_r, dense_reward, threshold, tuple(history), buf.states, times, stop,
-                      tuple(levels), screen)
+    say(f"deep: reached {current.sparsity():.2%} at mean reward {cur_r:.2f} in {times['total']:.0f} s")
+    return DeepResult(current, current.sparsity(), cur_r, dense_reward, threshold, tuple(history), buf.states, times,
+                      stop, tuple(levels), screen)
 
 
-class _Timer:
-    """Calls a function and adds its wall time to a phase of `times`."""
+def _dense_reward(dense: Any, binding: Binding, config: DeepConfig, threshold: float,
+                  resume: ScheduleState | None, timed: PhaseTimer, say: Log) -> float:
+    """The dense policy's mean reward (measured, or as the resumed run measured it)."""
+    if resume is not None:
+        timed.times.update({k: v for k, v in resume.times.items() if k != "total"})
+        return resume.dense_reward
+    dense_reward = timed("evaluate", mean_reward, dense, binding, config.episodes, config.seed)
+    if dense_reward < threshold:
+        raise OptionError(f"the dense policy's mean reward {dense_reward:.2f} is below the spec's cutoff "
+                          f"{threshold:g}: lower the cutoff or train the policy further")
+    say(f"deep: dense mean reward {dense_reward:.2f}, cutoff {threshold:g}")
+    return dense_reward
 
-    def __init__(self) -> None:
-        self.times = {"collect": 0.0, "finetune": 0.0, "evaluate": 0.0, "screen": 0.0}
 
-    def __call__(self, key: str, f: Callable[..., Any], *a: Any, **kw: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return f(*a, **kw)
-        finally:
-            self.times[key] += time.perf_counter() - t
+def _start(dense: Any, config: DeepConfig, dense_reward: float, resume: ScheduleState | None,
+           gather: Callable[[Any], np.ndarray], say: Log) -> tuple[StateBuffer, Any, float, float, list, list]:
+    """Where the schedule starts: (buffer, current policy and its reward, step, history,
+    adopted levels), fresh or from the resumed state."""
+    if resume is None:
+        buf = StateBuffer(config.max_states, config.seed)
+        buf.add(gather(dense))
+        buf.add(gather(dense))
+        return buf, dense.clone(), dense_reward, config.step, [], []
+    buf = StateBuffer(config.max_states, config.seed, resume.states, resume.gathered)
+    levels = list(resume.levels)
+    current = levels[-1] if levels else dense.clone()
+    say(f"deep: resuming the schedule after {len(resume.history)} level(s) tried, {len(levels)} adopted "
+        f"(sparsity {current.sparsity():.2%})")
+    return buf, current, resume.current_reward, resume.step, list(resume.history), levels
 
 
 def _next_density(current: Any, step: float, max_sparsity: float) -> float | None:
@@ -324,8 +372,9 @@ def _next_density(current: Any, step: float, max_sparsity: float) -> float | Non
     return 1 - max_sparsity
 
 
-def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: _Buffer, gather: Callable[[Any], np.ndarray],
-           timed: _Timer, config: DeepConfig, threshold: float, history: list, step: float,
+def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: StateBuffer,
+           gather: Callable[[Any], np.ndarray],
+           timed: PhaseTimer, config: DeepConfig, threshold: float, history: list, step: float,
            say: Log, screen: Screen | None) -> tuple[Any, float, bool]:
     """Fine-tune a freshly pruned level (`target`: the sparsity asked for), estimate its
     reward and, when that reaches the cutoff, run the safety screen, with

@@ -17,7 +17,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
-from sanp.method.deep import deep_compress, draw_screen
+from sanp.method.deep import ScheduleState, check_deep_inputs, deep_compress, draw_screen
 from sanp.method.heldout import HeldOut, heldout
 from sanp.method.rounds import Round, refine_round
 from sanp.method.step1 import (
@@ -83,24 +83,25 @@ def prune_and_refine(
     on_phase: PhaseHook | None = None,
 ) -> PruneResult:
     """Steps 1-6 of the method, then the held-out check. With a `checkpoint`, the state
-    is saved after step 1 and after every round, and a saved state is resumed from.
-    `on_phase` is told when each phase (step 1, a round, a held-out check) begins."""
+    is saved after every level the deep recipe's schedule tries, after step 1 and after
+    every round, and a saved state is resumed from. `on_phase` is told when each phase
+    (step 1, a round, a held-out check) begins."""
     say = log or (lambda _msg: None)
 
     def phase(k: int, rounds: int, kind: str, label: str) -> None:
         if on_phase:
             on_phase(k, 1 + rounds + (2 if run_heldout else 1), kind, label)
 
-    threshold = _cutoff(spec)
+    threshold = _cutoff(spec, dense, config)
     mean_reward = mean_reward_of(binding, config.episodes, config.seed)
     dense_actor = deployed(dense)
-    run = checkpoint.load(dense) if checkpoint else None
-    if run:
-        say(f"resuming from {checkpoint.path}: step 1 and {len(run.rounds)} round(s) done")
-    else:
+    run, partial = _resumed(checkpoint, dense, binding, say)
+    if not run:
         phase(1, config.rounds, "step1", "step 1, " + ("the deep schedule" if config.recipe == "deep"
                                                       else "the sparsity search"))
-        run = (deep_step1(dense, binding, spec, config, say) if config.recipe == "deep"
+        run = (deep_step1(dense, binding, spec, config, say, resume=partial,
+                          on_level=checkpoint.save_schedule if checkpoint else None)
+               if config.recipe == "deep"
                else step1(dense, dense_actor, binding, threshold, mean_reward, config, say))
         if checkpoint:
             checkpoint.save(run)
@@ -162,22 +163,42 @@ def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
     return Progress(found, found.policy, config.rounds == 0, times={"step1_sparsity": time.perf_counter() - t})
 
 
-def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say: Log) -> Progress:
+def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say: Log,
+               resume: ScheduleState | None = None,
+               on_level: Callable[[ScheduleState], None] | None = None) -> Progress:
     """Step 1 of the deep recipe: `deep_compress` with this run's episodes, seed,
-    confidence and criterion; its training states become the anchors of every round's
-    fine-tuning repair."""
-    t = time.perf_counter()
-    res = deep_compress(dense, binding, spec, config.deep_settings(), log=say)
+    confidence and criterion (going on from `resume`, reporting each level tried to
+    `on_level`); its training states become the anchors of every round's fine-tuning
+    repair."""
+    res = deep_compress(dense, binding, spec, config.deep_settings(), log=say, resume=resume, on_level=on_level)
     phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
     return Progress(res.to_search(), res.policy, config.rounds == 0,
-                    times={**phases, "step1_deep": time.perf_counter() - t}, anchors=res.states,
+                    times={**phases, "step1_deep": res.times["total"]}, anchors=res.states,
                     levels=res.levels, screen=res.screen)
 
 
-def _cutoff(spec: Any) -> float:
+def _resumed(checkpoint: Checkpoint | None, dense: Any, binding: Binding, say: Log
+             ) -> tuple[Progress | None, ScheduleState | None]:
+    """What a checkpoint holds: the run after step 1 (and some rounds), or the deep
+    schedule part way through step 1; (None, None) with nothing to resume."""
+    run = checkpoint.load(dense, binding.return_bounds) if checkpoint else None
+    if isinstance(run, ScheduleState):
+        say(f"resuming from {checkpoint.path}: the deep schedule after {len(run.history)} level(s) tried, "
+            f"{len(run.levels)} adopted")
+        return None, run
+    if run:
+        say(f"resuming from {checkpoint.path}: step 1 and {len(run.rounds)} round(s) done")
+    return run, None
+
+
+def _cutoff(spec: Any, dense: Any, config: PruneConfig) -> float:
+    """The spec's reward cutoff; an OptionError, before the first phase line (so that a
+    refusal is one line), for a spec without one or a policy the recipe cannot prune."""
     if spec.reward_threshold is None:
         raise OptionError(
             f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D` (the "
             "mean reward the pruned policy must keep)"
         )
+    if config.recipe == "deep":
+        check_deep_inputs(dense, spec)
     return float(spec.reward_threshold)

@@ -251,7 +251,7 @@ def test_the_criterion_defaults_to_each_recipes_own_and_reaches_the_deep_schedul
     assert build_parser().parse_args(["prune", "p.onnx", "s.stl", "-o", "o.onnx"]).recipe == "deep"
     seen = []
 
-    def fake(dense, binding, spec, config, log=None):
+    def fake(dense, binding, spec, config, log=None, **_):
         seen.append(config.criterion)
         raise KeyboardInterrupt
     monkeypatch.setattr(pl, "deep_compress", fake)

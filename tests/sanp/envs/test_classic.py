@@ -56,3 +56,24 @@ def test_prune_runs(tmp_path, capsys, controller, save, env_id, spec, ext):
 
     meta = ort.InferenceSession(str(out)).get_modelmeta().custom_metadata_map  # the output is compacted
     assert float(meta["sparsity_before_compaction"]) == pytest.approx(report["final"]["sparsity"], abs=1e-6)
+
+
+def test_the_step_reward_bounds_are_the_envs_own_extremes():
+    """A resumed prune refuses saved rewards outside these bounds, so they must hold:
+    the worst Pendulum step (upside down, at the speed and torque limits) pays exactly
+    the lower bound, and an episode's bounds scale with the horizon."""
+    import gymnasium as gym
+    import numpy as np
+
+    from sanp.envs import bind
+
+    pend = bind(env_id="Pendulum-v1")
+    env = gym.make("Pendulum-v1").unwrapped
+    env.reset(seed=0)
+    env.state = np.array([np.pi, 8.0])
+    _, reward, *_ = env.step(np.array([5.0]))  # clipped to the torque limit, 2
+    assert reward == pytest.approx(pend.adapter.step_reward[0], abs=1e-9)
+    assert pend.return_bounds == (pend.horizon * pend.adapter.step_reward[0], 0.0)
+    cart = bind(env_id="CartPole-v1", horizon=200)
+    assert cart.return_bounds == (-200.0, 200.0)
+    assert bind(env_id="LunarLander-v3").return_bounds is None  # unknown: not checked
