@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": report.cmd_report, "prove": prune.cmd_prove,
     }
     try:
+        from sanp.limits import check_environment
+
+        check_environment()
         with backends.use(_backend_config(args)):
             return commands[args.command](args)
     except stl.SpecError as exc:

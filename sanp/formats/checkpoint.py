@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from sanp.errors import PolicyError, first_line
-from sanp.limits import check_file, check_parameters, check_zip
+from sanp.limits import check_constants, check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy, floats_from_json
 
 CHECKPOINT_FORMAT = "sanp-mlp-policy"
@@ -60,12 +60,20 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
             f"{path}: a torch file but not a sanp checkpoint (expected a dict with format={CHECKPOINT_FORMAT!r}); "
             "write one with sanp.formats.checkpoint.save_checkpoint or export the policy to ONNX"
         )
+    sd = ck.get("state_dict")
+    if not isinstance(sd, dict):
+        raise PolicyError(f"{path}: corrupt sanp checkpoint (no state_dict mapping); re-export it")
+    for key, value in sd.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            what = str(value.dtype).replace("torch.", "") + " values" if isinstance(value, torch.Tensor) \
+                else f"a {type(value).__name__}"
+            raise PolicyError(f"{path}: corrupt sanp checkpoint (state_dict entry {str(key)[:80]!r} holds {what}, "
+                              "not a real floating-point tensor); re-export it")
     try:
         arch = json.loads(ck["architecture"])
         check_parameters(arch["sizes"], path)
         kw = {}
         if arch.get("has_normalizer"):
-            sd = ck["state_dict"]
             kw = dict(obs_mean=sd["obs_mean"].numpy(), obs_var=sd["obs_var"].numpy(), obs_clip=arch.get("obs_clip"))
         pol = MLPPolicy(
             arch["sizes"],
@@ -76,7 +84,8 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
             obs_eps=arch.get("obs_eps", 1e-8),
             **kw,
         )
-        pol.load_state_dict(ck["state_dict"])
-    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        pol.load_state_dict(sd)
+    except (KeyError, ValueError, TypeError, RuntimeError, AttributeError, RecursionError) as exc:
         raise PolicyError(f"{path}: corrupt sanp checkpoint ({first_line(exc)}); re-export it") from None
+    check_constants(pol, path)
     return pol
