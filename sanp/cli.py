@@ -15,6 +15,11 @@ from sanp.commands.common import EXIT_BAD, EXIT_INTERRUPTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # a file name of bytes that are not UTF-8 (held as surrogates) must print, not raise
+        # UnicodeEncodeError after the work is done
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
