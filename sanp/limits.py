@@ -88,16 +88,16 @@ def read_bounded(path: "os.PathLike[str] | str", name: str, what: str,
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"{path}: not a regular file (a device, a FIFO or a directory); give a {what} file")
+            raise error(f"{path}: not a regular file (a device, a FIFO or a directory); give the path of a {what}")
         if st.st_size > most:
-            raise error(f"{path}: a {what} of {st.st_size:,} bytes is over sanp's limit of {most:,}; "
+            raise error(f"{path}: {what} of {st.st_size:,} bytes, over sanp's limit of {most:,} bytes; "
                         f"if the file is genuine, raise it with SANP_{name}=N")
         try:
             data = f.read(most + 1)
         except OSError as exc:
             raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     if len(data) > most:  # it grew while being read
-        raise error(f"{path}: a {what} over sanp's limit of {most:,} bytes; raise it with SANP_{name}=N")
+        raise error(f"{path}: {what} over sanp's limit of {most:,} bytes; raise it with SANP_{name}=N")
     return data
 
 
