@@ -10,8 +10,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -39,6 +42,23 @@ def save_checkpoint(policy: MLPPolicy, path: str | os.PathLike) -> None:
     write_bytes(path, buf.getvalue())
 
 
+def torch_load(source: Any) -> Any:
+    """torch.load with weights_only (nothing pickled runs) and its warnings held back: a
+    file it refuses (a TorchScript archive...) is then refused in one line, not after a
+    warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(source, map_location="cpu", weights_only=True)
+
+
+def torch_reason(exc: BaseException) -> str:
+    """torch.load's reason for refusing a file, in one short line without terminal codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", first_line(exc))
+    if "TorchScript" in text:
+        return "a TorchScript archive, which sanp does not run; export the policy to ONNX"
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
     """The MLPPolicy of a file written by `save_checkpoint`; PolicyError otherwise."""
     path = Path(path)
@@ -49,10 +69,10 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
     except zipfile.BadZipFile:
         pass  # not a zip: torch.load refuses it below
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck = torch_load(path)
     except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
         raise PolicyError(
-            f"{path}: not a readable sanp checkpoint ({first_line(exc)}); "
+            f"{path}: not a readable sanp checkpoint ({torch_reason(exc)}); "
             "write one with sanp.formats.checkpoint.save_checkpoint"
         ) from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "architecture" not in ck:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from sanp.errors import PolicyError, first_line
+from sanp.formats.checkpoint import torch_load, torch_reason
 from sanp.formats.spaces import action_semantics
 from sanp.limits import check_constants, check_count, check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy
@@ -213,9 +214,9 @@ def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except zipfile.BadZipFile:
         pass  # a legacy (non-zip) torch file: torch.load refuses it below
     try:
-        sd = torch.load(io.BytesIO(raw_policy), map_location="cpu", weights_only=True)
+        sd = torch_load(io.BytesIO(raw_policy))
     except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
-        raise PolicyError(f"{path}: policy.pth is not a readable state dict ({first_line(exc)}); re-save the model") from None
+        raise PolicyError(f"{path}: policy.pth is not a readable state dict ({torch_reason(exc)}); re-save the model") from None
     if not isinstance(sd, dict):
         raise PolicyError(f"{path}: policy.pth is not a state dict; re-save the model")
     for key, value in sd.items():
