@@ -21,7 +21,7 @@ DEFAULTS = {
     "MAX_PARAMETERS": 20_000_000,      # weights and biases of one policy network (any reader, any writer)
     "MAX_FILE_BYTES": 1 << 30,         # one input file, or one member of a zip once inflated
     "MAX_WORKERS": 64,                 # worker processes of a local pool
-    "MAX_C_PARAMETERS": 4_000_000,     # weights and biases of a C export (16 MB of float32 flash)
+    "MAX_C_PARAMETERS": 1_000_000,     # weights and biases of a C export (4 MB of float32 flash)
     "MAX_EPISODES": 100_000,           # eval --episodes
     "MAX_HORIZON": 1_000_000,          # eval --horizon (a spec's horizon has the same cap)
     "MAX_PROPS": 2000,                 # props of prove --properties (a spec stops at 2000 statements)
