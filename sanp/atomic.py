@@ -26,6 +26,7 @@ import secrets
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 
 from sanp.errors import OutputError
@@ -82,6 +83,10 @@ def hold_lock(path: str | os.PathLike) -> None:
     the lock when the process ends, however it ends."""
     path = Path(path)
     lock = path.with_name(f".{path.name}.lock")
+    if len(os.fsencode(lock.name)) > _name_max(path.parent):  # a long, legal output name
+        import hashlib
+
+        lock = path.with_name(f".sanp-{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.lock")
     try:
         fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666)
     except OSError as exc:
@@ -117,7 +122,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     _check_dir(path)
     _remove_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(_temporary_name(path))
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # umask applies
         os.close(fd)
@@ -136,6 +141,25 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+_SHORT = ".sanp"
+"""Stem of the temporary name of an output whose own name leaves no room for a suffix."""
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def _temporary_name(path: Path) -> str:
+    """`.NAME.PID-RANDOM.tmp`, or `.sanp.PID-RANDOM.tmp` where that would be longer than
+    the file system allows (a 242-character NAME is legal; with the suffix it is not)."""
+    tail = f".{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    name = f".{path.name}{tail}"
+    return name if len(os.fsencode(name)) <= _name_max(path.parent) else _SHORT + tail
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically (fsynced before the rename)."""
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
@@ -151,10 +175,11 @@ def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> N
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporaries left by a run that was killed (its pid no longer exists)."""
-    for old in path.parent.glob(f".{path.name}.*-*.tmp"):
-        pid = old.name[len(path.name) + 2:].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            _unlink(old)
+    for stem in (f".{path.name}", _SHORT):
+        for old in path.parent.glob(f"{glob_escape(stem)}.*-*.tmp"):
+            pid = old.name[len(stem) + 1:].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                _unlink(old)
 
 
 def _alive(pid: int) -> bool:

@@ -15,6 +15,11 @@ from sanp.commands.common import EXIT_BAD, EXIT_INTERRUPTED, backend_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # a file name of bytes that are not UTF-8 (held as surrogates) must print, not raise
+        # UnicodeEncodeError after the work is done
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -41,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.stdout = sys.stdout
     quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", None) == "-" else contextlib.nullcontext()
     try:
+        from sanp.limits import check_environment
+
+        check_environment()
         with backends.use(backend_config(args)), quiet:
             return commands[args.command](args)
     except stl.SpecError as exc:

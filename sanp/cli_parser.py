@@ -31,6 +31,37 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _capped(name: str, what: str):
+    """argparse type: a positive whole number of at most sanp's limit SANP_<name>."""
+    def parse(text: str) -> int:
+        from sanp.errors import SanpError
+        from sanp.limits import limit
+
+        value = _positive_int(text)
+        try:
+            most = limit(name)
+        except SanpError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if value > most:
+            raise argparse.ArgumentTypeError(
+                f"{value:,} is over sanp's limit of {most:,} {what}; raise it with SANP_{name}=N")
+        return value
+
+    return parse
+
+
+def _finite(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 _CHOICE = re.compile(r"argument (?P<arg>.+?): invalid choice: '(?P<value>.*?)' \(choose from (?P<choices>.*)\)$")
 
 
@@ -168,7 +199,7 @@ def _add_import(sub: Any) -> None:
                    help="VecNormalize .pkl, folded into the ONNX as observation normalisation")
     i.add_argument("--env", required=True, metavar="ENV", help=ENV_HELP)
     i.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="the ONNX file to write")
-    i.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
+    i.add_argument("--expect-return", type=_finite, metavar="R", help=EXPECT_HELP)
 
 
 def _add_eval(sub: Any) -> None:
@@ -178,13 +209,15 @@ def _add_eval(sub: Any) -> None:
                    help="a .stl spec whose env and horizon to use (or give --env)")
     e.add_argument("--env", metavar="ENV", help=ENV_HELP + " (default: the env an ONNX file written "
                    "by sanp records)")
-    e.add_argument("--episodes", type=_positive_int, default=100, help="episodes to run (default 100)")
+    e.add_argument("--episodes", type=_capped("MAX_EPISODES", "episodes"), default=100,
+                   help="episodes to run (default 100, at most SANP_MAX_EPISODES)")
     e.add_argument("--seed", type=_natural, default=0, help="reset seed of the first episode; episode i "
                    "uses SEED + i (default 0)")
-    e.add_argument("--horizon", type=_positive_int, help="cap on steps (default: spec or env)")
+    e.add_argument("--horizon", type=_capped("MAX_HORIZON", "steps"),
+                   help="cap on steps (default: spec or env; at most SANP_MAX_HORIZON)")
     _backend_options(e)
     e.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
-    e.add_argument("--expect-return", type=float, metavar="R", help=EXPECT_HELP)
+    e.add_argument("--expect-return", type=_finite, metavar="R", help=EXPECT_HELP)
 
 
 def _add_deep(pr: Any) -> None:

@@ -36,6 +36,8 @@ _ACT_FN = {
     "identity": lambda x: x,
 }
 CHECKPOINT_FORMAT = "sanp-mlp-policy"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Largest finite float32: any constant above it becomes infinite in sanp's files and C code."""
 
 
 def _as_bound(x: Any, n: int, name: str) -> np.ndarray | None:
@@ -189,6 +191,24 @@ class MLPPolicy(nn.Module):
             "obs_clip": self.obs_clip,
             "obs_eps": self.obs_eps,
         }
+
+    def nonfinite_constant(self) -> str | None:
+        """The name of the first constant that is NaN or infinite in float32, as sanp's
+        files and C code store it (weights and biases, masked ones included: w * 0 is NaN
+        for an infinite w; the normaliser's mean, variance, std, clip and epsilon), or
+        None. The action bounds may be infinite (an unbounded Box), never NaN."""
+        for name, t in self.state_dict().items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return name
+        if self.has_normalizer and not bool((self.obs_std > 0).all()):
+            return "obs_std"  # var + eps == 0: the normaliser divides by zero
+        for name, v in (("obs_clip", self.obs_clip), ("obs_eps", self.obs_eps)):
+            if v is not None and not (math.isfinite(v) and abs(v) <= FLOAT32_MAX):
+                return name
+        for name, a in (("action_low", self.action_low), ("action_high", self.action_high)):
+            if a is not None and np.isnan(a).any():
+                return name
+        return None
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, activations={self.activations}, action_kind={self.action_kind!r}"

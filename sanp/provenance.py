@@ -47,6 +47,10 @@ def rerun_requirements() -> dict[str, Any]:
                                   "threading_layer")}
         for pool in threadpool_info()
     ]
+    # threadpoolctl lists pools in the order the libraries happened to be loaded, which
+    # differs between two runs of the same command: sort them, so identical runs give
+    # identical JSON
+    pools.sort(key=lambda p: tuple(str(p[k]) for k in sorted(p)))
     torch_threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     return {
         "guarantee": GUARANTEE,

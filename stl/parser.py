@@ -137,7 +137,8 @@ def load(path: str | os.PathLike[str]) -> A.SpecFile:
     """Read and parse the spec file at `path` (unreadable file -> SpecError, line 0)."""
     source = os.fspath(path)
     try:
-        with open(source, "rb") as fh:
+        # without blocking: opening a FIFO would otherwise wait for a writer for ever
+        with os.fdopen(os.open(source, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
                 raise SpecError("not a regular file (a device, a FIFO?)", source=source,
@@ -146,7 +147,7 @@ def load(path: str | os.PathLike[str]) -> A.SpecFile:
         if len(data) > MAX_SPEC_BYTES:
             raise SpecError(f"spec file is over the {MAX_SPEC_BYTES:,}-byte limit", line=1, column=1,
                             source=source, hint="split it into several spec files")
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte order mark, as some Windows editors write, is dropped
     except FileNotFoundError:
         raise SpecError("spec file not found", source=source,
                         hint="check the path; spec files usually live in specs/") from None

@@ -40,6 +40,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if Path(args.output).suffix.lower() not in SAVE_SUFFIXES:
         raise OutputError(f"{args.output}: unknown output type; name it .onnx, .c or .pt")
+    if Path(args.output).suffix.lower() == ".c":
+        from sanp.formats.c_writer import check_c_name
+
+        check_c_name(Path(args.output).stem)  # before the work, not after it
     for out in {args.output, str(Path(args.output).with_suffix(".h"))}:
         check_output(out, args.policy, args.vecnormalize)
     if args.env:

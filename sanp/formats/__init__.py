@@ -34,7 +34,7 @@ from sanp.formats.sb3 import load_sb3_zip
 from sanp.formats.spaces import check_fit
 from sanp.formats.vecnormalize import fold_vecnormalize
 from sanp.formats.zoo_config import normalization_required, vecnormalize_guess
-from sanp.limits import check_file
+from sanp.limits import check_constants, check_file
 from sanp.model import MLPPolicy
 
 __all__ = ["load", "save", "SAVE_SUFFIXES"]
@@ -96,10 +96,8 @@ def load(
 
 def _check_finite(policy: MLPPolicy, path: Path) -> None:
     # A NaN weight makes every action NaN, which a discrete policy's argmax turns into
-    # action 0 without a word.
-    for name, t in policy.state_dict().items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise PolicyError(f"{path}: {name} holds NaN or infinite values; the policy is damaged, re-export it")
+    # action 0 without a word; an infinite clip writes C code that does not compile.
+    check_constants(policy, path)
 
 
 def save(

@@ -33,6 +33,14 @@ from sanp.errors import OutputError
 from sanp.model import MLPPolicy
 
 CSR_MAX_DENSITY = 0.7
+STANDARD_HEADERS = frozenset(
+    "assert complex ctype errno fenv float inttypes iso646 limits locale math setjmp signal stdalign stdarg "
+    "stdatomic stdbit stdbool stdckdint stddef stdint stdio stdlib stdnoreturn string tgmath threads time "
+    "uchar wchar wctype".split())
+"""C standard headers (C89 to C23): an output named after one (`stdint.c`) would write a
+`stdint.h` that shadows the system's for any code compiled with `-I.` (the generated
+header itself includes <stdint.h>), so such names are refused. Compared in lower case:
+macOS and Windows file systems ignore case."""
 _ACT_CODE = {"identity": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
 _CTYPE_BYTES = {"float": 4, "uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
 
@@ -67,9 +75,12 @@ def _ctype(largest: int) -> str:
 
 
 def _floats(a: np.ndarray) -> list[str]:
-    """C literals that read back as exactly these float32 values."""
+    """C literals that read back as exactly these float32 values (INFINITY needs <math.h>;
+    NaN has no literal: c_code refuses it before this is reached)."""
     out = []
     for v in np.asarray(a, np.float32).ravel():
+        if np.isnan(v):
+            raise OutputError("a NaN constant has no C literal; the policy is damaged, re-export it")
         if np.isinf(v):
             out.append("INFINITY" if v > 0 else "-INFINITY")
         else:
@@ -92,6 +103,17 @@ class _Constants:
         self.bytes += len(vals) * _CTYPE_BYTES[ctype]
 
 
+def check_c_name(name: str) -> None:
+    """Refuse a file stem that cannot name the C function and header (`NAME_act`, NAME.h):
+    not a C identifier, or a C standard header's name."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise OutputError(f"{name.encode('utf-8', 'backslashreplace').decode()[:80]!r} is not a C identifier; "
+                          "name the output file with letters, digits and _")
+    if name.lower() in STANDARD_HEADERS:
+        raise OutputError(f"{name}.h would shadow the C standard header <{name.lower()}.h> for code that "
+                          "includes it; choose another output name, e.g. policy.c")
+
+
 def c_code(
     policy: MLPPolicy,
     *,
@@ -107,8 +129,15 @@ def c_code(
 
     from sanp.version import __version__
 
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise OutputError(f"{name!r} is not a C identifier; name the output file with letters, digits and _")
+    from sanp.limits import check_parameters
+
+    check_c_name(name)
+    bad = policy.nonfinite_constant()
+    if bad is not None:
+        raise OutputError(f"{bad} holds NaN or infinite values (in float32); C code of it would not compile "
+                          "or would compute NaN: the policy is damaged, re-export it")
+    check_parameters(policy.sizes, f"{name}.c", "MAX_PARAMETERS")
+    check_parameters(policy.sizes, f"{name}.c", "MAX_C_PARAMETERS")
     weights = [w.numpy() for w in policy.effective_weights()]
     masks = [m.numpy() for m in policy.masks]
     layouts = layouts or [choose_layout(w, m) for w, m in zip(weights, masks)]
@@ -141,7 +170,8 @@ def c_code(
         constants=consts.items, layers=layers, buf_len=buf_len, two_bufs=two_bufs, flash_bytes=consts.bytes, ram_bytes=ram,
         any_dense="dense" in layouts, any_csr="csr" in layouts, used_acts=set(policy.activations),
         need_math=bool({"tanh", "sigmoid"} & set(policy.activations))
-        or any("INFINITY" in v for c in consts.items for v in c["values"]),
+        or any("INFINITY" in v for c in consts.items for v in c["values"])
+        or (obs_clip is not None and "INFINITY" in _floats(np.float32(obs_clip))[0]),
         clip_low=clip_low, clip_high=clip_high, **index_types,
     )
     env = jinja2.Environment(
@@ -194,7 +224,7 @@ def export_c(
     check_writable(header)
     src = Path(source) if source is not None else None
     code = c_code(
-        policy, name=path.stem, source_name=src.name if src else "(in memory)",
+        policy, name=path.stem, source_name=os.fsencode(src.name).decode("utf-8", "replace") if src else "(in memory)",
         source_sha256=hashlib.sha256(src.read_bytes()).hexdigest() if src else "-",
         compacted_from=compacted_from, layouts=layouts,
     )

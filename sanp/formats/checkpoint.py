@@ -10,13 +10,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from sanp.errors import PolicyError, first_line
-from sanp.limits import check_file, check_parameters, check_zip
+from sanp.limits import check_constants, check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy, floats_from_json
 
 CHECKPOINT_FORMAT = "sanp-mlp-policy"
@@ -39,6 +42,23 @@ def save_checkpoint(policy: MLPPolicy, path: str | os.PathLike) -> None:
     write_bytes(path, buf.getvalue())
 
 
+def torch_load(source: Any) -> Any:
+    """torch.load with weights_only (nothing pickled runs) and its warnings held back: a
+    file it refuses (a TorchScript archive...) is then refused in one line, not after a
+    warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(source, map_location="cpu", weights_only=True)
+
+
+def torch_reason(exc: BaseException) -> str:
+    """torch.load's reason for refusing a file, in one short line without terminal codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", first_line(exc))
+    if "TorchScript" in text:
+        return "a TorchScript archive, which sanp does not run; export the policy to ONNX"
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
     """The MLPPolicy of a file written by `save_checkpoint`; PolicyError otherwise."""
     path = Path(path)
@@ -49,10 +69,10 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
     except zipfile.BadZipFile:
         pass  # not a zip: torch.load refuses it below
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck = torch_load(path)
     except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
         raise PolicyError(
-            f"{path}: not a readable sanp checkpoint ({first_line(exc)}); "
+            f"{path}: not a readable sanp checkpoint ({torch_reason(exc)}); "
             "write one with sanp.formats.checkpoint.save_checkpoint"
         ) from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "architecture" not in ck:
@@ -60,12 +80,20 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
             f"{path}: a torch file but not a sanp checkpoint (expected a dict with format={CHECKPOINT_FORMAT!r}); "
             "write one with sanp.formats.checkpoint.save_checkpoint or export the policy to ONNX"
         )
+    sd = ck.get("state_dict")
+    if not isinstance(sd, dict):
+        raise PolicyError(f"{path}: corrupt sanp checkpoint (no state_dict mapping); re-export it")
+    for key, value in sd.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            what = str(value.dtype).replace("torch.", "") + " values" if isinstance(value, torch.Tensor) \
+                else f"a {type(value).__name__}"
+            raise PolicyError(f"{path}: corrupt sanp checkpoint (state_dict entry {str(key)[:80]!r} holds {what}, "
+                              "not a real floating-point tensor); re-export it")
     try:
         arch = json.loads(ck["architecture"])
         check_parameters(arch["sizes"], path)
         kw = {}
         if arch.get("has_normalizer"):
-            sd = ck["state_dict"]
             kw = dict(obs_mean=sd["obs_mean"].numpy(), obs_var=sd["obs_var"].numpy(), obs_clip=arch.get("obs_clip"))
         pol = MLPPolicy(
             arch["sizes"],
@@ -76,7 +104,8 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
             obs_eps=arch.get("obs_eps", 1e-8),
             **kw,
         )
-        pol.load_state_dict(ck["state_dict"])
-    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        pol.load_state_dict(sd)
+    except (KeyError, ValueError, TypeError, RuntimeError, AttributeError, RecursionError) as exc:
         raise PolicyError(f"{path}: corrupt sanp checkpoint ({first_line(exc)}); re-export it") from None
+    check_constants(pol, path)
     return pol

@@ -1,6 +1,8 @@
 """An ONNX graph as the ONNX reader sees it: its constants (initializers, sparse
 initializers with the masks they imply, and every node computable from constants),
-the nodes the output needs, attributes, and errors that name the node.
+the nodes the output needs, attributes, and errors that name the node; and
+`check_declared`, what a graph declares checked against sanp's limits before any of it
+is turned into arrays.
 
 Example:
     >>> g = OnnxGraph(onnx.load("policy.onnx"), "policy.onnx")
@@ -13,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sanp.errors import PolicyError
-from sanp.limits import check_count
+from sanp.limits import check_count, limit
 
 _UNARY = {"Sqrt": np.sqrt, "Neg": np.negative, "Reciprocal": np.reciprocal, "Exp": np.exp}
 _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
@@ -149,3 +151,45 @@ class OnnxGraph:
             if val is not None:
                 return np.asarray(val)
         raise self.fail(node, "Constant without a tensor value")
+
+
+def check_declared(model: Any, path: Any) -> None:
+    """What the graph declares, checked before any array is made from it: the sizes of
+    its constants (one by one and in all, against SANP_MAX_PARAMETERS), that they live in
+    the file (external data could name any file, /dev/zero included), and an observation
+    input of float numbers in [batch, features] layout."""
+    from onnx import TensorProto
+
+    g = model.graph
+    tensors = [(f"initializer {t.name[:80]}", t) for t in g.initializer]
+    tensors += [(f"sparse initializer {sp.values.name[:80]}", sp) for sp in g.sparse_initializer]
+    tensors += [(f"Constant node {(n.output[0] if n.output else n.name)[:80]}", a.t) for n in g.node
+                if n.op_type == "Constant" for a in n.attribute if a.HasField("t")]
+    total = 0
+    for what, t in tensors:
+        if any(d < 0 for d in t.dims):
+            raise PolicyError(f"{path}: {what} has negative dims {list(t.dims)}; re-export it")
+        n = 1
+        for d in t.dims:
+            n *= int(d)
+        check_count(n, path, what)
+        total += n
+        if getattr(t, "data_location", 0) == TensorProto.EXTERNAL or getattr(t, "external_data", None):
+            raise PolicyError(f"{path}: {what} is stored in an external file; save the model with its "
+                              "weights inside (onnx.save(model, path, save_as_external_data=False))")
+    if total > limit("MAX_PARAMETERS"):
+        check_count(total, path, "the constants together")
+    consts = {t.name for t in g.initializer} | {sp.values.name for sp in g.sparse_initializer}
+    for inp in (i for i in g.input if i.name not in consts):
+        if not inp.type.HasField("tensor_type"):
+            raise PolicyError(f"{path}: the ONNX input {inp.name[:80]!r} is not a tensor; sanp reads policies "
+                              "whose input is a float tensor [batch, features]")
+        tt = inp.type.tensor_type
+        if tt.elem_type not in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16):
+            kind = TensorProto.DataType.Name(tt.elem_type) if tt.elem_type in TensorProto.DataType.values() \
+                else str(tt.elem_type)
+            raise PolicyError(f"{path}: the ONNX input {inp.name[:80]!r} holds {kind} values; sanp reads "
+                              "policies whose observation input is a float tensor")
+        if tt.HasField("shape") and len(tt.shape.dim) != 2:
+            raise PolicyError(f"{path}: the ONNX input {inp.name[:80]!r} has rank {len(tt.shape.dim)}; sanp reads "
+                              "policies whose observation input is [batch, features] (rank 2)")

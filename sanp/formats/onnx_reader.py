@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 from sanp.errors import PolicyError, first_line
-from sanp.formats.onnx_graph import OnnxGraph
+from sanp.formats.onnx_graph import OnnxGraph, check_declared
 from sanp.formats.spaces import action_semantics
+from sanp.limits import check_constants, check_parameters
 from sanp.model import MLPPolicy, floats_from_json
 
 _NOOP_FLOW_OPS = {"Identity", "Flatten", "Reshape", "Cast", "Dropout", "Squeeze", "Unsqueeze"}
@@ -51,6 +52,7 @@ def load_onnx(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy
         raise PolicyError(
             f"{path}: not an ONNX model{hint}; give an ONNX file, a sanp .pt checkpoint or an SB3 .zip"
         )
+    check_declared(model, path)
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx raises ValidationError and friends
@@ -71,7 +73,9 @@ def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
 def onnx_to_policy(model: Any, path: Any = "<onnx>", *, action_space: Any = None) -> MLPPolicy:
     """Convert an ONNX ModelProto of the MLP subset into an MLPPolicy."""
     try:
-        return _OnnxReader(model, path).convert(action_space)
+        policy = _OnnxReader(model, path).convert(action_space)
+        check_constants(policy, path)
+        return policy
     except PolicyError:
         raise
     except (ValueError, IndexError, TypeError, KeyError, RecursionError) as exc:
@@ -312,6 +316,7 @@ class _OnnxReader(OnnxGraph):
             layers[-1]["act"] = "identity"
         act_kw = self._action_semantics(walk, action_space, layers[-1]["W"].shape[0])
         sizes = [layers[0]["W"].shape[1]] + [L["W"].shape[0] for L in layers]
+        check_parameters(sizes, self.path)
         norm_kw: dict[str, Any] = {}
         if walk.pre_touched:
             if np.any(walk.pre_s <= 0) or not np.all(np.isfinite(walk.pre_s)):

@@ -139,12 +139,18 @@ def build_model(policy: MLPPolicy, metadata: Mapping[str, str] | None = None, *,
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sanp", producer_version=__version__
     )
     model.ir_version = IR_VERSION
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    # a file name of bytes that are not UTF-8 arrives with surrogates, which protobuf refuses
+    meta = {_utf8(k): _utf8(v) for k, v in (metadata or {}).items()}
     meta.update(policy_metadata(policy))
     helper.set_model_props(model, meta)
     # onnx's shape inference does not read sparse initializers (Gemm fails on them)
     onnx.checker.check_model(model, full_check=not sparse_inits)
     return model
+
+
+def _utf8(value: Any) -> str:
+    """`value` as text protobuf can store: bytes that were not UTF-8 become U+FFFD."""
+    return os.fsencode(str(value)).decode("utf-8", "replace")
 
 
 def export_onnx(

@@ -32,8 +32,9 @@ import numpy as np
 import torch
 
 from sanp.errors import PolicyError, first_line
+from sanp.formats.checkpoint import torch_load, torch_reason
 from sanp.formats.spaces import action_semantics
-from sanp.limits import check_count, check_file, check_zip
+from sanp.limits import check_constants, check_count, check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy
 
 ACTOR_CRITIC_CLASSES = {"ActorCriticPolicy", "MaskableActorCriticPolicy", "MlpPolicy"}
@@ -213,9 +214,9 @@ def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except zipfile.BadZipFile:
         pass  # a legacy (non-zip) torch file: torch.load refuses it below
     try:
-        sd = torch.load(io.BytesIO(raw_policy), map_location="cpu", weights_only=True)
+        sd = torch_load(io.BytesIO(raw_policy))
     except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
-        raise PolicyError(f"{path}: policy.pth is not a readable state dict ({first_line(exc)}); re-save the model") from None
+        raise PolicyError(f"{path}: policy.pth is not a readable state dict ({torch_reason(exc)}); re-save the model") from None
     if not isinstance(sd, dict):
         raise PolicyError(f"{path}: policy.pth is not a state dict; re-save the model")
     for key, value in sd.items():
@@ -266,13 +267,16 @@ def _actor(path: Path, cls: str | None, sd: dict[str, Any], kw: dict[str, Any]) 
         if cls in TD3_CLASSES or (cls is None and has("actor.mu.")):
             return Actor(_chain(sd, "actor.mu."), "relu", "tanh")
         if cls in ARS_CLASSES:
-            return Actor(_chain(sd, "action_net."), "relu", "tanh" if kw.get("squash_output") else "linear")
+            # ARSPolicy keeps an nn.Sequential (action_net.0.weight ...); a linear policy saved
+            # as one nn.Linear has action_net.weight, and with bias=False no action_net.bias
+            layers = _chain(sd, "action_net.") or ([_linear(sd, "action_net")] if "action_net.weight" in sd else [])
+            return Actor(layers, "relu", "tanh" if kw.get("squash_output") else "linear")
         if cls in ACTOR_CRITIC_CLASSES or (cls is None and "action_net.weight" in sd):
             if "action_net.weight" not in sd:
                 raise PolicyError(f"{path}: no action_net in policy.pth; is this an MlpPolicy actor-critic model?")
             pairs = _chain(sd, "mlp_extractor.shared_net.") + _chain(sd, "mlp_extractor.policy_net.")
             return Actor(pairs + [_linear(sd, "action_net")], "tanh")
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, RuntimeError) as exc:  # RuntimeError: torch on tensors that do not fit
         raise PolicyError(f"{path}: {first_line(exc)}; sanp reads {SUPPORTED}") from None
     raise PolicyError(f"{path}: SB3 policy class {cls or 'unknown'} is not supported; sanp reads {SUPPORTED}")
 
@@ -329,6 +333,8 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
     pairs = actor.layers
     if not pairs:
         raise PolicyError(f"{path}: no Linear layers found in policy.pth for policy class {cls}")
+    for i, (w, b) in enumerate(pairs):
+        _check_layer(path, i, w, b)
     for (w0, _), (w1, _) in zip(pairs[:-1], pairs[1:]):
         if w1.shape[1] != w0.shape[0]:
             raise PolicyError(f"{path}: layer sizes do not chain ({tuple(w0.shape)} then {tuple(w1.shape)})")
@@ -341,9 +347,25 @@ def load_sb3_zip(path: str | os.PathLike, *, action_space: Any = None) -> MLPPol
     else:
         pairs, acts = _squash_layers(actor, act_kw["action_low"], act_kw["action_high"])
     sizes = [int(pairs[0][0].shape[1])] + [int(w.shape[0]) for w, _ in pairs]
+    check_parameters(sizes, path)
     pol = MLPPolicy(sizes, acts, **act_kw)
     with torch.no_grad():
         for lin, (w, b) in zip(pol.layers, pairs):
             lin.weight.copy_(w.to(torch.float32))
             lin.bias.copy_(b.to(torch.float32))
+    check_constants(pol, path)
     return pol
+
+
+def _check_layer(path: Path, i: int, w: torch.Tensor, b: torch.Tensor) -> None:
+    """Layer i's weight [out, in] and bias [out]: real floating-point tensors that fit
+    (an integer or complex tensor would be cast without a word, or with a torch warning)."""
+    for what, t in (("weight", w), ("bias", b)):
+        if not t.is_floating_point() or t.is_complex():
+            raise PolicyError(f"{path}: layer {i} {what} holds {str(t.dtype).replace('torch.', '')} values, "
+                              "not real floating-point numbers; re-save the model")
+    if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] == 0:
+        raise PolicyError(f"{path}: layer {i} weight has shape {tuple(w.shape)}, not [outputs, inputs]; re-save the model")
+    if tuple(b.shape) != (w.shape[0],):
+        raise PolicyError(f"{path}: layer {i} bias has shape {tuple(b.shape)} for a weight of shape "
+                          f"{tuple(w.shape)} (needs ({w.shape[0]},)); re-save the model")

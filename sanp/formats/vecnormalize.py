@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from sanp.errors import PolicyError, first_line
-from sanp.model import MLPPolicy
+from sanp.limits import check_constants
+from sanp.model import FLOAT32_MAX, MLPPolicy
 
 
 class FieldRecord:
@@ -279,8 +280,9 @@ def _vector(path: Path, name: str, value: Any) -> np.ndarray:
         raise PolicyError(f"{path}: {name} is {type(value).__name__}, not a numeric array; "
                           "the file is damaged, re-save it with VecNormalize.save")
     arr = arr.astype(np.float64).reshape(-1)
-    if not np.isfinite(arr).all():
-        raise PolicyError(f"{path}: {name} holds NaN or infinite values; the file is damaged, re-save it")
+    if not np.isfinite(arr).all() or (np.abs(arr) > FLOAT32_MAX).any():
+        raise PolicyError(f"{path}: {name} holds NaN or infinite values (in float32, as the policy uses "
+                          "them: beyond ±3.4e38 is infinite); the file is damaged, re-save it")
     return arr
 
 
@@ -290,7 +292,7 @@ def _number(path: Path, name: str, value: Any, positive: bool) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise PolicyError(f"{path}: {name} is {type(value).__name__}, not a number; re-save the file")
     x = float(value)
-    if not np.isfinite(x) or x < 0 or (positive and x == 0):
+    if not np.isfinite(x) or x < 0 or (positive and x == 0) or x > FLOAT32_MAX:  # float32 in the network
         raise PolicyError(f"{path}: {name} = {x} is out of range; re-save the file")
     return x
 
@@ -335,4 +337,6 @@ def fold_vecnormalize(policy: MLPPolicy, path: str | os.PathLike) -> MLPPolicy:
             f"{path}: VecNormalize statistics cover {n} observation values but the network takes {policy.obs_dim}; "
             "use the file saved with this model"
         )
-    return with_normalizer(policy, v["obs_mean"], v["obs_var"], v["clip_obs"], v["epsilon"])
+    folded = with_normalizer(policy, v["obs_mean"], v["obs_var"], v["clip_obs"], v["epsilon"])
+    check_constants(folded, path)  # var + epsilon may still overflow, or be 0
+    return folded

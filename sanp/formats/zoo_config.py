@@ -18,7 +18,6 @@ from typing import Any
 from sanp.errors import PolicyError, first_line
 
 _ORDERED_DICT = "tag:yaml.org,2002:python/object/apply:collections.OrderedDict"
-MAX_CONFIG_BYTES = 1 << 20
 
 
 def candidates(model: Path) -> list[Path]:
@@ -32,8 +31,25 @@ def read_config(path: Path) -> dict[str, Any]:
     """The hyperparameters in a zoo config.yml, as a plain dict."""
     import yaml
 
+    from sanp.limits import limit, read_bounded
+
+    most = limit("MAX_CONFIG_DEPTH")
+
     class Loader(yaml.SafeLoader):
-        pass
+        """A SafeLoader that refuses nesting past SANP_MAX_CONFIG_DEPTH as it composes,
+        long before the composer's recursion could reach Python's limit."""
+
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.depth += 1
+            try:
+                if self.depth > most:
+                    raise PolicyError(f"{path}: nested more than {most} levels deep, which a zoo config.yml "
+                                      "never is; fix or move it (or raise SANP_MAX_CONFIG_DEPTH)")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
 
     def ordered(loader: Any, node: Any) -> dict[str, Any]:
         pairs = loader.construct_sequence(node, deep=True)
@@ -41,11 +57,10 @@ def read_config(path: Path) -> dict[str, Any]:
         return {str(k): v for k, v in items}
 
     Loader.add_constructor(_ORDERED_DICT, ordered)
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise PolicyError(f"{path}: over 1 MiB, not a zoo config.yml; move it away from the model")
+    data = read_bounded(path, "MAX_CONFIG_BYTES", "zoo config.yml")
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 - a SafeLoader
-    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        doc = yaml.load(data.decode("utf-8"), Loader=Loader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         raise PolicyError(f"{path}: not a readable zoo config.yml ({first_line(exc)}); fix or move it") from None
     return doc if isinstance(doc, dict) else {}
 

@@ -96,6 +96,8 @@ def compile_declarations(regions: Mapping[str, Any], props: Sequence[Mapping[str
     out: list[Property] = []
     seen: set[str] = set()
     for p in props:
+        if not isinstance(p, Mapping):
+            raise PropertyError(f"a prop is {{\"name\", \"over\", \"then\"}}, got {str(p)[:80]}")
         name = p.get("name")
         if not isinstance(name, str) or not name:
             raise PropertyError(f"a prop needs a name, got {p!r}")
@@ -120,15 +122,42 @@ def compile_declarations(regions: Mapping[str, Any], props: Sequence[Mapping[str
     return out
 
 
-def load_json(path: str | os.PathLike, resolver: Resolver) -> list[Property]:
-    """Properties from a JSON file of declarations."""
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """The declarations document of a JSON file, read within sanp's limits: a regular file
+    of at most SANP_MAX_PROPERTIES_BYTES, nested at most SANP_MAX_JSON_DEPTH deep (checked
+    before parsing, so no nesting reaches the parser's recursion), with at most
+    SANP_MAX_PROPS props (a spec stops at 2000 statements)."""
+    from sanp.limits import limit, read_bounded
+    from sanp.report.reading import json_depth
+
     p = Path(path)
+    data = read_bounded(p, "MAX_PROPERTIES_BYTES", "JSON declarations file", PropertyError)
     try:
-        doc = json.loads(p.read_text())
-    except OSError as exc:
-        raise PropertyError(f"{p}: cannot read ({exc.strerror}); check the path") from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PropertyError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    depth, most = json_depth(text), limit("MAX_JSON_DEPTH")
+    if depth > most:
+        raise PropertyError(f"{p}: JSON nested {depth:,} levels deep, over sanp's limit of {most} "
+                            "(declarations need 5); raise it with SANP_MAX_JSON_DEPTH=N")
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PropertyError(f"{p}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # an integer of over 4300 digits
+        raise PropertyError(f"{p}: not valid JSON ({str(exc).splitlines()[0][:120]})") from None
     if not isinstance(doc, Mapping) or not isinstance(doc.get("props"), list):
         raise PropertyError(f"{p}: expected {{\"regions\": {{...}}, \"props\": [...]}}")
+    if not isinstance(doc.get("regions", {}), Mapping):
+        raise PropertyError(f"{p}: \"regions\" must be an object {{name: {{signal: [lo, hi]}}}}")
+    most = limit("MAX_PROPS")
+    if len(doc["props"]) > most:
+        raise PropertyError(f"{p}: {len(doc['props']):,} props, over sanp's limit of {most:,}; "
+                            "split them over several files or raise it with SANP_MAX_PROPS=N")
+    return dict(doc)
+
+
+def load_json(path: str | os.PathLike, resolver: Resolver) -> list[Property]:
+    """Properties from a JSON file of declarations (see `read_json` for its limits)."""
+    doc = read_json(path)
     return compile_declarations(doc.get("regions", {}), doc["props"], resolver)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sanp.errors import SanpError
+from sanp.limits import limit
 
 VERIFY_SCHEMA = "sanp.verify/1"
 PRUNE_SCHEMA = "sanp.prune/1"
@@ -43,7 +44,8 @@ class ReportError(SanpError):
 def read_limited(path: str | os.PathLike, limit_mb: float, what: str) -> bytes:
     """The bytes of a regular file of at most `limit_mb` MiB."""
     try:
-        with open(path, "rb") as f:
+        # without blocking: opening a FIFO would otherwise wait for a writer for ever
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode):
                 raise ReportError(f"{what} {path} is not a regular file; give a file written by sanp")
@@ -72,7 +74,7 @@ def load(path: str | os.PathLike, max_mb: float = MAX_REPORT_MB) -> dict[str, An
     if json_depth(text) > MAX_DEPTH:
         raise ReportError(f"{path} is nested more than {MAX_DEPTH} levels deep; a sanp report never is")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_unique_keys(str(path)))
     except json.JSONDecodeError as exc:
         raise ReportError(
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -80,18 +82,58 @@ def load(path: str | os.PathLike, max_mb: float = MAX_REPORT_MB) -> dict[str, An
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise ReportError(f"{path} is not a sanp report: {str(exc).splitlines()[0]}") from None
     check_schema(doc, str(path))
-    return doc
+    command = doc.get("command")
+    if command != doc["schema"].split(".")[1].split("/")[0] or "verdict" not in doc \
+            or not isinstance(doc.get("inputs"), Mapping):
+        raise ReportError(f"{path} has schema {doc['schema']} but not the fields of such a report "
+                          "(command, verdict, inputs); give a JSON report written by sanp")
+    return bounded_strings(doc, limit("MAX_REPORT_STRING"))
 
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+def _unique_keys(where: str) -> Any:
+    """json object_pairs_hook: a dict, or ReportError on a key given twice (which JSON
+    parsers resolve differently, so the page could show what another tool does not)."""
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+            raise ReportError(f"{where} has the key {dup[:60]!r} twice in one object; a sanp report never does")
+        return out
+    return hook
+
+
+def bounded_strings(value: Any, most: int) -> Any:
+    """`value` with every string (keys included) of more than `most` characters cut to
+    `most` and marked, so that what the page renders stays bounded (SANP_MAX_REPORT_STRING)."""
+    if isinstance(value, str):
+        return value if len(value) <= most else f"{value[:most]}… ({len(value) - most:,} more characters)"
+    if isinstance(value, list):
+        return [bounded_strings(v, most) for v in value]
+    if isinstance(value, dict):
+        return {bounded_strings(k, most): bounded_strings(v, most) for k, v in value.items()}
+    return value
+
+
+# possessive: a long string is matched without one backtracking frame per character
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.S)
+_CHUNK = 1 << 22
 
 
 def json_depth(text: str) -> int:
     """Deepest nesting of arrays and objects in JSON text, found without parsing it (so
-    that no nesting can exhaust the parser's stack): brackets outside strings, summed."""
+    that no nesting can exhaust the parser's stack): brackets outside strings, summed, a
+    chunk at a time (memory stays a few tens of MB whatever the text)."""
     code = np.frombuffer(_STRING.sub('""', text).encode("utf-8", "replace"), dtype=np.uint8)
-    step = np.isin(code, (ord("["), ord("{"))).astype(np.int64) - np.isin(code, (ord("]"), ord("}")))
-    return int(np.cumsum(step).max(initial=0))
+    depth = deepest = 0
+    for start in range(0, len(code), _CHUNK):
+        part = code[start:start + _CHUNK]
+        step = ((part == ord("[")) | (part == ord("{"))).astype(np.int32)
+        step -= (part == ord("]")) | (part == ord("}"))
+        level = np.cumsum(step, dtype=np.int64) + depth
+        deepest = max(deepest, int(level.max(initial=depth)))
+        depth = int(level[-1]) if len(level) else depth
+    return deepest
 
 
 def check_schema(doc: Any, where: str) -> None:

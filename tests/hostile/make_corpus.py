@@ -313,7 +313,8 @@ def reports(d: Path) -> dict[str, Path]:
     texts = {
         "report-deep": '{"schema": "sanp.verify/1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
         "report-bigint": '{"schema": "sanp.verify/1", "n": ' + "9" * 5000 + "}",
-        "report-minimal": '{"schema": "sanp.verify/1"}',
+        # complete enough to render, so that the cases using it reach their --image
+        "report-minimal": '{"schema": "sanp.verify/1", "command": "verify", "verdict": "x", "inputs": {}}',
     }
     out = {}
     for name, text in texts.items():

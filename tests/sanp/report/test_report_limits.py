@@ -125,6 +125,10 @@ def test_thin_keeps_each_stretch_extremes():
     assert drawing.thin(10).tolist() == list(range(10))
 
 
+MINIMAL = {"schema": "sanp.verify/1", "command": "verify", "verdict": "no counterexample found", "inputs": {}}
+"""The fewest fields `sanp report` renders a file of."""
+
+
 def nested_json(depth: int) -> str:
     return '{"schema": "sanp.verify/1", "x": ' + "[" * depth + "]" * depth + "}"
 
@@ -135,7 +139,8 @@ def nested_json(depth: int) -> str:
         (nested_json(100_000), f"nested more than {MAX_DEPTH} levels"),
         (nested_json(MAX_DEPTH + 5), f"nested more than {MAX_DEPTH} levels"),
         ('{"schema": "sanp.verify/1", "n": ' + "7" * 5000 + "}", "Exceeds the limit"),
-        ('{"schema": "sanp.verify/1", "evaluations": [{"index": 1' + "0" * 400 + "}]}", "malformed"),
+        ('{"schema": "sanp.verify/1", "command": "verify", "verdict": "x", "inputs": {}, '
+         '"evaluations": [{"index": 1' + "0" * 400 + "}]}", "malformed"),
         (b"\xff\xfe{", "not UTF-8"),
     ],
 )
@@ -154,9 +159,9 @@ def test_devices_directories_and_size(tmp_path, capsys):
     png = tmp_path / "a.png"
     png.write_bytes(PNG_MAGIC + b"\0" * 2000)
     report = tmp_path / "r.json"
-    report.write_text(json.dumps({"schema": "sanp.verify/1"}))
+    report.write_text(json.dumps(MINIMAL))
     big = tmp_path / "big.json"
-    big.write_text(json.dumps({"schema": "sanp.verify/1", "pad": "x" * (2 << 20)}))
+    big.write_text(json.dumps({**MINIMAL, "pad": "x" * (2 << 20)}))
     cases = [
         (["/dev/zero"], "/dev/zero is not a regular file"),
         ([str(tmp_path)], "Is a directory"),
@@ -176,7 +181,7 @@ def test_output_equal_to_an_image_is_refused_before_writing(tmp_path, capsys):
     data = PNG_MAGIC + b"\0" * 2000
     png.write_bytes(data)
     report = tmp_path / "r.json"
-    report.write_text(json.dumps({"schema": "sanp.verify/1"}))
+    report.write_text(json.dumps(MINIMAL))
     for target in (png, tmp_path / "." / "weights.png"):
         assert main(["report", str(report), "--image", f"w={png}", "-o", str(target)]) == 2
         err = capsys.readouterr().err
