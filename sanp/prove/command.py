@@ -61,14 +61,16 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     """Load, prove, print, write the report and plots; the exit code."""
     import stl
     from sanp.envs import bind
-    from sanp.runtime import deployed
+    from sanp.extras import require
     from sanp.prove.bab import ProveConfig
     from sanp.prove.declarations import load_json
     from sanp.prove.domain import Resolver, obs_names, visited_box
     from sanp.prove.from_spec import properties_from_spec
     from sanp.prove.run import exit_code, prove_all, prove_report
     from sanp.report import file_sha256, write_json
+    from sanp.runtime import deployed
 
+    require("maraboupy", "proving")
     check_output(args.json, args.policy, args.spec, args.reference)
     check_plot_dir(args.plots)
     spec = stl.load(args.spec)
