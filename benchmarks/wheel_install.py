@@ -141,9 +141,8 @@ def _build_and_install(run: Run, tmp: Path, args: argparse.Namespace) -> str:
     pip = [str(tmp / "venv" / "bin" / "python"), "-m", "pip"]
     run(pip + ["install", "-q", args.torch])
     run(pip + ["install", "-q", str(wheel)])
-    found = run([str(tmp / "venv" / "bin" / "python"), "-c",
-                 "import importlib.util as u, sanp; print(sanp.__file__); "
-                 f"print([m for m in {FORBIDDEN!r} if u.find_spec(m)])"])
+    probe = f"import importlib.util as u, sanp; print(sanp.__file__); print([m for m in {FORBIDDEN!r} if u.find_spec(m)])"
+    found = run([str(tmp / "venv" / "bin" / "python"), "-c", probe])
     where, present = found.stdout.splitlines()
     if not Path(where).resolve().is_relative_to((tmp / "venv").resolve()):
         raise CheckFailed(f"sanp was imported from {where}, not from the fresh venv")
@@ -179,8 +178,8 @@ def _exercise(run: Run, tmp: Path, full: bool) -> None:
 def _write_log(args: argparse.Namespace, log: list[str], installed: str | None, verdict: str, seconds: float) -> None:
     version = subprocess.run([args.python, "-VV"], capture_output=True, text=True, check=False).stdout.strip()
     cmd = "python benchmarks/wheel_install.py " + " ".join(a.replace(str(Path.home()), "~") for a in sys.argv[1:])
-    lines = [f"## {version}: {verdict}", "", f"`{cmd}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"{seconds:.0f} s", "", "```", *log, "```", ""]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [f"## {version}: {verdict}", "", f"`{cmd}` — {when}, {seconds:.0f} s", "", "```", *log, "```", ""]
     if installed:
         lines += ["<details><summary>installed (pip list)</summary>", "", "```", installed.strip(), "```", "",
                   "</details>", ""]
