@@ -3,6 +3,7 @@ computation from the zip's own tensors, and the zoo models reach their returns."
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def test_ars_discrete_is_the_argmax(tmp_path):
 def _linears(*sizes, seed=0):
     gen = torch.Generator().manual_seed(seed)
     return [(torch.randn(o, i, generator=gen) / i ** 0.5, torch.randn(o, generator=gen) * 0.1)
-            for i, o in zip(sizes[:-1], sizes[1:])]
+            for i, o in itertools.pairwise(sizes)]
 
 
 def _sd(prefix, layers, step=2):
