@@ -30,9 +30,11 @@ def test_wheel_ships_stl_and_grammar(tmp_path: Path):
     # the license ships; the prover, Ray and highway-env are extras, not requirements
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
-        meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode().splitlines()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        meta = z.read(metadata).decode().splitlines()
     assert any(n.endswith(("dist-info/LICENSE", "dist-info/licenses/LICENSE")) for n in names)
-    assert {m.split(": ", 1)[1] for m in meta if m.startswith("Provides-Extra:")} >= {"prove", "ray", "highway", "all"}
+    extras = {m.split(": ", 1)[1] for m in meta if m.startswith("Provides-Extra:")}
+    assert extras >= {"prove", "ray", "highway", "all"}
     needs = [m.split(": ", 1)[1] for m in meta if m.startswith("Requires-Dist:")]
     for optional in ("maraboupy", "ray", "highway-env"):
         assert all("extra ==" in n for n in needs if n.startswith(optional)), needs
