@@ -63,7 +63,10 @@ class Run:
         first = len(self.log)
         self.log.append(f"$ {shown}    # exit {p.returncode}, {seconds:.1f} s")
         if show:
-            self.log.extend(self._short((p.stdout + p.stderr).strip()).splitlines()[-25:])
+            # this machine's pip config names local indexes; pip warns per package they lack
+            lines = [ln for ln in self._short((p.stdout + p.stderr).strip()).splitlines()
+                     if not ln.startswith("WARNING: Location 'file://")]
+            self.log.extend(lines[-25:])
         print("\n".join(self.log[first:]), flush=True)
         if p.returncode not in ok:
             raise CheckFailed(f"{shown} exited {p.returncode}:\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
