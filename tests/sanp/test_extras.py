@@ -4,7 +4,6 @@ every feature that needs one stops before any work with one line naming the extr
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -83,11 +82,10 @@ def test_sanp_prove_without_marabou(missing, capsys, tmp_path):
 def test_prune_prove_without_marabou_stops_before_pruning(missing, capsys, tmp_path):
     missing("maraboupy")
     out = tmp_path / "s.onnx"
-    start = time.perf_counter()
+    # a prune that ran would have written its checkpoint, and exited 0 or 1
     assert main(["prune", CARTPOLE, CARTPOLE_SPEC, "-o", str(out), "--prove"]) == 2
     assert "--prove needs the Marabou verifier (maraboupy): pip install 'sanp[prove]'" in one_error_line(capsys)
     assert not out.exists() and not Path(f"{out}.ckpt.npz").exists()
-    assert time.perf_counter() - start < 30  # a prune of this policy takes minutes
 
 
 def test_the_python_prover_without_marabou(missing):
