@@ -113,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="sanp-wheel-"))
     run = Run(tmp)
+    installed = None
     try:
         installed = _build_and_install(run, tmp, args)
         _exercise(run, tmp, args.full)
         verdict = "ok"
     except CheckFailed as exc:
-        installed, verdict = None, f"FAILED: {exc}"
+        verdict = f"FAILED: {exc}"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - start
