@@ -20,7 +20,10 @@ FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 SAC = FIXTURES / "sb3-sac-Pendulum-v1.zip"
 DDPG = FIXTURES / "sb3-ddpg-LunarLanderContinuous-v2.zip"
 QRDQN = FIXTURES / "sb3-qrdqn-CartPole-v1.zip"
-needs_fixtures = pytest.mark.skipif(not SAC.exists(), reason="shared fixtures not present")
+needs_fixtures = pytest.mark.skipif(
+    not SAC.exists(),
+    reason="needs ../shared/fixtures (third-party SB3 models, absent from a clone); "
+           "the synthetic-zip tests below check the same actors")
 
 
 def _state_dict(path):
@@ -116,7 +119,8 @@ def _linears(*sizes, seed=0):
 
 def _sd(prefix, layers, step=2):
     """`prefix{k*step}.weight/bias` for the k-th Linear (a Sequential with activations between)."""
-    return {f"{prefix}{k * step}.{n}": t for k, (w, b) in enumerate(layers) for n, t in (("weight", w), ("bias", b))}
+    return {f"{prefix}{k * step}.{n}": t
+            for k, (w, b) in enumerate(layers) for n, t in (("weight", w), ("bias", b))}
 
 
 def _data(module, cls, action_space, **fields):
