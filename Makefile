@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean browser compiler docs
+.PHONY: demo test install clean browser compiler docs wheel-check
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH (or run: make PY=python3 ...)"; exit 2; }
@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade "pip>=23" "setuptools<81" wheel
 	# the pinned CPU build first: any other spelling pulls a multi-GB CUDA build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev,docs,highway,ray,video]"
+	$(BIN)/pip install --quiet -e ".[dev,docs,all]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,8 +37,15 @@ demo: $(STAMP)
 	@echo "(it as C), prune.html (the run as one page), prune.json and verify_*.json (reports),"
 	@echo "prune/*.png and verify_*/*.png (plots)"
 
-test: $(STAMP) browser compiler
+test: $(STAMP) browser compiler wheel-check
 	$(BIN)/python -m pytest
+
+# What `pip install sanp` gives a user: the wheel, built and installed into a fresh venv
+# in a temporary directory without any extra (torch==2.13.0 first, from the local
+# cache, as above), then `sanp check`, a 3-rollout `sanp verify` whose evaluations must
+# equal the tree's, and `sanp prove` refusing in one line for want of `sanp[prove]`.
+wheel-check: $(STAMP)
+	$(BIN)/python benchmarks/wheel_install.py --python $(PY)
 
 # The HTML report's test renders it in headless Chromium; install Debian's where this
 # machine lets us (root with apt-get). Elsewhere that one test skips and says why.

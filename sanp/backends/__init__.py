@@ -92,6 +92,9 @@ def _start(config: BackendConfig) -> Backend:
 
         return LocalPool(int(config.workers or 1))
     if config.kind == "ray":
+        from sanp.extras import require
+
+        require("ray", "--backend ray")  # now, not at the first batch after the setup
         return _Deferred(config)
     raise BackendError(f"unknown backend {config.kind!r}: use 'local' or 'ray'")
 

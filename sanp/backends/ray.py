@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sanp.errors import BackendError
+from sanp.extras import load
 
 # Lost workers (a killed process, a lost node) are retried this often per task.
 MAX_RETRIES = 3
@@ -141,10 +142,7 @@ class RayBackend:
             # A private instance is for this machine only: Ray's node address becomes
             # the loopback one (on Linux it otherwise binds the outward-facing address).
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        try:
-            import ray
-        except ImportError:
-            raise BackendError("--backend ray needs Ray: pip install 'sanp[ray]'") from None
+        ray = load("ray", "--backend ray")
         self._ray = ray
         self._owned = not ray.is_initialized()
         if self._owned:

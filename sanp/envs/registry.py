@@ -24,6 +24,7 @@ import gymnasium as gym
 
 from sanp.envs.api import EnvAdapter
 from sanp.errors import EnvError
+from sanp.extras import load
 
 ENTRY_POINT_GROUP = "sanp.envs"
 
@@ -41,7 +42,8 @@ _BUILTINS: dict[str, str] = {
     "highway-fast-v0": "sanp.envs.highway:HighwayAdapter",
 }
 _ENV_PACKAGES = {"highway": "highway_env"}
-"""Env id prefix -> module whose import registers those ids with gymnasium."""
+"""Env id prefix -> module whose import registers those ids with gymnasium (its extra
+is in sanp.extras)."""
 _loaded_entry_points = False
 _FAILED: dict[str, str] = {}
 """Entry point name -> why it failed to load."""
@@ -120,12 +122,7 @@ def _failed_entry_point(env_id: str) -> None:
 def _import_env_package(env_id: str) -> None:
     for prefix, module in _ENV_PACKAGES.items():
         if env_id.startswith(prefix) and env_id not in gym.registry:
-            try:
-                __import__(module)
-            except ImportError:
-                raise EnvError(
-                    f"env {env_id!r} needs the {module} package: pip install 'sanp[{prefix}]'"
-                ) from None
+            load(module, f"env {env_id!r}")
 
 
 def check_env_id(env_id: str) -> None:

@@ -112,8 +112,10 @@ def _parse_array(text: Any) -> np.ndarray | None:
 def _action_from_data(path: Path, data: dict[str, Any], out_dim: int, action_space: Any) -> dict[str, Any]:
     sp = data.get("action_space")
     typ = sp.get(":type:", "") if isinstance(sp, dict) else ""
-    if "Discrete" in typ and "MultiDiscrete" not in typ and isinstance(sp.get("n"), int):
-        n = int(sp["n"])
+    n = sp.get("n") if isinstance(sp, dict) else None
+    if isinstance(n, str) and n.isdigit():  # SB3 2.x with gymnasium 1.x writes n as text: "2"
+        n = int(n)
+    if "Discrete" in typ and "MultiDiscrete" not in typ and isinstance(n, int):
         if n != out_dim:
             raise PolicyError(f"{path}: the network gives {out_dim} outputs but its Discrete({n}) action space needs {n}")
         return {"action_kind": "discrete"}

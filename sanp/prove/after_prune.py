@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sanp.extras import require
 from sanp.prove.bab import ProveConfig
 from sanp.prove.properties import Agrees, Property, PropertyError
 
@@ -35,7 +36,9 @@ def proof_properties(spec, resolver, action_kind: str) -> tuple[list[Property], 
 
 
 def check_provable(spec, action_kind: str) -> None:
-    """PropertyError, before a long prune run, when --prove would find nothing to prove."""
+    """PropertyError, before a long prune run, when --prove would find nothing to prove;
+    MissingExtraError when the verifier is not installed."""
+    require("maraboupy", "--prove")
     if not spec.properties and action_kind != "discrete":
         raise PropertyError(f"{spec.source}: --prove has nothing to prove for a continuous policy; add "
                             "prop statements to the spec (e.g. `prop close over domain: agrees within 0.1`)")

@@ -69,9 +69,11 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     import stl
     from sanp.commands.common import write_report
     from sanp.envs import bind
+    from sanp.extras import require
     from sanp.progress import Phases
     from sanp.prove.run import exit_code
 
+    require("maraboupy", "proving")
     check_output(None if args.json == "-" else args.json, args.policy, args.spec, args.reference)
     check_plot_dir(args.plots)
     spec = stl.load(args.spec)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sanp.extras import require
 from sanp.prove.network import PLNet
 from sanp.prove.properties import Linear
 from sanp.prove.verifier import Query, QueryResult
@@ -52,6 +53,10 @@ class MarabouVerifier:
     """Marabou 2.0 (maraboupy) as a `Verifier`."""
 
     name = "marabou"
+
+    def __init__(self) -> None:
+        # Here, in the caller's process: in the forked child an ImportError is lost.
+        require("maraboupy", "proving")
 
     def find_violation(self, query: Query, timeout: float) -> QueryResult:
         start = time.perf_counter()

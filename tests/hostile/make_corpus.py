@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-CARTPOLE_ZIP = FIXTURES / "sb3-ppo-CartPole-v1.zip"
+# the project's own SB3 zip (zoo/), so that a clone without ../shared runs the corpus
+CARTPOLE_ZIP = ROOT / "zoo" / "cartpole" / "sb3.zip"
 CARTPOLE_SPEC = ROOT / "specs" / "cartpole.stl"
 
 

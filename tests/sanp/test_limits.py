@@ -16,7 +16,7 @@ from sanp.formats.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 from sanp.model import MLPPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
-CARTPOLE_ZIP = ROOT.parent / "shared" / "fixtures" / "sb3-ppo-CartPole-v1.zip"
+CARTPOLE_ZIP = ROOT / "zoo" / "cartpole" / "sb3.zip"
 
 
 def test_checkpoint_declaring_a_huge_network(tmp_path):
@@ -47,7 +47,6 @@ def test_onnx_sparse_initializer_declaring_20000_squared(tmp_path):
         load(path)
 
 
-@pytest.mark.skipif(not CARTPOLE_ZIP.exists(), reason="needs ../shared/fixtures")
 def test_zip_inflating_past_the_limit_and_odd_members(tmp_path, monkeypatch):
     with zipfile.ZipFile(CARTPOLE_ZIP) as z:
         members = {n: z.read(n) for n in z.namelist()}

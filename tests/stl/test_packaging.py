@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
@@ -26,6 +27,18 @@ def test_wheel_ships_stl_and_grammar(tmp_path: Path):
     subprocess.run(pip + ["wheel", str(src), "--no-deps", "--no-build-isolation", "-w",
                           str(wheels)], check=True, cwd=tmp_path, timeout=120)
     (wheel,) = wheels.glob("*.whl")
+    # the license ships; the prover, Ray and highway-env are extras, not requirements
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        meta = z.read(metadata).decode().splitlines()
+    assert any(n.endswith(("dist-info/LICENSE", "dist-info/licenses/LICENSE")) for n in names)
+    extras = {m.split(": ", 1)[1] for m in meta if m.startswith("Provides-Extra:")}
+    assert extras >= {"prove", "ray", "highway", "all"}
+    needs = [m.split(": ", 1)[1] for m in meta if m.startswith("Requires-Dist:")]
+    for optional in ("maraboupy", "ray", "highway-env"):
+        assert all("extra ==" in n for n in needs if n.startswith(optional)), needs
+    assert any(n.startswith("maraboupy") and 'python_version < "3.12"' in n for n in needs), needs
     subprocess.run(pip + ["install", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, cwd=tmp_path, timeout=120)
     assert (site / "stl" / "grammar" / "stl.lark").is_file()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -125,7 +126,11 @@ def test_repeated_short_box2d_eval_always_exits():
     assert len(lines) == reps
     assert all(" exit 0 " in ln for ln in lines)
     times = [float(ln.rsplit(" ", 1)[1][:-1]) for ln in lines]
-    assert max(times) < 15, times  # a hang never comes back; a loaded machine takes ~1-3 s
+    # A hang never comes back (the timeout above); a slow exit stands out against its
+    # siblings: idle ~1-3 s each, but a heavily loaded machine slows every call alike
+    # (24-69 s at load 13). The first call also imports sanp's command modules (in a fresh
+    # clone compiling them too: 32 s there against a median of 5 s), so it is left out.
+    assert max(times[1:]) < max(15, 5 * statistics.median(times)), times
     assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
     assert proc.stdout.count("LunarLander-v3(continuous=true), 40 episodes") == reps  # 3 tasks each
 

@@ -91,7 +91,7 @@ def pruned(p, keep=0.2, seed=3):
 
 @pytest.mark.parametrize("kind", ["discrete", "continuous"])
 def test_default_output_reads_in_onnxruntime_checker_and_marabou(tmp_path, kind):
-    from maraboupy import Marabou
+    Marabou = pytest.importorskip("maraboupy.Marabou", reason="pip install 'sanp[prove]'")
 
     p = pruned(make(kind, norm=False, sizes=(6, 64, 64, 3)))
     export_onnx(p, tmp_path / "p.onnx")

@@ -25,7 +25,10 @@ FIXTURES = ROOT.parent / "shared" / "fixtures"
 CARTPOLE = FIXTURES / "sb3-ppo-CartPole-v1.zip"
 WALKER = FIXTURES / "sb3-ppo-BipedalWalker-v3.zip"
 WALKER_VN = FIXTURES / "sb3-ppo-BipedalWalker-v3.vecnormalize.pkl"
-needs_fixtures = pytest.mark.skipif(not CARTPOLE.exists(), reason="shared fixtures not present")
+needs_fixtures = pytest.mark.skipif(
+    not CARTPOLE.exists(),
+    reason="needs ../shared/fixtures (third-party SB3 models, absent from a clone); "
+           "test_sb3_zoo.py checks the same on zoo/ models")
 
 
 def episode_returns(policy, env_id, seeds):

@@ -3,6 +3,7 @@ computation from the zip's own tensors, and the zoo models reach their returns."
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
 from pathlib import Path
 
@@ -19,7 +20,10 @@ FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 SAC = FIXTURES / "sb3-sac-Pendulum-v1.zip"
 DDPG = FIXTURES / "sb3-ddpg-LunarLanderContinuous-v2.zip"
 QRDQN = FIXTURES / "sb3-qrdqn-CartPole-v1.zip"
-needs_fixtures = pytest.mark.skipif(not SAC.exists(), reason="shared fixtures not present")
+needs_fixtures = pytest.mark.skipif(
+    not SAC.exists(),
+    reason="needs ../shared/fixtures (third-party SB3 models, absent from a clone); "
+           "the synthetic-zip tests below check the same actors")
 
 
 def _state_dict(path):
@@ -102,3 +106,68 @@ def test_ars_discrete_is_the_argmax(tmp_path):
     x = torch.randn(100, 4)
     with torch.no_grad():
         assert np.array_equal(load(tmp_path / "ars.zip").act(x.numpy()), lin(x).argmax(1).numpy())
+
+
+# ---- the same actors from synthetic zips, so that a clone without ../shared tests them ----
+
+
+def _linears(*sizes, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return [(torch.randn(o, i, generator=gen) / i ** 0.5, torch.randn(o, generator=gen) * 0.1)
+            for i, o in itertools.pairwise(sizes)]
+
+
+def _sd(prefix, layers, step=2):
+    """`prefix{k*step}.weight/bias` for the k-th Linear (a Sequential with activations between)."""
+    return {f"{prefix}{k * step}.{n}": t
+            for k, (w, b) in enumerate(layers) for n, t in (("weight", w), ("bias", b))}
+
+
+def _data(module, cls, action_space, **fields):
+    return {"policy_class": _serialized(_class_ref(module, cls), "<class 'abc.ABCMeta'>"),
+            "action_space": action_space, **fields}
+
+
+def _np(layers):
+    return {f"l{k}.{n}": t.double().numpy() for k, (w, b) in enumerate(layers) for n, t in (("weight", w), ("bias", b))}
+
+
+@pytest.mark.parametrize("use_sde", [False, True])
+def test_synthetic_sac_is_tanh_of_the_mean_clipped_under_gsde(tmp_path, use_sde):
+    latent, (mu,) = _linears(3, 16, 16, seed=1), _linears(16, 2, seed=2)
+    sd = _sd("actor.latent_pi.", latent)
+    # under gSDE SB3 wraps mu in Sequential(Linear, Hardtanh(-clip_mean, clip_mean))
+    sd.update({f"actor.mu.0.{n}" if use_sde else f"actor.mu.{n}": t for n, t in (("weight", mu[0]), ("bias", mu[1]))})
+    data = _data("stable_baselines3.sac.policies", "SACPolicy", _box(2, -2.0, 2.0), use_sde=use_sde,
+                 policy_kwargs={"use_sde": use_sde, "clip_mean": 1.5})
+    _write_zip(tmp_path / "sac.zip", data, sd)
+    pi = load(tmp_path / "sac.zip")
+    obs = np.random.default_rng(0).uniform(-3, 3, size=(2000, 3))
+    mean = _mlp(_np([*latent, mu]), ["l0", "l1", "l2"], obs)
+    expected = 2.0 * np.tanh(np.clip(mean, -1.5, 1.5) if use_sde else mean)
+    assert np.abs(pi.act(obs.astype(np.float32)) - expected).max() < 1e-5
+    assert 0.05 < (np.abs(mean) > 1.5).mean() < 0.95  # the clip matters on some points, not all
+
+
+def test_synthetic_td3_ddpg_actor_is_the_tanh_network_rescaled(tmp_path):
+    layers = _linears(4, 16, 16, 2, seed=3)
+    data = _data("stable_baselines3.td3.policies", "TD3Policy", _box(2, -3.0, 3.0))
+    _write_zip(tmp_path / "td3.zip", data, _sd("actor.mu.", layers))
+    pi = load(tmp_path / "td3.zip")
+    obs = np.random.default_rng(1).uniform(-2, 2, size=(2000, 4))
+    expected = 3.0 * _mlp(_np(layers), ["l0", "l1", "l2"], obs, np.tanh)
+    assert np.abs(pi.act(obs.astype(np.float32)) - expected).max() < 1e-5
+
+
+def test_synthetic_qrdqn_acts_on_the_mean_over_quantiles(tmp_path):
+    n_q, n_a = 7, 3
+    layers = _linears(4, 16, 16, n_q * n_a, seed=4)
+    data = _data("sb3_contrib.qrdqn.policies", "QRDQNPolicy", _discrete(n_a), policy_kwargs={"n_quantiles": n_q})
+    _write_zip(tmp_path / "qrdqn.zip", data, _sd("quantile_net.quantile_net.", layers))
+    pi = load(tmp_path / "qrdqn.zip")
+    obs = np.random.default_rng(2).uniform(-2, 2, size=(2000, 4))
+    quantiles = _mlp(_np(layers), ["l0", "l1", "l2"], obs).reshape(len(obs), n_q, n_a)
+    expected = quantiles.mean(1).argmax(1)
+    assert np.array_equal(pi.act(obs.astype(np.float32)), expected)
+    # the mean over quantiles, not any one quantile, decides here
+    assert (quantiles[:, 0, :].argmax(1) != expected).any()

@@ -25,8 +25,7 @@ from make_corpus import forged_array as _array
 from make_corpus import forged_dtype as _dtype
 from make_corpus import laughs as _laughs
 
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-CARTPOLE = FIXTURES / "sb3-ppo-CartPole-v1.zip"
+CARTPOLE = ROOT / "zoo" / "cartpole" / "sb3.zip"
 
 
 class _Evil:
@@ -51,7 +50,7 @@ def test_vecnormalize_with_forbidden_global_never_runs(tmp_path, how, name):
     with pytest.raises(PolicyError, match=rf"vn\.pkl: the pickle references {name}"):
         read_vecnormalize(path)
     with pytest.raises(PolicyError):
-        load(CARTPOLE if CARTPOLE.exists() else path, vecnormalize=path)
+        load(CARTPOLE, vecnormalize=path)
     assert not marker.exists()
 
 

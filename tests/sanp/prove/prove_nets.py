@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
+from sanp.extras import available
 from sanp.model import MLPPolicy
 
 ROOT = Path(__file__).resolve().parents[3]
+needs_marabou = pytest.mark.skipif(not available("maraboupy"),
+                                   reason="the prover's tests need the extra: pip install 'sanp[prove]'")
 
 
 def mlp(weights, biases, *, kind="discrete", low=None, high=None, activations="relu"):

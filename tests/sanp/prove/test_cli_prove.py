@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from prove_nets import ROOT
+from prove_nets import ROOT, needs_marabou
 
 from sanp.cli import main
 
+pytestmark = needs_marabou
 POLICY = str(ROOT / "zoo/cartpole/dense.onnx")
 SPEC = str(ROOT / "specs/cartpole.stl")
 # leaning far right and falling right, near the middle of the track, cart slow

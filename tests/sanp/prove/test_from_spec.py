@@ -4,6 +4,7 @@ action 0 iff relu(a + b) - 2 relu(a - b) >= 0.25; output[1] = relu(a - b) + 0.25
 from __future__ import annotations
 
 import pytest
+from prove_nets import needs_marabou
 
 import stl
 from sanp.prove.bab import ProveConfig
@@ -46,6 +47,7 @@ def resolver(spec):
     return Resolver(spec, None, 2)
 
 
+@needs_marabou
 def test_spec_props_equal_the_json_declarations_and_prove_alike(net222):
     spec = stl.parse(SPEC)
     from_spec = properties_from_spec(spec, resolver(spec))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import onnx
-from prove_nets import ROOT
+from prove_nets import ROOT, needs_marabou
 
 import stl
 from sanp.cli import main
@@ -20,6 +20,7 @@ TINY = ["--criterion", "activation", "--episodes", "20", "--budget", "8", "--rou
         "--round-uniform", "50", "--heldout-budget", "8", "--heldout-uniform", "50", "--recipe", "paper"]
 
 
+@needs_marabou
 def test_prune_prove_puts_the_proof_in_report_metadata_and_page(tmp_path, capsys):
     out, report, page = tmp_path / "s.onnx", tmp_path / "r.json", tmp_path / "r.html"
     code = main(["prune", DENSE, SPEC, "-o", str(out), *TINY, "--report", str(report),
@@ -59,6 +60,7 @@ def test_the_differential_property_is_added_when_the_spec_has_none():
     assert [p.name for p in props] == ["push_right", "push_left", "same_as_dense"]
 
 
+@needs_marabou
 def test_prune_prove_with_nothing_to_prove_stops_before_pruning(tmp_path, capsys):
     # the continuous lander with a spec of requirements only: no differential property
     # without a stated distance, so nothing to prove; refused at once, nothing written
