@@ -26,20 +26,27 @@ def positive_int(text: str) -> int:
     return whole(text, 1)
 
 
-def workers(text: str) -> int:
-    """`--workers N`: a positive number of processes, at most SANP_MAX_WORKERS."""
-    from sanp.errors import SanpError
-    from sanp.limits import limit
+def capped(name: str, what: str) -> Any:
+    """argparse type: a positive whole number of at most sanp's limit SANP_<name>."""
+    def parse(text: str) -> int:
+        from sanp.errors import SanpError
+        from sanp.limits import limit
 
-    value = positive_int(text)
-    try:
-        most = limit("MAX_WORKERS")
-    except SanpError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if value > most:
-        raise argparse.ArgumentTypeError(
-            f"{value} is over sanp's limit of {most} worker processes; raise it with SANP_MAX_WORKERS=N")
-    return value
+        value = positive_int(text)
+        try:
+            most = limit(name)
+        except SanpError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if value > most:
+            raise argparse.ArgumentTypeError(
+                f"{value:,} is over sanp's limit of {most:,} {what}; raise it with SANP_{name}=N")
+        return value
+
+    return parse
+
+
+workers = capped("MAX_WORKERS", "worker processes")
+"""`--workers N`: a positive number of processes, at most SANP_MAX_WORKERS."""
 
 
 JSON_HELP = "write the JSON report to FILE; '-' writes it to stdout (the tables then go to stderr)"

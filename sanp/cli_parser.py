@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from sanp.cli_options import add_json_option
+from sanp.cli_options import capped as _capped
 from sanp.cli_options import positive_int as _positive_int
 from sanp.cli_options import whole as _whole
 from sanp.cli_options import workers as _workers
@@ -29,25 +30,6 @@ def _fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
     return value
-
-
-def _capped(name: str, what: str):
-    """argparse type: a positive whole number of at most sanp's limit SANP_<name>."""
-    def parse(text: str) -> int:
-        from sanp.errors import SanpError
-        from sanp.limits import limit
-
-        value = _positive_int(text)
-        try:
-            most = limit(name)
-        except SanpError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-        if value > most:
-            raise argparse.ArgumentTypeError(
-                f"{value:,} is over sanp's limit of {most:,} {what}; raise it with SANP_{name}=N")
-        return value
-
-    return parse
 
 
 def _finite(text: str) -> float:

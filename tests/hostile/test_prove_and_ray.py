@@ -112,7 +112,7 @@ PUSH_RIGHT = {"name": "q", "over": "r", "then": {"kind": "action", "op": "==", "
     (["--timeout", "1e12"], "--timeout: 1e12 is over the maximum of 86400 seconds"),
     (["--timeout", "nan"], "--timeout: must be positive and finite"),
     (["--depth", "1000000"], "--depth: 1000000 is over the maximum of 256"),
-    (["--workers", "1000"], "1000 is over sanp's limit of 64 worker processes; raise it with SANP_MAX_WORKERS"),
+    (["--workers", "1000"], "1,000 is over sanp's limit of 64 worker processes; raise it with SANP_MAX_WORKERS"),
     (["--visited-episodes", "1000000000"], "--visited-episodes: 1000000000 is over the maximum of 100000"),
 ], ids=["timeout", "timeout-nan", "depth", "workers", "visited-episodes"])
 def test_prove_refuses_out_of_range_options(tmp_path, argv, match):
