@@ -31,7 +31,7 @@ class Policy:
     `sanp.load_policy` returns one; `sanp.prune` returns the refined one as
     `result.policy`, whose `save` writes the ONNX `sanp prune -o` writes.
 
-    Example:
+    Examples:
         >>> pi = sanp.load_policy("zoo/cartpole/dense.onnx")     # doctest: +SKIP
         >>> pi.model.sizes, pi.sparsity                          # doctest: +SKIP
         ([4, 128, 128, 2], 0.0)
@@ -120,7 +120,7 @@ class _Result:
 class VerifyResult(_Result):
     """What `sanp.verify` returns. `verdict` is "falsified" or "no counterexample found".
 
-    Example:
+    Examples:
         >>> r = sanp.verify("zoo/cartpole/dense.onnx", "specs/cartpole.stl", budget=20)   # doctest: +SKIP
         >>> r.falsified, r.report["requirements"][0]["min_robustness"]                    # doctest: +SKIP
         >>> for c in r.counterexamples:                                                   # doctest: +SKIP
@@ -144,7 +144,7 @@ class PruneResult(_Result):
     """What `sanp.prune` returns. `verdict` is the verdict's headline the CLI prints first;
     `ok` says whether the CLI would exit 0.
 
-    Example:
+    Examples:
         >>> r = sanp.prune("zoo/cartpole/dense.onnx", "specs/cartpole.stl", budget=20)   # doctest: +SKIP
         >>> r.ok, r.report["final"]["sparsity"]                                           # doctest: +SKIP
         >>> r.policy.save("sparse.onnx"); r.to_json("prune.json")                         # doctest: +SKIP
@@ -165,7 +165,7 @@ class PruneResult(_Result):
 class ProveResult(_Result):
     """What `sanp.prove` returns. `verdict` is "proved", "refuted" or "unknown".
 
-    Example:
+    Examples:
         >>> r = sanp.prove("zoo/cartpole/dense.onnx", "specs/cartpole.stl",
         ...                reference="zoo/cartpole/dense.onnx")                           # doctest: +SKIP
         >>> {p.prop.name: p.verdict for p in r.properties}                                # doctest: +SKIP

@@ -372,9 +372,17 @@ pool.close()
 """
 
 
+def _limit_and_default_signals() -> None:
+    # An ignored signal stays ignored across exec and pygame installs nothing on it: start
+    # from the defaults whatever the test runner's process (or a test before) ignores.
+    _limit()
+    for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGQUIT"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def test_pygame_leaves_no_signal_handler_behind_in_sanp_or_its_workers():
     proc = subprocess.run([sys.executable, "-c", _SIGNALS_AFTER_LANDER], check=False, capture_output=True,
-                          text=True, timeout=TIMEOUT, preexec_fn=_limit, cwd=ROOT)
+                          text=True, timeout=TIMEOUT, preexec_fn=_limit_and_default_signals, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     # pygame imported (gymnasium's Box2D package imports it), and SIG_DFL (0) everywhere
     assert proc.stdout.split()[0] == "True"

@@ -89,7 +89,8 @@ def test_the_replay_reproduces_the_recorded_episode(cartpole_report):
     (None, ["-n", "3"], "--counterexample 3 is out of range: the report has 2 counterexample(s)"),
     (None, ["-n", "0"], "out of range"),
     (lambda d: d.__setitem__("counterexamples", []), [], "has no counterexamples"),
-    (lambda d: d.__setitem__("schema", "sanp.prove/1"), [], "only verify reports"),
+    (lambda d: d.update(schema="sanp.prove/1", command="prove", verdict="proved", properties=[]), [],
+     "only verify reports"),
     (None, ["-o", "cex.avi"], "write a .gif or an .mp4 file"),
 ])
 def test_bad_requests_are_one_line_exit_2_and_write_nothing(cartpole_report, tmp_path, capsys,

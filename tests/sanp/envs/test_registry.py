@@ -106,7 +106,7 @@ def test_a_policy_for_another_form_of_the_env_names_it(tmp_path, capsys):
     assert "--env 'LunarLander-v3(continuous=true)'" in err
     assert main(["eval", str(tmp_path / "p.onnx"), "--env", "LunarLanderContinuous-v3",
                  "--episodes", "1", "--horizon", "5"]) == 0
-    assert capsys.readouterr().out.startswith("LunarLander-v3(continuous=true), 1 episodes")
+    assert capsys.readouterr().out.startswith("LunarLander-v3(continuous=true), 1 episode ")
 
 
 def test_env_without_state_or_adapter_has_no_search_space(spec_from_text):
