@@ -16,9 +16,9 @@ How the commands run (the rule, so a README edit knows what it is held to):
 - Each must exit 0, except `sanp verify`, whose documented exit 1 means "counterexample
   found": then its output must say FALSIFIED (and with 0, "No counterexample"). No
   command may print a traceback.
-- Sample output is compared only for `sanp check`, whose output is one plain line
+- Sample output is compared only for `sanp check`, whose output is plain lines
   (the others print timings and tables whose width follows the terminal): each sample
-  line must be a line of the real output.
+  line must be a line of the real output, stdout or stderr (its warnings go to stderr).
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_every_readme_command_runs_as_printed(tmp_path: Path) -> None:
             if name == "verify":
                 assert "No counterexample" in run.stdout, shown
         if name == "check":
-            real = run.stdout.splitlines()
+            real = run.stdout.splitlines() + run.stderr.splitlines()
             for line in sample:
                 assert line in real, f"README sample output is stale:\n{line}\n{shown}"
 
@@ -169,7 +169,7 @@ def test_check_samples_in_the_docs_are_current() -> None:
                                  timeout=120)
             assert run.returncode == 0, f"{page.name}: {command}\n{run.stdout}\n{run.stderr}"
             for line in sample:
-                assert line in run.stdout.splitlines(), \
+                assert line in run.stdout.splitlines() + run.stderr.splitlines(), \
                     f"{page.name}: stale sample\n{line}\n{run.stdout}"
             compared += 1
     assert compared >= 2, "the docs show no `sanp check` sample to compare"
