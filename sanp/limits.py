@@ -75,7 +75,7 @@ def check_count(n: int, where: object, what: str) -> None:
         raise _over(where, f"{what} of {n:,} values", "MAX_PARAMETERS")
 
 
-def read_bounded(path: "os.PathLike[str] | str", name: str, what: str,
+def read_bounded(path: os.PathLike[str] | str, name: str, what: str,
                  error: type[SanpError] = PolicyError) -> bytes:
     """The bytes of the regular file `path`, at most limit(`name`) of them; `error` (a
     one-line message naming the variable) otherwise. Opened without blocking, so that a
@@ -101,7 +101,7 @@ def read_bounded(path: "os.PathLike[str] | str", name: str, what: str,
     return data
 
 
-def check_file(path: "os.PathLike[str] | str") -> None:
+def check_file(path: os.PathLike[str] | str) -> None:
     """Refuse an input that is not a regular file, or that is too large."""
     if not os.path.isfile(path):
         raise PolicyError(f"{path}: not a regular file; give the path of a policy file")

@@ -37,7 +37,7 @@ from sanp.formats.zoo_config import normalization_required, vecnormalize_guess
 from sanp.limits import check_constants, check_file
 from sanp.model import MLPPolicy
 
-__all__ = ["load", "save", "SAVE_SUFFIXES"]
+__all__ = ["SAVE_SUFFIXES", "load", "save"]
 
 SAVE_SUFFIXES = (".onnx", ".c", ".pt")
 

@@ -116,7 +116,7 @@ def bounded_strings(value: Any, most: int) -> Any:
 
 
 # possessive: a long string is matched without one backtracking frame per character
-_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.S)
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _CHUNK = 1 << 22
 
 

@@ -14,7 +14,6 @@ import base64
 import io
 import json
 import os
-import pickle
 import resource
 import shutil
 import subprocess
@@ -31,7 +30,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_corpus import _vecnormalize  # noqa: E402 - SB3's pickles without SB3
+from make_corpus import _vecnormalize
 
 ROOT = Path(__file__).resolve().parents[2]
 DENSE = ROOT / "zoo" / "cartpole" / "dense.onnx"
@@ -351,7 +350,7 @@ def _run(case: Case) -> dict:
     env = {**os.environ, **case.env}
     try:
         p = subprocess.run([sys.executable, "-m", "sanp.cli", *case.argv], capture_output=True, text=True,
-                           errors="replace", env=env, timeout=TIMEOUT, preexec_fn=_limit)  # noqa: PLW1509
+                           errors="replace", env=env, timeout=TIMEOUT, preexec_fn=_limit)
         code, stdout, stderr = p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired:
         code, stdout, stderr = None, "", ""

@@ -287,10 +287,10 @@ def test_check_all_specs(capsys):
     assert paths
     code, out, err = cli(capsys, "check", *paths)
     # the paper's 200-step CartPole spec is the one zoo spec that checks less than an episode
-    assert code == 0 and err.splitlines() == [f"{CARTPOLE}: warning: horizon 200 is shorter than "
-                                              "CartPole-v1's episode limit of 500 steps, and position, "
-                                              "momentum, angle depend on the steps after it: set "
-                                              "`horizon 500` to check whole deployed episodes"]
+    assert code == 0 and err.splitlines() == [(f"{CARTPOLE}: warning: horizon 200 is shorter than "
+                                               "CartPole-v1's episode limit of 500 steps, and position, "
+                                               "momentum, angle depend on the steps after it: set "
+                                               "`horizon 500` to check whole deployed episodes")]
     lines = out.strip().splitlines()
     assert len(lines) == len(paths)
     for path, line in zip(paths, lines):

@@ -19,8 +19,8 @@ import pytest
 from sanp import backends, cli, rollout
 from sanp.backends import BackendConfig, BackendError
 from sanp.backends.local import LocalPool
-from sanp.envs import bind
 from sanp.commands.common import load_policy
+from sanp.envs import bind
 
 ROOT = Path(__file__).resolve().parents[3]
 # the project's own lander (its normalisation folded in), so a clone alone runs these

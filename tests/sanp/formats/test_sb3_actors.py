@@ -11,9 +11,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from test_sb3 import _box, _class_ref, _discrete, _serialized, _write_zip, episode_returns
 
 from sanp.formats import load
-from test_sb3 import _box, _class_ref, _discrete, _serialized, _write_zip, episode_returns
 
 torch.set_num_threads(1)
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"

@@ -6,17 +6,16 @@ import itertools
 
 import numpy as np
 import pytest
-
-from sanp.extras import available
-from sanp.runtime import deployed
 from prove_nets import grid, mlp, needs_marabou
 
+from sanp.extras import available
 from sanp.prove.bab import ProveConfig, prove_property
 from sanp.prove.encode import judge, judge_batch
 from sanp.prove.marabou import MarabouVerifier
 from sanp.prove.properties import ActionIs, Agrees, Box, Linear, OutputBound, Property
 from sanp.prove.run import EXIT_PROVED, EXIT_REFUTED, EXIT_UNKNOWN, exit_code, prove_all
 from sanp.prove.verifier import QueryResult
+from sanp.runtime import deployed
 
 pytestmark = needs_marabou
 V = MarabouVerifier() if available("maraboupy") else None  # collected, then skipped
