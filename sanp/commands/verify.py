@@ -38,7 +38,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _seeds_text(binding) -> str:
+def _seeds_text(binding: Any) -> str:
     if binding.reset_seed is None:
         return "reset seed drawn per episode"
     return f"reset seed {binding.reset_seed} for every episode"

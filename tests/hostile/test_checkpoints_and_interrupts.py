@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import resource
 import shutil
 import signal
@@ -33,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from tests.processes import children, cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 DENSE = ROOT / "zoo" / "cartpole" / "dense.onnx"
@@ -389,19 +390,6 @@ def test_pygame_leaves_no_signal_handler_behind_in_sanp_or_its_workers():
     assert proc.stdout.strip().endswith("[0, 0, 0, 0] [0, 0, 0, 0]"), proc.stdout
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], check=False, capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_repeated_sigterm_of_a_two_worker_lander_eval_always_exits_130_with_one_line():
     """Ten `sanp eval --workers 2` runs on LunarLander, each sent SIGTERM while both
     workers run episodes: every one exits 130 with sanp's one line (one in a hundred
@@ -413,8 +401,8 @@ def test_repeated_sigterm_of_a_two_worker_lander_eval_always_exits_130_with_one_
         deadline = time.monotonic() + 60
         workers: list[int] = []
         while time.monotonic() < deadline and proc.poll() is None:  # until both workers simulate
-            workers = _children(proc.pid)
-            if len(workers) == 2 and min(_cpu_seconds(w) for w in workers) > 0.1:
+            workers = children(proc.pid)
+            if len(workers) == 2 and min(cpu_seconds(w) for w in workers) > 0.1:
                 break
             time.sleep(0.05)
         assert len(workers) == 2 and proc.poll() is None, f"rep {rep}: the eval ended before its workers ran"

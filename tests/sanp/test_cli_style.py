@@ -15,22 +15,13 @@ import pytest
 from sanp.cli import main
 from sanp.formats.onnx_writer import export_onnx
 from sanp.model import MLPPolicy
+from tests.sanp.cli_run import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CARTPOLE = str(ROOT / "specs" / "cartpole.stl")
 LANDER_SPEC = str(ROOT / "specs" / "lunar_lander.stl")
 LANDER = str(ROOT / "zoo" / "lunar_lander" / "dense.onnx")
 SANP = Path(sys.executable).with_name("sanp")
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:

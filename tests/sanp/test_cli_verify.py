@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from sanp import rollout
-from sanp.cli import main
 from sanp.envs import bind
 from sanp.falsify import score
 from sanp.formats.checkpoint import save_checkpoint
 from sanp.formats.onnx_writer import export_onnx
 from sanp.model import MLPPolicy
+from tests.sanp.cli_run import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CARTPOLE = str(ROOT / "specs" / "cartpole.stl")
@@ -75,18 +75,6 @@ def files(tmp_path_factory):
     )
     (d / "syntax.stl").write_text("env CartPole-v1\nsignal x = obs[0]\nreq r: always (abs(x) <= )\n")
     return d
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run `sanp argv...` in-process: (exit code, stdout, stderr). argparse's usage
-    errors leave through SystemExit, as they do from the installed script."""
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(err: str) -> str:

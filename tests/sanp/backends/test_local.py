@@ -21,6 +21,7 @@ from sanp.backends import BackendConfig, BackendError
 from sanp.backends.local import LocalPool
 from sanp.commands.common import load_policy
 from sanp.envs import bind
+from tests.processes import children, cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[3]
 # the project's own lander (its normalisation folded in), so a clone alone runs these
@@ -135,19 +136,6 @@ def test_repeated_short_box2d_eval_always_exits():
     assert proc.stdout.count("LunarLander-v3(continuous=true), 40 episodes") == reps  # 3 tasks each
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(x) for x in out.split()]
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_sigterm_mid_batch_prints_one_line_and_exits_130():
     proc = subprocess.Popen(
         [str(SANP), "eval", str(LANDER), "--env",
@@ -157,8 +145,8 @@ def test_sigterm_mid_batch_prints_one_line_and_exits_130():
     deadline = time.monotonic() + 120
     workers: list[int] = []
     while time.monotonic() < deadline:  # until both workers are simulating
-        workers = _children(proc.pid)
-        if len(workers) == 2 and min(_cpu_seconds(w) for w in workers) > 0.3:
+        workers = children(proc.pid)
+        if len(workers) == 2 and min(cpu_seconds(w) for w in workers) > 0.3:
             break
         time.sleep(0.1)
     assert len(workers) == 2 and proc.poll() is None
