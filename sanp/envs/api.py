@@ -85,6 +85,12 @@ class EnvAdapter:
     def get_state(self, env: gym.Env) -> Any:
         return None
 
+    @classmethod
+    def dynamics(cls, env_id: str, kwargs: Mapping[str, Any]) -> Any:
+        """The env's declared one-step dynamics (a `sanp.envs.dynamics.Dynamics`), which
+        closed-loop proofs (`sanp prove --horizon`) need; None: none declared."""
+        return None
+
     def set_state(self, env: gym.Env, state: Any) -> np.ndarray:
         raise NotImplementedError
 

@@ -9,11 +9,20 @@ import gymnasium as gym
 import numpy as np
 
 from sanp.envs.api import Dimension, EnvAdapter
+from sanp.envs.dynamics import built_in
 from sanp.envs.state import StateAdapter
 from sanp.types import Point
 
 
-class CartPoleAdapter(EnvAdapter):
+class _Declared:
+    """Classic-control adapters declare their env's dynamics (`sanp.envs.dynamics`)."""
+
+    @classmethod
+    def dynamics(cls, env_id: str, kwargs: Any) -> Any:
+        return built_in(env_id, kwargs)
+
+
+class CartPoleAdapter(_Declared, EnvAdapter):
     dimensions = tuple(
         Dimension(n, -0.05, 0.05, 0.0, f"initial {n} (the env draws it from [-0.05, 0.05])")
         for n in ("x", "x_dot", "theta", "theta_dot")
@@ -38,7 +47,7 @@ class CartPoleAdapter(EnvAdapter):
         return np.array(env.state, dtype=np.float32)
 
 
-class PendulumAdapter(StateAdapter):
+class PendulumAdapter(_Declared, StateAdapter):
     """Pendulum-v1: angle theta (0 = upright) and angular velocity, drawn by the env
     from [-pi, pi] x [-1, 1]."""
 
@@ -50,7 +59,7 @@ class PendulumAdapter(StateAdapter):
     step_reward = (-(np.pi**2 + 0.1 * 64 + 0.001 * 4), 0.0)
 
 
-class MountainCarAdapter(StateAdapter):
+class MountainCarAdapter(_Declared, StateAdapter):
     """MountainCar-v0 and MountainCarContinuous-v0: the env starts at rest at a
     position drawn from [-0.6, -0.4]."""
 
