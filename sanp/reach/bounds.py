@@ -59,16 +59,27 @@ def _backward(net: PLNet, k: int, C: np.ndarray, pre: list, lo: np.ndarray, hi: 
         pos, neg = np.maximum(A, 0.0), np.minimum(A, 0.0)
         if A.ndim == 2:  # diagonal slopes: fold them into the next weights, not into A
             const = const + (icpt @ neg.T) + (low * b) @ pos.T + (up * b) @ neg.T
-            A = pos @ (low[:, :, None] * W) + neg @ (up[:, :, None] * W)
+            if A.shape[0] > W.shape[1]:  # many rows, few inputs: scale the weights
+                A = _shared_times(pos, low, W) + _shared_times(neg, up, W)
+            else:
+                A = (pos[None] * low[:, None, :] + neg[None] * up[:, None, :]) @ W
         else:
-            const = const + (neg @ icpt[:, :, None])[..., 0]
+            const = const + np.einsum("nmj,nj->nm", neg, icpt)
             A = pos * low[:, None, :] + neg * up[:, None, :]
             const = const + A @ b
             A = A @ W
     center, radius = (lo + hi) / 2, (hi - lo) / 2
     if A.ndim == 2:
         return const + center @ A.T - radius @ np.abs(A).T
-    return const + (A @ center[:, :, None])[..., 0] - (np.abs(A) @ radius[:, :, None])[..., 0]
+    return const + np.einsum("nmi,ni->nm", A, center) - np.einsum("nmi,ni->nm", np.abs(A), radius)
+
+
+def _shared_times(P: np.ndarray, slope: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """P @ diag(slope[n]) @ W for every box n, as one matrix product: [N, m, d]."""
+    n, k = slope.shape
+    scaled = slope[:, :, None] * W[None]  # [N, k, d]
+    flat = P @ scaled.transpose(1, 0, 2).reshape(k, -1)  # [m, N * d]
+    return flat.reshape(P.shape[0], n, W.shape[1]).transpose(1, 0, 2)
 
 
 def pre_activations(net: PLNet, lo: np.ndarray, hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -308,7 +308,7 @@ def _merge(lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, cap: int) -> tuple
     parts_lo, parts_hi, parts_owner = [lo[keep]], [hi[keep]], [owner[keep]]
     for c in over:
         m = owner == c
-        cl, ch = _reduce(lo[m], hi[m], cap // 2)
+        cl, ch = _reduce(lo[m], hi[m], max(1, cap // 2))
         parts_lo.append(cl)
         parts_hi.append(ch)
         parts_owner.append(np.full(len(cl), c))
