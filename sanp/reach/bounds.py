@@ -140,3 +140,82 @@ def argmax_possible(net: PLNet, lo: np.ndarray, hi: np.ndarray, pre: list | None
     for r, (a, _) in enumerate(pairs):
         possible[:, a] &= ~beats[:, r]
     return possible
+
+
+class Segmented:
+    """A network with monotone activations (tanh, sigmoid) between ReLU parts: each
+    ReLU part is bounded by CROWN, each monotone activation maps the bounds of its input
+    to bounds of its output (widened by 1e-6 for its float32 evaluation), and a
+    continuous policy's outputs are clipped to the action box (monotone too)."""
+
+    def __init__(self, parts: list, action_low: np.ndarray | None, action_high: np.ndarray | None):
+        self.parts = parts  # PLNet or ("tanh" | "sigmoid")
+        self.low, self.high = action_low, action_high
+        nets = [p for p in parts if isinstance(p, PLNet)]
+        self.in_dim, self.out_dim = nets[0].in_dim, nets[-1].out_dim
+
+    def output_bounds(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        for part in self.parts:
+            if isinstance(part, PLNet):
+                lo, hi = output_bounds(part, lo, hi)
+            else:
+                fn = np.tanh if part == "tanh" else (lambda z: 1.0 / (1.0 + np.exp(-z)))
+                lo, hi = fn(lo) - 1e-6, fn(hi) + 1e-6
+        if self.low is not None:
+            lo, hi = np.clip(lo, self.low, self.high), np.clip(hi, self.low, self.high)
+        return lo, hi
+
+    def argmax_possible(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        L, U = self.output_bounds(lo, hi)
+        return ~(L[:, None, :] > U[:, :, None]).any(axis=2)  # a is out where some b surely exceeds it
+
+
+class Whole:
+    """A ReLU network (PLNet) behind the same interface as `Segmented`."""
+
+    def __init__(self, net: PLNet):
+        self.net = net
+        self.in_dim, self.out_dim = net.in_dim, net.out_dim
+
+    def output_bounds(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return output_bounds(self.net, lo, hi)
+
+    def argmax_possible(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return argmax_possible(self.net, lo, hi)
+
+
+def bounded(policy) -> Whole | Segmented:
+    """The network of an `MLPPolicy` as something whose outputs can be bounded over
+    boxes: ReLU networks whole (CROWN over all layers, the action clip included),
+    networks with tanh or sigmoid layers in ReLU segments."""
+    from sanp.prove.network import Layer, _fold_affine, compact, from_policy
+    from sanp.prove.properties import MAX_BOUND, Box
+
+    acts = policy.activations
+    if all(a in ("relu", "identity") for a in acts[:-1]) and acts[-1] == "identity":
+        big = Box((-MAX_BOUND,) * policy.obs_dim, (MAX_BOUND,) * policy.obs_dim)
+        return Whole(from_policy(policy, big, clip_actions=True))
+    from sanp.reach.spec import ReachError
+
+    if policy.has_normalizer:
+        raise ReachError("closed-loop proofs of policies with tanh/sigmoid layers take no observation "
+                         "normaliser yet; export the policy without it")
+    Ws = [w.double().numpy() for w in policy.effective_weights()]
+    bs = [lin.bias.detach().double().numpy() for lin in policy.layers]
+    parts: list = []
+    run: list = []
+    for W, b, a in zip(Ws, bs, acts):
+        if a in ("relu", "identity"):
+            run.append(Layer(W, b, np.full(len(b), a == "relu")))
+            continue
+        run.append(Layer(W, b, np.zeros(len(b), bool)))
+        parts += [compact(_fold_affine(run)), a]
+        run = []
+    if run:
+        if run[-1].relu.any():  # a last ReLU layer: end with an identity layer
+            n = len(run[-1].b)
+            run.append(Layer(np.eye(n), np.zeros(n), np.zeros(n, bool)))
+        parts.append(compact(_fold_affine(run)))
+    low = None if policy.action_kind == "discrete" or policy.action_low is None else policy.action_low.astype(np.float64)
+    high = None if low is None else policy.action_high.astype(np.float64)
+    return Segmented(parts, low, high)

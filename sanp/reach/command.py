@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     policy = load_policy(args.policy, binding, args.vecnormalize)
     config = config_of(args)
     result = prove_closed_loop(policy, spec, binding, config)
-    print_result(result, args)
+    print_result(result, str(args.policy), str(args.spec))
     write_report(report(result, args, spec), args)
     if args.plots:
         from sanp.reach.plot import plot_tube
@@ -67,13 +67,35 @@ def exit_code(result: ReachResult) -> int:
     return 1 if "refuted" in verdicts else (3 if "unknown" in verdicts else 0)
 
 
-def replay_command(args: argparse.Namespace, point: dict[str, float]) -> str:
+def replay_command(policy: str, spec: str, horizon: int, point: dict[str, float]) -> str:
+    """The command that replays `point` in the real env (`sanp.reach.replay`)."""
+    import shlex
+
     text = ",".join(f"{k}={v!r}" for k, v in point.items())
-    return (f"python -m sanp.reach.replay {args.policy} {args.spec} --horizon {args.horizon} "
+    return (f"python -m sanp.reach.replay {shlex.quote(policy)} {shlex.quote(spec)} --horizon {horizon} "
             f"--point '{text}'")
 
 
-def print_result(result: ReachResult, args: argparse.Namespace) -> None:
+def closed_loop_block(result: ReachResult, spec: Any, policy_path: str, spec_path: str) -> dict[str, Any]:
+    """The `closed_loop` block of a prove (or prune) report."""
+    from stl.printer import format_node
+
+    return {
+        "horizon": result.horizon, "method": result.method, "floating_point": FLOATING_POINT,
+        "cells": result.cells, "seconds": result.seconds, "stopped_by": result.stopped_by,
+        "requirements": [{
+            "name": r.name, "text": format_node(spec.requirements[r.name].formula), "verdict": r.verdict,
+            "horizon": result.horizon, "fractions": r.fractions,
+            "largest_horizon_99": r.largest_horizon(0.99),
+            "proved_by_horizon": [float(v) for v in r.proved_by_horizon],
+            "counterexamples": [{"point": c.point, "robustness": c.robustness, "cell": c.cell_status,
+                                 "replay": replay_command(policy_path, spec_path, result.horizon, c.point)}
+                                for c in r.counterexamples],
+        } for r in result.requirements],
+    }
+
+
+def print_result(result: ReachResult, policy_path: str, spec_path: str) -> None:
     from rich.table import Table
 
     from sanp.console import console
@@ -91,7 +113,8 @@ def print_result(result: ReachResult, args: argparse.Namespace) -> None:
     for r in result.requirements:
         for c in r.counterexamples[:3]:
             con.print(f"  {r.name} REFUTED from {', '.join(f'{k}={v:.6g}' for k, v in c.point.items())} "
-                      f"(robustness {c.robustness:.4g}); replay: {replay_command(args, c.point)}")
+                      f"(robustness {c.robustness:.4g}); replay: "
+                      f"{replay_command(policy_path, spec_path, result.horizon, c.point)}", soft_wrap=True)
         if len(r.counterexamples) > 3:
             con.print(f"  ... {len(r.counterexamples)} counterexamples in all (the JSON report lists them)")
 
@@ -102,7 +125,6 @@ def report(result: ReachResult, args: argparse.Namespace, spec: Any) -> dict[str
     from importlib import metadata
 
     from sanp.report import file_sha256, jsonable, versions
-    from stl.printer import format_node
 
     verdict = {0: "proved", 1: "refuted", 3: "unknown"}[exit_code(result)]
     return jsonable({
@@ -121,16 +143,5 @@ def report(result: ReachResult, args: argparse.Namespace, spec: Any) -> dict[str
         "verdict": verdict,
         "properties": [],
         "skipped": [],
-        "closed_loop": {
-            "horizon": result.horizon, "method": result.method, "floating_point": FLOATING_POINT,
-            "cells": result.cells, "seconds": result.seconds, "stopped_by": result.stopped_by,
-            "requirements": [{
-                "name": r.name, "text": format_node(spec.requirements[r.name].formula), "verdict": r.verdict,
-                "horizon": result.horizon, "fractions": r.fractions,
-                "largest_horizon_99": r.largest_horizon(0.99),
-                "proved_by_horizon": [float(v) for v in r.proved_by_horizon],
-                "counterexamples": [{"point": c.point, "robustness": c.robustness, "cell": c.cell_status,
-                                     "replay": replay_command(args, c.point)} for c in r.counterexamples],
-            } for r in result.requirements],
-        },
+        "closed_loop": closed_loop_block(result, spec, str(args.policy), str(args.spec)),
     })

@@ -21,9 +21,7 @@ from typing import Any
 import numpy as np
 
 from sanp.envs.dynamics import Dynamics
-from sanp.prove.network import PLNet
 from sanp.reach import spec as rs
-from sanp.reach.bounds import argmax_possible, output_bounds, pre_activations
 from sanp.reach.interval import INTERVAL_OPS, Interval, hull
 
 NEVER = np.iinfo(np.int64).max // 2
@@ -67,9 +65,9 @@ class ClosedLoop:
     several small boxes rather than their hull; when a cell holds too many boxes,
     neighbouring ones are merged into their hull."""
 
-    def __init__(self, net: PLNet, dyn: Dynamics, discrete: bool, signals: Mapping[str, Any],
-                 requirements: Sequence[Requirement], horizon: int, *, max_boxes: int = 64,
-                 split_ambiguous: int = 2):
+    def __init__(self, net: Any, dyn: Dynamics, discrete: bool, signals: Mapping[str, Any],
+                 requirements: Sequence[Requirement], horizon: int, *, max_boxes: int = 16,
+                 split_ambiguous: int = 0):
         self.net, self.dyn, self.discrete = net, dyn, discrete
         self.signals = dict(signals)
         self.requirements = list(requirements)
@@ -94,7 +92,7 @@ class ClosedLoop:
     def _possible(self, o_lo: np.ndarray, o_hi: np.ndarray) -> np.ndarray:
         safe_lo = np.where(np.isfinite(o_lo), o_lo, -1e300)
         safe_hi = np.where(np.isfinite(o_hi), o_hi, 1e300)
-        return argmax_possible(self.net, safe_lo, safe_hi)
+        return self.net.argmax_possible(safe_lo, safe_hi)
 
     def _advance(self, lo: np.ndarray, hi: np.ndarray, owner: np.ndarray, o_lo: np.ndarray, o_hi: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -102,7 +100,7 @@ class ClosedLoop:
         if not self.discrete:
             safe_lo = np.where(np.isfinite(o_lo), o_lo, -1e300)
             safe_hi = np.where(np.isfinite(o_hi), o_hi, 1e300)
-            a_lo, a_hi = output_bounds(self.net, safe_lo, safe_hi)
+            a_lo, a_hi = self.net.output_bounds(safe_lo, safe_hi)
             action = tuple(Interval(a_lo[:, i], a_hi[:, i]) for i in range(a_lo.shape[1]))
             nxt = self._step(lo, hi, action)
             return nxt[0], nxt[1], owner, a_lo, a_hi
