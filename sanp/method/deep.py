@@ -17,13 +17,14 @@ whole run, one more batch while the test cannot decide) a level may not violate 
 spec significantly more often than the dense policy. Reward need not fall
 monotonically with sparsity, so nothing here assumes it: every level is evaluated.
 
-Seeds: reward estimates use the env's reset seeds `seed .. seed+episodes-1` (as the
-paper's step 1 does); state collection uses seeds from `COLLECT_SEED` up, which no
-reward estimate or held-out check uses. Every other random draw of a level (the states
-its importance scores are measured on, the buffer's subsample) comes from a generator
-seeded with (the run's seed, the level's index), never from one stream consumed across
-levels: the schedule's state after any level (`ScheduleState`) fixes everything that
-follows, so a run resumed from it ends exactly as an uninterrupted one.
+Seeds come from the run's seed tree (`sanp.seeds`): reward estimates use the reset
+seeds of the stream `reward` (the same episodes as the paper's step 1); collect round r
+uses the stream `deep.collect.r`, which no reward estimate or held-out check uses. Every
+other random draw of a level (the states its importance scores are measured on, the
+buffer's subsample, the fine-tune's minibatches) comes from a stream named by the
+level's index, never from one stream consumed across levels: the schedule's state after
+any level (`ScheduleState`) fixes everything that follows, so a run resumed from it
+ends exactly as an uninterrupted one.
 
 Example:
     >>> result = deep_compress(dense, bind(spec), spec, DeepConfig(seed=0))
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sanp import seeds
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.finetune import FinetuneConfig, finetune
@@ -50,11 +52,6 @@ from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importanc
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
 from sanp.stats import check_confidence
-
-COLLECT_SEED = 20_000_000
-"""First reset seed of the states collected for training (never a reward-estimate seed)."""
-SCORE_SEED = 20_000_001
-"""Entropy of the importance scores' state sample, with the run's seed and the level's index."""
 
 Log = Callable[[str], None]
 
@@ -67,7 +64,7 @@ class DeepConfig:
     """Settings of the gradual schedule."""
 
     episodes: int = 100
-    """Episodes per mean-reward estimate (reset seeds seed .. seed+episodes-1)."""
+    """Episodes per mean-reward estimate (the reset seeds of the seed tree's `reward` stream)."""
     seed: int = 0
     criterion: Criterion = "activation"
     """Importance of a weight: |w|, |w| times the mean |input|, or the first-order rise of the
@@ -214,7 +211,8 @@ def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> 
 
 def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int) -> np.ndarray:
     """Observations `policy` visits: `episodes` from the env's own initial distribution
-    (reset seeds seed, seed+1, ...) and `points` from uniform points of the search space."""
+    (reset seeds seed, seed+1, ...) and `points` from uniform points of the search space
+    (drawn by a generator seeded with `seed`)."""
     actor = deployed(policy)
     trajs = run_episodes(actor, binding, episodes, seed) if episodes else []
     if points:
@@ -225,9 +223,10 @@ def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int
 
 
 def mean_reward(policy: Any, binding: Binding, episodes: int, seed: int) -> float:
-    """Mean return over reset seeds seed .. seed+episodes-1, run as deployed (-inf if
-    any episode went non-finite)."""
-    trajs = run_episodes(deployed(policy), binding, episodes, seed)
+    """Mean return over `episodes` episodes whose reset seeds are the `reward` stream of
+    the run seeded with `seed` (base, base+1, ...), run as deployed (-inf if any episode
+    went non-finite)."""
+    trajs = run_episodes(deployed(policy), binding, episodes, seeds.integer(seed, "reward"))
     if any(t.nonfinite for t in trajs):
         return float("-inf")
     return float(np.mean([t.total_reward for t in trajs]))
@@ -279,8 +278,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     rounds = itertools.count(0 if resume is None else resume.gathered)
 
     def gather(pol: Any) -> np.ndarray:
-        per = config.collect_episodes + config.collect_points
-        seed = COLLECT_SEED + 100_000 * config.seed + next(rounds) * per
+        seed = seeds.integer(config.seed, f"deep.collect.{next(rounds)}")
         return timed("collect", collect, pol, binding, config.collect_episodes, config.collect_points, seed)
     dense_reward = _dense_reward(dense, binding, config, threshold, resume, timed, say)
     if resume is not None:
@@ -303,7 +301,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
         if density is None:
             stop = "max_sparsity"
             break
-        rng = np.random.default_rng((SCORE_SEED, config.seed, len(history)))
+        rng = seeds.generator(config.seed, f"deep.scores.{len(history)}")
         cand = prune_to(current, density, _scores(current, config.criterion, buf.states, rng), inputs)
         if cand.sparsity() <= current.sparsity() and density == 1 - config.max_sparsity:
             stop = "max_sparsity"  # the cap, to within the rounding to whole weights
@@ -382,7 +380,7 @@ def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: StateBuf
     appended to `history`."""
     for attempt in range(config.retries + 1):
         t = time.perf_counter()
-        ft = replace(config.finetune, seed=config.finetune.seed + len(history))
+        ft = replace(config.finetune, seed=seeds.integer(config.seed, f"deep.finetune.{len(history)}"))
         cand, info = timed("finetune", finetune, cand, dense, buf.states, ft)
         r = timed("evaluate", mean_reward, cand, binding, config.episodes, config.seed)
         chk = timed("screen", screen.check, cand) if screen is not None and r >= threshold else None

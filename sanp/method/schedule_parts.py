@@ -8,13 +8,12 @@ from typing import Any
 
 import numpy as np
 
-BUFFER_SEED = 20_000_002
-"""Entropy of the buffer's subsample, with the run's seed and the number of adds so far."""
+from sanp import seeds
 
 
 class StateBuffer:
     """The schedule's training states: every collect round's added, subsampled to `cap`
-    with a generator seeded by (BUFFER_SEED, seed, adds), so a resumed run subsamples as
+    with the stream deep.buffer.<adds> of the run's seed tree, so a resumed run subsamples as
     the uninterrupted one did."""
 
     def __init__(self, cap: int, seed: int, states: np.ndarray | None = None, adds: int = 0):
@@ -28,7 +27,7 @@ class StateBuffer:
         self.adds += 1
         allx = self.states
         if len(allx) > self.cap:
-            rng = np.random.default_rng((BUFFER_SEED, self.seed, self.adds))
+            rng = seeds.generator(self.seed, f"deep.buffer.{self.adds}")
             allx = allx[np.sort(rng.choice(len(allx), self.cap, replace=False))]
         self.parts = [allx]
 
