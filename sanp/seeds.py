@@ -93,12 +93,14 @@ def integer(seed: int, name: str) -> int:
     return int(sequence(seed, name).generate_state(1, np.uint64)[0]) >> 12
 
 
-def record(seed: int) -> dict[str, Any]:
+def record(seed: int, names: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The report's `seeds` block: the run's seed, how streams derive from it, and every
-    stream with what it is for (the value of each unindexed one, as `integer` gives it)."""
+    stream the run uses (`names`; None: all of `STREAMS`) with what it is for (the value
+    of each unindexed one, as `integer` gives it)."""
+    _check(seed, "reward")
     return {
         "seed": int(seed),
         "tree": TREE,
         "streams": [{"name": name, "used_for": what, **({} if "{" in name else {"value": integer(seed, name)})}
-                    for name, what in STREAMS.items()],
+                    for name, what in STREAMS.items() if names is None or name in names],
     }

@@ -84,7 +84,10 @@ class DeepConfig:
     """Training buffer size; beyond it a uniform random subset is kept."""
     finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(steps=500, lr=3e-3))
     time_limit: float | None = None
-    """Seconds; the schedule stops (keeping the best passing policy) when exceeded."""
+    """Seconds: a safety stop only. Every limit that shapes the result is counted in work
+    (levels, episodes, fine-tune steps); when this one binds, the schedule stops (keeping
+    the best passing policy), the result depends on the machine's speed and load, and
+    the run says so (`safety_stop_text`) and is marked not reproducible."""
     inputs: tuple[int, ...] | None = None
     """Inputs the path guard keeps connected (None: every input the dense policy reads)."""
     screen: int = 100
@@ -241,6 +244,13 @@ def _scores(policy: Any, criterion: str, states: np.ndarray, rng: np.random.Gene
     return importance(policy, criterion, None if criterion == "magnitude" else sample)
 
 
+def safety_stop_text(levels: int, limit: float | None) -> str:
+    """What a run stopped by the safety time limit says, in its log, on the console and
+    in its report."""
+    return (f"stopped by the safety time limit ({limit:g} s) after {levels} level(s); the result depends on "
+            "machine speed and is not reproducible: raise --deep-time-limit or leave it off")
+
+
 def check_deep_inputs(dense: Any, spec: Any) -> None:
     """OptionError, before any work, for what the schedule cannot run on: a spec with no
     reward cutoff, or a one-layer policy (the path guard keeps a path from every input to
@@ -294,7 +304,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     stop = "step"
     while step >= config.min_step:
         if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
-            say(f"deep: time limit {config.time_limit:g} s reached")
+            say(f"deep: {safety_stop_text(len(history), config.time_limit)}")
             stop = "time_limit"
             break
         density = _next_density(current, step, config.max_sparsity)
