@@ -19,7 +19,6 @@ from sanp.runtime import deployed
 from sanp.rollout import run_batch
 
 
-
 @dataclass(frozen=True)
 class HeldOut:
     """Violations the refinement loop never saw, for one policy."""

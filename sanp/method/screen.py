@@ -42,6 +42,7 @@ from sanp.errors import OptionError
 from sanp.method.recover import safe_on
 from sanp.stats import check_confidence, paired_worse_p
 
+
 @dataclass(frozen=True)
 class ScreenCheck:
     """One policy on the screen's points, at the look where the test stopped."""
