@@ -146,7 +146,7 @@ def print_prune(result: Any) -> None:
     con.print("This is evidence, not proof." if v.ok else "Do not deploy this policy as is (see the first line).",
               markup=False)
     if s1.stop == "time_limit":
-        from sanp.method.deep import safety_stop_text
+        from sanp.method.schedule_parts import safety_stop_text
 
         con.print("NOT REPRODUCIBLE: step 1 " + safety_stop_text(len(s1.scan) - 1, result.config.deep.time_limit)
                   + ".", markup=False, soft_wrap=True)

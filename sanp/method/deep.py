@@ -17,14 +17,12 @@ whole run, one more batch while the test cannot decide) a level may not violate 
 spec significantly more often than the dense policy. Reward need not fall
 monotonically with sparsity, so nothing here assumes it: every level is evaluated.
 
-Seeds come from the run's seed tree (`sanp.seeds`): reward estimates use the reset
-seeds of the stream `reward` (the same episodes as the paper's step 1); collect round r
-uses the stream `deep.collect.r`, which no reward estimate or held-out check uses. Every
-other random draw of a level (the states its importance scores are measured on, the
-buffer's subsample, the fine-tune's minibatches) comes from a stream named by the
-level's index, never from one stream consumed across levels: the schedule's state after
-any level (`ScheduleState`) fixes everything that follows, so a run resumed from it
-ends exactly as an uninterrupted one.
+Seeds come from the run's seed tree (`sanp.seeds`): reward estimates use the stream
+`reward` (the paper's step 1's episodes), collect round r the stream `deep.collect.r`.
+Every other draw of a level (its importance sample, the buffer's subsample, the
+fine-tune's minibatches) comes from a stream named by the level's index, never from one
+stream consumed across levels: the schedule's state after any level (`ScheduleState`)
+fixes everything that follows, so a resumed run ends exactly as an uninterrupted one.
 
 Example:
     >>> result = deep_compress(dense, bind(spec), spec, DeepConfig(seed=0))
@@ -46,7 +44,7 @@ from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
-from sanp.method.schedule_parts import PhaseTimer, StateBuffer
+from sanp.method.schedule_parts import PhaseTimer, StateBuffer, safety_stop_text
 from sanp.method.screen import Screen, ScreenCheck, describe
 from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
@@ -84,10 +82,8 @@ class DeepConfig:
     """Training buffer size; beyond it a uniform random subset is kept."""
     finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(steps=500, lr=3e-3))
     time_limit: float | None = None
-    """Seconds: a safety stop only. Every limit that shapes the result is counted in work
-    (levels, episodes, fine-tune steps); when this one binds, the schedule stops (keeping
-    the best passing policy), the result depends on the machine's speed and load, and
-    the run says so (`safety_stop_text`) and is marked not reproducible."""
+    """Seconds: a safety stop only (every other limit counts work); when it binds the schedule
+    stops, keeping the best passing policy, and the run is marked not reproducible."""
     inputs: tuple[int, ...] | None = None
     """Inputs the path guard keeps connected (None: every input the dense policy reads)."""
     screen: int = 100
@@ -242,13 +238,6 @@ def _needed_inputs(dense: Any) -> tuple[int, ...]:
 def _scores(policy: Any, criterion: str, states: np.ndarray, rng: np.random.Generator) -> list[torch.Tensor]:
     sample = states[rng.choice(len(states), min(len(states), 20_000), replace=False)]
     return importance(policy, criterion, None if criterion == "magnitude" else sample)
-
-
-def safety_stop_text(levels: int, limit: float | None) -> str:
-    """What a run stopped by the safety time limit says, in its log, on the console and
-    in its report."""
-    return (f"stopped by the safety time limit ({limit:g} s) after {levels} level(s); the result depends on "
-            "machine speed and is not reproducible: raise --deep-time-limit or leave it off")
 
 
 def check_deep_inputs(dense: Any, spec: Any) -> None:

@@ -1,5 +1,5 @@
-"""Two small parts of the deep recipe's schedule (sanp.method.deep): the buffer of
-training states it fine-tunes on, and the timer of its phases."""
+"""Small parts of the deep recipe's schedule (sanp.method.deep): the buffer of training
+states it fine-tunes on, the timer of its phases, and what its safety time limit says."""
 from __future__ import annotations
 
 import time
@@ -48,3 +48,10 @@ class PhaseTimer:
             return f(*a, **kw)
         finally:
             self.times[key] += time.perf_counter() - t
+
+
+def safety_stop_text(levels: int, limit: float | None) -> str:
+    """What a run stopped by the safety time limit says, in its log, on the console and
+    in its report."""
+    return (f"stopped by the safety time limit ({limit:g} s) after {levels} level(s); the result depends on "
+            "machine speed and is not reproducible: raise --deep-time-limit or leave it off")

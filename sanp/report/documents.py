@@ -271,7 +271,7 @@ def reproducibility(result: Any) -> dict[str, Any]:
     short, None when it did not bind)."""
     if result.step1.stop != "time_limit":
         return {"reproducible": True, "safety_stop": None}
-    from sanp.method.deep import safety_stop_text
+    from sanp.method.schedule_parts import safety_stop_text
 
     levels, limit = len(result.step1.scan) - 1, result.config.deep.time_limit
     return {"reproducible": False, "safety_stop": {"option": "--deep-time-limit", "seconds": limit,
