@@ -7,9 +7,9 @@ One (case, seed) per process, so runs can go side by side on a shared machine:
     python benchmarks/deep.py run --case lunar_lander --seed 0 --out out/deep/lunar_lander_0.json
     python benchmarks/deep.py report out/deep/*.json --out benchmarks/results/deep.md
 
-Seeds: the loop's reward estimates use reset seeds seed .. seed+99 (both recipes); the
-deep recipe collects training states from sanp.method.deep.COLLECT_SEED up; the held-out
-reward uses reset seeds HELDOUT + 1000*seed .. +99, used nowhere else.
+Seeds: the loop draws from the run's seed tree (sanp.seeds: reward episodes, the deep
+recipe's collect rounds, ...); this script's own held-out reward uses reset seeds
+HELDOUT + 1000*seed .. +99, which the tree's 52-bit bases practically never reach.
 """
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def print_verify(result: Any, spec: Any) -> None:
 _STOPS = {
     "step": "the step fell below its minimum (no sparser level passed)",
     "max_sparsity": "at --deep-max-sparsity",
-    "time_limit": "at --deep-time-limit (a longer limit may reach a sparser level)",
+    "time_limit": "by the safety time limit (--deep-time-limit): the result depends on machine speed",
 }
 """Why the deep schedule stopped, for the summary."""
 
@@ -145,3 +145,8 @@ def print_prune(result: Any) -> None:
         con.print(line + ".", markup=False, soft_wrap=True)
     con.print("This is evidence, not proof." if v.ok else "Do not deploy this policy as is (see the first line).",
               markup=False)
+    if s1.stop == "time_limit":
+        from sanp.method.schedule_parts import safety_stop_text
+
+        con.print("NOT REPRODUCIBLE: step 1 " + safety_stop_text(len(s1.scan) - 1, result.config.deep.time_limit)
+                  + ".", markup=False, soft_wrap=True)

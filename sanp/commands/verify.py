@@ -104,7 +104,8 @@ def run_verify(args: argparse.Namespace, policy: Any, spec: Any, binding: Any, *
     from sanp.report import verify_report
     from sanp.runtime import deployed
 
-    result = falsify(deployed(policy), binding, spec, falsify_config(args), progress=progress)
+    # the points' reset seeds in the namespace of this seed (sanp.seeds, stream "reset")
+    result = falsify(deployed(policy), binding.for_run(args.seed), spec, falsify_config(args), progress=progress)
     options = {
         "budget": args.budget, "optimizer": args.optimizer, "all": args.all,
         "mode": args.mode, "requirements": list(result.requirements),

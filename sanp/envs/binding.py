@@ -12,7 +12,7 @@ import contextlib
 import difflib
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gymnasium as gym
@@ -35,6 +35,10 @@ class Binding:
     """The searched dimensions, with the spec's ranges (or the defaults)."""
     reset_seed: int | None = None
     """The spec's pinned reset seed for every episode; None: each point carries its own."""
+    reset_namespace: int | None = None
+    """Hashed with a point's searched values into its reset seed (`episode_seed`): a stream
+    of the run's seed tree (`for_run`), so two runs, or the loop and the held-out check,
+    give the same values other terrain; None outside a run (the values alone)."""
     adapter: EnvAdapter = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     observation_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     action_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
@@ -69,8 +73,15 @@ class Binding:
         episode's reset seed unless the spec pins one (see `episode_seed`)."""
         point = {d.name: float(v) for d, v in zip(self.space, values)}
         if self.reset_seed is None:
-            point[RESET_SEED] = episode_seed(point.values())
+            point[RESET_SEED] = episode_seed(point.values(), self.reset_namespace)
         return point
+
+    def for_run(self, seed: int, stream: str = "reset") -> Binding:
+        """This binding with its points' reset seeds in the namespace of `stream` of the
+        run seeded with `seed` (`sanp.seeds`)."""
+        from sanp import seeds
+
+        return replace(self, reset_namespace=seeds.integer(seed, stream))
 
     def seed_of(self, point: Point | None) -> int:
         """The reset seed an episode from `point` uses: the spec's pinned one, else the
@@ -97,12 +108,14 @@ class Binding:
             return np.asarray(self.adapter.reset(env, full, self.seed_of(point) if seed is None else seed))
 
 
-def episode_seed(values: Iterable[float]) -> int:
-    """A reset seed that is a function of a point's searched values: distinct points see
+def episode_seed(values: Iterable[float], namespace: int | None = None) -> int:
+    """A reset seed that is a function of a point's searched values (and of `namespace`,
+    a stream of the run's seed tree; None: the values alone): distinct points see
     independent terrain and noise, and a point replays to the same episode anywhere. 53
     bits, so the seed survives any JSON reader that takes numbers as doubles; two of n
     points share one with probability about n^2 / 2^54."""
-    digest = hashlib.sha256(np.asarray(list(values), dtype="<f8").tobytes()).digest()
+    prefix = b"" if namespace is None else int(namespace).to_bytes(8, "little")
+    digest = hashlib.sha256(prefix + np.asarray(list(values), dtype="<f8").tobytes()).digest()
     return int.from_bytes(digest[:8], "little") >> 11
 
 

@@ -50,8 +50,10 @@ class Checkpoint:
     run reaches the same result as an uninterrupted one.
     """
 
-    VERSION = 6
-    """6: the keyed digest and the deep schedule's levels. Other versions are refused."""
+    VERSION = 7
+    """7: states drawn from the seed tree (sanp.seeds); 6: the keyed digest and the deep
+    schedule's levels. Other versions are refused: a state drawn from other streams
+    would not resume to the result an uninterrupted run reaches."""
 
     def __init__(self, path: str | os.PathLike, fingerprint: dict[str, Any],
                  key_path: str | os.PathLike | None = None):

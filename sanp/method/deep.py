@@ -17,13 +17,12 @@ whole run, one more batch while the test cannot decide) a level may not violate 
 spec significantly more often than the dense policy. Reward need not fall
 monotonically with sparsity, so nothing here assumes it: every level is evaluated.
 
-Seeds: reward estimates use the env's reset seeds `seed .. seed+episodes-1` (as the
-paper's step 1 does); state collection uses seeds from `COLLECT_SEED` up, which no
-reward estimate or held-out check uses. Every other random draw of a level (the states
-its importance scores are measured on, the buffer's subsample) comes from a generator
-seeded with (the run's seed, the level's index), never from one stream consumed across
-levels: the schedule's state after any level (`ScheduleState`) fixes everything that
-follows, so a run resumed from it ends exactly as an uninterrupted one.
+Seeds come from the run's seed tree (`sanp.seeds`): reward estimates use the stream
+`reward` (the paper's step 1's episodes), collect round r the stream `deep.collect.r`.
+Every other draw of a level (its importance sample, the buffer's subsample, the
+fine-tune's minibatches) comes from a stream named by the level's index, never from one
+stream consumed across levels: the schedule's state after any level (`ScheduleState`)
+fixes everything that follows, so a resumed run ends exactly as an uninterrupted one.
 
 Example:
     >>> result = deep_compress(dense, bind(spec), spec, DeepConfig(seed=0))
@@ -40,21 +39,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from sanp import seeds
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
-from sanp.method.schedule_parts import PhaseTimer, StateBuffer
+from sanp.method.schedule_parts import PhaseTimer, StateBuffer, safety_stop_text
 from sanp.method.screen import Screen, ScreenCheck, describe
 from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
 from sanp.stats import check_confidence
-
-COLLECT_SEED = 20_000_000
-"""First reset seed of the states collected for training (never a reward-estimate seed)."""
-SCORE_SEED = 20_000_001
-"""Entropy of the importance scores' state sample, with the run's seed and the level's index."""
 
 Log = Callable[[str], None]
 
@@ -67,7 +62,7 @@ class DeepConfig:
     """Settings of the gradual schedule."""
 
     episodes: int = 100
-    """Episodes per mean-reward estimate (reset seeds seed .. seed+episodes-1)."""
+    """Episodes per mean-reward estimate (the reset seeds of the seed tree's `reward` stream)."""
     seed: int = 0
     criterion: Criterion = "activation"
     """Importance of a weight: |w|, |w| times the mean |input|, or the first-order rise of the
@@ -87,7 +82,8 @@ class DeepConfig:
     """Training buffer size; beyond it a uniform random subset is kept."""
     finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(steps=500, lr=3e-3))
     time_limit: float | None = None
-    """Seconds; the schedule stops (keeping the best passing policy) when exceeded."""
+    """Seconds: a safety stop only (every other limit counts work); when it binds the schedule
+    stops, keeping the best passing policy, and the run is marked not reproducible."""
     inputs: tuple[int, ...] | None = None
     """Inputs the path guard keeps connected (None: every input the dense policy reads)."""
     screen: int = 100
@@ -214,7 +210,8 @@ def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> 
 
 def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int) -> np.ndarray:
     """Observations `policy` visits: `episodes` from the env's own initial distribution
-    (reset seeds seed, seed+1, ...) and `points` from uniform points of the search space."""
+    (reset seeds seed, seed+1, ...) and `points` from uniform points of the search space
+    (drawn by a generator seeded with `seed`)."""
     actor = deployed(policy)
     trajs = run_episodes(actor, binding, episodes, seed) if episodes else []
     if points:
@@ -225,9 +222,10 @@ def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int
 
 
 def mean_reward(policy: Any, binding: Binding, episodes: int, seed: int) -> float:
-    """Mean return over reset seeds seed .. seed+episodes-1, run as deployed (-inf if
-    any episode went non-finite)."""
-    trajs = run_episodes(deployed(policy), binding, episodes, seed)
+    """Mean return over `episodes` episodes whose reset seeds are the `reward` stream of
+    the run seeded with `seed` (base, base+1, ...), run as deployed (-inf if any episode
+    went non-finite)."""
+    trajs = run_episodes(deployed(policy), binding, episodes, seeds.integer(seed, "reward"))
     if any(t.nonfinite for t in trajs):
         return float("-inf")
     return float(np.mean([t.total_reward for t in trajs]))
@@ -279,8 +277,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     rounds = itertools.count(0 if resume is None else resume.gathered)
 
     def gather(pol: Any) -> np.ndarray:
-        per = config.collect_episodes + config.collect_points
-        seed = COLLECT_SEED + 100_000 * config.seed + next(rounds) * per
+        seed = seeds.integer(config.seed, f"deep.collect.{next(rounds)}")
         return timed("collect", collect, pol, binding, config.collect_episodes, config.collect_points, seed)
     dense_reward = _dense_reward(dense, binding, config, threshold, resume, timed, say)
     if resume is not None:
@@ -296,14 +293,14 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     stop = "step"
     while step >= config.min_step:
         if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
-            say(f"deep: time limit {config.time_limit:g} s reached")
+            say(f"deep: {safety_stop_text(len(history), config.time_limit)}")
             stop = "time_limit"
             break
         density = _next_density(current, step, config.max_sparsity)
         if density is None:
             stop = "max_sparsity"
             break
-        rng = np.random.default_rng((SCORE_SEED, config.seed, len(history)))
+        rng = seeds.generator(config.seed, f"deep.scores.{len(history)}")
         cand = prune_to(current, density, _scores(current, config.criterion, buf.states, rng), inputs)
         if cand.sparsity() <= current.sparsity() and density == 1 - config.max_sparsity:
             stop = "max_sparsity"  # the cap, to within the rounding to whole weights
@@ -382,7 +379,7 @@ def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: StateBuf
     appended to `history`."""
     for attempt in range(config.retries + 1):
         t = time.perf_counter()
-        ft = replace(config.finetune, seed=config.finetune.seed + len(history))
+        ft = replace(config.finetune, seed=seeds.integer(config.seed, f"deep.finetune.{len(history)}"))
         cand, info = timed("finetune", finetune, cand, dense, buf.states, ft)
         r = timed("evaluate", mean_reward, cand, binding, config.episodes, config.seed)
         chk = timed("screen", screen.check, cand) if screen is not None and r >= threshold else None

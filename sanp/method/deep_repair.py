@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sanp import seeds
 from sanp.envs import Binding
 from sanp.method.config import PruneConfig
 from sanp.method.deep import Log, mean_reward
@@ -45,6 +46,7 @@ class RepairConfig:
     episodes: int = 100
     """Episodes of the mean-reward estimate of the returned policy (0: skip it)."""
     seed: int = 0
+    """The run's seed: its seed tree (`sanp.seeds`) gives the fine-tunes' and the reward's streams."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class RepairInfo:
     """Counterexamples fixed after each fine-tune (before any: index 0)."""
     sparsity: float
     mean_reward: float | None
-    """Mean reward of the returned policy (reset seeds seed .. seed+episodes-1)."""
+    """Mean reward of the returned policy (on the episodes of the run's `reward` stream)."""
 
 
 def _rerun(policy: Any, binding: Binding, spec: Any, cexs: Sequence[Any]) -> tuple[list[bool], list[Any]]:
@@ -107,7 +109,7 @@ def finetune_repair(sparse: Any, dense: Any, binding: Binding, spec: Any, counte
         tstates = np.concatenate(traj_states) if traj_states else np.zeros((0, sparse.obs_dim), np.float32)
         tstates = tstates[np.all(np.isfinite(tstates), axis=1)]
         states, weights = _grouped([rec_states, tstates, anchors], config.shares)
-        ft = replace(config.finetune, seed=config.finetune.seed + it)
+        ft = replace(config.finetune, seed=seeds.integer(config.seed, f"repair.finetune.{it}"))
         pol, info = finetune(pol, dense, states, ft, weights=weights)
         fixed, trajs = _rerun(pol, binding, spec, cexs)
         counts.append(sum(fixed))

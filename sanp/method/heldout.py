@@ -10,20 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from sanp import seeds
 from sanp.envs import Binding
 from sanp.falsify import FalsifyConfig, falsify, score
 from sanp.method.config import PruneConfig
 from sanp.method.step1 import mean_reward_of
 from sanp.runtime import deployed
 from sanp.rollout import run_batch
-
-OFFSET = 10_000_019
-"""The held-out check's seeds start at the run's seed plus this: its BO seed, its uniform
-stream (+1) and its reward episodes' reset seeds (seed + OFFSET ... + episodes - 1), none
-of which the loop uses (its reward episodes are seed ... seed + episodes - 1, its
-falsifier seeds seed + 1 ... seed + rounds)."""
 
 
 @dataclass(frozen=True)
@@ -43,14 +36,16 @@ class HeldOut:
 def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> HeldOut:
     """A fresh BO run (seed never used by the loop, larger budget), uniform points from
     a separate stream, and the mean reward over `episodes` episodes with reset seeds the
-    loop never used (see OFFSET)."""
-    seed = config.seed + OFFSET
+    loop never used: the `heldout.*` streams of the run's seed tree (`sanp.seeds`), its
+    points' reset seeds in their own namespace."""
+    binding = binding.for_run(config.seed, "heldout.reset")
     actor = deployed(policy)
     bo = falsify(
         actor, binding, spec,
-        FalsifyConfig(budget=config.heldout_budget, seed=seed, collect_all=True, bo=config.bo),
+        FalsifyConfig(budget=config.heldout_budget, seed=seeds.integer(config.seed, "heldout.falsify"),
+                      collect_all=True, bo=config.bo),
     )
-    points = binding.uniform_points(config.heldout_uniform, np.random.default_rng(seed + 1))
+    points = binding.uniform_points(config.heldout_uniform, seeds.generator(config.seed, "heldout.uniform"))
     names = list(spec.requirements)
     per_req = {n: 0 for n in names}
     violations = 0
@@ -61,7 +56,7 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> He
             violations += bool(bad)
             for n in bad:
                 per_req[n] += 1
-    reward = mean_reward_of(binding, config.episodes, seed)(policy)
+    reward = mean_reward_of(binding, config.episodes, config.seed, "heldout.reward")(policy)
     return HeldOut(
         bo_evaluations=len(bo.evaluations),
         bo_counterexamples=len(bo.counterexamples),

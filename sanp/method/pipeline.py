@@ -93,6 +93,7 @@ def prune_and_refine(
             on_phase(k, 1 + rounds + (2 if run_heldout else 1), kind, label)
 
     threshold = _cutoff(spec, dense, config)
+    binding = binding.for_run(config.seed)  # the points' reset seeds in this run's namespace
     mean_reward = mean_reward_of(binding, config.episodes, config.seed)
     dense_actor = deployed(dense)
     run, partial = _resumed(checkpoint, dense, binding, say)

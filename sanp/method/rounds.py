@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from sanp import seeds
 from sanp.envs import Binding
 from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, merge
 from sanp.method.config import PruneConfig
@@ -124,12 +125,13 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
                  threshold: float, config: PruneConfig, times: dict[str, float],
                  say: Log = lambda _m: None, anchors: np.ndarray | None = None,
                  levels: Sequence[Any] = (), screen: Screen | None = None) -> RoundOutcome:
-    """Round `index` (1-based; falsifier seed config.seed + index): steps 2-5 on
+    """Round `index` (1-based; falsifier seed: the stream round.<index>.falsify of the
+    run's seed tree): steps 2-5 on
     `sparse`. Wall times go into `times` under round<index>_<phase>. With the deep
     recipe, `anchors` are states whose dense actions the fine-tuning repair keeps, and
     `levels` the schedule's levels its repair can back off to and `screen` the safety
     screen its candidates must pass."""
-    seed = config.seed + index
+    seed = seeds.integer(config.seed, f"round.{index}.falsify")
     t = time.perf_counter()
     found = find_counterexamples(sparse, dense_actor, binding, spec, config, seed)
     times[f"round{index}_falsify"] = time.perf_counter() - t

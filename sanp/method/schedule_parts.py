@@ -1,5 +1,5 @@
-"""Two small parts of the deep recipe's schedule (sanp.method.deep): the buffer of
-training states it fine-tunes on, and the timer of its phases."""
+"""Small parts of the deep recipe's schedule (sanp.method.deep): the buffer of training
+states it fine-tunes on, the timer of its phases, and what its safety time limit says."""
 from __future__ import annotations
 
 import time
@@ -8,13 +8,12 @@ from typing import Any
 
 import numpy as np
 
-BUFFER_SEED = 20_000_002
-"""Entropy of the buffer's subsample, with the run's seed and the number of adds so far."""
+from sanp import seeds
 
 
 class StateBuffer:
     """The schedule's training states: every collect round's added, subsampled to `cap`
-    with a generator seeded by (BUFFER_SEED, seed, adds), so a resumed run subsamples as
+    with the stream deep.buffer.<adds> of the run's seed tree, so a resumed run subsamples as
     the uninterrupted one did."""
 
     def __init__(self, cap: int, seed: int, states: np.ndarray | None = None, adds: int = 0):
@@ -28,7 +27,7 @@ class StateBuffer:
         self.adds += 1
         allx = self.states
         if len(allx) > self.cap:
-            rng = np.random.default_rng((BUFFER_SEED, self.seed, self.adds))
+            rng = seeds.generator(self.seed, f"deep.buffer.{self.adds}")
             allx = allx[np.sort(rng.choice(len(allx), self.cap, replace=False))]
         self.parts = [allx]
 
@@ -49,3 +48,10 @@ class PhaseTimer:
             return f(*a, **kw)
         finally:
             self.times[key] += time.perf_counter() - t
+
+
+def safety_stop_text(levels: int, limit: float | None) -> str:
+    """What a run stopped by the safety time limit says, in its log, on the console and
+    in its report."""
+    return (f"stopped by the safety time limit ({limit:g} s) after {levels} level(s); the result depends on "
+            "machine speed and is not reproducible: raise --deep-time-limit or leave it off")

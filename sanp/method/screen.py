@@ -36,16 +36,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from sanp import seeds
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.recover import safe_on
 from sanp.stats import check_confidence, paired_worse_p
-
-SCREEN_SEED = 30_000_001
-"""Entropy of the screen's uniform stream, combined with the run's seed (a stream no
-integer-seeded generator of the loop or the held-out check produces)."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +77,12 @@ class Screen:
     confidence: float = 0.95
     _batches: list[tuple[Any, ...]] = field(init=False, default_factory=list, repr=False)
     _dense_violated: list[tuple[bool, ...]] = field(init=False, default_factory=list, repr=False)
-    _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.points_per_look <= 0 or self.looks <= 0:
             raise OptionError(f"the screen needs points > 0 and looks > 0, got {self.points_per_look} and "
                               f"{self.looks}")
         check_confidence(self.confidence)
-        object.__setattr__(self, "_rng", np.random.default_rng((SCREEN_SEED, self.seed)))
 
     @classmethod
     def draw(cls, binding: Binding, spec: Any, dense: Any, points: int, seed: int,
@@ -130,8 +123,9 @@ class Screen:
         """The points of look `j` (0-based)."""
         if not 0 <= j < self.looks:
             raise IndexError(f"the screen has {self.looks} looks, not {j + 1}")
-        while len(self._batches) <= j:  # in order: batch j is the stream's j-th draw
-            self._batches.append(tuple(self.binding.uniform_points(self.points_per_look, self._rng)))
+        while len(self._batches) <= j:  # batch j: the stream screen.batch.j of the run's seed tree
+            rng = seeds.generator(self.seed, f"screen.batch.{len(self._batches)}")
+            self._batches.append(tuple(self.binding.uniform_points(self.points_per_look, rng)))
         return self._batches[j]
 
     def violated(self, policy: Any, batch: int = 0) -> tuple[bool, ...]:

@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 
+from sanp import seeds
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.rollout import returns, run_batch
@@ -196,21 +197,25 @@ def parameter_sparsity(policy: Any) -> float:
     return pruned / total
 
 
-def mean_reward_of(binding: Binding, episodes: int, seed: int) -> Callable[[Any], float]:
-    """policy -> mean return over `episodes` episodes with reset seeds seed, seed+1, ...
-    (-inf when an episode produced NaN/inf)."""
+def mean_reward_of(binding: Binding, episodes: int, seed: int, stream: str = "reward") -> Callable[[Any], float]:
+    """policy -> mean return over `episodes` episodes with reset seeds base, base+1, ...,
+    base being the stream `stream` of the run seeded with `seed` (`sanp.seeds`): the same
+    episodes for every policy (-inf when an episode produced NaN/inf)."""
+    base = seeds.integer(seed, stream)
 
     def f(policy: Any) -> float:
-        r = returns(deployed(policy), binding, episodes, seed)
+        r = returns(deployed(policy), binding, episodes, base)
         return float(np.mean(r)) if np.all(np.isfinite(r)) else float("-inf")
 
     return f
 
 
 def visited_states(dense_actor: Any, binding: Binding, seed: int, episodes: int = 20) -> np.ndarray:
-    """Observations of `episodes` dense episodes (reset seeds seed..seed+episodes-1): the
-    activation criterion's sample of the inputs the policy sees."""
-    visits = run_batch(dense_actor, binding, [None] * episodes, list(range(seed, seed + episodes)),
+    """Observations of `episodes` dense episodes (reset seeds from the stream `step1.states`
+    of the run seeded with `seed`): the activation criterion's sample of the inputs the
+    policy sees."""
+    base = seeds.integer(seed, "step1.states")
+    visits = run_batch(dense_actor, binding, [None] * episodes, list(range(base, base + episodes)),
                        record_states=False)
     return np.concatenate([tr.observations for tr in visits])
 

@@ -14,6 +14,7 @@
     >>> report.write_html(doc, "prune.html", images={"weights": "out/demo/prune/weights.png"})  # doctest: +SKIP
 """
 from sanp.report.documents import (
+    TIMING_FIELDS,
     file_sha256,
     jsonable,
     prune_metadata,
@@ -21,6 +22,7 @@ from sanp.report.documents import (
     run_inputs,
     verify_report,
     versions,
+    without_timing,
     write_json,
 )
 from sanp.report.page import render
@@ -39,7 +41,7 @@ from sanp.report.reading import (
 from sanp.report.values import verdict_text
 
 __all__ = [
-    "MAX_REPORT_MB", "PROVE_SCHEMA", "PRUNE_SCHEMA", "SCHEMAS", "VERIFY_SCHEMA", "ReportError", "file_sha256",
-    "jsonable", "load", "plot_prune", "plot_verify", "prune_metadata", "prune_report", "render",
-    "run_inputs", "verdict_text", "verify_report", "versions", "write_html", "write_json",
+    "MAX_REPORT_MB", "PROVE_SCHEMA", "PRUNE_SCHEMA", "SCHEMAS", "TIMING_FIELDS", "VERIFY_SCHEMA", "ReportError",
+    "file_sha256", "jsonable", "load", "plot_prune", "plot_verify", "prune_metadata", "prune_report", "render",
+    "run_inputs", "verdict_text", "verify_report", "versions", "without_timing", "write_html", "write_json",
 ]

@@ -1,8 +1,8 @@
 """The JSON documents of verify and prune runs.
 
 Reports are strict JSON (infinities are written as the strings "inf" / "-inf") with a
-schema version; everything but the "timing" block repeats byte for byte for the same
-inputs and seed. The inputs carry the spec text, so that a report can be read (and its
+schema version; everything but the `TIMING_FIELDS` repeats byte for byte for the same
+inputs, options, seed and versions (see `sanp.provenance` for what a rerun must match). The inputs carry the spec text, so that a report can be read (and its
 comparisons evaluated, by `stl`) without the spec file.
 
     >>> doc = verify_report(result, spec, policy_path="p.onnx", spec_path="s.stl", options={})  # doctest: +SKIP
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import stl
+from sanp import seeds
 from sanp.atomic import write_bytes
 from sanp.horizon import coverage
 from sanp.provenance import rerun_requirements
@@ -30,6 +31,18 @@ from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA
 
 if TYPE_CHECKING:
     from sanp.falsify import Counterexample, FalsifyResult
+
+
+TIMING_FIELDS = ("timing",)
+"""The fields of a verify or prune report that hold wall-clock times, the only ones in
+which two runs with the same inputs, options, seed and versions on one machine differ.
+(`output` names the path given, and a `proof` block, whose prover stops at wall-clock
+timeouts, is outside the guarantee.)"""
+
+
+def without_timing(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """`doc` without its `TIMING_FIELDS`: what a seeded rerun repeats exactly."""
+    return {k: v for k, v in doc.items() if k not in TIMING_FIELDS}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -154,6 +167,7 @@ def verify_report(
             "counterexamples": [counterexample_dict(c, spec) for c in result.counterexamples],
             "statistics": [b.to_json() for b in result.statistics()],
             "target_rate": result.target_summary(),
+            "seeds": seeds.record(result.config.seed, ("reset",)),
             "timing": {
                 "wall_s": result.wall_time,
                 "rollout_s": result.rollout_time,
@@ -245,8 +259,23 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
         },
         "heldout": {"dense": _heldout_dict(result.heldout_dense), "sparse": _heldout_dict(result.heldout_sparse),
                     "comparison": result.comparison.to_json() if result.comparison else None},
+        "seeds": seeds.record(cfg.seed),
+        **reproducibility(result),
         "timing": result.times,
     })
+
+
+def reproducibility(result: Any) -> dict[str, Any]:
+    """`reproducible` (every limit that shaped the result was counted in work, so the same
+    seed and versions repeat it) and `safety_stop` (what the wall-clock safety stop cut
+    short, None when it did not bind)."""
+    if result.step1.stop != "time_limit":
+        return {"reproducible": True, "safety_stop": None}
+    from sanp.method.schedule_parts import safety_stop_text
+
+    levels, limit = len(result.step1.scan) - 1, result.config.deep.time_limit
+    return {"reproducible": False, "safety_stop": {"option": "--deep-time-limit", "seconds": limit,
+                                                   "levels": levels, "text": safety_stop_text(levels, limit)}}
 
 
 def _round_dict(r: Any) -> dict[str, Any]:

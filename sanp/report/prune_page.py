@@ -33,8 +33,9 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
         f"Counterexamples per round: {_counts(n_cex)}.",
     ]
     if step1.get("stop") == "time_limit":
-        lines.insert(1, "Step 1 stopped at its time limit (--deep-time-limit): a longer limit may reach a "
-                        "sparser level.")
+        stop = doc.get("safety_stop") or {}
+        lines.insert(1, "Not reproducible: step 1 " + str(stop.get("text") or "stopped by the safety time limit "
+                        "(--deep-time-limit); the result depends on machine speed") + ".")
     hd, hs = get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")
     if isinstance(hd, Mapping) and isinstance(hs, Mapping):
         lines.append(

@@ -114,7 +114,8 @@ def test_a_deep_run_resumed_after_step_1_reaches_the_uninterrupted_result(case, 
         return res, json.dumps(doc, sort_keys=True)
 
     whole, doc = run()
-    assert whole.step1.policy.sparsity() > 0.9 and json.loads(doc)["inputs"]["options"]["recipe"] == "deep"
+    # several levels adopted, so that the resume has a schedule and rounds to go on from
+    assert whole.step1.policy.sparsity() > 0.5 and json.loads(doc)["inputs"]["options"]["recipe"] == "deep"
     assert json.loads(doc)["step1"]["stop"] == whole.step1.stop in ("step", "max_sparsity")  # not a time limit
     assert whole.reward_cutoff == spec.reward_threshold  # what the verdict holds the rewards to
     ckpt = Checkpoint(tmp_path / "run.ckpt.npz", {"test": 1})

@@ -552,7 +552,12 @@ def test_the_step1_table_shows_the_deep_recipes_safety_screen():
     page = report.render(doc)
     assert "reward cutoff and screen" in page and "time limit" not in page
     doc["step1"]["stop"] = "time_limit"
-    assert "Step 1 stopped at its time limit" in report.render(doc)
+    assert "Not reproducible: step 1 stopped by the safety time limit (--deep-time-limit); the result depends on " \
+        "machine speed." in report.render(doc)
+    doc["safety_stop"] = {"option": "--deep-time-limit", "seconds": 60, "levels": 3, "text": "stopped by the "
+                          "safety time limit (60 s) after 3 level(s); the result depends on machine speed"}
+    assert "after 3 level(s); the result depends on machine speed." in report.render(doc)
+    del doc["safety_stop"]
     del doc["step1"]["stop"]
     assert [r[-1] for r in table_rows(page, "step1")] == [
         "2 vs 2 of 100 (p = 1)", "not run", "13 vs 4 of 200 (p = 0.0032)"]
