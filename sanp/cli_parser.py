@@ -256,6 +256,10 @@ def _add_prune(sub: Any) -> None:
     m.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
                    help="confidence level of violation-rate bounds and the dense-vs-sparse test "
                    "(default 0.95)")
+    m.add_argument("--margin", type=_fraction, default=0.005, metavar="EPS",
+                   help="non-inferiority margin: ok needs, with the confidence C, the sparse policy's "
+                   "violation rate at most the dense one's + EPS (absolute; default 0.005, half a "
+                   "percentage point)")
 
     b = pr.add_argument_group("budgets", "per refinement round, unlike verify's --budget (the whole search)")
     b.add_argument("--budget", type=_positive_int, default=100, metavar="N",

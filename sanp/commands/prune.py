@@ -154,7 +154,7 @@ def prune_config(args: argparse.Namespace) -> Any:
         sparsity=args.sparsity,
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
         heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
-        recipe=args.recipe, deep=_deep_config(args),
+        margin=args.margin, recipe=args.recipe, deep=_deep_config(args),
     )
 
 

@@ -220,7 +220,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "resolution": cfg.resolution, "sparsity": cfg.sparsity, "budget": cfg.budget,
             "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
-            "confidence": cfg.confidence,
+            "confidence": cfg.confidence, "margin": cfg.margin,
             **({"deep": asdict(cfg.deep_settings())} if cfg.recipe == "deep" else {}),
         }, cfg.seed, policy_sha256),
         "output": None if output_path is None else str(output_path),
