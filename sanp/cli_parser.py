@@ -217,6 +217,10 @@ def _add_deep(pr: Any) -> None:
                     help="deep recipe: batches of --deep-screen points the screen may use, one more "
                     "while a policy looks worse than the dense one and the test has not rejected it "
                     "(default 4; each look tests at (1 - confidence) / N)")
+    pr.add_argument("--deep-confirm", type=_natural, metavar="POINTS",
+                    help="deep recipe: fresh uniform points on which a level that passed the screen "
+                    "must violate at most the dense policy's rate + --margin to be adopted (default 200; "
+                    "0: no confirmation)")
     pr.add_argument("--deep-collect-points", type=_natural, metavar="N",
                     help="deep recipe: episodes from uniform points of the search space that each "
                     "policy of the schedule runs for training states (default 10)")

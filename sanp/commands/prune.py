@@ -162,7 +162,7 @@ def _deep_config(args: argparse.Namespace) -> Any:
     from sanp.errors import OptionError
     from sanp.method.deep import DeepConfig
 
-    names = ("max_sparsity", "time_limit", "screen", "screen_looks", "collect_points", "finetune_steps")
+    names = ("max_sparsity", "time_limit", "screen", "screen_looks", "confirm", "collect_points", "finetune_steps")
     given = {a: v for a in names if (v := getattr(args, f"deep_{a}")) is not None}
     if given and args.recipe != "deep":
         raise OptionError(f"--deep-{next(iter(given)).replace('_', '-')} needs --recipe deep")

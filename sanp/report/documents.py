@@ -280,6 +280,10 @@ def _scan_entry(h: Any) -> dict[str, Any]:
         c = h.screen
         out.update(screen_violations=c.violations, screen_dense_violations=c.dense_violations,
                    screen_points=c.points, screen_p=c.p_value, screen_alpha=c.alpha)
+    if getattr(h, "confirmation", None) is not None:
+        c = h.confirmation
+        out.update(confirm_violations=c.violations, confirm_dense_violations=c.dense_violations,
+                   confirm_points=c.points, confirm_passed=c.passed)
     return out
 
 
