@@ -108,6 +108,11 @@ def last_round_sentence(rounds: Sequence[Round]) -> str:
     if n == shared:
         return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, all also "
                 "violated by the dense policy")
+    if getattr(r, "within_margin", False):
+        return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, {shared} of them "
+                f"also violated by the dense policy; on its uniform points the sparse policy violated "
+                f"{r.uniform_violations} and the dense one {r.dense_uniform_violations} of {r.uniform_evaluations}, "
+                "within the margin, so nothing was repaired")
     return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, {n - shared} of "
             f"them not violated by the dense policy; its repair (p = {r.p:.3f}) was not checked by a "
             "further round")

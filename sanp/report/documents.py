@@ -271,6 +271,8 @@ def _round_dict(r: Any) -> dict[str, Any]:
         "unfixed": r.unfixed,
         "p_trials": [list(t) for t in r.trials],
         "sparsity": r.sparsity,
+        **({"dense_uniform_violations": r.dense_uniform_violations, "within_margin": r.within_margin}
+           if r.dense_uniform_violations is not None else {}),
     }
 
 
