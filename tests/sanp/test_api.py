@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import markupsafe
 import pytest
 from api_runs import (
     DENSE,
@@ -105,7 +106,7 @@ def test_repr_html_is_the_pages_summary():
     assert '<div class="verdict"' in verify.to_html()  # the full page shares its head
     prune, _, _ = prune_runs()
     assert "sanp prune" in prune._repr_html_()
-    assert prune.verdict.split(";")[0] in prune._repr_html_()
+    assert str(markupsafe.escape(prune.verdict.split(";")[0])) in prune._repr_html_()
 
 
 @pytest.mark.skipif(not HAS_MARABOU, reason="sanp.prove needs maraboupy (pip install 'sanp[prove]')")
