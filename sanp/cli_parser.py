@@ -216,7 +216,7 @@ def _add_deep(pr: Any) -> None:
     pr.add_argument("--deep-screen-looks", type=_positive_int, metavar="N",
                     help="deep recipe: batches of --deep-screen points the screen may use, one more "
                     "while a policy looks worse than the dense one and the test has not rejected it "
-                    "(default 4; each look tests at (1 - confidence) / N)")
+                    "(default 4; each look tests at the screen's share of the run's error, 0.1 x (1 - confidence), / N)")
     pr.add_argument("--deep-confirm", type=_natural, metavar="POINTS",
                     help="deep recipe: fresh uniform points on which a level that passed the screen "
                     "must violate at most the dense policy's rate + --margin to be adopted (default 200; "
