@@ -42,11 +42,18 @@ import torch
 
 from sanp.envs import Binding
 from sanp.errors import OptionError
+from sanp.method.alpha import AlphaSplit
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
 from sanp.method.schedule_parts import PhaseTimer, StateBuffer
-from sanp.method.alpha import AlphaSplit
-from sanp.method.screen import ConfirmCheck, Confirmation, Screen, ScreenCheck, describe, describe_confirmation
+from sanp.method.screen import (
+    Confirmation,
+    ConfirmCheck,
+    Screen,
+    ScreenCheck,
+    describe,
+    describe_confirmation,
+)
 from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed

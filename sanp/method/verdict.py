@@ -23,7 +23,14 @@ from typing import Any
 from sanp.method.alpha import AlphaSplit
 from sanp.method.heldout import OFFSET, HeldOut
 from sanp.method.rounds import Round
-from sanp.stats import Comparison, NonInferiority, RateBound, compare_rates, noninferiority, rate_bound
+from sanp.stats import (
+    Comparison,
+    NonInferiority,
+    RateBound,
+    compare_rates,
+    noninferiority,
+    rate_bound,
+)
 
 NEAR_ZERO = 0.01
 """A final sparsity below this (1% of the weights) counts as nothing compressed."""

@@ -10,7 +10,13 @@ from sanp.method import PruneConfig, PruneResult
 from sanp.method.heldout import HeldOut
 from sanp.method.rounds import CexSummary, Round
 from sanp.method.step1 import SparsitySearch, SparsityStep, importance, prune
-from sanp.method.verdict import compare, judge, last_round_sentence, rate_bounds, heldout_noninferiority
+from sanp.method.verdict import (
+    compare,
+    heldout_noninferiority,
+    judge,
+    last_round_sentence,
+    rate_bounds,
+)
 from sanp.model import MLPPolicy
 from sanp.report import prune_metadata
 
@@ -34,7 +40,8 @@ def _heldout(violations: int, bo: int = 0, reward: float = 200.0, points: int = 
 
 
 def _result(policy, rounds, converged, hd=None, hs=None, final_reward=199.0, cutoff=None,
-            cfg=PruneConfig()) -> PruneResult:
+            cfg: PruneConfig | None = None) -> PruneResult:
+    cfg = cfg or PruneConfig()
     step1 = SparsitySearch(0.9, _policy(0.9), 196.0, (SparsityStep(0.0, 0.0, 200.0, True),))
     r = PruneResult(cfg, 200.0, step1, tuple(rounds), policy, final_reward, converged, hd, hs, {},
                     rate_bounds(rounds, hd, hs, cfg.confidence), compare(hd, hs, cfg.confidence),
