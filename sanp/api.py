@@ -106,8 +106,8 @@ def prune(policy: Any, spec: Any, *, log: Callable[[str], None] | None = None, *
 
     Options are `sanp prune`'s: recipe ("deep" or "paper"), criterion, scope, sparsity,
     budget (falsifier rollouts per round), rounds, round_uniform, episodes,
-    heldout_budget, heldout_uniform, seed, confidence, the deep recipe's deep_max_sparsity,
-    deep_time_limit, deep_screen, deep_screen_looks, deep_collect_points,
+    heldout_budget, heldout_uniform, seed, confidence, margin, the deep recipe's deep_max_sparsity,
+    deep_time_limit, deep_screen, deep_screen_looks, deep_confirm, deep_collect_points,
     deep_finetune_steps, prove, prove_timeout, storage, no_compact, vecnormalize,
     backend, address, workers, and output (write the ONNX there as the run ends; the
     report then names it, as the CLI's does). `log` receives the progress lines the CLI

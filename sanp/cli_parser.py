@@ -216,7 +216,11 @@ def _add_deep(pr: Any) -> None:
     pr.add_argument("--deep-screen-looks", type=_positive_int, metavar="N",
                     help="deep recipe: batches of --deep-screen points the screen may use, one more "
                     "while a policy looks worse than the dense one and the test has not rejected it "
-                    "(default 4; each look tests at (1 - confidence) / N)")
+                    "(default 4; each look tests at the screen's share of the run's error, 0.1 x (1 - confidence), / N)")
+    pr.add_argument("--deep-confirm", type=_natural, metavar="POINTS",
+                    help="deep recipe: fresh uniform points on which a level that passed the screen "
+                    "must violate at most the dense policy's rate + --margin to be adopted (default 200; "
+                    "0: no confirmation)")
     pr.add_argument("--deep-collect-points", type=_natural, metavar="N",
                     help="deep recipe: episodes from uniform points of the search space that each "
                     "policy of the schedule runs for training states (default 10)")
@@ -256,6 +260,10 @@ def _add_prune(sub: Any) -> None:
     m.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
                    help="confidence level of violation-rate bounds and the dense-vs-sparse test "
                    "(default 0.95)")
+    m.add_argument("--margin", type=_fraction, default=0.005, metavar="EPS",
+                   help="non-inferiority margin: ok needs, with the confidence C, the sparse policy's "
+                   "violation rate at most the dense one's + EPS (absolute; default 0.005, half a "
+                   "percentage point)")
 
     b = pr.add_argument_group("budgets", "per refinement round, unlike verify's --budget (the whole search)")
     b.add_argument("--budget", type=_positive_int, default=100, metavar="N",

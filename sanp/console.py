@@ -143,6 +143,11 @@ def print_prune(result: Any) -> None:
     last = last_round_sentence(result.rounds)
     for line in (last[0].upper() + last[1:],) + ((result.comparison.text,) if result.comparison else ()):
         con.print(line + ".", markup=False, soft_wrap=True)
+    ni = getattr(result, "noninferiority", None)
+    if ni is not None:  # the verdict's statement, with its margin, confidence and points
+        con.print(f"Non-inferiority ({ni.verdict}): {ni.text}.", markup=False, soft_wrap=True)
+    if v.alpha is not None:
+        con.print(v.alpha.text(v.looks)[0].upper() + v.alpha.text(v.looks)[1:] + ".", markup=False, soft_wrap=True)
     con.print("This is evidence, not proof." if v.ok else "Do not deploy this policy as is (see the first line).",
               markup=False)
     if s1.stop == "time_limit":

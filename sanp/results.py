@@ -160,6 +160,17 @@ class PruneResult(_Result):
     result: Any = field(default=None, repr=False)
     """The `sanp.method.PruneResult`: step 1, every round, the held-out check."""
 
+    @property
+    def noninferiority(self) -> Any:
+        """The verdict's statement (`sanp.stats.NonInferiority`: margin, confidence, the
+        counts on each policy, p, verdict, text), or None without a held-out check.
+
+        Example:
+            >>> r.noninferiority.verdict, r.noninferiority.margin                         # doctest: +SKIP
+            ('non-inferior', 0.005)
+        """
+        return None if self.result is None else self.result.noninferiority
+
 
 @dataclass(frozen=True, eq=False)
 class ProveResult(_Result):

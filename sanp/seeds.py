@@ -43,6 +43,7 @@ STREAMS: Mapping[str, str] = {
     "heldout.reward": "reset seeds of the held-out mean-reward episodes",
     "heldout.reset": "namespace of the held-out points' reset seeds (none the loop uses)",
     "screen.batch.{j}": "the deep screen's uniform points of look j (j = 0, 1, ...)",
+    "screen.confirm": "the fresh uniform points that confirm a level the screen passed (never the screen's)",
     "deep.collect.{r}": "reset seeds and uniform points of the deep schedule's collect round r",
     "deep.scores.{l}": "the state sample the importance scores of the schedule's level l are measured on",
     "deep.buffer.{a}": "the training buffer's subsample after its a-th add",

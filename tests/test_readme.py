@@ -40,7 +40,9 @@ TINY: dict[str, list[str]] = {
     "prune": ["--episodes", "3", "--budget", "3", "--round-uniform", "10", "--rounds", "1",
               "--heldout-budget", "3", "--heldout-uniform", "10", "--deep-screen", "10",
               "--deep-max-sparsity", "0.5", "--deep-collect-points", "2",
-              "--deep-finetune-steps", "20"],
+              "--deep-finetune-steps", "20", "--deep-confirm", "10",
+              # 10 held-out points cannot show half a point (the default margin); 30 points they can
+              "--margin", "0.3"],
     "prove": ["--timeout", "5", "--depth", "1"],
 }
 

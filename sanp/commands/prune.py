@@ -173,7 +173,7 @@ def prune_config(args: argparse.Namespace) -> Any:
         sparsity=args.sparsity,
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
         heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
-        recipe=args.recipe, deep=_deep_config(args),
+        margin=args.margin, recipe=args.recipe, deep=_deep_config(args),
     )
 
 
@@ -181,7 +181,7 @@ def _deep_config(args: argparse.Namespace) -> Any:
     from sanp.errors import OptionError
     from sanp.method.deep import DeepConfig
 
-    names = ("max_sparsity", "time_limit", "screen", "screen_looks", "collect_points", "finetune_steps")
+    names = ("max_sparsity", "time_limit", "screen", "screen_looks", "confirm", "collect_points", "finetune_steps")
     given = {a: v for a in names if (v := getattr(args, f"deep_{a}")) is not None}
     if given and args.recipe != "deep":
         raise OptionError(f"--deep-{next(iter(given)).replace('_', '-')} needs --recipe deep")

@@ -13,7 +13,7 @@ from sanp.errors import OptionError
 from sanp.falsify import BOConfig
 from sanp.method.deep import DeepConfig
 from sanp.method.step1 import CRITERIA, Criterion
-from sanp.stats import check_confidence
+from sanp.stats import DEFAULT_MARGIN, check_confidence, check_margin
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,12 @@ class PruneConfig:
     """Uniformly drawn held-out points, on both policies."""
     seed: int = 0
     confidence: float = 0.95
-    """Confidence level of the violation-rate bounds and of the dense-vs-sparse test."""
+    """Confidence level of the violation-rate bounds and of the dense-vs-sparse test; its
+    complement is the whole run's error, split over its tests (`sanp.method.alpha`)."""
+    margin: float = DEFAULT_MARGIN
+    """Non-inferiority margin: the verdict is ok only when, with `confidence`, the sparse
+    policy's violation rate is at most the dense one's + `margin` (absolute; 0.005 is half a
+    percentage point). The deep schedule's confirmations use it too."""
     bo: BOConfig = field(default_factory=BOConfig)
     recipe: Literal["paper", "deep"] = "deep"
     """"deep" (the default): step 1 is `deep_compress` (gradual pruning with sparse
@@ -56,8 +61,8 @@ class PruneConfig:
     falling back to restoration when that does not fix every counterexample. "paper":
     one-shot step 1 and restoration of dense weights (the AAAI 2023 method)."""
     deep: DeepConfig = field(default_factory=DeepConfig)
-    """The deep recipe's schedule; its `episodes`, `seed`, `confidence` and `criterion`
-    are replaced by this run's."""
+    """The deep recipe's schedule; its `episodes`, `seed`, `confidence`, `margin` and
+    `criterion` are replaced by this run's."""
 
     def __post_init__(self) -> None:
         for name in ("episodes", "budget", "heldout_budget"):
@@ -79,16 +84,17 @@ class PruneConfig:
         if self.sparsity is not None and not 0 < self.sparsity < 1:
             raise OptionError(f"sparsity must be in (0, 1), got {self.sparsity}")
         check_confidence(self.confidence)
+        check_margin(self.margin)
         if not 0 < self.resolution < 0.5:
             raise OptionError(f"resolution must be in (0, 0.5), got {self.resolution}")
 
     def deep_settings(self) -> DeepConfig:
         """The deep schedule as this run uses it: `deep` with this run's episodes, seed,
-        confidence and criterion.
+        confidence, margin and criterion.
 
         Example:
             >>> PruneConfig(episodes=10, seed=3).deep_settings().episodes
             10
         """
         return replace(self.deep, episodes=self.episodes, seed=self.seed, confidence=self.confidence,
-                       criterion=self.criterion)
+                       criterion=self.criterion, margin=self.margin)

@@ -42,14 +42,22 @@ import torch
 from sanp import seeds
 from sanp.envs import Binding
 from sanp.errors import OptionError
+from sanp.method.alpha import AlphaSplit
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
 from sanp.method.schedule_parts import PhaseTimer, StateBuffer, safety_stop_text
-from sanp.method.screen import Screen, ScreenCheck, describe
+from sanp.method.screen import (
+    Confirmation,
+    ConfirmCheck,
+    Screen,
+    ScreenCheck,
+    describe,
+    describe_confirmation,
+)
 from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
-from sanp.stats import check_confidence
+from sanp.stats import DEFAULT_MARGIN, check_confidence, check_margin
 
 Log = Callable[[str], None]
 
@@ -94,7 +102,14 @@ class DeepConfig:
     """Batches of `screen` points the screen may use: another batch while a policy
     violates more points than the dense policy and the test has not rejected it."""
     confidence: float = 0.95
-    """Confidence of the screen's test (over all its looks)."""
+    """The run's confidence; the screen's test gets its share of the run's error
+    (`sanp.method.alpha`), over all its looks."""
+    margin: float = DEFAULT_MARGIN
+    """Non-inferiority margin of the confirmation: an adopted level's violation rate on
+    fresh points may exceed the dense policy's by at most this much."""
+    confirm: int = 200
+    """Fresh uniform points of the confirmation a level must pass, after the screen, to be
+    adopted (`sanp.method.screen.Confirmation`); 0 turns it off (it runs only with the screen)."""
 
     def __post_init__(self) -> None:
         if self.episodes <= 0 or not 0 < self.min_step <= self.step < 1 or self.retries < 0:
@@ -103,6 +118,9 @@ class DeepConfig:
             raise OptionError(f"the screen needs >= 0 points and >= 1 look, got {self.screen} and "
                               f"{self.screen_looks}")
         check_confidence(self.confidence)
+        check_margin(self.margin)
+        if self.confirm < 0:
+            raise OptionError(f"the confirmation needs >= 0 points, got {self.confirm}")
         if not 0 < self.max_sparsity < 1:
             raise OptionError(f"max_sparsity must be in (0, 1), got {self.max_sparsity}")
 
@@ -140,6 +158,9 @@ class ScheduleStep:
     screen: ScreenCheck | None = None
     """The level on the safety screen (None: not screened, because the reward missed
     the cutoff or the screen is off)."""
+    confirmation: ConfirmCheck | None = None
+    """The level on the confirmation's fresh points (None: not run, because the reward or
+    the screen failed, or the confirmation is off)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,7 +192,8 @@ class DeepResult:
         history entry is the dense policy), for the pipeline's step-1 slot."""
         hist = [SparsityStep(0.0, 0.0, self.dense_reward, self.dense_reward >= self.threshold,
                              None if self.screen is None else self.screen.reference())]
-        hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted, s.screen) for s in self.history]
+        hist += [SparsityStep(s.target, s.sparsity, s.mean_reward, s.accepted, s.screen, s.confirmation)
+                 for s in self.history]
         return SparsitySearch(self.sparsity, self.policy, self.mean_reward, tuple(hist), self.stop)
 
 
@@ -205,7 +227,17 @@ def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> 
     drawn for the same settings."""
     if not (config.screen and spec.requirements):
         return None
-    return Screen.draw(binding, spec, dense, config.screen, config.seed, config.confidence, config.screen_looks)
+    return Screen.draw(binding, spec, dense, config.screen, config.seed, 1 - AlphaSplit.of(config.confidence).screen,
+                       config.screen_looks)
+
+
+def draw_confirmation(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> Confirmation | None:
+    """The run's confirmation: `config.confirm` fresh points from its own stream for
+    `config.seed` (None when it or the screen is off, or the spec has no requirement); the
+    dense policy runs them when the first level reaches it."""
+    if not (config.confirm and config.screen and spec.requirements):
+        return None
+    return Confirmation(binding, spec, dense, config.confirm, config.seed, config.margin)
 
 
 def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int) -> np.ndarray:
@@ -286,6 +318,10 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     if screen is not None:
         say(f"deep: safety screen of {config.screen} uniform points (up to {config.screen_looks} batches, "
             f"each look at {screen.alpha:.3g}); the dense policy violates {screen.allowed} of the first")
+    confirmation = draw_confirmation(dense, binding, spec, config)
+    if confirmation is not None:
+        say(f"deep: a level passing the screen is adopted only if, on {config.confirm} fresh points, its "
+            f"violations exceed the dense policy's by at most {config.margin * 100:g} percentage points")
     inputs = config.inputs if config.inputs is not None else _needed_inputs(dense)
     buf, current, cur_r, step, history, levels = _start(dense, config, dense_reward, resume, gather, say)
     # The last adopted level is always the sparsest passing one (a level is adopted only
@@ -312,7 +348,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
             step /= 2
         else:
             cand, r, passed = _level(cand, 1 - density, dense, binding, buf, gather, timed, config, threshold,
-                                     history, step, say, screen)
+                                     history, step, say, screen, confirmation)
             if passed:
                 current, cur_r = cand, r
                 levels.append(cand)
@@ -372,21 +408,25 @@ def _next_density(current: Any, step: float, max_sparsity: float) -> float | Non
 def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: StateBuffer,
            gather: Callable[[Any], np.ndarray],
            timed: PhaseTimer, config: DeepConfig, threshold: float, history: list, step: float,
-           say: Log, screen: Screen | None) -> tuple[Any, float, bool]:
+           say: Log, screen: Screen | None, confirmation: Confirmation | None = None) -> tuple[Any, float, bool]:
     """Fine-tune a freshly pruned level (`target`: the sparsity asked for), estimate its
-    reward and, when that reaches the cutoff, run the safety screen, with
-    `config.retries` more collect-and-fine-tune rounds while it fails; every try is
-    appended to `history`."""
+    reward and, when that reaches the cutoff, run the safety screen and then the
+    confirmation on fresh points, with `config.retries` more collect-and-fine-tune rounds
+    while it fails; every try is appended to `history`. A level that fails is not adopted:
+    the schedule stays at the previous level and halves its step."""
     for attempt in range(config.retries + 1):
         t = time.perf_counter()
         ft = replace(config.finetune, seed=seeds.integer(config.seed, f"deep.finetune.{len(history)}"))
         cand, info = timed("finetune", finetune, cand, dense, buf.states, ft)
         r = timed("evaluate", mean_reward, cand, binding, config.episodes, config.seed)
         chk = timed("screen", screen.check, cand) if screen is not None and r >= threshold else None
-        passed = r >= threshold and (chk is None or chk.passed)
+        conf = (timed("screen", confirmation.check, cand)
+                if confirmation is not None and chk is not None and chk.passed else None)
+        passed = r >= threshold and (chk is None or chk.passed) and (conf is None or conf.passed)
         history.append(ScheduleStep(target, cand.sparsity(), r, passed, attempt, info.loss_before,
-                                    info.loss_after, info.states, time.perf_counter() - t, chk))
-        shown = "" if chk is None else f", {describe(chk)}"
+                                    info.loss_after, info.states, time.perf_counter() - t, chk, conf))
+        shown = ("" if chk is None else f", {describe(chk)}") + ("" if conf is None else
+                                                                 f", {describe_confirmation(conf)}")
         say(f"deep: sparsity {cand.sparsity():.2%} (step {step:.3f}, try {attempt + 1}) mean reward {r:.2f} "
             f"{'>=' if r >= threshold else '<'} {threshold:g}{shown}; loss {info.loss_before:.4g} -> "
             f"{info.loss_after:.4g}")

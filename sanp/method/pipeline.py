@@ -29,9 +29,9 @@ from sanp.method.step1 import (
     search_sparsity,
     visited_states,
 )
-from sanp.method.verdict import Verdict, compare, judge, rate_bounds
+from sanp.method.verdict import Verdict, compare, judge, rate_bounds, heldout_noninferiority
 from sanp.runtime import deployed
-from sanp.stats import Comparison, RateBound
+from sanp.stats import Comparison, NonInferiority, RateBound
 
 Log = Callable[[str], None]
 PhaseHook = Callable[[int, int, str, str], None]
@@ -64,6 +64,8 @@ class PruneResult:
     verdict: Verdict | None = None
     reward_cutoff: float | None = None
     """The spec's reward cutoff, which the verdict holds the final and held-out rewards to."""
+    noninferiority: NonInferiority | None = None
+    """The held-out non-inferiority test at the run's margin: the verdict's statement."""
 
     @property
     def parameter_sparsity(self) -> float:
@@ -139,7 +141,7 @@ def prune_and_refine(
     result = PruneResult(config, run.step1.scan[0].mean_reward, run.step1, tuple(run.rounds), run.sparse,
                          final_reward, run.converged, hd, hs, run.times,
                          rate_bounds(run.rounds, hd, hs, config.confidence), compare(hd, hs, config.confidence),
-                         reward_cutoff=threshold)
+                         reward_cutoff=threshold, noninferiority=heldout_noninferiority(hd, hs, config))
     return replace(result, verdict=judge(result))
 
 

@@ -75,11 +75,20 @@ class Round:
     schedule), "finetune+restore", or "none" (no candidate passed the gate of reward at
     the cutoff and safety screen, so the policy stayed as it was); None when there was
     nothing to repair."""
+    dense_uniform_violations: int | None = None
+    """Where the dense policy shares some of the round's counterexamples: its violations
+    on the round's uniform points (None: not run)."""
+    within_margin: bool = False
+    """The dense policy violates the spec too, and on the round's uniform points the sparse
+    policy's violations exceed the dense one's by at most the margin: "as safe as the dense
+    policy" is what the run can claim, so the round repairs nothing (the held-out
+    non-inferiority test then decides)."""
 
     @property
     def clean(self) -> bool:
-        """The falsifier found nothing beyond the dense policy's own violations."""
-        return len(self.counterexamples) == self.dense_also_violates
+        """The falsifier found nothing beyond the dense policy's own violations, or the dense
+        policy violates too and the round's uniform sample is within the margin of it."""
+        return len(self.counterexamples) == self.dense_also_violates or self.within_margin
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,6 +153,14 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
         f"{n_bo} rollouts, uniform {len(found.uniform.counterexamples) if found.uniform else 0} "
         f"in {n_uni})" + (f", {n_shared} of them violated by the dense policy too" if n_shared else ""))
     summaries = tuple(CexSummary(dict(c.point), tuple(c.violated), c.min_robustness, c.step) for c in cexs)
+    dense_uni = _dense_uniform(dense_actor, binding, spec, uni) if n_shared and n and uni else None
+    if dense_uni is not None and uni_bad - dense_uni <= config.margin * n_uni + 1e-9:
+        # Repairing here would trade compression for the dense policy's own failure modes.
+        say(f"round {index}: the dense policy violates {dense_uni} of the {n_uni} uniform points, the sparse one "
+            f"{uni_bad}: within the margin of {config.margin * 100:g} points, so the round's {n} counterexample(s) "
+            "are not repaired (the held-out non-inferiority test decides)")
+        return RoundOutcome(Round(index, seed, n_bo, n_uni, uni_bad, summaries, n_shared, 0, 0, None, None, 0, (),
+                                  sparse.sparsity(), None, dense_uni, True), sparse, ())
     if n == 0:
         return RoundOutcome(Round(index, seed, n_bo, n_uni, uni_bad, summaries, n_shared, 0, 0, None, None, 0, (),
                                   sparse.sparsity()), sparse, ())
@@ -168,5 +185,11 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
         f"sparsity now {fix.policy.sparsity():.2%}"
         + (f"; {len(fix.unfixed)} counterexample(s) left unfixed" if fix.unfixed else ""))
     rnd = Round(index, seed, n_bo, n_uni, uni_bad, summaries, n_shared, recovered, n - recovered, fix.p,
-                tuple(fix.restored), len(fix.unfixed), tuple(fix.trials), fix.policy.sparsity(), used)
+                tuple(fix.restored), len(fix.unfixed), tuple(fix.trials), fix.policy.sparsity(), used, dense_uni)
     return RoundOutcome(rnd, fix.policy, tuple(rec))
+
+
+def _dense_uniform(dense_actor: Any, binding: Binding, spec: Any, evaluations: Sequence[Any]) -> int:
+    """The dense policy's violations on the round's uniform points."""
+    runs = run_batch(dense_actor, binding, [e.point for e in evaluations], record_states=False)
+    return sum(not is_safe(spec, t) for t in runs)

@@ -19,7 +19,7 @@ from sanp.falsify import Counterexample
 from sanp.method.deep import ScheduleState, ScheduleStep
 from sanp.method.recover import RecoveryState
 from sanp.method.rounds import CexSummary, Round
-from sanp.method.screen import ScreenCheck
+from sanp.method.screen import ConfirmCheck, ScreenCheck
 from sanp.method.step1 import SparsitySearch, SparsityStep
 
 RECOVER = "delete it (and its .sanp-key) and rerun without --resume"
@@ -112,7 +112,8 @@ class Contents:
 
     def schedule_step(self, h: dict[str, Any], j: int) -> ScheduleStep:
         where = f"schedule level {j + 1}"
-        out = ScheduleStep(**{**h, "screen": None if h.get("screen") is None else ScreenCheck(**h["screen"])})
+        out = ScheduleStep(**{**h, "screen": None if h.get("screen") is None else ScreenCheck(**h["screen"]),
+                              "confirmation": _confirm_from_json(h.get("confirmation"))})
         if not isinstance(out.accepted, bool):
             self.fail(f"{where}: 'accepted' is not true or false")
         self.fraction(out.target, f"{where}'s target", open_low=True)
@@ -254,4 +255,9 @@ def _round_from_json(d: dict[str, Any]) -> Round:
 
 
 def _step_from_json(x: dict[str, Any]) -> SparsityStep:
-    return SparsityStep(**{**x, "screen": None if x.get("screen") is None else ScreenCheck(**x["screen"])})
+    return SparsityStep(**{**x, "screen": None if x.get("screen") is None else ScreenCheck(**x["screen"]),
+                           "confirmation": _confirm_from_json(x.get("confirmation"))})
+
+
+def _confirm_from_json(x: dict[str, Any] | None) -> ConfirmCheck | None:
+    return None if x is None else ConfirmCheck(**x)

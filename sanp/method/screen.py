@@ -25,6 +25,16 @@ needs it.
 The screen is a validation set: its points come from their own stream (never the
 held-out check's, never the falsifier's) and its trajectories are never trained on.
 
+A level that passes the screen is adopted only after a confirmation on fresh points
+(`Confirmation`, its own stream `screen.confirm`): its observed violation rate there may not
+exceed the dense policy's + the run's non-inferiority margin. The screen's points are
+the ones it was selected on, so a level that looks fine there can still be worse (issue
+27: a CartPole level adopted at 3 vs 0 of 400 screen points); fresh points are not
+subject to that selection. The rule is the point estimate, stricter than a test of
+"excess <= margin" at any level below 1/2, so a level whose observed rate exceeds the
+dense one's + the margin is never adopted (`sanp.method.alpha` says why it spends none of
+the run's error).
+
 Example:
     >>> scr = Screen.draw(binding, spec, dense, points=100, seed=0, confidence=0.95, looks=4)
     >>> chk = scr.check(sparse)
@@ -40,7 +50,7 @@ from sanp import seeds
 from sanp.envs import Binding
 from sanp.errors import OptionError
 from sanp.method.recover import safe_on
-from sanp.stats import check_confidence, paired_worse_p
+from sanp.stats import check_confidence, check_margin, paired_worse_p
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,65 @@ class Screen:
         while len(self._dense_violated) <= batch:
             self._dense_violated.append(self.violated(self.dense, len(self._dense_violated)))
         return self._dense_violated[batch]
+
+
+@dataclass(frozen=True)
+class ConfirmCheck:
+    """One level on the confirmation's fresh points."""
+
+    violations: int
+    dense_violations: int
+    points: int
+    margin: float
+    passed: bool
+    """violations / points <= dense_violations / points + margin."""
+
+
+@dataclass(frozen=True, eq=False)
+class Confirmation:
+    """Fresh uniform points (the confirmation's own stream) and the dense policy's
+    violations on them, run once; `check` holds a level to the dense rate + `margin`."""
+
+    binding: Binding
+    spec: Any
+    dense: Any = field(repr=False)
+    points_count: int = 200
+    seed: int = 0
+    margin: float = 0.005
+    _points: tuple[Any, ...] = field(init=False, default=(), repr=False)
+    _dense_violated: tuple[bool, ...] | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.points_count <= 0:
+            raise OptionError(f"the confirmation needs points > 0, got {self.points_count}")
+        check_margin(self.margin)
+        rng = seeds.generator(self.seed, "screen.confirm")
+        object.__setattr__(self, "_points", tuple(self.binding.uniform_points(self.points_count, rng)))
+
+    @property
+    def points(self) -> tuple[Any, ...]:
+        return self._points
+
+    @property
+    def dense_violations(self) -> int:
+        if self._dense_violated is None:
+            object.__setattr__(self, "_dense_violated", self.violated(self.dense))
+        return sum(self._dense_violated)
+
+    def violated(self, policy: Any) -> tuple[bool, ...]:
+        return _violated(self.binding, self.spec, self._points, policy)
+
+    def check(self, policy: Any) -> ConfirmCheck:
+        """`policy` on the fresh points: passed when its violations exceed the dense
+        policy's by at most margin x points (integer counts, so compared exactly)."""
+        bad, ref, n = sum(self.violated(policy)), self.dense_violations, len(self._points)
+        return ConfirmCheck(bad, ref, n, self.margin, bad - ref <= self.margin * n + 1e-9)
+
+
+def describe_confirmation(chk: ConfirmCheck) -> str:
+    """One line for a log."""
+    return (f"confirmation {chk.violations} vs dense {chk.dense_violations} of {chk.points} fresh points "
+            f"({'within' if chk.passed else 'beyond'} the margin {chk.margin * 100:g} points)")
 
 
 def describe(chk: ScreenCheck) -> str:

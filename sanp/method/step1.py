@@ -121,6 +121,9 @@ class SparsityStep:
     screen: Any = None
     """Deep recipe: the level on the safety screen (a `sanp.method.screen.ScreenCheck`;
     None: not screened)."""
+    confirmation: Any = None
+    """Deep recipe: the level on the confirmation's fresh points (a
+    `sanp.method.screen.ConfirmCheck`; None: not run)."""
 
 
 @dataclass(frozen=True, eq=False)

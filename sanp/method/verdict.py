@@ -1,6 +1,13 @@
 """What a prune run showed, in words a safety case can quote: the violation-rate bound of
-every uniform sample, the dense-versus-sparse test, and the verdict, whose first line
+every uniform sample, the dense-versus-sparse tests, and the verdict, whose first line
 says plainly when the run compressed nothing, did not converge or came out worse.
+
+The verdict is a non-inferiority statement: ok needs the held-out test to show, with the
+run's confidence, that the sparse policy's violation rate is at most the dense one's plus
+the margin (`sanp.stats.noninferiority`, at the held-out share of the run's error,
+`sanp.method.alpha`). Where the dense policy itself violates the spec (on held-out points
+or at a round's counterexamples), "as safe as the dense policy" is the only claim that can
+hold: the test replaces convergence, and held-out BO's counts (no rate) are reported only.
 
 Example:
     >>> v = judge(result)
@@ -10,12 +17,20 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from sanp.method.heldout import HeldOut
+from sanp.method.alpha import AlphaSplit
+from sanp.method.heldout import OFFSET, HeldOut
 from sanp.method.rounds import Round
-from sanp.stats import Comparison, RateBound, compare_rates, rate_bound
+from sanp.stats import (
+    Comparison,
+    NonInferiority,
+    RateBound,
+    compare_rates,
+    noninferiority,
+    rate_bound,
+)
 
 NEAR_ZERO = 0.01
 """A final sparsity below this (1% of the weights) counts as nothing compressed."""
@@ -24,16 +39,26 @@ NEAR_ZERO = 0.01
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
-    """The run compressed the policy, converged, the held-out test found the sparse
-    policy's violation rate no worse than the dense one's, held-out BO found no more
-    counterexamples on it, and its mean reward reaches the spec's cutoff (on the held-out
-    episodes too, wherever the dense policy's does). `sanp prune` exits 0 exactly when this holds."""
+    """The run compressed the policy, converged (or the dense policy violates the spec too),
+    the held-out test showed the sparse policy non-inferior to the dense one at the margin,
+    held-out BO found no more counterexamples on it (where the dense policy violates
+    nothing), and its mean reward reaches the spec's cutoff (on the held-out episodes too,
+    wherever the dense policy's does). `sanp prune` exits 0 exactly when this holds."""
     headline: str
     details: tuple[str, ...]
+    noninferiority: NonInferiority | None = None
+    """The held-out non-inferiority test behind the verdict (None: no held-out check)."""
+    alpha: AlphaSplit | None = None
+    """How the run's error was split over its tests."""
+    looks: int | None = None
+    """The safety screen's looks, for the split's sentence (None: no screen)."""
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["details"] = list(self.details)
+        d = {"ok": self.ok, "headline": self.headline, "details": list(self.details)}
+        if self.noninferiority is not None:
+            d["noninferiority"] = self.noninferiority.to_json()
+        if self.alpha is not None:
+            d["alpha"] = self.alpha.to_json(self.looks)
         return d
 
 
@@ -57,6 +82,27 @@ def compare(dense: HeldOut | None, sparse: HeldOut | None, confidence: float) ->
                          (sparse.uniform_violations, sparse.uniform_points), confidence)
 
 
+def heldout_noninferiority(dense: HeldOut | None, sparse: HeldOut | None, config: Any) -> NonInferiority | None:
+    """The held-out non-inferiority test at the margin and the held-out share of the run's
+    error (None without held-out uniform points)."""
+    if dense is None or sparse is None or not dense.uniform_points or not sparse.uniform_points:
+        return None
+    where = (f"{sparse.uniform_points} held-out uniform points per policy (the same points for both), from "
+             f"the held-out stream of seed {config.seed} (numpy default_rng(seed + {OFFSET} + 1)), which the "
+             "loop never draws from; each point runs with its own reset seed")
+    return noninferiority((dense.uniform_violations, dense.uniform_points),
+                          (sparse.uniform_violations, sparse.uniform_points), config.margin,
+                          AlphaSplit.of(config.confidence).heldout, config.confidence, where)
+
+
+def dense_violates(result: Any) -> bool:
+    """Does the dense policy itself violate the spec, on held-out points or at a round's
+    counterexamples?"""
+    hd = result.heldout_dense
+    return bool((hd is not None and (hd.uniform_violations or hd.bo_counterexamples))
+                or any(r.dense_also_violates for r in result.rounds))
+
+
 def last_round_sentence(rounds: Sequence[Round]) -> str:
     """Exactly what the last round's falsifier found."""
     if not rounds:
@@ -69,6 +115,11 @@ def last_round_sentence(rounds: Sequence[Round]) -> str:
     if n == shared:
         return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, all also "
                 "violated by the dense policy")
+    if getattr(r, "within_margin", False):
+        return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, {shared} of them "
+                f"also violated by the dense policy; on its uniform points the sparse policy violated "
+                f"{r.uniform_violations} and the dense one {r.dense_uniform_violations} of {r.uniform_evaluations}, "
+                "within the margin, so nothing was repaired")
     return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, {n - shared} of "
             f"them not violated by the dense policy; its repair (p = {r.p:.3f}) was not checked by a "
             "further round")
@@ -79,25 +130,35 @@ def judge(result: Any) -> Verdict:
     sparsity = result.policy.sparsity()
     restored_all = [r.index for r in result.rounds if r.p is not None and r.p >= 1.0]
     last = last_round_sentence(result.rounds)
-    cmp = result.comparison
+    ni = getattr(result, "noninferiority", None)
+    shared = dense_violates(result)
     hd, hs = result.heldout_dense, result.heldout_sparse
     if sparsity < NEAR_ZERO or restored_all:
         why = (f"round {restored_all[0]}'s repair restored every pruned weight (p = 1)" if restored_all
                else "step 1 and the repair left almost no weight pruned")
         ok, headline = False, f"NOTHING COMPRESSED: {why}; final sparsity {sparsity:.2%}"
-    elif not result.converged:
+    elif not result.converged and not (shared and ni is not None):
         ok, headline = False, f"NOT CONVERGED after {len(result.rounds)} round(s): {last}"
     elif (below := _below_cutoff(result)) is not None:
         ok, headline = False, f"REWARD BELOW CUTOFF: {below}"
-    elif cmp is not None and cmp.verdict != "no worse":
-        ok, headline = False, f"HELD-OUT {cmp.verdict.upper()}: {cmp.text}"
-    elif hd is not None and hs is not None and hs.bo_counterexamples > hd.bo_counterexamples:
+    elif ni is not None and ni.verdict == "inferior":
+        ok, headline = False, f"NOT NON-INFERIOR on held-out points: {ni.text}"
+    elif ni is not None and ni.verdict == "undecided":
+        ok, headline = False, f"UNDECIDED on held-out points: {ni.text}"
+    elif not shared and hd is not None and hs is not None and hs.bo_counterexamples > hd.bo_counterexamples:
         ok, headline = False, (f"HELD-OUT BO FOUND MORE on the sparse policy: {hs.bo_counterexamples} "
                                f"counterexample(s) against {hd.bo_counterexamples} on the dense one")
     else:
+        claim = ("" if ni is None else
+                 f"; as safe as the dense policy within {ni.margin * 100:g} percentage points of violation rate "
+                 f"({ni.confidence:.0%} confidence)")
+        how = (f"the dense policy violates the spec too, so non-inferiority replaces convergence ({last})"
+               if shared and not result.converged else last)
         ok, headline = True, (f"compressed to {sparsity:.2%} sparsity (weights; "
-                              f"{result.parameter_sparsity:.2%} of all parameters); {last}")
-    return Verdict(ok, headline, tuple(_details(result, last)))
+                              f"{result.parameter_sparsity:.2%} of all parameters){claim}; {how}")
+    cfg = result.config
+    looks = cfg.deep.screen_looks if cfg.recipe == "deep" and cfg.deep.screen else None
+    return Verdict(ok, headline, tuple(_details(result, last)), ni, AlphaSplit.of(cfg.confidence), looks)
 
 
 def _below_cutoff(result: Any) -> str | None:
@@ -126,6 +187,9 @@ def _details(result: Any, last: str) -> list[str]:
         last[0].upper() + last[1:],
     ]
     out += [b.text + f" [{b.label}]" for b in result.statistics]
+    ni = getattr(result, "noninferiority", None)
+    if ni is not None:
+        out.append(ni.text[0].upper() + ni.text[1:])
     if result.comparison is not None:
         out.append(result.comparison.text)
     hd, hs = result.heldout_dense, result.heldout_sparse
@@ -135,5 +199,7 @@ def _details(result: Any, last: str) -> list[str]:
                    "that violations exist, not a rate (BO does not sample uniformly)")
     if not result.statistics:
         out.append("no uniform sample was drawn: nothing bounds the violation rate")
+    out.append(AlphaSplit.of(result.config.confidence).text(
+        result.config.deep.screen_looks if result.config.recipe == "deep" and result.config.deep.screen else None))
     out.append("falsification and sampling are evidence, not proof")
     return out

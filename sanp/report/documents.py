@@ -234,7 +234,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "resolution": cfg.resolution, "sparsity": cfg.sparsity, "budget": cfg.budget,
             "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
-            "confidence": cfg.confidence,
+            "confidence": cfg.confidence, "margin": cfg.margin,
             **({"deep": asdict(cfg.deep_settings())} if cfg.recipe == "deep" else {}),
         }, cfg.seed, policy_sha256),
         "output": None if output_path is None else str(output_path),
@@ -300,6 +300,8 @@ def _round_dict(r: Any) -> dict[str, Any]:
         "unfixed": r.unfixed,
         "p_trials": [list(t) for t in r.trials],
         "sparsity": r.sparsity,
+        **({"dense_uniform_violations": r.dense_uniform_violations, "within_margin": r.within_margin}
+           if r.dense_uniform_violations is not None else {}),
     }
 
 
@@ -309,6 +311,10 @@ def _scan_entry(h: Any) -> dict[str, Any]:
         c = h.screen
         out.update(screen_violations=c.violations, screen_dense_violations=c.dense_violations,
                    screen_points=c.points, screen_p=c.p_value, screen_alpha=c.alpha)
+    if getattr(h, "confirmation", None) is not None:
+        c = h.confirmation
+        out.update(confirm_violations=c.violations, confirm_dense_violations=c.dense_violations,
+                   confirm_points=c.points, confirm_passed=c.passed)
     return out
 
 

@@ -45,6 +45,13 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
     comparison = get(doc, "heldout", "comparison")
     if isinstance(comparison, Mapping) and comparison.get("text"):
         lines.append(f"Dense vs sparse: {fmt(comparison.get('text'))}")
+    ni = get(doc, "verdict", "noninferiority")
+    if isinstance(ni, Mapping) and ni.get("text"):  # the verdict's statement (reports since issue 27)
+        lines.append(f"Non-inferiority (margin {fmt(ni.get('margin'))}, confidence {fmt(ni.get('confidence'))}): "
+                     f"{fmt(ni.get('text'))}")
+    split = get(doc, "verdict", "alpha")
+    if isinstance(split, Mapping) and split.get("text"):
+        lines.append(f"Error budget: {fmt(split.get('text'))}.")
     lines.append("Falsification is evidence, not proof.")
     return {"text": verdict, "colour": colour, "lines": lines}
 

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import markupsafe
 import pytest
 from api_runs import (
     DENSE,
@@ -105,7 +106,7 @@ def test_repr_html_is_the_pages_summary():
     assert '<div class="verdict"' in verify.to_html()  # the full page shares its head
     prune, _, _ = prune_runs()
     assert "sanp prune" in prune._repr_html_()
-    assert prune.verdict.split(";")[0] in prune._repr_html_()
+    assert str(markupsafe.escape(prune.verdict.split(";")[0])) in prune._repr_html_()
 
 
 @pytest.mark.skipif(not HAS_MARABOU, reason="sanp.prove needs maraboupy (pip install 'sanp[prove]')")
@@ -181,3 +182,13 @@ def test_the_summary_styles_itself_and_nothing_around_it():
     selectors = [s.strip() for rule in re.findall(r"([^{}]+)\{", css) for s in rule.split(",")]
     assert len(selectors) > 10
     assert [s for s in selectors if not s.startswith(".sanp-report")] == []
+
+
+def test_the_prune_result_carries_the_verdicts_noninferiority_statement():
+    result, report, _ = prune_runs()
+    ni = result.noninferiority
+    assert ni is not None and ni.margin == 0.005 and ni.confidence == 0.95
+    assert json.loads(json.dumps(ni.to_json())) == report["verdict"]["noninferiority"]
+    # 20 held-out points cannot show half a point: the run is not ok, and says what would decide
+    assert ni.sparse[1] == ni.dense[1] == 20 and ni.verdict != "non-inferior" and not result.ok
+    assert result.verdict.startswith("UNDECIDED" if ni.verdict == "undecided" else "NOT NON-INFERIOR")

@@ -58,3 +58,44 @@ def test_an_undecided_excess_is_inconclusive_and_says_how_many_points_would_deci
     # at that many points, the same rates (counts scaled) are significantly worse
     k = round(n / 1000)
     assert st.fisher_exact([[k, n - k], [0, n]], alternative="greater").pvalue < 0.05
+
+
+def test_noninferiority_is_statsmodels_score_test_at_the_margin():
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    from sanp.stats import noninferiority
+
+    ni = noninferiority((0, 1000), (1, 1000), 0.005, 0.045, 0.95, "held-out")
+    with pytest.warns(RuntimeWarning):  # statsmodels' ratio statistics divide by the dense count, 0
+        ref = test_proportions_2indep(1, 1000, 0, 1000, value=0.005, method="score", compare="diff",
+                                      alternative="smaller")
+    assert ni.p_value == pytest.approx(ref.pvalue) and ni.verdict == "non-inferior" and ni.points_to_decide is None
+    assert ni.difference_upper < 0.005 and ni.text.startswith("non-inferior: with 95% confidence")
+    assert "sparse 1 of 1000" in ni.text and "dense 0 of 1000" in ni.text and ni.text.endswith("held-out")
+    worse = noninferiority((0, 100), (30, 100), 0.005, 0.045, 0.95)
+    assert worse.verdict == "inferior" and worse.p_inferior < 0.045
+
+
+def test_an_undecided_test_says_how_many_points_would_decide():
+    from sanp.stats import _ni_p, noninferiority
+
+    ni = noninferiority((0, 1000), (2, 1000), 0.005, 0.045, 0.95)
+    n = ni.points_to_decide
+    assert ni.verdict == "undecided" and n > 1000 and f"about {n} uniform points per policy" in ni.text
+    # at n the scaled rates are shown non-inferior, one point fewer they are not
+    assert _ni_p((0, n), (round(0.002 * n), n), 0.005, "smaller") < 0.045
+    assert _ni_p((0, n - 1), (round(0.002 * (n - 1)), n - 1), 0.005, "smaller") >= 0.045
+    # an observed excess at the margin: no number of points would show it
+    at = noninferiority((0, 2000), (10, 2000), 0.005, 0.045, 0.95)
+    assert at.verdict == "undecided" and at.points_to_decide is None and "no number of points" in at.text
+    with pytest.raises(OptionError, match="margin must be in"):
+        noninferiority((0, 10), (0, 10), 1.5, 0.045, 0.95)
+
+
+def test_the_runs_error_is_split_once():
+    from sanp.method.alpha import AlphaSplit
+
+    a = AlphaSplit.of(0.95)
+    assert a.heldout + a.screen == pytest.approx(a.total) == pytest.approx(0.05)
+    assert a.text(4).startswith("alpha 0.05 split as: held-out non-inferiority test 0.045, safety screen 0.005 "
+                                "per policy, 0.00125 at each of its 4 looks")

@@ -10,7 +10,13 @@ from sanp.method import PruneConfig, PruneResult
 from sanp.method.heldout import HeldOut
 from sanp.method.rounds import CexSummary, Round
 from sanp.method.step1 import SparsitySearch, SparsityStep, importance, prune
-from sanp.method.verdict import compare, judge, last_round_sentence, rate_bounds
+from sanp.method.verdict import (
+    compare,
+    heldout_noninferiority,
+    judge,
+    last_round_sentence,
+    rate_bounds,
+)
 from sanp.model import MLPPolicy
 from sanp.report import prune_metadata
 
@@ -29,16 +35,17 @@ def _round(index: int, n_cex: int, shared: int, p: float | None, uniform: int = 
                  None if p is None else (1, 1, 1), 0, (), 0.5)
 
 
-def _heldout(violations: int, bo: int = 0, reward: float = 200.0) -> HeldOut:
-    return HeldOut(20, bo, 0.1, 1000, violations, {"angle": violations}, reward)
+def _heldout(violations: int, bo: int = 0, reward: float = 200.0, points: int = 1000) -> HeldOut:
+    return HeldOut(20, bo, 0.1, points, violations, {"angle": violations}, reward)
 
 
-def _result(policy, rounds, converged, hd=None, hs=None, final_reward=199.0, cutoff=None) -> PruneResult:
-    cfg = PruneConfig()
+def _result(policy, rounds, converged, hd=None, hs=None, final_reward=199.0, cutoff=None,
+            cfg: PruneConfig | None = None) -> PruneResult:
+    cfg = cfg or PruneConfig()
     step1 = SparsitySearch(0.9, _policy(0.9), 196.0, (SparsityStep(0.0, 0.0, 200.0, True),))
     r = PruneResult(cfg, 200.0, step1, tuple(rounds), policy, final_reward, converged, hd, hs, {},
                     rate_bounds(rounds, hd, hs, cfg.confidence), compare(hd, hs, cfg.confidence),
-                    reward_cutoff=cutoff)
+                    reward_cutoff=cutoff, noninferiority=heldout_noninferiority(hd, hs, cfg))
     return replace(r, verdict=judge(r))
 
 
@@ -65,16 +72,24 @@ def test_counterexamples_the_dense_policy_shares_are_not_called_none():
 
 
 def test_an_excess_the_test_cannot_decide_is_not_ok():
-    res = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(1))
-    assert not res.verdict.ok
-    assert res.verdict.headline.startswith("HELD-OUT INCONCLUSIVE") and "points per policy" in res.verdict.headline
+    # 2 vs 0 of 1000: within the default half-point margin, but not shown at the held-out share
+    res = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(2))
+    assert not res.verdict.ok and res.noninferiority.verdict == "undecided"
+    need = res.noninferiority.points_to_decide
+    assert res.verdict.headline.startswith("UNDECIDED on held-out points")
+    assert f"about {need} uniform points per policy at these rates would show non-inferiority" in res.verdict.headline
+    assert need > 1000
+    # one violation fewer is shown: the statement names what the margin and the points were
+    one = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(1))
+    assert one.verdict.ok and one.noninferiority.verdict == "non-inferior"
     labels = [b.label for b in res.statistics]
     assert labels == ["round 1 uniform batch (the policy before round 1's repair)",
                       "held-out uniform, dense policy", "held-out uniform, sparse policy"]
 
 
 def test_not_converged_says_what_the_last_round_found():
-    res = _result(_policy(0.9), [_round(1, 6, 2, 0.02)], False, _heldout(0), _heldout(0))
+    # no held-out check: nothing can stand in for convergence, though the dense policy shares 2
+    res = _result(_policy(0.9), [_round(1, 6, 2, 0.02)], False)
     assert res.verdict.headline.startswith("NOT CONVERGED after 1 round(s): the last round (round 1) found 6 "
                                            "counterexample(s)")
     assert "4 of them not violated by the dense policy" in res.verdict.headline
@@ -110,3 +125,42 @@ def test_a_heldout_reward_below_the_cutoff_counts_only_where_the_dense_one_reach
     both = _result(_policy(0.9), rounds, True, _heldout(0, reward=180.0), _heldout(0, reward=190.0),
                    final_reward=205.0, cutoff=195.0)
     assert both.verdict.ok
+
+
+def test_every_ok_verdict_records_one_noninferiority_statement():
+    res = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(0))
+    v = res.verdict
+    assert v.ok and "as safe as the dense policy within 0.5 percentage points of violation rate (95% confidence)" \
+        in v.headline
+    ni = v.to_json()["noninferiority"]
+    assert (ni["margin"], ni["confidence"], ni["verdict"]) == (0.005, 0.95, "non-inferior")
+    assert ni["dense"] == {"violations": 0, "points": 1000} and ni["sparse"] == {"violations": 0, "points": 1000}
+    assert ni["alpha"] == v.alpha.heldout == 0.9 * (1 - 0.95) and ni["p_value"] < ni["alpha"]
+    assert "held-out stream of seed 0" in ni["points"] and "own reset seed" in ni["points"]
+    assert [d for d in v.details if d.startswith("Non-inferior: with 95% confidence")] == [ni["text"][0].upper()
+                                                                                        + ni["text"][1:]]
+    assert v.to_json()["alpha"]["text"].startswith("alpha 0.05 split as: held-out non-inferiority test 0.045")
+    # a wider margin is the user's to state, and the statement says it
+    wide = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(3),
+                   cfg=PruneConfig(margin=0.02))
+    assert wide.verdict.ok and "within 2 percentage points" in wide.verdict.headline
+
+
+def test_a_sparse_policy_worse_by_more_than_the_margin_is_not_ok():
+    res = _result(_policy(0.9), [_round(1, 0, 0, None)], True, _heldout(0), _heldout(30))
+    assert not res.verdict.ok and res.verdict.headline.startswith("NOT NON-INFERIOR on held-out points: inferior")
+
+
+def test_where_the_dense_policy_violates_noninferiority_replaces_convergence():
+    # the last round's 6 counterexamples, 2 shared with the dense policy: not converged
+    rounds = [_round(1, 6, 2, 0.02)]
+    shared = _result(_policy(0.9), rounds, False, _heldout(300, points=30000), _heldout(310, points=30000))
+    assert shared.noninferiority.verdict == "non-inferior" and shared.verdict.ok
+    assert "the dense policy violates the spec too, so non-inferiority replaces convergence" in shared.verdict.headline
+    # the same rates on 1000 points cannot show it: how many points would, is said
+    few = _result(_policy(0.9), rounds, False, _heldout(10), _heldout(10))
+    assert not few.verdict.ok and few.verdict.headline.startswith("UNDECIDED")
+    assert few.noninferiority.points_to_decide > 1000
+    # a dense policy that violates nothing: convergence is still required
+    clean = _result(_policy(0.9), [_round(1, 6, 0, 0.02)], False, _heldout(0), _heldout(0))
+    assert not clean.verdict.ok and clean.verdict.headline.startswith("NOT CONVERGED")
