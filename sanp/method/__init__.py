@@ -9,7 +9,7 @@
 - `deep`, `finetune`, `deep_repair`: the deep recipe (`PruneConfig(recipe="deep")`):
   gradual pruning with sparse distillation as step 1, and a repair that fine-tunes first;
 - `heldout`: the check on points and seeds the loop never used;
-- `checkpoint`: the run's progress, saved after every phase;
+- `resume_file`: the run's progress, saved after every phase (`--resume`);
 - `pipeline`: `prune_and_refine`, which calls them in that order.
 
 Example:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sanp.envs import Binding
 from sanp.errors import OptionError
-from sanp.method.checkpoint import Checkpoint, Progress
+from sanp.method.resume_file import Checkpoint, Progress
 from sanp.method.config import PruneConfig
 from sanp.method.deep import ScheduleState, check_deep_inputs, deep_compress, draw_screen
 from sanp.method.heldout import HeldOut, heldout
