@@ -239,10 +239,11 @@ def _add_prune(sub: Any) -> None:
     _storage_options(io)
 
     m = pr.add_argument_group("method")
-    m.add_argument("--recipe", choices=["paper", "deep"], default="deep",
+    m.add_argument("--recipe", default="deep", metavar="NAME",
                    help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
                    "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
-                   "weights (the AAAI 2023 method)")
+                   "weights (the AAAI 2023 method); or a recipe an installed package adds "
+                   "(entry-point group sanp.recipes)")
     m.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
                    help="weight importance: |w|; |w| times the mean |input|; or the first-order change of "
                    "the outputs when the weight is removed (default: magnitude with --recipe paper, as the paper; "

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from sanp.errors import PolicyError, first_line
-from sanp.formats.torch_policy import torch_load, torch_reason
 from sanp.formats.spaces import action_semantics
+from sanp.formats.torch_policy import torch_load, torch_reason
 from sanp.limits import check_constants, check_count, check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy
 

@@ -46,7 +46,7 @@ from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
 from sanp.method.schedule_parts import PhaseTimer, StateBuffer
 from sanp.method.screen import Screen, ScreenCheck, describe
-from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
+from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance, reward_cutoff
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
 from sanp.stats import check_confidence
@@ -246,8 +246,7 @@ def check_deep_inputs(dense: Any, spec: Any) -> None:
     """OptionError, before any work, for what the schedule cannot run on: a spec with no
     reward cutoff, or a one-layer policy (the path guard keeps a path from every input to
     every output: with one layer that path is every weight)."""
-    if spec.reward_threshold is None:
-        raise OptionError(f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D`")
+    reward_cutoff(spec)
     if len(dense.linears) == 1:
         raise OptionError("the deep recipe keeps a path from every input to every output, which in a one-layer "
                           "(linear) policy is every weight: it cannot prune this policy; use --recipe paper")

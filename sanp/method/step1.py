@@ -196,6 +196,17 @@ def parameter_sparsity(policy: Any) -> float:
     return pruned / total
 
 
+def reward_cutoff(spec: Any) -> float:
+    """The spec's reward cutoff (delta, the mean reward a pruned policy must keep);
+    OptionError for a spec without one."""
+    if spec.reward_threshold is None:
+        raise OptionError(
+            f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D` (the "
+            "mean reward the pruned policy must keep)"
+        )
+    return float(spec.reward_threshold)
+
+
 def mean_reward_of(binding: Binding, episodes: int, seed: int) -> Callable[[Any], float]:
     """policy -> mean return over `episodes` episodes with reset seeds seed, seed+1, ...
     (-inf when an episode produced NaN/inf)."""

@@ -16,7 +16,6 @@ import math
 import os
 import platform
 from collections.abc import Mapping
-from dataclasses import asdict
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -221,7 +220,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
             "confidence": cfg.confidence,
-            **({"deep": asdict(cfg.deep_settings())} if cfg.recipe == "deep" else {}),
+            **cfg.recipe_object.report_options(cfg),
         }, cfg.seed, policy_sha256),
         "output": None if output_path is None else str(output_path),
         "dense_reward": result.dense_reward,

@@ -203,6 +203,7 @@ def test_deep_options_need_the_deep_recipe(tmp_path, capsys):
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deep",
                  "--deep-screen", "-1"]) == 2
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deeper"]) == 2
+    assert "unknown recipe 'deeper': did you mean 'deep'?" in capsys.readouterr().err
     assert not (tmp_path / "s.onnx").exists()
 
 
