@@ -242,8 +242,7 @@ def _add_prune(sub: Any) -> None:
     m.add_argument("--recipe", default="deep", metavar="NAME",
                    help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
                    "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
-                   "weights (the AAAI 2023 method); or a recipe an installed package adds "
-                   "(entry-point group sanp.recipes)")
+                   "weights (the AAAI 2023 method); or one a package adds (entry points sanp.recipes)")
     m.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
                    help="weight importance: |w|; |w| times the mean |input|; or the first-order change of "
                    "the outputs when the weight is removed (default: magnitude with --recipe paper, as the paper; "

@@ -16,7 +16,6 @@ import math
 import os
 import platform
 from collections.abc import Mapping
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 import stl
 from sanp.atomic import write_bytes
 from sanp.horizon import coverage
-from sanp.provenance import rerun_requirements
+from sanp.provenance import package_versions, rerun_requirements
 from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA
 
 if TYPE_CHECKING:
@@ -40,13 +39,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("sanp", "numpy", "torch", "gymnasium", "GPyOpt", "GPy", "onnxruntime", "rtamt", "lark"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    """Python's version and those of sanp's packages (`sanp.provenance.PACKAGES`)."""
+    return {"python": platform.python_version(), **package_versions()}
 
 
 def jsonable(value: Any) -> Any:

@@ -9,10 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from sanp.formats.readers import READERS
 from sanp.method.recipes import RECIPES
@@ -33,14 +33,14 @@ def installed(tmp_path_factory) -> Path:
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
          "--target", str(work / "site"), str(work / "src")],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     return work / "site"
 
 
 def sanp(site: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([str(SANP), *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run([str(SANP), *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=600, check=False)
 
 
 def entry_points() -> dict[str, dict[str, str]]:
@@ -82,7 +82,7 @@ def test_eval_and_verify_read_the_toy_format(installed, toy_policy, tmp_path):
     assert runs["toy"][1]["evaluations"] == runs["onnx"][1]["evaluations"]  # same points, same robustness
     # without the package, sanp does not know the format and says which ones it knows
     bare = subprocess.run([str(SANP), "eval", str(toy_policy), *args], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
+                          timeout=600, cwd=tmp_path, check=False)
     assert bare.returncode == 2
     assert "not an ONNX model; give an ONNX file, a sanp .pt checkpoint or an SB3 .zip" in bare.stderr
 
