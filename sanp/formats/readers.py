@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sanp.errors import PolicyError
-from sanp.plugins import Registry
+from sanp.plugins import PluginError, Registry
 
 if TYPE_CHECKING:
     from sanp.model import MLPPolicy
@@ -115,5 +115,11 @@ def reader_for(file: PolicyFile) -> PolicyReader:
 def supported_formats(*, builtin_only: bool = False) -> str:
     """The formats sanp reads, for messages and help: "an ONNX file, a sanp .pt
     checkpoint or an SB3 .zip"."""
-    names = [r.description for r in readers(builtin_only=builtin_only)]
+    names = [r.description for r in readers(builtin_only=True)]
+    for name in [] if builtin_only else READERS.names():
+        if name not in READERS.builtin_names():
+            try:  # a message about one file must not fail on an unrelated broken plug-in
+                names.append(READERS.load(name)().description)
+            except PluginError:
+                continue
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

@@ -14,6 +14,7 @@ from sanp.errors import PolicyError
 from sanp.formats import load
 from sanp.formats.readers import READERS, PolicyFile, reader_for, readers, supported_formats
 from sanp.formats.torch_policy import save_checkpoint
+from sanp.plugins import PluginError
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[3]
@@ -109,3 +110,12 @@ def test_a_reader_that_returns_something_else_than_a_policy_is_refused(tmp_path,
     with pytest.raises(PolicyError, match=r"p\.toy: the 'toy' policy format's reader returned a dict, not a "
                                           r"sanp\.model\.MLPPolicy"):
         load(tmp_path / "p.toy")
+
+
+def test_a_broken_plug_in_is_named_when_needed_and_left_out_of_messages(tmp_path, own_registrations, monkeypatch):
+    monkeypatch.setattr(READERS, "_entry_points", {"broken": "sanp_no_such_module:Reader"})
+    assert supported_formats() == "an ONNX file, a sanp .pt checkpoint or an SB3 .zip"
+    assert load(ONNX).sizes == [4, 128, 128, 2]  # a built-in claims it: the plug-in is never imported
+    (tmp_path / "notes.txt").write_text("not a policy\n")
+    with pytest.raises(PluginError, match=r"policy format 'broken' \(sanp_no_such_module:Reader\) does not load"):
+        load(tmp_path / "notes.txt")
