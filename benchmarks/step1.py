@@ -1,5 +1,5 @@
 """Step 1 over seeds: the whole k scan of `sanp prune`'s step 1, per seed, as a prune run
-computes it (the same function, `sanp.method.pipeline.step1`).
+computes it (the same function, `sanp.method.paper_recipe.PaperRecipe.step1`).
 
     .venv/bin/python benchmarks/step1.py [--env cartpole] [--seeds 0 1 ... 9] [--episodes 100]
 
@@ -15,10 +15,10 @@ import sys
 import time
 
 import _common as C
+
 from sanp.method import PruneConfig
-from sanp.method.pipeline import step1
-from sanp.method.step1 import mean_reward_of
-from sanp.runtime import deployed
+from sanp.method.paper_recipe import PaperRecipe
+from sanp.method.recipes import Step1Job
 
 
 def main() -> int:
@@ -40,8 +40,7 @@ def main() -> int:
         config = PruneConfig(criterion=args.criterion, scope=args.scope, episodes=args.episodes, seed=seed,
                              recipe="paper")
         t = time.perf_counter()
-        run = step1(dense, deployed(dense), binding, threshold, mean_reward_of(binding, args.episodes, seed),
-                    config, lambda _m: None)
+        run = PaperRecipe().step1(Step1Job(dense, binding, spec, config, threshold, lambda _m: None))
         wall = time.perf_counter() - t
         s1 = run.step1
         dips = [s for s in s1.scan if s.k < s1.k and not s.passes]

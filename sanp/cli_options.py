@@ -65,3 +65,20 @@ def add_json_option(p: Any, *aliases: str) -> None:
     """The report option every report-writing command takes: `--json FILE`, `-` for stdout."""
     p.add_argument("--json", *aliases, action=_JsonFile, dest="json", metavar="FILE",
                    help=JSON_HELP + (f"; {', '.join(aliases)} is an alias" if aliases else ""))
+
+
+class FormatsHelp(str):
+    """The help of a POLICY argument: `prefix` then the policy formats sanp reads, taken
+    from the format registry only when help is printed (building the parser, which every
+    command does, must not import the readers)."""
+
+    def __new__(cls, prefix: str = "") -> FormatsHelp:
+        return super().__new__(cls, prefix + "the policy formats sanp reads")
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+
+    def __mod__(self, params: Any) -> str:  # argparse expands help with `help % params`
+        from sanp.formats.readers import supported_formats
+
+        return (self.prefix + supported_formats()).replace("%", "%%") % params

@@ -11,7 +11,7 @@ import re
 import sys
 from typing import Any
 
-from sanp.cli_options import add_json_option
+from sanp.cli_options import FormatsHelp, add_json_option
 from sanp.cli_options import capped as _capped
 from sanp.cli_options import positive_int as _positive_int
 from sanp.cli_options import whole as _whole
@@ -104,7 +104,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 ENV_HELP = "env id, with keyword arguments as on a spec's env line: 'LunarLander-v3(continuous=true)'"
-POLICY_HELP = ".onnx, sanp .pt checkpoint, or SB3 .zip"
+POLICY_HELP = FormatsHelp()
 SPEC_HELP = "the .stl spec: env, horizon, signals, requirements, search space"
 SEED_HELP = "seed of the whole run; the same seed repeats the run on one machine (default 0)"
 VECNORM_HELP = "VecNormalize .pkl for an SB3 zip"
@@ -137,7 +137,7 @@ EXPECT_HELP = ("the mean return the model is known to reach: warn when its first
 
 def _add_verify(sub: Any) -> None:
     v = sub.add_parser("verify", help="search for episodes that violate a spec")
-    v.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
+    v.add_argument("policy", metavar="POLICY", help=POLICY_HELP)
     v.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     v.add_argument("--budget", type=_positive_int, default=100,
                    help="total rollouts of the search (default 100; with --mode each: per requirement)")
@@ -233,7 +233,7 @@ def _add_prune(sub: Any) -> None:
 
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
     io = pr.add_argument_group("inputs and outputs")
-    io.add_argument("policy", metavar="POLICY", help="the dense policy: " + POLICY_HELP)
+    io.add_argument("policy", metavar="POLICY", help=FormatsHelp("the dense policy: "))
     io.add_argument("spec", metavar="SPEC", help=SPEC_HELP + "; it must have a `reward >= D` line")
     io.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
     io.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
@@ -243,10 +243,10 @@ def _add_prune(sub: Any) -> None:
     _storage_options(io)
 
     m = pr.add_argument_group("method")
-    m.add_argument("--recipe", choices=["paper", "deep"], default="deep",
+    m.add_argument("--recipe", default="deep", metavar="NAME",
                    help="deep (default): gradual pruning with sparse fine-tuning, and a repair that "
                    "fine-tunes before it restores; paper: one-shot pruning and restoration of dense "
-                   "weights (the AAAI 2023 method)")
+                   "weights (the AAAI 2023 method); or one a package adds (entry points sanp.recipes)")
     m.add_argument("--criterion", choices=["magnitude", "activation", "sensitivity"],
                    help="weight importance: |w|; |w| times the mean |input|; or the first-order change of "
                    "the outputs when the weight is removed (default: magnitude with --recipe paper, as the paper; "

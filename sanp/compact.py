@@ -21,6 +21,7 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,18 @@ def network(sizes: list[int]) -> str:
     return "-".join(str(s) for s in sizes)
 
 
-def _dead_units(W: list[np.ndarray], b: list[np.ndarray], acts: list[str]) -> list[np.ndarray]:
+Activation = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""act(values, units): hidden layer i's activation of `values`, the pre-activations of
+its units `units` (indices into the layer as it was given)."""
+
+
+def remove_dead_units(W: list[np.ndarray], b: list[np.ndarray], acts: list[Activation]) -> list[np.ndarray]:
     """Remove dead hidden units from the effective weights W / biases b in place
-    (float64); returns, per hidden layer, the original indices of the kept units."""
+    (float64): units no later weight reads, and units without an incoming weight (the
+    constant act(bias), folded into the next layer's bias), until nothing changes.
+    Returns, per hidden layer, the original indices of the kept units. The one
+    implementation of dead-unit removal: `compact` (an MLPPolicy) and
+    `sanp.prove.network.compact` (the ReLU network a verifier reads) both call it."""
     kept = [np.arange(w.shape[0]) for w in W[:-1]]
     changed = True
     while changed:
@@ -59,7 +69,7 @@ def _dead_units(W: list[np.ndarray], b: list[np.ndarray], acts: list[str]) -> li
             if not drop.any():
                 continue
             folded = np.flatnonzero(no_in & drop)
-            b[i + 1] = b[i + 1] + W[i + 1][:, folded] @ _ACT_NP[acts[i]](b[i][folded])
+            b[i + 1] = b[i + 1] + W[i + 1][:, folded] @ acts[i](b[i][folded], kept[i][folded])
             keep = ~drop
             W[i], b[i], W[i + 1] = W[i][keep], b[i][keep], W[i + 1][:, keep]
             kept[i] = kept[i][keep]
@@ -74,8 +84,7 @@ def compact(policy: MLPPolicy, *, min_shrink: float = MIN_SHRINK) -> MLPPolicy:
     W = [w.numpy().astype(np.float64) for w in policy.effective_weights()]
     b = [lin.bias.detach().numpy().astype(np.float64) for lin in policy.layers]
     masks = [m.numpy() for m in policy.masks]
-    acts = list(policy.activations)
-    kept = _dead_units(W, b, acts)
+    kept = remove_dead_units(W, b, [lambda v, _units, f=_ACT_NP[a]: f(v) for a in policy.activations])
     # the masks of kept weights, in the same rows and columns
     rows = kept + [np.arange(policy.out_dim)]
     cols = [np.arange(policy.obs_dim)] + kept

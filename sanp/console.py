@@ -7,20 +7,16 @@ Example:
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from sanp.report.values import fmt
 from sanp.types import RESET_SEED
 
 
 def point_text(point: Mapping[str, float]) -> str:
     """A point as `name=value, ...`; its reset seed in full, since a replay needs it exact."""
     return ", ".join(f"{k}={v}" if k == RESET_SEED else f"{k}={v:.4g}" for k, v in point.items())
-
-
-def fmt(x: float) -> str:
-    return "nan" if math.isnan(x) else f"{x:.4g}"
 
 
 PIPED_WIDTH = 100_000
@@ -67,7 +63,7 @@ def print_verify(result: Any, spec: Any) -> None:
         cexs = [c for c in result.counterexamples if name in c.violated]
         worst = min(cexs, key=lambda c: c.robustness[name], default=None)
         point = point_text(worst.point) if worst else "-"
-        table.add_row(name, str(evs), fmt(result.min_robustness(name)), str(len(cexs)), point)
+        table.add_row(name, str(evs), fmt(result.min_robustness(name), plain=True), str(len(cexs)), point)
     con.print(table)
     n = len(result.evaluations)
     if result.falsified:

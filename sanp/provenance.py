@@ -32,16 +32,23 @@ PACKAGES = ("sanp", "numpy", "scipy", "torch", "gymnasium", "box2d", "box2d-py",
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def rerun_requirements() -> dict[str, Any]:
-    """Platform, package versions, BLAS/OpenMP pools (threadpoolctl) and thread counts."""
-    from threadpoolctl import threadpool_info
-
+def package_versions() -> dict[str, str]:
+    """The installed version of each of PACKAGES (those not installed left out): the one
+    list a report's `versions` and a rerun's requirements both read."""
     packages = {}
     for dist in PACKAGES:
         try:
             packages[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
+    return packages
+
+
+def rerun_requirements() -> dict[str, Any]:
+    """Platform, package versions, BLAS/OpenMP pools (threadpoolctl) and thread counts."""
+    from threadpoolctl import threadpool_info
+
+    packages = package_versions()
     pools = [
         {k: pool.get(k) for k in ("user_api", "internal_api", "version", "num_threads", "architecture",
                                   "threading_layer")}

@@ -44,7 +44,9 @@ def _spelling(action: argparse.Action) -> str:
 
 
 def _details(action: argparse.Action) -> str:
-    text = action.help if action.help and action.help != argparse.SUPPRESS else ""
+    # expanded as argparse expands it (`help % params`), so that a help text built when
+    # shown (the policy formats, read from their registry) shows here as in --help
+    text = action.help % dict(vars(action), prog="sanp") if action.help and action.help != argparse.SUPPRESS else ""
     extras = []
     if action.choices and action.option_strings and action.metavar is not None:
         extras.append("one of " + ", ".join(f"`{c}`" for c in action.choices))

@@ -39,7 +39,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sanp.formats.onnx_reader import onnx_metadata
 
     if Path(args.output).suffix.lower() not in SAVE_SUFFIXES:
-        raise OutputError(f"{args.output}: unknown output type; name it .onnx, .c or .pt")
+        raise OutputError(f"{args.output}: unknown output type; name it "
+                          f"{', '.join(SAVE_SUFFIXES[:-1])} or {SAVE_SUFFIXES[-1]}")
     if Path(args.output).suffix.lower() == ".c":
         from sanp.formats.c_writer import check_c_name
 

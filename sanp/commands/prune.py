@@ -79,7 +79,7 @@ def prune_checkpoint(args: argparse.Namespace, spec: Any) -> Any:
     """The checkpoint beside `-o`, fingerprinted with the inputs and options."""
     from dataclasses import asdict
 
-    from sanp.method.checkpoint import Checkpoint
+    from sanp.method.resume_file import Checkpoint
     from sanp.report import file_sha256, jsonable
 
     return Checkpoint.beside(args.output, {

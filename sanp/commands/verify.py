@@ -45,8 +45,9 @@ def _seeds_text(binding: Any) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sanp.console import fmt, print_verify, progress_bar
+    from sanp.console import print_verify, progress_bar
     from sanp.report import plot_verify
+    from sanp.report.values import fmt
 
     check_output(json_path(args), args.policy, args.spec)
     check_plot_dir(args.plots)
@@ -55,7 +56,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         task = bar.add_task(f"{args.optimizer} falsification", total=None, best="-")
 
         def tick(done: int, total: int, best: float) -> None:
-            bar.update(task, completed=done, total=total, best=fmt(best))
+            bar.update(task, completed=done, total=total, best=fmt(best, plain=True))
 
         result, doc = run_verify(args, policy, spec, binding, progress=tick)
     print_verify(result, spec)

@@ -2,10 +2,11 @@
 (`sanp.model`) and never the other way, and one `load` that dispatches among them.
 
 - `onnx_reader` / `onnx_writer`: ONNX (the MLP subset in; sanp's export out);
-- `checkpoint`: sanp's torch checkpoint (`.pt`);
+- `torch_policy`: sanp's torch checkpoint (`.pt`);
 - `sb3`: Stable-Baselines3 model zips, read without SB3 and without unpickling;
 - `vecnormalize`: SB3 VecNormalize statistics, folded into the network;
-- `c_writer`: C99 source and header for a microcontroller.
+- `c_writer`: C99 source and header for a microcontroller;
+- `readers`: the `PolicyReader` protocol and the registry of the formats `load` reads.
 
 `load(path)` reads any of them; `save(policy, path)` writes ONNX, C or a checkpoint,
 chosen by the suffix.
@@ -18,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,10 @@ import torch
 
 from sanp.errors import OutputError, PolicyError
 from sanp.formats.c_writer import export_c
-from sanp.formats.checkpoint import load_checkpoint, save_checkpoint
-from sanp.formats.onnx_reader import load_onnx
 from sanp.formats.onnx_writer import Storage, export_onnx
-from sanp.formats.sb3 import load_sb3_zip
+from sanp.formats.readers import PolicyFile, reader_for, supported_formats
 from sanp.formats.spaces import check_fit
+from sanp.formats.torch_policy import save_checkpoint
 from sanp.formats.vecnormalize import fold_vecnormalize
 from sanp.formats.zoo_config import normalization_required, vecnormalize_guess
 from sanp.limits import check_constants, check_file
@@ -49,8 +48,9 @@ def load(
     action_space: Any = None,
     vecnormalize: str | os.PathLike | None = None,
 ) -> MLPPolicy:
-    """Read a policy file (ONNX, sanp checkpoint `.pt`, SB3 `.zip`) into an MLPPolicy,
-    dispatching on the file's content (a zip: checkpoint or SB3) and suffix.
+    """Read a policy file (ONNX, sanp checkpoint `.pt`, SB3 `.zip`, or a format an
+    installed package adds) into an MLPPolicy with the reader that claims its content,
+    else the reader of its suffix (`sanp.formats.readers`).
 
     `observation_space` / `action_space` (gymnasium spaces) check that the network
     fits the env and supply the action semantics when the file does not carry them.
@@ -62,30 +62,17 @@ def load(
     if not p.exists():
         raise PolicyError(f"{p}: no such policy file; check the path")
     if p.is_dir():
-        raise PolicyError(f"{p}: is a directory; give a policy file (.onnx, .pt or SB3 .zip)")
+        raise PolicyError(f"{p}: is a directory; give a policy file ({supported_formats()})")
     check_file(p)
-    try:
-        with open(p, "rb") as f:
-            head = f.read(4)
-    except OSError as exc:
-        raise PolicyError(f"{p}: cannot read ({exc.strerror}); check permissions") from None
-    if head.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(p) as z:
-                names = z.namelist()
-        except zipfile.BadZipFile:
-            raise PolicyError(f"{p}: a damaged zip file; re-download or re-save the policy") from None
-        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names) and "policy.pth" not in names:
-            policy = load_checkpoint(p)
-        else:
-            policy = load_sb3_zip(p, action_space=action_space)
-    elif p.suffix.lower() in (".pt", ".pth"):
-        policy = load_checkpoint(p)  # legacy (non-zip) torch serialisation, or not torch at all
-    else:
-        policy = load_onnx(p, action_space=action_space)
+    file = PolicyFile.read(p)
+    reader = reader_for(file)
+    policy = reader.load(p, action_space=action_space)
+    if not isinstance(policy, MLPPolicy):
+        raise PolicyError(f"{p}: the {reader.name!r} policy format's reader returned a {type(policy).__name__}, "
+                          "not a sanp.model.MLPPolicy; fix the package that provides it")
     if vecnormalize is not None:
         policy = fold_vecnormalize(policy, vecnormalize)
-    elif head.startswith(b"PK") and (cfg := normalization_required(p)) is not None:
+    elif file.members is not None and (cfg := normalization_required(p)) is not None:
         guess = vecnormalize_guess(p)
         raise PolicyError(f"{p}: {cfg} says it was trained with normalize: true; pass --vecnormalize "
                           f"{guess or 'FILE (the VecNormalize .pkl saved with it)'}")

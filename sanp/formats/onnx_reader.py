@@ -49,9 +49,9 @@ def load_onnx(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy
         model = None
     if model is None or not model.HasField("graph") or model.ir_version == 0 or not model.graph.node:
         hint = " (truncated?)" if path.suffix.lower() == ".onnx" else ""
-        raise PolicyError(
-            f"{path}: not an ONNX model{hint}; give an ONNX file, a sanp .pt checkpoint or an SB3 .zip"
-        )
+        from sanp.formats.readers import supported_formats
+
+        raise PolicyError(f"{path}: not an ONNX model{hint}; give {supported_formats()}")
     check_declared(model, path)
     try:
         onnx.checker.check_model(model)
@@ -366,3 +366,16 @@ class _OnnxReader(OnnxGraph):
         if walk.final_clip is not None:
             return {"action_kind": "continuous", "action_low": walk.final_clip[0], "action_high": walk.final_clip[1]}
         return action_semantics(Path(str(self.path)), None)
+
+
+class OnnxReader:
+    """ONNX as a policy format (`sanp.formats.readers`): a ModelProto's first field is
+    ir_version (field 1, a varint), so any exporter's file starts with the tag byte 0x08."""
+
+    name, description, suffixes = "onnx", "an ONNX file", (".onnx",)
+
+    def claims(self, file: Any) -> bool:
+        return bool(file.head[:1] == b"\x08")
+
+    def load(self, path: Path, *, action_space: Any = None) -> MLPPolicy:
+        return load_onnx(path, action_space=action_space)

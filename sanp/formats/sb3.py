@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from sanp.errors import PolicyError, first_line
-from sanp.formats.checkpoint import torch_load, torch_reason
 from sanp.formats.spaces import action_semantics
+from sanp.formats.torch_policy import torch_load, torch_reason
 from sanp.limits import check_constants, check_count, check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy
 
@@ -371,3 +371,18 @@ def _check_layer(path: Path, i: int, w: torch.Tensor, b: torch.Tensor) -> None:
     if tuple(b.shape) != (w.shape[0],):
         raise PolicyError(f"{path}: layer {i} bias has shape {tuple(b.shape)} for a weight of shape "
                           f"{tuple(w.shape)} (needs ({w.shape[0]},)); re-save the model")
+
+
+class SB3Reader:
+    """Stable-Baselines3 model zips as a policy format (`sanp.formats.readers`): claims a
+    zip whose top level holds SB3's `data` or `policy.pth`."""
+
+    name = "sb3"
+    description = "an SB3 .zip"
+    suffixes = (".zip",)
+
+    def claims(self, file: Any) -> bool:
+        return file.members is not None and bool({"data", "policy.pth"} & set(file.members))
+
+    def load(self, path: Path, *, action_space: Any = None) -> MLPPolicy:
+        return load_sb3_zip(path, action_space=action_space)

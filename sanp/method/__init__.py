@@ -9,8 +9,10 @@
 - `deep`, `finetune`, `deep_repair`: the deep recipe (`PruneConfig(recipe="deep")`):
   gradual pruning with sparse distillation as step 1, and a repair that fine-tunes first;
 - `heldout`: the check on points and seeds the loop never used;
-- `checkpoint`: the run's progress, saved after every phase;
-- `pipeline`: `prune_and_refine`, which calls them in that order.
+- `resume_file`: the run's progress, saved after every phase (`--resume`);
+- `pipeline`: `prune_and_refine`, which calls them in that order;
+- `recipes`: the `Recipe` protocol and registry (`--recipe`); `paper_recipe` and
+  `deep_recipe` are the two built-ins, each a small adapter over the modules above.
 
 Example:
     >>> from sanp.method import PruneConfig, prune_and_refine

@@ -12,6 +12,7 @@ from typing import Literal
 from sanp.errors import OptionError
 from sanp.falsify import BOConfig
 from sanp.method.deep import DeepConfig
+from sanp.method.recipes import Recipe, recipe
 from sanp.method.step1 import CRITERIA, Criterion
 from sanp.stats import DEFAULT_MARGIN, check_confidence, check_margin
 
@@ -55,11 +56,12 @@ class PruneConfig:
     policy's violation rate is at most the dense one's + `margin` (absolute; 0.005 is half a
     percentage point). The deep schedule's confirmations use it too."""
     bo: BOConfig = field(default_factory=BOConfig)
-    recipe: Literal["paper", "deep"] = "deep"
+    recipe: str = "deep"
     """"deep" (the default): step 1 is `deep_compress` (gradual pruning with sparse
     distillation), and each round's repair fine-tunes the surviving weights first,
     falling back to restoration when that does not fix every counterexample. "paper":
-    one-shot step 1 and restoration of dense weights (the AAAI 2023 method)."""
+    one-shot step 1 and restoration of dense weights (the AAAI 2023 method). Or a recipe
+    an installed package adds (`sanp.method.recipes`)."""
     deep: DeepConfig = field(default_factory=DeepConfig)
     """The deep recipe's schedule; its `episodes`, `seed`, `confidence`, `margin` and
     `criterion` are replaced by this run's."""
@@ -68,17 +70,12 @@ class PruneConfig:
         for name in ("episodes", "budget", "heldout_budget"):
             if getattr(self, name) <= 0:
                 raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.recipe not in ("paper", "deep"):
-            raise OptionError(f"recipe must be paper or deep, got {self.recipe!r}")
+        method = self.recipe_object
         if self.criterion is None:  # frozen: the recipe's own criterion is set once, here
-            object.__setattr__(self, "criterion", "activation" if self.recipe == "deep" else "magnitude")
+            object.__setattr__(self, "criterion", method.default_criterion)
         if self.criterion not in CRITERIA:
             raise OptionError(f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
-        if self.recipe == "deep" and self.sparsity is not None:
-            raise OptionError("--sparsity fixes the paper recipe's one-shot step 1; the deep recipe searches the "
-                              "sparsity itself (cap it with --deep-max-sparsity, or use --recipe paper)")
-        if self.recipe == "deep" and self.scope != "global":
-            raise OptionError("the deep recipe prunes with one global threshold; --scope layer needs --recipe paper")
+        method.check(self)
         if self.rounds < 0 or self.heldout_uniform < 0:
             raise OptionError("rounds and heldout_uniform must be >= 0")
         if self.sparsity is not None and not 0 < self.sparsity < 1:
@@ -87,6 +84,11 @@ class PruneConfig:
         check_margin(self.margin)
         if not 0 < self.resolution < 0.5:
             raise OptionError(f"resolution must be in (0, 0.5), got {self.resolution}")
+
+    @property
+    def recipe_object(self) -> Recipe:
+        """The recipe `recipe` names (`sanp.method.recipes`); OptionError when unknown."""
+        return recipe(self.recipe)
 
     def deep_settings(self) -> DeepConfig:
         """The deep schedule as this run uses it: `deep` with this run's episodes, seed,

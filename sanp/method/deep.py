@@ -54,7 +54,7 @@ from sanp.method.screen import (
     describe,
     describe_confirmation,
 )
-from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance
+from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance, reward_cutoff
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
 from sanp.stats import DEFAULT_MARGIN, check_confidence, check_margin
@@ -276,8 +276,7 @@ def check_deep_inputs(dense: Any, spec: Any) -> None:
     """OptionError, before any work, for what the schedule cannot run on: a spec with no
     reward cutoff, or a one-layer policy (the path guard keeps a path from every input to
     every output: with one layer that path is every weight)."""
-    if spec.reward_threshold is None:
-        raise OptionError(f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D`")
+    reward_cutoff(spec)
     if len(dense.linears) == 1:
         raise OptionError("the deep recipe keeps a path from every input to every output, which in a one-layer "
                           "(linear) policy is every weight: it cannot prune this policy; use --recipe paper")

@@ -14,22 +14,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sanp.envs import Binding
-from sanp.errors import OptionError
-from sanp.method.checkpoint import Checkpoint, Progress
 from sanp.method.config import PruneConfig
-from sanp.method.deep import ScheduleState, check_deep_inputs, deep_compress, draw_screen
+from sanp.method.deep import ScheduleState
 from sanp.method.heldout import HeldOut, heldout
+from sanp.method.recipes import Step1Job
+from sanp.method.resume_file import Checkpoint, Progress
 from sanp.method.rounds import Round, refine_round
-from sanp.method.step1 import (
-    SparsitySearch,
-    fixed_sparsity,
-    importance,
-    mean_reward_of,
-    parameter_sparsity,
-    search_sparsity,
-    visited_states,
-)
-from sanp.method.verdict import Verdict, compare, judge, rate_bounds, heldout_noninferiority
+from sanp.method.step1 import SparsitySearch, mean_reward_of, parameter_sparsity, reward_cutoff
+from sanp.method.verdict import Verdict, compare, heldout_noninferiority, judge, rate_bounds
 from sanp.runtime import deployed
 from sanp.stats import Comparison, NonInferiority, RateBound
 
@@ -96,21 +88,19 @@ def prune_and_refine(
 
     threshold = _cutoff(spec, dense, config)
     binding = binding.for_run(config.seed)  # the points' reset seeds in this run's namespace
+    method = config.recipe_object
     mean_reward = mean_reward_of(binding, config.episodes, config.seed)
     dense_actor = deployed(dense)
     run, partial = _resumed(checkpoint, dense, binding, say)
+    job = Step1Job(dense, binding, spec, config, threshold, say, resume=partial,
+                   on_level=checkpoint.save_schedule if checkpoint else None)
     if not run:
-        phase(1, config.rounds, "step1", "step 1, " + ("the deep schedule" if config.recipe == "deep"
-                                                      else "the sparsity search"))
-        run = (deep_step1(dense, binding, spec, config, say, resume=partial,
-                          on_level=checkpoint.save_schedule if checkpoint else None)
-               if config.recipe == "deep"
-               else step1(dense, dense_actor, binding, threshold, mean_reward, config, say))
+        phase(1, config.rounds, "step1", f"step 1, {method.step1_label}")
+        run = method.step1(job)
         if checkpoint:
             checkpoint.save(run)
     say(f"step 1 done: sparsity {run.step1.policy.sparsity():.2%}, mean reward {run.step1.mean_reward:.2f}")
-    if config.recipe == "deep" and run.screen is None:  # a resumed run: the checkpoint keeps no screen
-        run.screen = draw_screen(dense, binding, spec, config.deep_settings())
+    method.before_rounds(run, job)
     for index in range(len(run.rounds) + 1, config.rounds + 1):
         if run.converged:
             break
@@ -145,41 +135,6 @@ def prune_and_refine(
     return replace(result, verdict=judge(result))
 
 
-def step1(dense: Any, dense_actor: Any, binding: Binding, threshold: float,
-          mean_reward: Callable[[Any], float], config: PruneConfig, say: Log) -> Progress:
-    """Step 1: importance scores, then the largest k whose mean reward reaches the cutoff
-    (or the k the user gave)."""
-    t = time.perf_counter()
-    states = visited_states(dense_actor, binding, config.seed) if config.criterion != "magnitude" else None
-    scores = importance(dense, config.criterion, states)
-    if config.sparsity:
-        found = fixed_sparsity(dense, scores, mean_reward, threshold, float(config.sparsity), config.scope, say)
-    else:
-        found = search_sparsity(
-            dense, scores, mean_reward, threshold, scope=config.scope, resolution=config.resolution,
-            on_step=lambda s: say(
-                f"step 1: k={s.k:.3f} sparsity {s.sparsity:.2%} mean reward {s.mean_reward:.2f} "
-                f"{'>=' if s.passes else '<'} {threshold:g}"
-            ),
-        )
-    # With no rounds asked for, the run is done after step 1.
-    return Progress(found, found.policy, config.rounds == 0, times={"step1_sparsity": time.perf_counter() - t})
-
-
-def deep_step1(dense: Any, binding: Binding, spec: Any, config: PruneConfig, say: Log,
-               resume: ScheduleState | None = None,
-               on_level: Callable[[ScheduleState], None] | None = None) -> Progress:
-    """Step 1 of the deep recipe: `deep_compress` with this run's episodes, seed,
-    confidence and criterion (going on from `resume`, reporting each level tried to
-    `on_level`); its training states become the anchors of every round's fine-tuning
-    repair."""
-    res = deep_compress(dense, binding, spec, config.deep_settings(), log=say, resume=resume, on_level=on_level)
-    phases = {f"step1_deep_{k}": v for k, v in res.times.items() if k != "total"}  # collect, finetune, evaluate, screen
-    return Progress(res.to_search(), res.policy, config.rounds == 0,
-                    times={**phases, "step1_deep": res.times["total"]}, anchors=res.states,
-                    levels=res.levels, screen=res.screen)
-
-
 def _resumed(checkpoint: Checkpoint | None, dense: Any, binding: Binding, say: Log
              ) -> tuple[Progress | None, ScheduleState | None]:
     """What a checkpoint holds: the run after step 1 (and some rounds), or the deep
@@ -197,11 +152,6 @@ def _resumed(checkpoint: Checkpoint | None, dense: Any, binding: Binding, say: L
 def _cutoff(spec: Any, dense: Any, config: PruneConfig) -> float:
     """The spec's reward cutoff; an OptionError, before the first phase line (so that a
     refusal is one line), for a spec without one or a policy the recipe cannot prune."""
-    if spec.reward_threshold is None:
-        raise OptionError(
-            f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D` (the "
-            "mean reward the pruned policy must keep)"
-        )
-    if config.recipe == "deep":
-        check_deep_inputs(dense, spec)
-    return float(spec.reward_threshold)
+    threshold = reward_cutoff(spec)
+    config.recipe_object.check_inputs(dense, spec)
+    return threshold

@@ -18,9 +18,8 @@ from sanp import seeds
 from sanp.envs import Binding
 from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, merge
 from sanp.method.config import PruneConfig
-from sanp.method.deep_repair import deep_repair
+from sanp.method.recipes import RepairJob
 from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
-from sanp.method.repair import repair
 from sanp.method.screen import Screen
 from sanp.rollout import run_batch
 from sanp.runtime import deployed
@@ -175,11 +174,8 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     # could only pass at p = 1, the dense network. Regressions are caught by the next
     # round's falsifier and by the held-out check.
     t = time.perf_counter()
-    if config.recipe == "deep":
-        fix, used = deep_repair(sparse, dense, binding, spec, rec, anchors, threshold, config, say, levels,
-                                screen)
-    else:
-        fix, used = repair(sparse, dense, binding, spec, rec, resolution=config.resolution), "restore"
+    fix, used = config.recipe_object.repair(RepairJob(sparse, dense, binding, spec, rec, threshold, config, say,
+                                                      anchors=anchors, levels=levels, screen=screen))
     times[f"round{index}_repair"] = time.perf_counter() - t
     say(f"round {index}: {used} repair, restored p={fix.p:.3f} of pruned weights ({sum(fix.restored)} weights), "
         f"sparsity now {fix.policy.sparsity():.2%}"

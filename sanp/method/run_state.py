@@ -1,7 +1,7 @@
 """Where a prune run stands (`Progress`), as a checkpoint saves it, and the checks its
 contents must pass when read back: finite values, 0/1 masks with the pruned weights
 zero, the recorded sparsities, k, rewards within the env's bounds, levels in order.
-`sanp.method.checkpoint` writes and verifies the file; this module knows what is in it.
+`sanp.method.resume_file` writes and verifies the file; this module knows what is in it.
 """
 from __future__ import annotations
 

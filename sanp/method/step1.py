@@ -200,6 +200,17 @@ def parameter_sparsity(policy: Any) -> float:
     return pruned / total
 
 
+def reward_cutoff(spec: Any) -> float:
+    """The spec's reward cutoff (delta, the mean reward a pruned policy must keep);
+    OptionError for a spec without one."""
+    if spec.reward_threshold is None:
+        raise OptionError(
+            f"{spec.source}: the spec has no reward cutoff; add a line `reward >= D` (the "
+            "mean reward the pruned policy must keep)"
+        )
+    return float(spec.reward_threshold)
+
+
 def mean_reward_of(binding: Binding, episodes: int, seed: int, stream: str = "reward") -> Callable[[Any], float]:
     """policy -> mean return over `episodes` episodes with reset seeds base, base+1, ...,
     base being the stream `stream` of the run seeded with `seed` (`sanp.seeds`): the same

@@ -39,9 +39,9 @@ positive_seconds = _positive(float, MAX_TIMEOUT, " seconds (a day)")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `sanp prove` (imports nothing heavy: it runs for every command)."""
-    from sanp.cli_options import add_json_option, workers
+    from sanp.cli_options import FormatsHelp, add_json_option, workers
 
-    p.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
+    p.add_argument("policy", metavar="POLICY", help=FormatsHelp())
     p.add_argument("spec", metavar="SPEC", help="the .stl spec whose region and prop statements to prove")
     p.add_argument("--reference", metavar="REF",
                    help="the reference policy of 'agrees' properties and of the 'visited' region "

@@ -163,26 +163,14 @@ def _fold_affine(layers: list[Layer]) -> list[Layer]:
 
 def compact(net: PLNet | list[Layer]) -> PLNet:
     """Remove hidden units that cannot change the output: units no later weight reads,
-    and units with no incoming weight (a constant, folded into the next layer's bias)."""
+    and units with no incoming weight (a constant, folded into the next layer's bias),
+    with the same removal as a pruned policy's compaction (`sanp.compact`)."""
+    from sanp.compact import remove_dead_units
+
     layers = list(net.layers if isinstance(net, PLNet) else net)
-    for i in range(len(layers) - 1):
-        cur, nxt = layers[i], layers[i + 1]
-        const = ~np.any(cur.W != 0, axis=1)
-        value = np.where(cur.relu, np.maximum(cur.b, 0.0), cur.b)
-        nb = nxt.b + nxt.W[:, const] @ value[const]
-        keep = np.any(nxt.W != 0, axis=0) & ~const
-        W_next = nxt.W[:, keep]
-        if not keep.any():  # keep one silent unit so that every layer has a shape
-            keep[0] = True
-            W_next = np.zeros((nxt.W.shape[0], 1))
-        layers[i] = Layer(cur.W[keep], cur.b[keep], cur.relu[keep])
-        layers[i + 1] = Layer(W_next, nb, nxt.relu)
-    # a unit removed from layer i+1 may leave units of layer i unread: sweep backwards
-    for i in range(len(layers) - 2, -1, -1):
-        cur, nxt = layers[i], layers[i + 1]
-        keep = np.any(nxt.W != 0, axis=0)
-        if not keep.any():
-            keep[0] = True
-        layers[i] = Layer(cur.W[keep], cur.b[keep], cur.relu[keep])
-        layers[i + 1] = Layer(nxt.W[:, keep], nxt.b, nxt.relu)
-    return PLNet(tuple(layers))
+    W = [layer.W for layer in layers]
+    b = [np.asarray(layer.b, dtype=float) for layer in layers]
+    kept = remove_dead_units(W, b, [lambda v, units, r=layer.relu: np.where(r[units], np.maximum(v, 0.0), v)
+                                    for layer in layers[:-1]])
+    relu = [layer.relu[k] for layer, k in zip(layers[:-1], kept)] + [layers[-1].relu]
+    return PLNet(tuple(Layer(w, bb, r) for w, bb, r in zip(W, b, relu)))

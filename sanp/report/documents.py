@@ -16,8 +16,6 @@ import math
 import os
 import platform
 from collections.abc import Mapping
-from dataclasses import asdict
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +24,7 @@ import stl
 from sanp import seeds
 from sanp.atomic import write_bytes
 from sanp.horizon import coverage
-from sanp.provenance import rerun_requirements
+from sanp.provenance import package_versions, rerun_requirements
 from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA
 
 if TYPE_CHECKING:
@@ -54,13 +52,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("sanp", "numpy", "torch", "gymnasium", "GPyOpt", "GPy", "onnxruntime", "rtamt", "lark"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    """Python's version and those of sanp's packages (`sanp.provenance.PACKAGES`)."""
+    return {"python": platform.python_version(), **package_versions()}
 
 
 def jsonable(value: Any) -> Any:
@@ -235,7 +228,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
             "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
             "confidence": cfg.confidence, "margin": cfg.margin,
-            **({"deep": asdict(cfg.deep_settings())} if cfg.recipe == "deep" else {}),
+            **cfg.recipe_object.report_options(cfg),
         }, cfg.seed, policy_sha256),
         "output": None if output_path is None else str(output_path),
         "dense_reward": result.dense_reward,

@@ -22,7 +22,7 @@ def num(v: Any) -> float | None:
     """A float from a JSON number or "inf"/"-inf"/"nan"; None for anything else."""
     if isinstance(v, bool) or v is None:
         return None
-    if isinstance(v, (int, float)):
+    if isinstance(v, (int, float, np.integer, np.floating)):
         try:
             return float(v)
         except OverflowError:  # an integer beyond the float range
@@ -38,8 +38,9 @@ def sort_key(v: Any) -> float:
     return math.inf if x is None or math.isnan(x) else x
 
 
-def fmt(v: Any, digits: int = 4) -> str:
-    """Display text of a JSON value (the template escapes it)."""
+def fmt(v: Any, digits: int = 4, *, plain: bool = False) -> str:
+    """Display text of a JSON value (the template escapes it); `plain`: non-finite
+    numbers as Python prints them ("nan", "inf", "-inf"), for a terminal or a log."""
     if v is None:
         return "–"
     if isinstance(v, bool):
@@ -49,15 +50,15 @@ def fmt(v: Any, digits: int = 4) -> str:
     x = num(v)
     if x is None:
         if isinstance(v, (list, tuple)):
-            return ", ".join(fmt(u, digits) for u in v)
+            return ", ".join(fmt(u, digits, plain=plain) for u in v)
         if isinstance(v, Mapping):
-            return ", ".join(f"{k}={fmt(u, digits)}" for k, u in v.items())
+            return ", ".join(f"{k}={fmt(u, digits, plain=plain)}" for k, u in v.items())
         return str(v)
+    if plain or math.isfinite(x):
+        return f"{x:.{digits}g}"
     if math.isnan(x):
         return "NaN"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    return f"{x:.{digits}g}"
+    return "∞" if x > 0 else "−∞"
 
 
 def pct(v: Any) -> str:

@@ -261,7 +261,7 @@ def _short_raw(tensor):
 def checkpoints(d: Path) -> dict[str, Path]:
     import torch
 
-    from sanp.formats.checkpoint import CHECKPOINT_FORMAT
+    from sanp.formats.torch_policy import CHECKPOINT_FORMAT
     from sanp.model import MLPPolicy
 
     arch = MLPPolicy([4, 8, 2], "tanh", action_kind="discrete").architecture()

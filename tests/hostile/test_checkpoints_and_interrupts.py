@@ -287,7 +287,7 @@ def _fingerprint(out: Path) -> dict:
 
 
 def _edit_with_key(ckpt, edit) -> None:
-    from sanp.method.checkpoint import Checkpoint
+    from sanp.method.resume_file import Checkpoint
 
     state = _state(ckpt.path)
     with np.load(ckpt.path, allow_pickle=False) as z:
@@ -305,7 +305,7 @@ def test_contents_no_run_writes_are_refused_even_with_the_key(interrupted, case)
     from sanp import formats
     from sanp.envs import bind
     from sanp.errors import OptionError
-    from sanp.method.checkpoint import Checkpoint
+    from sanp.method.resume_file import Checkpoint
 
     ckpt = Checkpoint(f"{interrupted}.ckpt.npz", _fingerprint(interrupted), f"{interrupted}.sanp-key")
     dense, binding = formats.load(DENSE), bind(stl.load(SPEC))
@@ -321,7 +321,7 @@ def test_contents_no_run_writes_are_refused_even_with_the_key(interrupted, case)
 def test_a_step1_checkpoint_with_k_nan_or_a_round_out_of_order_is_refused(tmp_path):
     from sanp import formats
     from sanp.errors import OptionError
-    from sanp.method.checkpoint import Checkpoint, Progress
+    from sanp.method.resume_file import Checkpoint, Progress
     from sanp.method.path_guard import prune_to
     from sanp.method.step1 import SparsitySearch, SparsityStep, importance
 

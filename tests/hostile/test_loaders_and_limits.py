@@ -138,7 +138,7 @@ def _checkpoint(path: Path, *, obs_clip=None, mean_not_tensor: bool = False) -> 
     string instead of a tensor."""
     import torch
 
-    from sanp.formats.checkpoint import save_checkpoint
+    from sanp.formats.torch_policy import save_checkpoint
     from sanp.model import MLPPolicy
 
     pol = MLPPolicy([4, 8, 2], "relu", action_kind="discrete", obs_mean=np.zeros(4), obs_var=np.ones(4),

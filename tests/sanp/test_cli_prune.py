@@ -246,6 +246,7 @@ def test_deep_options_need_the_deep_recipe(tmp_path, capsys):
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deep",
                  "--deep-screen", "-1"]) == 2
     assert main(["prune", str(DENSE), str(SPEC), "-o", str(tmp_path / "s.onnx"), "--recipe", "deeper"]) == 2
+    assert "unknown recipe 'deeper': did you mean 'deep'?" in capsys.readouterr().err
     assert not (tmp_path / "s.onnx").exists()
 
 
@@ -286,8 +287,9 @@ def test_paper_recipe_options_are_refused_with_the_deep_recipe_not_ignored(tmp_p
 
 
 def test_the_criterion_defaults_to_each_recipes_own_and_reaches_the_deep_schedule(monkeypatch):
-    import sanp.method.pipeline as pl
+    import sanp.method.deep_recipe as dr
     from sanp.method import PruneConfig
+    from sanp.method.recipes import Step1Job
 
     assert PruneConfig().recipe == "deep" and PruneConfig().criterion == "activation"
     assert PruneConfig(recipe="paper").criterion == "magnitude"
@@ -297,8 +299,9 @@ def test_the_criterion_defaults_to_each_recipes_own_and_reaches_the_deep_schedul
     def fake(dense, binding, spec, config, log=None, **_):
         seen.append(config.criterion)
         raise KeyboardInterrupt
-    monkeypatch.setattr(pl, "deep_compress", fake)
+    monkeypatch.setattr(dr, "deep_compress", fake)
     for given, want in ((None, "activation"), ("magnitude", "magnitude")):
         with pytest.raises(KeyboardInterrupt):
-            pl.deep_step1(None, None, None, PruneConfig(recipe="deep", criterion=given), lambda _m: None)
+            dr.DeepRecipe().step1(Step1Job(None, None, None, PruneConfig(recipe="deep", criterion=given), 0.0,
+                                           lambda _m: None))
     assert seen == ["activation", "magnitude"]

@@ -17,7 +17,7 @@ import torch
 from sanp import rollout
 from sanp.envs import bind
 from sanp.falsify import score
-from sanp.formats.checkpoint import save_checkpoint
+from sanp.formats.torch_policy import save_checkpoint
 from sanp.formats.onnx_writer import export_onnx
 from sanp.model import MLPPolicy
 from tests.sanp.cli_run import cli

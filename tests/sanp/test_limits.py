@@ -12,7 +12,7 @@ import torch
 
 from sanp.errors import PolicyError
 from sanp.formats import load
-from sanp.formats.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
+from sanp.formats.torch_policy import CHECKPOINT_FORMAT, save_checkpoint
 from sanp.model import MLPPolicy
 
 ROOT = Path(__file__).resolve().parents[2]

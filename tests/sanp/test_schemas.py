@@ -95,7 +95,7 @@ CORRUPTIONS = [
     ("prune", "sparsity as a string", _set(["final", "sparsity"], "0.5")),
     ("prune", "verdict ok as a string", _set(["verdict", "ok"], "true")),
     ("prune", "a round without its seed", _drop(["rounds", 0, "seed"])),
-    ("prune", "an unknown recipe", _set(["inputs", "options", "recipe"], "shallow")),
+    ("prune", "a recipe that is not a name", _set(["inputs", "options", "recipe"], 3)),
     ("prune", "a schema of another kind", _set(["command"], "verify")),
     ("prove", "a property without a verdict", _drop(["properties", 0, "verdict"])),
     ("prove", "an unknown verdict", _set(["verdict"], "maybe")),

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import sanp.formats
-from sanp.formats.checkpoint import save_checkpoint
+from sanp.formats.torch_policy import save_checkpoint
 from sanp.model import MLPPolicy
 
 

@@ -82,7 +82,7 @@ def save_policy(pi: MLPPolicy, path: Path, env_id: str) -> Path:
     if path.suffix == ".onnx":
         export_onnx(pi, path, {"env_id": env_id})
     else:
-        from sanp.formats.checkpoint import save_checkpoint
+        from sanp.formats.torch_policy import save_checkpoint
 
         save_checkpoint(pi, path)
     return path

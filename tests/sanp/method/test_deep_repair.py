@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sanp.method.checkpoint import Checkpoint, Progress
+from sanp.method.resume_file import Checkpoint, Progress
 from sanp.method.config import PruneConfig
 from sanp.method.deep import DeepConfig, mean_reward
 from sanp.method.deep_repair import RepairConfig, backoff, deep_repair, finetune_repair

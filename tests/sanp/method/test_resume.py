@@ -16,7 +16,7 @@ from sanp import formats as policies
 from sanp.envs import bind
 from sanp.errors import OptionError
 from sanp.method import PruneConfig, prune_and_refine
-from sanp.method.checkpoint import Checkpoint
+from sanp.method.resume_file import Checkpoint
 from sanp.report import prune_report
 
 torch.set_num_threads(1)

@@ -151,9 +151,8 @@ def test_step1_reaches_97_percent_on_the_zoo_cartpole_policy_for_seeds_0_to_9():
     from sanp import formats as policies
     from sanp.envs import bind
     from sanp.method import PruneConfig
-    from sanp.method.pipeline import step1
-    from sanp.method.step1 import mean_reward_of
-    from sanp.runtime import deployed
+    from sanp.method.paper_recipe import PaperRecipe
+    from sanp.method.recipes import Step1Job
 
     root = Path(__file__).resolve().parents[3]
     spec = stl.load(root / "specs" / "cartpole.stl")
@@ -162,8 +161,7 @@ def test_step1_reaches_97_percent_on_the_zoo_cartpole_policy_for_seeds_0_to_9():
     dips = 0
     for seed in range(10):
         config = PruneConfig(criterion="activation", episodes=20, seed=seed, recipe="paper")
-        run = step1(dense, deployed(dense), binding, 195.0, mean_reward_of(binding, 20, seed), config,
-                    lambda _m: None)
+        run = PaperRecipe().step1(Step1Job(dense, binding, spec, config, 195.0, lambda _m: None))
         assert run.step1.policy.sparsity() >= 0.97, (seed, run.step1.k)
         dips += any(not s.passes for s in run.step1.scan if s.k < run.step1.k)
     assert dips >= 5

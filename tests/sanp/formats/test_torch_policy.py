@@ -7,7 +7,7 @@ import torch
 
 from sanp.errors import PolicyError
 from sanp.formats import load
-from sanp.formats.checkpoint import save_checkpoint
+from sanp.formats.torch_policy import save_checkpoint
 
 torch.set_num_threads(1)
 

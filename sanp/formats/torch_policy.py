@@ -23,6 +23,8 @@ from sanp.limits import check_constants, check_file, check_parameters, check_zip
 from sanp.model import MLPPolicy, floats_from_json
 
 CHECKPOINT_FORMAT = "sanp-mlp-policy"
+LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"
+"""How a file of torch's legacy (non-zip) serialisation starts: a pickled magic number."""
 
 
 def save_checkpoint(policy: MLPPolicy, path: str | os.PathLike) -> None:
@@ -73,12 +75,12 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
     except Exception as exc:  # noqa: BLE001 - torch/onnx/pickle raise many kinds
         raise PolicyError(
             f"{path}: not a readable sanp checkpoint ({torch_reason(exc)}); "
-            "write one with sanp.formats.checkpoint.save_checkpoint"
+            "write one with sanp.formats.save(policy, 'policy.pt')"
         ) from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or "architecture" not in ck:
         raise PolicyError(
             f"{path}: a torch file but not a sanp checkpoint (expected a dict with format={CHECKPOINT_FORMAT!r}); "
-            "write one with sanp.formats.checkpoint.save_checkpoint or export the policy to ONNX"
+            "write one with sanp.formats.save(policy, 'policy.pt') or export the policy to ONNX"
         )
     sd = ck.get("state_dict")
     if not isinstance(sd, dict):
@@ -109,3 +111,31 @@ def load_checkpoint(path: str | os.PathLike) -> MLPPolicy:
         raise PolicyError(f"{path}: corrupt sanp checkpoint ({first_line(exc)}); re-export it") from None
     check_constants(pol, path)
     return pol
+
+
+def is_torch_archive(members: tuple[str, ...]) -> bool:
+    """Whether zip member names are a torch.save archive: every member in one folder,
+    which holds data.pkl and a version record (another zip that merely holds a data.pkl,
+    an SB3 model for one, is not)."""
+    folders = {m.partition("/")[0] for m in members}
+    if len(folders) != 1 or not all("/" in m for m in members):
+        return False
+    top = folders.pop()
+    return f"{top}/data.pkl" in members and bool({f"{top}/version", f"{top}/.data/version"} & set(members))
+
+
+class TorchPolicyReader:
+    """sanp's `.pt` checkpoint as a policy format (`sanp.formats.readers`): claims torch
+    archives and legacy torch files, which `load_checkpoint` reads or refuses in one line."""
+
+    name = "pt"
+    description = "a sanp .pt checkpoint"
+    suffixes = (".pt", ".pth")
+
+    def claims(self, file: Any) -> bool:
+        if file.members is not None:
+            return is_torch_archive(file.members)
+        return bool(file.head.startswith(LEGACY_MAGIC))
+
+    def load(self, path: Path, *, action_space: Any = None) -> MLPPolicy:
+        return load_checkpoint(path)

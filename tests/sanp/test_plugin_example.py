@@ -1,0 +1,104 @@
+"""Extension points end to end: the example package in tests/sanp/data/plugin_example,
+installed with pip, adds a policy format and a prune recipe through entry points, and
+the `sanp` command uses them (eval and verify read the toy format; prune runs the toy
+recipe on it)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from sanp.formats.readers import READERS
+from sanp.method.recipes import RECIPES
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = Path(__file__).resolve().parent / "data" / "plugin_example"
+SANP = Path(sys.executable).with_name("sanp")
+REGISTRIES = {"sanp.formats": READERS, "sanp.recipes": RECIPES}
+"""Every extension point's entry-point group and its registry."""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The example package pip-installed into a directory of its own (no dependencies,
+    no network, a copy of the source so that the build leaves the repository clean)."""
+    work = tmp_path_factory.mktemp("plugin")
+    shutil.copytree(EXAMPLE, work / "src")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
+         "--target", str(work / "site"), str(work / "src")],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return work / "site"
+
+
+def sanp(site: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([str(SANP), *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=600, check=False)
+
+
+def entry_points() -> dict[str, dict[str, str]]:
+    return tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]["entry-points"]
+
+
+def test_every_entry_point_of_the_example_names_a_sanp_registry():
+    assert set(entry_points()) == set(REGISTRIES)
+    for group, table in entry_points().items():
+        assert REGISTRIES[group].group == group
+        assert set(table) == {"toy"}
+
+
+@pytest.fixture(scope="module")
+def toy_policy(installed, tmp_path_factory) -> Path:
+    """The zoo CartPole policy rewritten in the toy format (with the example's writer)."""
+    out = tmp_path_factory.mktemp("toy") / "cartpole.toy"
+    code = ("import sys; from sanp.formats import load; from sanp_plugin_example.toy_format import write_toy; "
+            "write_toy(load(sys.argv[1]), sys.argv[2])")
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    subprocess.run([sys.executable, "-c", code, str(ROOT / "zoo" / "cartpole" / "dense.onnx"), str(out)],
+                   check=True, env=env, timeout=300)
+    return out
+
+
+def test_eval_and_verify_read_the_toy_format(installed, toy_policy, tmp_path):
+    args = ["--env", "CartPole-v1", "--episodes", "3", "--seed", "5"]
+    toy = sanp(installed, "eval", str(toy_policy), *args, cwd=tmp_path)
+    onnx = sanp(installed, "eval", str(ROOT / "zoo" / "cartpole" / "dense.onnx"), *args, cwd=tmp_path)
+    assert toy.returncode == 0, toy.stderr
+    assert "return mean" in toy.stdout and toy.stdout == onnx.stdout  # the same network, read from another format
+    runs = {}
+    for name, policy in (("toy", toy_policy), ("onnx", ROOT / "zoo" / "cartpole" / "dense.onnx")):
+        proc = sanp(installed, "verify", str(policy), str(ROOT / "specs" / "cartpole.stl"), "--optimizer", "random",
+                    "--budget", "6", "--json", str(tmp_path / f"{name}.json"), cwd=tmp_path)
+        runs[name] = proc.returncode, json.loads((tmp_path / f"{name}.json").read_text())
+    assert runs["toy"][0] == runs["onnx"][0], proc.stderr
+    assert len(runs["toy"][1]["evaluations"]) == 6
+    assert runs["toy"][1]["evaluations"] == runs["onnx"][1]["evaluations"]  # same points, same robustness
+    # without the package, sanp does not know the format and says which ones it knows
+    bare = subprocess.run([str(SANP), "eval", str(toy_policy), *args], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path, check=False)
+    assert bare.returncode == 2
+    assert "not an ONNX model; give an ONNX file, a sanp .pt checkpoint or an SB3 .zip" in bare.stderr
+
+
+def test_prune_runs_the_toy_recipe_on_the_toy_format(installed, toy_policy, tmp_path):
+    out = tmp_path / "sparse.onnx"
+    proc = sanp(installed, "prune", str(toy_policy), str(ROOT / "specs" / "cartpole.stl"), "-o", str(out),
+                "--recipe", "toy", "--episodes", "5", "--budget", "4", "--rounds", "1", "--round-uniform", "20",
+                "--heldout-budget", "4", "--heldout-uniform", "20", "--report", str(tmp_path / "r.json"),
+                cwd=tmp_path)
+    assert out.exists(), proc.stderr
+    assert "step 1, half of the weights by magnitude" in proc.stderr + proc.stdout
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["inputs"]["options"]["recipe"] == "toy" and doc["inputs"]["options"]["criterion"] == "magnitude"
+    assert doc["step1"]["k"] == 0.5 and len(doc["step1"]["scan"]) == 2  # the fixed half, not a search
+    refused = sanp(installed, "prune", str(toy_policy), str(ROOT / "specs" / "cartpole.stl"), "-o",
+                   str(tmp_path / "other.onnx"),
+                   "--recipe", "toy", "--sparsity", "0.3", cwd=tmp_path)
+    assert refused.returncode == 2 and "the toy recipe always prunes half of the weights" in refused.stderr
