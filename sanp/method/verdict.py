@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sanp.method.alpha import AlphaSplit
-from sanp.method.heldout import OFFSET, HeldOut
+from sanp.method.heldout import HeldOut
 from sanp.method.rounds import Round
 from sanp.stats import (
     Comparison,
@@ -88,7 +88,7 @@ def heldout_noninferiority(dense: HeldOut | None, sparse: HeldOut | None, config
     if dense is None or sparse is None or not dense.uniform_points or not sparse.uniform_points:
         return None
     where = (f"{sparse.uniform_points} held-out uniform points per policy (the same points for both), from "
-             f"the held-out stream of seed {config.seed} (numpy default_rng(seed + {OFFSET} + 1)), which the "
+             f"the held-out check's own uniform stream for seed {config.seed} (sanp.method.heldout), which the "
              "loop never draws from; each point runs with its own reset seed")
     return noninferiority((dense.uniform_violations, dense.uniform_points),
                           (sparse.uniform_violations, sparse.uniform_points), config.margin,

@@ -136,7 +136,7 @@ def test_every_ok_verdict_records_one_noninferiority_statement():
     assert (ni["margin"], ni["confidence"], ni["verdict"]) == (0.005, 0.95, "non-inferior")
     assert ni["dense"] == {"violations": 0, "points": 1000} and ni["sparse"] == {"violations": 0, "points": 1000}
     assert ni["alpha"] == v.alpha.heldout == 0.9 * (1 - 0.95) and ni["p_value"] < ni["alpha"]
-    assert "held-out stream of seed 0" in ni["points"] and "own reset seed" in ni["points"]
+    assert "held-out check's own uniform stream for seed 0" in ni["points"] and "own reset seed" in ni["points"]
     assert [d for d in v.details if d.startswith("Non-inferior: with 95% confidence")] == [ni["text"][0].upper()
                                                                                         + ni["text"][1:]]
     assert v.to_json()["alpha"]["text"].startswith("alpha 0.05 split as: held-out non-inferiority test 0.045")
