@@ -29,7 +29,7 @@ from sanp.method.step1 import (
     search_sparsity,
     visited_states,
 )
-from sanp.method.verdict import Verdict, compare, judge, rate_bounds, heldout_noninferiority
+from sanp.method.verdict import Verdict, compare, heldout_noninferiority, judge, rate_bounds
 from sanp.runtime import deployed
 from sanp.stats import Comparison, NonInferiority, RateBound
 
