@@ -228,6 +228,17 @@ def _add_deep(pr: Any) -> None:
                     help="deep recipe: gradient steps of each fine-tune of the schedule (default 500)")
 
 
+def _add_evidence(m: Any) -> None:
+    """What an ok verdict of `sanp prune` claims: its confidence and margin."""
+    m.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
+                   help="confidence level of violation-rate bounds and the dense-vs-sparse test "
+                   "(default 0.95)")
+    m.add_argument("--margin", type=_fraction, default=0.005, metavar="EPS",
+                   help="non-inferiority margin: ok needs, with the confidence C, the sparse policy's "
+                   "violation rate at most the dense one's + EPS (absolute; default 0.005, half a "
+                   "percentage point)")
+
+
 def _add_prune(sub: Any) -> None:
     from sanp.prove.command import positive_seconds
 
@@ -257,13 +268,7 @@ def _add_prune(sub: Any) -> None:
     m.add_argument("--sparsity", type=_fraction, metavar="K",
                    help="paper recipe: prune exactly this fraction in step 1 (default: the "
                    "largest whose mean reward reaches the spec's cutoff)")
-    m.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
-                   help="confidence level of violation-rate bounds and the dense-vs-sparse test "
-                   "(default 0.95)")
-    m.add_argument("--margin", type=_fraction, default=0.005, metavar="EPS",
-                   help="non-inferiority margin: ok needs, with the confidence C, the sparse policy's "
-                   "violation rate at most the dense one's + EPS (absolute; default 0.005, half a "
-                   "percentage point)")
+    _add_evidence(m)
 
     b = pr.add_argument_group("budgets", "per refinement round, unlike verify's --budget (the whole search)")
     b.add_argument("--budget", type=_positive_int, default=100, metavar="N",

@@ -311,7 +311,8 @@ def noninferiority(dense: tuple[int, int], sparse: tuple[int, int], margin: floa
     else:
         verdict = "undecided"
         need = _points_to_show(rd, rs, margin, alpha, max(dense[1], sparse[1]))
-        more = (f"about {need} uniform points per policy at these rates would show non-inferiority"
+        more = (f"about {need} uniform points per policy at these rates would show non-inferiority "
+                f"({need - min(dense[1], sparse[1])} more than the fewer run)"
                 if need else f"at these rates (observed difference {(rs - rd) * 100:+.2f} points, margin "
                 f"{margin * 100:g}) no number of points would show non-inferiority")
         text = (f"undecided: the points cannot tell whether the sparse policy's violation rate is within "

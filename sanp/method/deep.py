@@ -5,16 +5,14 @@ place of the paper's one-shot step 1, and a repair that keeps the sparsity.
 weights still kept, lowest importance first, one global threshold), fine-tunes the
 surviving weights on states labelled by the dense policy after each step, and keeps
 the sparsest policy whose mean reward reaches the spec's cutoff and which passes the
-safety screen (below). The training states
-are aggregated DAgger-style: states the dense policy visits, then, after every step,
+safety screen and its confirmation (below). The training states are aggregated DAgger-style: states the dense policy visits, then, after every step,
 states the current sparse policy visits (from the env's own initial distribution and
 from uniform points of the spec's search space), so the student learns what the
 teacher would do where the student drifts. A step whose reward misses the cutoff gets
 `retries` more rounds of collect-and-fine-tune; if it still fails, the schedule goes
-back to the last passing policy and tries half the step. The safety screen
-(`sanp.method.screen`): on uniform points of the spec's search space (the same for the
-whole run, one more batch while the test cannot decide) a level may not violate the
-spec significantly more often than the dense policy. Reward need not fall
+back to the last passing policy and tries half the step. On the safety screen's points
+(`sanp.method.screen`) a level may not violate the spec significantly more often than the
+dense policy, and on the confirmation's fresh points not more than the margin. Reward need not fall
 monotonically with sparsity, so nothing here assumes it: every level is evaluated.
 
 Seeds come from the run's seed tree (`sanp.seeds`): reward estimates use the stream
@@ -42,18 +40,10 @@ import torch
 from sanp import seeds
 from sanp.envs import Binding
 from sanp.errors import OptionError
-from sanp.method.alpha import AlphaSplit
 from sanp.method.finetune import FinetuneConfig, finetune
 from sanp.method.path_guard import prune_to
 from sanp.method.schedule_parts import PhaseTimer, StateBuffer, safety_stop_text
-from sanp.method.screen import (
-    Confirmation,
-    ConfirmCheck,
-    Screen,
-    ScreenCheck,
-    describe,
-    describe_confirmation,
-)
+from sanp.method.screen import ConfirmCheck, Screen, ScreenCheck, describe, draw_screen
 from sanp.method.step1 import Criterion, SparsitySearch, SparsityStep, importance, reward_cutoff
 from sanp.rollout import run_batch, run_episodes
 from sanp.runtime import deployed
@@ -102,25 +92,20 @@ class DeepConfig:
     """Batches of `screen` points the screen may use: another batch while a policy
     violates more points than the dense policy and the test has not rejected it."""
     confidence: float = 0.95
-    """The run's confidence; the screen's test gets its share of the run's error
-    (`sanp.method.alpha`), over all its looks."""
+    """The run's confidence; the screen tests at its share of the error (`sanp.method.alpha`)."""
     margin: float = DEFAULT_MARGIN
-    """Non-inferiority margin of the confirmation: an adopted level's violation rate on
-    fresh points may exceed the dense policy's by at most this much."""
+    """Non-inferiority margin of the confirmation (`sanp.method.screen.Confirmation`)."""
     confirm: int = 200
-    """Fresh uniform points of the confirmation a level must pass, after the screen, to be
-    adopted (`sanp.method.screen.Confirmation`); 0 turns it off (it runs only with the screen)."""
+    """Fresh points of the confirmation an adopted level passes after the screen; 0: none."""
 
     def __post_init__(self) -> None:
         if self.episodes <= 0 or not 0 < self.min_step <= self.step < 1 or self.retries < 0:
             raise OptionError("deep recipe needs episodes > 0, 0 < min_step <= step < 1, retries >= 0")
-        if self.screen < 0 or self.screen_looks < 1:
-            raise OptionError(f"the screen needs >= 0 points and >= 1 look, got {self.screen} and "
-                              f"{self.screen_looks}")
+        if self.screen < 0 or self.screen_looks < 1 or self.confirm < 0:
+            raise OptionError(f"the screen needs >= 0 points and >= 1 look, the confirmation >= 0 points; got "
+                              f"{self.screen}, {self.screen_looks} and {self.confirm}")
         check_confidence(self.confidence)
         check_margin(self.margin)
-        if self.confirm < 0:
-            raise OptionError(f"the confirmation needs >= 0 points, got {self.confirm}")
         if not 0 < self.max_sparsity < 1:
             raise OptionError(f"max_sparsity must be in (0, 1), got {self.max_sparsity}")
 
@@ -159,8 +144,7 @@ class ScheduleStep:
     """The level on the safety screen (None: not screened, because the reward missed
     the cutoff or the screen is off)."""
     confirmation: ConfirmCheck | None = None
-    """The level on the confirmation's fresh points (None: not run, because the reward or
-    the screen failed, or the confirmation is off)."""
+    """The level on the confirmation's fresh points (None: not run)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,26 +202,6 @@ class ScheduleState:
     follow from it."""
     times: dict[str, float]
     """Wall seconds so far per phase, "total" included (the time limit counts them)."""
-
-
-def draw_screen(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> Screen | None:
-    """The run's safety screen: up to `config.screen_looks` batches of `config.screen`
-    points from the screen's stream for `config.seed`, run by `dense` (None when the
-    screen is off or the spec has no requirement). The same points every time it is
-    drawn for the same settings."""
-    if not (config.screen and spec.requirements):
-        return None
-    return Screen.draw(binding, spec, dense, config.screen, config.seed, 1 - AlphaSplit.of(config.confidence).screen,
-                       config.screen_looks)
-
-
-def draw_confirmation(dense: Any, binding: Binding, spec: Any, config: DeepConfig) -> Confirmation | None:
-    """The run's confirmation: `config.confirm` fresh points from its own stream for
-    `config.seed` (None when it or the screen is off, or the spec has no requirement); the
-    dense policy runs them when the first level reaches it."""
-    if not (config.confirm and config.screen and spec.requirements):
-        return None
-    return Confirmation(binding, spec, dense, config.confirm, config.seed, config.margin)
 
 
 def collect(policy: Any, binding: Binding, episodes: int, points: int, seed: int) -> np.ndarray:
@@ -313,14 +277,10 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
     dense_reward = _dense_reward(dense, binding, config, threshold, resume, timed, say)
     if resume is not None:
         t0 -= resume.times.get("total", 0.0)  # the time limit counts the interrupted run's time too
-    screen = timed("screen", draw_screen, dense, binding, spec, config)
+    screen = timed("screen", draw_screen, dense, binding, spec, config, say)
     if screen is not None:
         say(f"deep: safety screen of {config.screen} uniform points (up to {config.screen_looks} batches, "
             f"each look at {screen.alpha:.3g}); the dense policy violates {screen.allowed} of the first")
-    confirmation = draw_confirmation(dense, binding, spec, config)
-    if confirmation is not None:
-        say(f"deep: a level passing the screen is adopted only if, on {config.confirm} fresh points, its "
-            f"violations exceed the dense policy's by at most {config.margin * 100:g} percentage points")
     inputs = config.inputs if config.inputs is not None else _needed_inputs(dense)
     buf, current, cur_r, step, history, levels = _start(dense, config, dense_reward, resume, gather, say)
     # The last adopted level is always the sparsest passing one (a level is adopted only
@@ -347,7 +307,7 @@ def deep_compress(dense: Any, binding: Binding, spec: Any, config: DeepConfig = 
             step /= 2
         else:
             cand, r, passed = _level(cand, 1 - density, dense, binding, buf, gather, timed, config, threshold,
-                                     history, step, say, screen, confirmation)
+                                     history, step, say, screen)
             if passed:
                 current, cur_r = cand, r
                 levels.append(cand)
@@ -407,25 +367,23 @@ def _next_density(current: Any, step: float, max_sparsity: float) -> float | Non
 def _level(cand: Any, target: float, dense: Any, binding: Binding, buf: StateBuffer,
            gather: Callable[[Any], np.ndarray],
            timed: PhaseTimer, config: DeepConfig, threshold: float, history: list, step: float,
-           say: Log, screen: Screen | None, confirmation: Confirmation | None = None) -> tuple[Any, float, bool]:
+           say: Log, screen: Screen | None) -> tuple[Any, float, bool]:
     """Fine-tune a freshly pruned level (`target`: the sparsity asked for), estimate its
-    reward and, when that reaches the cutoff, run the safety screen and then the
-    confirmation on fresh points, with `config.retries` more collect-and-fine-tune rounds
-    while it fails; every try is appended to `history`. A level that fails is not adopted:
-    the schedule stays at the previous level and halves its step."""
+    reward and, when that reaches the cutoff, run the safety screen, then the confirmation,
+    with `config.retries` more collect-and-fine-tune rounds while it fails; every try is
+    appended to `history`."""
     for attempt in range(config.retries + 1):
         t = time.perf_counter()
         ft = replace(config.finetune, seed=seeds.integer(config.seed, f"deep.finetune.{len(history)}"))
         cand, info = timed("finetune", finetune, cand, dense, buf.states, ft)
         r = timed("evaluate", mean_reward, cand, binding, config.episodes, config.seed)
         chk = timed("screen", screen.check, cand) if screen is not None and r >= threshold else None
-        conf = (timed("screen", confirmation.check, cand)
-                if confirmation is not None and chk is not None and chk.passed else None)
+        confirmation = screen.confirmation if screen is not None else None
+        conf = timed("screen", confirmation.check, cand) if confirmation and chk and chk.passed else None
         passed = r >= threshold and (chk is None or chk.passed) and (conf is None or conf.passed)
         history.append(ScheduleStep(target, cand.sparsity(), r, passed, attempt, info.loss_before,
                                     info.loss_after, info.states, time.perf_counter() - t, chk, conf))
-        shown = ("" if chk is None else f", {describe(chk)}") + ("" if conf is None else
-                                                                 f", {describe_confirmation(conf)}")
+        shown = "".join(f", {describe(c)}" for c in (chk, conf) if c is not None)
         say(f"deep: sparsity {cand.sparsity():.2%} (step {step:.3f}, try {attempt + 1}) mean reward {r:.2f} "
             f"{'>=' if r >= threshold else '<'} {threshold:g}{shown}; loss {info.loss_before:.4g} -> "
             f"{info.loss_after:.4g}")

@@ -85,6 +85,8 @@ class Screen:
     looks: int = 1
     seed: int = 0
     confidence: float = 0.95
+    confirmation: Confirmation | None = None
+    """Fresh points a policy that passes the screen must also pass to be adopted (None: none)."""
     _batches: list[tuple[Any, ...]] = field(init=False, default_factory=list, repr=False)
     _dense_violated: list[tuple[bool, ...]] = field(init=False, default_factory=list, repr=False)
 
@@ -216,14 +218,40 @@ class Confirmation:
         return ConfirmCheck(bad, ref, n, self.margin, bad - ref <= self.margin * n + 1e-9)
 
 
-def describe_confirmation(chk: ConfirmCheck) -> str:
-    """One line for a log."""
-    return (f"confirmation {chk.violations} vs dense {chk.dense_violations} of {chk.points} fresh points "
-            f"({'within' if chk.passed else 'beyond'} the margin {chk.margin * 100:g} points)")
+def draw_screen(dense: Any, binding: Binding, spec: Any, config: Any,
+                say: Any = lambda _m: None) -> Screen | None:
+    """The run's safety screen for a `DeepConfig`: up to `config.screen_looks` batches of
+    `config.screen` points from the screen's stream for `config.seed`, run by `dense`, each
+    look at the screen's share of the run's error (`sanp.method.alpha`), with its
+    confirmation attached (None when the screen is off or the spec has no requirement).
+    The same points every time it is drawn for the same settings."""
+    from sanp.method.alpha import AlphaSplit
+
+    if not (config.screen and spec.requirements):
+        return None
+    share = 1 - AlphaSplit.of(config.confidence).screen
+    scr = Screen.draw(binding, spec, dense, config.screen, config.seed, share, config.screen_looks)
+    object.__setattr__(scr, "confirmation", draw_confirmation(dense, binding, spec, config, say))
+    return scr
 
 
-def describe(chk: ScreenCheck) -> str:
-    """One line for a log: the counts, the points and the test."""
+def draw_confirmation(dense: Any, binding: Binding, spec: Any, config: Any,
+                      say: Any = lambda _m: None) -> Confirmation | None:
+    """The schedule's confirmation for a `DeepConfig`: `config.confirm` fresh points for
+    `config.seed` at `config.margin` (None when it or the screen is off, or the spec has no
+    requirement); the dense policy runs them when the first level reaches it."""
+    if not (config.confirm and config.screen and spec.requirements):
+        return None
+    say(f"deep: a level passing the screen is adopted only if, on {config.confirm} fresh points, its "
+        f"violations exceed the dense policy's by at most {config.margin * 100:g} percentage points")
+    return Confirmation(binding, spec, dense, config.confirm, config.seed, config.margin)
+
+
+def describe(chk: ScreenCheck | ConfirmCheck) -> str:
+    """One line for a log: the counts, the points and the test (or the margin)."""
+    if isinstance(chk, ConfirmCheck):
+        return (f"confirmation {chk.violations} vs dense {chk.dense_violations} of {chk.points} fresh points "
+                f"({'within' if chk.passed else 'beyond'} the margin {chk.margin * 100:g} points)")
     return (f"screen {chk.violations} vs dense {chk.dense_violations} of {chk.points} (p = {chk.p_value:.3g}"
             f"{'' if chk.passed else f' < {chk.alpha:.3g}, worse'})")
 

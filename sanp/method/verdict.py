@@ -142,9 +142,9 @@ def judge(result: Any) -> Verdict:
     elif (below := _below_cutoff(result)) is not None:
         ok, headline = False, f"REWARD BELOW CUTOFF: {below}"
     elif ni is not None and ni.verdict == "inferior":
-        ok, headline = False, f"NOT NON-INFERIOR on held-out points: {ni.text}"
+        ok, headline = False, f"NOT NON-INFERIOR on held-out points: {ni.text.split(': ', 1)[1]}"
     elif ni is not None and ni.verdict == "undecided":
-        ok, headline = False, f"UNDECIDED on held-out points: {ni.text}"
+        ok, headline = False, f"UNDECIDED on held-out points: {ni.text.split(': ', 1)[1]}"
     elif not shared and hd is not None and hs is not None and hs.bo_counterexamples > hd.bo_counterexamples:
         ok, headline = False, (f"HELD-OUT BO FOUND MORE on the sparse policy: {hs.bo_counterexamples} "
                                f"counterexample(s) against {hd.bo_counterexamples} on the dense one")

@@ -124,8 +124,13 @@ def _screen_cell(h: Mapping[str, Any]) -> str:
     p = f"(p = {fmt(h.get('screen_p'), 3)})"
     if "screen_points" not in h:  # reports before the sequential screen: 100 points, no dense count
         return f"{fmt(h.get('screen_violations'))} {p}"
-    return (f"{fmt(h.get('screen_violations'))} vs {fmt(h.get('screen_dense_violations'))} of "
+    text = (f"{fmt(h.get('screen_violations'))} vs {fmt(h.get('screen_dense_violations'))} of "
             f"{fmt(h.get('screen_points'))} {p}")
+    if "confirm_points" in h:  # reports since issue 27: the confirmation on fresh points
+        text += (f"; confirmation {fmt(h.get('confirm_violations'))} vs {fmt(h.get('confirm_dense_violations'))} "
+                 f"of {fmt(h.get('confirm_points'))} fresh points"
+                 f"{'' if h.get('confirm_passed') else ', beyond the margin'}")
+    return text
 
 
 def _rounds(rounds: list[Mapping[str, Any]], figs: dict[str, Any]) -> dict[str, Any] | None:

@@ -108,3 +108,14 @@ def test_a_corrupted_report_fails_validation(kind, what, corrupt):
     doc = _report(kind)
     corrupt(doc)
     assert _errors(doc), f"a {kind} report with {what} passed validation"
+
+
+def test_the_evidence_fields_of_newer_prune_reports_validate():
+    doc = _report("prune")
+    assert "noninferiority" in doc["verdict"] and "alpha" in doc["verdict"] and doc["inputs"]["options"]["margin"]
+    doc["step1"]["scan"][0].update(confirm_violations=1, confirm_dense_violations=0, confirm_points=200,
+                                   confirm_passed=True)
+    doc["rounds"][0].update(dense_uniform_violations=3, within_margin=True)
+    assert _errors(doc) == []
+    doc["verdict"]["noninferiority"]["verdict"] = "no worse"  # not one of the test's outcomes
+    assert any("noninferiority" in e for e in _errors(doc))

@@ -10,6 +10,7 @@ import torch
 
 from sanp.errors import OptionError
 from sanp.method import deep as deep_mod
+from sanp.method import screen as screen_mod
 from sanp.method.deep import DeepConfig, deep_compress
 from sanp.method.finetune import FinetuneConfig
 from sanp.method.recover import is_safe
@@ -68,7 +69,7 @@ def test_a_level_worse_on_purpose_is_caught_even_when_the_screen_is_fooled(overp
         made.append(conf)
         return conf
 
-    monkeypatch.setattr(deep_mod, "Confirmation", scripted)
+    monkeypatch.setattr(screen_mod, "Confirmation", scripted)
     # 200 points at a margin of 0.5 points: 1 violation more than the dense policy is within
     # it, 2 more (an observed rate above the dense one's + the margin) is not
     cfg = DeepConfig(episodes=10, seed=0, step=0.5, min_step=0.25, retries=0, max_sparsity=0.985,
@@ -93,9 +94,9 @@ def test_a_level_worse_on_purpose_is_caught_even_when_the_screen_is_fooled(overp
 
 def test_no_confirmation_without_the_screen_or_with_zero_points(overpruned_cartpole):
     spec, binding, dense, _, _ = overpruned_cartpole(0.98)
-    assert deep_mod.draw_confirmation(dense, binding, spec, DeepConfig(confirm=0)) is None
-    assert deep_mod.draw_confirmation(dense, binding, spec, DeepConfig(screen=0)) is None
-    conf = deep_mod.draw_confirmation(dense, binding, spec, DeepConfig(confirm=30, margin=0.02, seed=4))
+    assert screen_mod.draw_confirmation(dense, binding, spec, DeepConfig(confirm=0)) is None
+    assert screen_mod.draw_confirmation(dense, binding, spec, DeepConfig(screen=0)) is None
+    conf = screen_mod.draw_confirmation(dense, binding, spec, DeepConfig(confirm=30, margin=0.02, seed=4))
     assert (len(conf.points), conf.margin, conf.seed) == (30, 0.02, 4)
     with pytest.raises(OptionError):
         DeepConfig(confirm=-1)

@@ -681,3 +681,25 @@ def test_page_in_headless_chromium(falsified_page, tmp_path):
     assert (np.abs(im[:300].astype(int) - red).sum(axis=2) < 10).sum() > 5000, (
         "the red verdict banner shows"
     )
+
+
+def test_the_page_states_the_noninferiority_verdict_the_error_split_and_each_confirmation():
+    from sanp.stats import noninferiority
+
+    ni = noninferiority((0, 1000), (1, 1000), 0.005, 0.045, 0.95, "held-out stream of seed 0").to_json()
+    doc = {"schema": PRUNE_SCHEMA, "command": "prune", "verdict": {
+        "ok": True, "headline": "compressed to 90.00% sparsity", "details": [], "noninferiority": ni,
+        "alpha": {"total": 0.05, "heldout": 0.045, "screen": 0.005, "text": "alpha 0.05 split as: held-out 0.045"}},
+        "step1": {"scan": [
+            {"k": 0.5, "sparsity": 0.5, "mean_reward": 200.0, "passes": True, "screen_violations": 0,
+             "screen_dense_violations": 0, "screen_points": 100, "screen_p": 1.0, "screen_alpha": 0.00125,
+             "confirm_violations": 1, "confirm_dense_violations": 0, "confirm_points": 200, "confirm_passed": True},
+            {"k": 0.9, "sparsity": 0.9, "mean_reward": 200.0, "passes": False, "screen_violations": 0,
+             "screen_dense_violations": 0, "screen_points": 100, "screen_p": 1.0, "screen_alpha": 0.00125,
+             "confirm_violations": 5, "confirm_dense_violations": 0, "confirm_points": 200, "confirm_passed": False}]}}
+    page = report.render(doc)
+    assert "Non-inferiority (margin 0.005, confidence 0.95): non-inferior: with 95% confidence" in html.unescape(page)
+    assert "Error budget: alpha 0.05 split as: held-out 0.045." in html.unescape(page)
+    assert [r[-1] for r in table_rows(page, "step1")] == [
+        "0 vs 0 of 100 (p = 1); confirmation 1 vs 0 of 200 fresh points",
+        "0 vs 0 of 100 (p = 1); confirmation 5 vs 0 of 200 fresh points, beyond the margin"]
