@@ -22,7 +22,7 @@ import numpy as np
 
 from sanp.envs.dynamics import Dynamics
 from sanp.reach import spec as rs
-from sanp.reach.interval import INTERVAL_OPS, Interval, hull
+from sanp.reach.interval import INTERVAL_OPS, Interval
 
 NEVER = np.iinfo(np.int64).max // 2
 
@@ -158,11 +158,10 @@ class ClosedLoop:
         first_end = np.full(N, NEVER)  # first time the episode may end (its obs still recorded)
         first_fail = np.full((R, N), NEVER)  # always: P not certain in some box
         first_viol = np.full((R, N), NEVER)  # always: P surely false in every box
-        witness = np.full((R, 0), NEVER)  # eventually: per box, when P became certain
         stopped = np.full(N, T)
         done = np.zeros(N, bool)
         b_lo, b_hi, owner = lo.copy(), hi.copy(), np.arange(N)
-        witness = np.full((R, N), NEVER)
+        witness = np.full((R, N), NEVER)  # eventually: when P became certain in every box
         for t in range(T + 1):
             if not len(owner):
                 break
@@ -181,8 +180,6 @@ class ClosedLoop:
                 ends = np.unique(owner[may])
                 first_end[ends] = np.minimum(first_end[ends], t)
             sig = self._signals_at(o_lo, o_hi, a_lo, a_hi)
-            cell_done = np.ones(N, bool)
-            cell_done[cells] = _any_by(~finite, owner, N)[cells]
             stop = _any_by(~finite, owner, N)
             for r, req in enumerate(self.requirements):
                 a, b = req.shape.window
@@ -238,12 +235,13 @@ class ClosedLoop:
                 status[r] = np.where(ff > T, 1, np.where((fv <= T) & (fv <= first_end), -1, 0))
                 p_to[r] = np.minimum(ff - 1, T)
             elif req.shape.kind == "eventually":
-                a, b = req.shape.window
+                b = req.shape.window[1]
                 end = T if b is None else min(b, T)
                 met = (ff <= end) & (ff <= first_end)
                 # never possible inside the window (cells that stopped early saw the whole window)
                 never = (fv > end) & (stopped >= end)
-                status[r] = np.where(met, 1, np.where(never & (b is not None) & (b <= T), -1, 0))
+                # (a trace cut at the horizon or by an earlier end only loses chances to meet P)
+                status[r] = np.where(met, 1, np.where(never, -1, 0))
                 p_from[r] = np.where(met, ff, 0)
                 p_to[r] = np.where(met, T, -1)
             else:
