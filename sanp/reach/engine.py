@@ -181,35 +181,8 @@ class ClosedLoop:
                 first_end[ends] = np.minimum(first_end[ends], t)
             sig = self._signals_at(o_lo, o_hi, a_lo, a_hi)
             stop = _any_by(~finite, owner, N)
-            for r, req in enumerate(self.requirements):
-                a, b = req.shape.window
-                if req.shape.kind == "general" or t < a or (b is not None and t > b):
-                    if req.shape.kind == "general" or t < a:
-                        stop_r = np.zeros(N, bool)
-                    else:
-                        stop_r = np.ones(N, bool)
-                else:
-                    p = rs.formula(req.shape.body, sig)
-                    must = np.broadcast_to(p.must, owner.shape)
-                    may = np.broadcast_to(p.may, owner.shape)
-                    if req.shape.kind == "always":
-                        fail = _any_by(~must, owner, N)
-                        first_fail[r] = np.where(fail & (first_fail[r] == NEVER), t, first_fail[r])
-                        viol = _all_by(~may, owner, N) & np.isin(np.arange(N), cells)
-                        first_viol[r] = np.where(viol & (first_viol[r] == NEVER), t, first_viol[r])
-                        stop_r = first_fail[r] < NEVER
-                    else:
-                        got = _all_by(must, owner, N) & np.isin(np.arange(N), cells)
-                        witness[r] = np.where(got & (witness[r] == NEVER), t, witness[r])
-                        poss = _any_by(may, owner, N)
-                        first_viol[r] = np.where(poss & (first_viol[r] == NEVER), t, first_viol[r])
-                        stop_r = witness[r] < NEVER
-                if r == 0:
-                    all_stop = stop_r.copy()
-                else:
-                    all_stop &= stop_r
             if R:
-                stop |= all_stop
+                stop |= self._check(t, sig, owner, cells, first_fail, first_viol, witness)
             if t == T:
                 break
             newly = stop & ~done
@@ -221,6 +194,37 @@ class ClosedLoop:
             if req.shape.kind == "eventually":
                 first_fail[r] = witness[r]
         return self._verdicts(first_fail, first_viol, first_end, obs_lo, obs_hi, act_lo, act_hi, stopped)
+
+    def _check(self, t: int, sig: dict, owner: np.ndarray, cells: np.ndarray, first_fail: np.ndarray,
+               first_viol: np.ndarray, witness: np.ndarray) -> np.ndarray:
+        """Update each stepwise requirement's times with step t (in place); the cells
+        with nothing more to learn (every requirement decided or out of its window)."""
+        N = first_fail.shape[1]
+        live = np.isin(np.arange(N), cells)
+        all_stop = np.ones(N, bool)
+        for r, req in enumerate(self.requirements):
+            a, b = req.shape.window
+            if req.shape.kind == "general" or t < a:
+                all_stop[:] = False
+                continue
+            if b is not None and t > b:
+                continue
+            p = rs.formula(req.shape.body, sig)
+            must = np.broadcast_to(p.must, owner.shape)
+            may = np.broadcast_to(p.may, owner.shape)
+            if req.shape.kind == "always":
+                fail = _any_by(~must, owner, N)
+                first_fail[r] = np.where(fail & (first_fail[r] == NEVER), t, first_fail[r])
+                viol = _all_by(~may, owner, N) & live
+                first_viol[r] = np.where(viol & (first_viol[r] == NEVER), t, first_viol[r])
+                all_stop &= first_fail[r] < NEVER
+            else:
+                got = _all_by(must, owner, N) & live
+                witness[r] = np.where(got & (witness[r] == NEVER), t, witness[r])
+                poss = _any_by(may, owner, N)
+                first_viol[r] = np.where(poss & (first_viol[r] == NEVER), t, first_viol[r])
+                all_stop &= witness[r] < NEVER
+        return all_stop
 
     def _verdicts(self, first_fail, first_viol, first_end, obs_lo, obs_hi, act_lo, act_hi, stopped) -> BatchResult:
         T, N = self.horizon, obs_lo.shape[0]
