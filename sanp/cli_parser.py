@@ -239,9 +239,23 @@ def _add_evidence(m: Any) -> None:
                    "percentage point)")
 
 
-def _add_prune(sub: Any) -> None:
+def _add_proof(pr: Any) -> None:
+    """The proof options of `sanp prune`."""
     from sanp.prove.command import positive_seconds
 
+    p = pr.add_argument_group("proof", "formal one-step properties after refinement (pip install 'sanp[prove]')")
+    p.add_argument("--prove", action="store_true",
+                   help="after refinement, prove the spec's props and agreement with the dense "
+                   "policy over its visited region (Marabou); the outcome goes into the report")
+    p.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
+                   help="seconds per property for --prove (default 30)")
+    p.add_argument("--prove-horizon", type=_positive_int, metavar="N",
+                   help="after refinement, prove the spec's requirements over the closed loop for N steps "
+                   "from the whole search box (the env's declared dynamics; --prove-timeout: its time "
+                   "budget); the outcome goes into the report's closed_loop block")
+
+
+def _add_prune(sub: Any) -> None:
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
     io = pr.add_argument_group("inputs and outputs")
     io.add_argument("policy", metavar="POLICY", help=FormatsHelp("the dense policy: "))
@@ -287,16 +301,7 @@ def _add_prune(sub: Any) -> None:
     h.add_argument("--heldout-uniform", type=_positive_int, default=1000, metavar="N",
                    help="held-out uniform points per policy (default 1000)")
 
-    p = pr.add_argument_group("proof", "formal one-step properties after refinement (pip install 'sanp[prove]')")
-    p.add_argument("--prove", action="store_true",
-                   help="after refinement, prove the spec's props and agreement with the dense "
-                   "policy over its visited region (Marabou); the outcome goes into the report")
-    p.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
-                   help="seconds per property for --prove (default 30)")
-    p.add_argument("--prove-horizon", type=_positive_int, metavar="N",
-                   help="after refinement, prove the spec's requirements over the closed loop for N steps "
-                   "from the whole search box (the env's declared dynamics; --prove-timeout: its time "
-                   "budget); the outcome goes into the report's closed_loop block")
+    _add_proof(pr)
 
     x = _backend_options(pr, "execution")
     x.add_argument("--seed", type=_natural, default=0, help=SEED_HELP)

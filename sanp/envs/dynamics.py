@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -60,7 +60,7 @@ class Dynamics:
     """Continuous time: seconds the env holds an action (the control period)."""
     substeps: int = 20
     """Continuous time: RK4 steps per period of `step_float` (the float reference)."""
-    start: Mapping[str, tuple[float, float]] = {}
+    start: Mapping[str, tuple[float, float]] = MappingProxyType({})
     """The env's own initial range of components a spec does not search (default: the
     adapter's dimension range, or its default value when it has one)."""
 
@@ -197,7 +197,7 @@ class MountainCarDynamics(Dynamics):
     the car stopped at the left wall."""
 
     state_names = ("position", "velocity")
-    start = {"velocity": (0.0, 0.0)}  # the env starts at rest
+    start = MappingProxyType({"velocity": (0.0, 0.0)})  # the env starts at rest
     force, gravity, max_speed, min_position, max_position = 0.001, 0.0025, 0.07, -1.2, 0.6
 
     def step(self, state: State, action: Any, ops: Any) -> State:
@@ -299,7 +299,7 @@ def model_error(dyn: Dynamics, adapter: Any, states: np.ndarray, actions: Sequen
             if dyn.time == "discrete":
                 nxt = dyn.step(start, act, FLOAT_OPS)
             else:
-                nxt = rk4(lambda q: dyn.field(q, act, FLOAT_OPS), start, float(dyn.period), dyn.substeps)
+                nxt = rk4(lambda q, act=act: dyn.field(q, act, FLOAT_OPS), start, float(dyn.period), dyn.substeps)
             model_next = np.array([float(np.asarray(c).reshape(-1)[0]) for c in nxt])
             model_obs = np.array([float(np.asarray(c).reshape(-1)[0])
                                   for c in dyn.observe(tuple(np.asarray([v]) for v in nxt), FLOAT_OPS)])

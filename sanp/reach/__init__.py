@@ -6,6 +6,12 @@ each cell through the loop as a box of states; `sanp.reach.bounds` bounds the ne
 (CROWN); `sanp.reach.interval` is the outward-rounded interval arithmetic the declared
 dynamics run on; `sanp.reach.spec` reads requirements in three-valued logic.
 """
-from sanp.reach.run import ReachConfig, ReachError, ReachResult, RequirementResult, prove_closed_loop
+from sanp.reach.run import (
+    ReachConfig,
+    ReachError,
+    ReachResult,
+    RequirementResult,
+    prove_closed_loop,
+)
 
 __all__ = ["ReachConfig", "ReachError", "ReachResult", "RequirementResult", "prove_closed_loop"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from sanp.envs.dynamics import Dynamics
 from sanp.reach import spec as rs
-from sanp.reach.interval import INTERVAL_OPS, Interval, hull
+from sanp.reach.interval import INTERVAL_OPS, Interval
 
 NEVER = np.iinfo(np.int64).max // 2
 
@@ -158,11 +158,10 @@ class ClosedLoop:
         first_end = np.full(N, NEVER)  # first time the episode may end (its obs still recorded)
         first_fail = np.full((R, N), NEVER)  # always: P not certain in some box
         first_viol = np.full((R, N), NEVER)  # always: P surely false in every box
-        witness = np.full((R, 0), NEVER)  # eventually: per box, when P became certain
         stopped = np.full(N, T)
         done = np.zeros(N, bool)
         b_lo, b_hi, owner = lo.copy(), hi.copy(), np.arange(N)
-        witness = np.full((R, N), NEVER)
+        witness = np.full((R, N), NEVER)  # eventually: when P became certain in every box
         for t in range(T + 1):
             if not len(owner):
                 break
@@ -181,38 +180,9 @@ class ClosedLoop:
                 ends = np.unique(owner[may])
                 first_end[ends] = np.minimum(first_end[ends], t)
             sig = self._signals_at(o_lo, o_hi, a_lo, a_hi)
-            cell_done = np.ones(N, bool)
-            cell_done[cells] = _any_by(~finite, owner, N)[cells]
             stop = _any_by(~finite, owner, N)
-            for r, req in enumerate(self.requirements):
-                a, b = req.shape.window
-                if req.shape.kind == "general" or t < a or (b is not None and t > b):
-                    if req.shape.kind == "general" or t < a:
-                        stop_r = np.zeros(N, bool)
-                    else:
-                        stop_r = np.ones(N, bool)
-                else:
-                    p = rs.formula(req.shape.body, sig)
-                    must = np.broadcast_to(p.must, owner.shape)
-                    may = np.broadcast_to(p.may, owner.shape)
-                    if req.shape.kind == "always":
-                        fail = _any_by(~must, owner, N)
-                        first_fail[r] = np.where(fail & (first_fail[r] == NEVER), t, first_fail[r])
-                        viol = _all_by(~may, owner, N) & np.isin(np.arange(N), cells)
-                        first_viol[r] = np.where(viol & (first_viol[r] == NEVER), t, first_viol[r])
-                        stop_r = first_fail[r] < NEVER
-                    else:
-                        got = _all_by(must, owner, N) & np.isin(np.arange(N), cells)
-                        witness[r] = np.where(got & (witness[r] == NEVER), t, witness[r])
-                        poss = _any_by(may, owner, N)
-                        first_viol[r] = np.where(poss & (first_viol[r] == NEVER), t, first_viol[r])
-                        stop_r = witness[r] < NEVER
-                if r == 0:
-                    all_stop = stop_r.copy()
-                else:
-                    all_stop &= stop_r
             if R:
-                stop |= all_stop
+                stop |= self._check(t, sig, owner, cells, first_fail, first_viol, witness)
             if t == T:
                 break
             newly = stop & ~done
@@ -224,6 +194,37 @@ class ClosedLoop:
             if req.shape.kind == "eventually":
                 first_fail[r] = witness[r]
         return self._verdicts(first_fail, first_viol, first_end, obs_lo, obs_hi, act_lo, act_hi, stopped)
+
+    def _check(self, t: int, sig: dict, owner: np.ndarray, cells: np.ndarray, first_fail: np.ndarray,
+               first_viol: np.ndarray, witness: np.ndarray) -> np.ndarray:
+        """Update each stepwise requirement's times with step t (in place); the cells
+        with nothing more to learn (every requirement decided or out of its window)."""
+        N = first_fail.shape[1]
+        live = np.isin(np.arange(N), cells)
+        all_stop = np.ones(N, bool)
+        for r, req in enumerate(self.requirements):
+            a, b = req.shape.window
+            if req.shape.kind == "general" or t < a:
+                all_stop[:] = False
+                continue
+            if b is not None and t > b:
+                continue
+            p = rs.formula(req.shape.body, sig)
+            must = np.broadcast_to(p.must, owner.shape)
+            may = np.broadcast_to(p.may, owner.shape)
+            if req.shape.kind == "always":
+                fail = _any_by(~must, owner, N)
+                first_fail[r] = np.where(fail & (first_fail[r] == NEVER), t, first_fail[r])
+                viol = _all_by(~may, owner, N) & live
+                first_viol[r] = np.where(viol & (first_viol[r] == NEVER), t, first_viol[r])
+                all_stop &= first_fail[r] < NEVER
+            else:
+                got = _all_by(must, owner, N) & live
+                witness[r] = np.where(got & (witness[r] == NEVER), t, witness[r])
+                poss = _any_by(may, owner, N)
+                first_viol[r] = np.where(poss & (first_viol[r] == NEVER), t, first_viol[r])
+                all_stop &= witness[r] < NEVER
+        return all_stop
 
     def _verdicts(self, first_fail, first_viol, first_end, obs_lo, obs_hi, act_lo, act_hi, stopped) -> BatchResult:
         T, N = self.horizon, obs_lo.shape[0]
@@ -238,12 +239,13 @@ class ClosedLoop:
                 status[r] = np.where(ff > T, 1, np.where((fv <= T) & (fv <= first_end), -1, 0))
                 p_to[r] = np.minimum(ff - 1, T)
             elif req.shape.kind == "eventually":
-                a, b = req.shape.window
+                b = req.shape.window[1]
                 end = T if b is None else min(b, T)
                 met = (ff <= end) & (ff <= first_end)
                 # never possible inside the window (cells that stopped early saw the whole window)
                 never = (fv > end) & (stopped >= end)
-                status[r] = np.where(met, 1, np.where(never & (b is not None) & (b <= T), -1, 0))
+                # (a trace cut at the horizon or by an earlier end only loses chances to meet P)
+                status[r] = np.where(met, 1, np.where(never, -1, 0))
                 p_from[r] = np.where(met, ff, 0)
                 p_to[r] = np.where(met, T, -1)
             else:

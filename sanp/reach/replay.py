@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     spec = stl.load(args.spec)
     binding = dataclasses.replace(bind(spec), horizon=args.horizon)
     try:
-        given = dict((k.strip(), float(v)) for k, v in (kv.split("=") for kv in args.point.split(",")))
+        given = {k.strip(): float(v) for k, v in (kv.split("=") for kv in args.point.split(","))}
     except ValueError:
         raise OptionError(f"--point {args.point!r}: write NAME=VALUE,NAME=VALUE") from None
     missing = [d.name for d in binding.space if d.name not in given]

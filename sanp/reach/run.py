@@ -162,16 +162,16 @@ def prove_closed_loop(policy: Any, spec: Any, binding: Any, config: ReachConfig,
     sanp's rollout with the deployed policy); `on_level(level, cells, unknown)` reports
     progress."""
     start = time.monotonic()
-    loop, dyn, lo0, hi0, searched = build(policy, spec, binding, config.horizon, requirements)
+    loop, _, lo0, hi0, searched = build(policy, spec, binding, config.horizon, requirements)
     loop.max_boxes, loop.split_ambiguous = config.max_boxes, config.split_ambiguous
     reqs = loop.requirements
-    R, T = len(reqs), config.horizon
+    T = config.horizon
     scale = np.where(hi0 - lo0 > 0, hi0 - lo0, 1.0)
     if config.sensitive_split and len(searched) > 1:
         scale = scale / _sensitivity(loop, lo0, hi0, searched)
     queue_lo, queue_hi = lo0[None].copy(), hi0[None].copy()
     leaves: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    tubes = [dict() for _ in reqs]
+    tubes: list[dict] = [{} for _ in reqs]
     level, stopped_by = 0, "decided"
     while len(queue_lo):
         keep_status, keep_from, keep_to = [], [], []

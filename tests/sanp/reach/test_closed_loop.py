@@ -51,7 +51,7 @@ def dense():
 
 def test_the_tube_holds_every_simulated_trajectory(dense) -> None:
     spec = stl.load(SPEC)
-    loop, dyn, lo, hi, _ = build(dense, spec, bind(spec), 12)
+    loop, dyn, *_ = build(dense, spec, bind(spec), 12)
     c_lo, c_hi = np.array([0.0, -0.01, 0.01, 0.0]), np.array([0.004, -0.006, 0.014, 0.004])
     res = loop.run(c_lo[None], c_hi[None])
     rng = np.random.default_rng(0)
