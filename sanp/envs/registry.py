@@ -40,8 +40,11 @@ _BUILTINS: dict[str, str] = {
     "BipedalWalker-v3": "sanp.envs.box2d:BipedalWalkerAdapter",
     "highway-v0": "sanp.envs.highway:HighwayAdapter",
     "highway-fast-v0": "sanp.envs.highway:HighwayAdapter",
+    "ArchSinglePendulum-v0": "sanp.envs.arch:ArchAdapter",
+    "ArchTORA-v0": "sanp.envs.arch:ArchAdapter",
+    "ArchACC-v0": "sanp.envs.arch:ArchAdapter",
 }
-_ENV_PACKAGES = {"highway": "highway_env"}
+_ENV_PACKAGES = {"highway": "highway_env", "Arch": "sanp.envs.arch"}
 """Env id prefix -> module whose import registers those ids with gymnasium (its extra
 is in sanp.extras)."""
 _loaded_entry_points = False
