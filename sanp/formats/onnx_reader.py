@@ -349,7 +349,8 @@ class _OnnxReader(OnnxGraph):
         sizes = [layers[0]["W"].shape[1]] + [L["W"].shape[0] for L in layers]
         check_parameters(sizes, self.path)
         norm_kw: dict[str, Any] = {}
-        if walk.pre_touched:
+        identity = walk.pre_clip is None and not np.any(walk.pre_m) and np.all(walk.pre_s == 1)
+        if walk.pre_touched and not identity:  # (TORA's graph subtracts a mean of zeros)
             if np.any(walk.pre_s <= 0) or not np.all(np.isfinite(walk.pre_s)):
                 raise PolicyError(
                     f"{self.path}: the ONNX observation scaling is not a positive per-feature scale; re-export it"

@@ -168,3 +168,17 @@ def test_the_arch_controllers_read_and_act_as_onnxruntime(name):
     np.testing.assert_allclose(p.act(x), want, rtol=1e-6, atol=1e-6)
     sizes = {"single_pendulum": [2, 25, 25, 1], "tora": [4, 100, 100, 100, 1], "acc": [5, 20, 20, 20, 20, 20, 1]}
     assert p.sizes == sizes[name]
+
+
+def test_a_normaliser_that_is_the_identity_is_dropped(tmp_path):
+    """TORA's graph subtracts a mean of zeros: no normaliser, so tools that take none
+    (the closed-loop bounds of networks with a final ReLU) read it."""
+    m = _conv_model()
+    mean = next(t for t in m.graph.initializer if t.name == "mean")
+    mean.CopyFrom(numpy_helper.from_array(np.zeros((1, 1, 1, 4), np.float32), "mean"))
+    p = _load(tmp_path, m)
+    assert not p.has_normalizer
+    x = np.random.default_rng(4).standard_normal((8, 4)).astype(np.float32)
+    want = _session(m).run(None, {"obs": x.reshape(8, 1, 1, 4)})[0].reshape(8, -1)
+    np.testing.assert_allclose(p.act(x), want, rtol=1e-6, atol=1e-6)
+    assert _load(tmp_path, _conv_model()).has_normalizer  # a real mean stays
