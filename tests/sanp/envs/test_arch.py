@@ -104,3 +104,11 @@ def test_the_controllers_load_and_act_in_their_env(env_id):
     assert traj.length == arch.HORIZON[env_id] and not traj.nonfinite
     # the controller acts on what it observes: its actions vary along the episode
     assert np.ptp(traj.actions) > 1e-3
+
+
+@pytest.mark.parametrize("env_id", sorted(PUBLISHED))
+def test_sanp_check_accepts_the_specs(capsys, env_id):
+    from tests.sanp.cli_run import cli
+
+    code, out, err = cli(capsys, "check", ROOT / "specs" / f"{SPECS[env_id]}.stl")
+    assert code == 0 and f"env {env_id}, horizon {arch.HORIZON[env_id]}" in out, err
