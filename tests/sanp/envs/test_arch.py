@@ -112,3 +112,20 @@ def test_sanp_check_accepts_the_specs(capsys, env_id):
 
     code, out, err = cli(capsys, "check", ROOT / "specs" / f"{SPECS[env_id]}.stl")
     assert code == 0 and f"env {env_id}, horizon {arch.HORIZON[env_id]}" in out, err
+
+
+@pytest.mark.skipif(not (ARCH / "single_pendulum" / "controller.onnx").exists(),
+                    reason="needs ../shared/fixtures/arch (the ARCH-COMP controllers, absent from a clone)")
+def test_the_pendulum_reproduces_the_published_verdicts_of_both_initial_sets():
+    """From (1.2, 0.2), the corner of the 2021 initial set [1, 1.2] x [0, 0.2], the
+    published falsification: x1 leaves [0, 1] in 0.5 s <= t <= 1 s. From (1.175, 0.2),
+    the corner of the 2024 set, it stays inside (the verification instance)."""
+    from sanp.formats import load
+    from sanp.rollout import run
+    from sanp.runtime import deployed
+
+    spec = stl.load(ROOT / "specs" / "arch_single_pendulum.stl")
+    b = bind(spec)
+    actor = deployed(load(ARCH / "single_pendulum" / "controller.onnx", action_space=b.action_space))
+    peak = {x1: run(actor, b, {"x1": x1, "x2": 0.2}).observations[10:21, 0].max() for x1 in (1.2, 1.175)}
+    assert peak[1.2] > 1.0 > peak[1.175]
