@@ -7,9 +7,9 @@ Each plant is its published continuous-time vector field (the benchmark's `dynam
 written once as `field(state, action, ops)`; the env holds the action for one control
 period and integrates the field with classic Runge-Kutta (RK4) at a fixed step of
 period / `substeps` (h = 5 ms, 20 ms and 10 ms), the same code as the declared model's
-float view. Against an adaptive integration at tolerance 1e-12 (scipy's DOP853) a step
-agrees to better than 1e-9 (tests/sanp/envs/test_arch.py checks 1e-6 over several
-periods). An episode is the benchmark's time horizon; an observation is what the
+float view. Against an adaptive integration at tolerance 1e-12 (scipy's DOP853), five
+periods agree to within 1e-10, 6e-9 and 1.3e-9 (tests/sanp/envs/test_arch.py checks
+1e-6). An episode is the benchmark's time horizon; an observation is what the
 controller reads:
 
 | env | state | observation (controller input) | action | period | horizon |
