@@ -4,6 +4,7 @@ scipy at tolerance 1e-12; the declared model against the env step; the controlle
 input conventions; the specs parse and check; the controllers load and act in the env."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import gymnasium as gym
@@ -129,3 +130,18 @@ def test_the_pendulum_reproduces_the_published_verdicts_of_both_initial_sets():
     actor = deployed(load(ARCH / "single_pendulum" / "controller.onnx", action_space=b.action_space))
     peak = {x1: run(actor, b, {"x1": x1, "x2": 0.2}).observations[10:21, 0].max() for x1 in (1.2, 1.175)}
     assert peak[1.2] > 1.0 > peak[1.175]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sanp.reach") is None,
+                    reason="needs the closed-loop engine (sanp.reach, sanp prove --horizon)")
+@pytest.mark.skipif(not (ARCH / "single_pendulum" / "controller.onnx").exists(),
+                    reason="needs ../shared/fixtures/arch (the ARCH-COMP controllers, absent from a clone)")
+def test_the_pendulum_is_proved_over_its_horizon_from_its_whole_initial_set(capsys):
+    """The published controller keeps x1 in [0, 1] at every control instant of
+    0.5 s <= t <= 1 s from the whole 2024 initial set (about 800 cells, a few seconds)."""
+    from tests.sanp.cli_run import cli
+
+    code, out, err = cli(capsys, "prove", ARCH / "single_pendulum" / "controller.onnx",
+                         ROOT / "specs" / "arch_single_pendulum.stl", "--horizon", 20, "--depth", 10)
+    assert code == 0, out + err
+    assert "proved" in out and "100.0%" in out
