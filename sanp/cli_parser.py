@@ -280,6 +280,10 @@ def _add_prune(sub: Any) -> None:
                    "policy over its visited region (Marabou); the outcome goes into the report")
     p.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
                    help="seconds per property for --prove (default 30)")
+    p.add_argument("--prove-horizon", type=_positive_int, metavar="N",
+                   help="after refinement, prove the spec's requirements over the closed loop for N steps "
+                   "from the whole search box (the env's declared dynamics; --prove-timeout: its time "
+                   "budget); the outcome goes into the report's closed_loop block")
 
     x = _backend_options(pr, "execution")
     x.add_argument("--seed", type=_natural, default=0, help=SEED_HELP)

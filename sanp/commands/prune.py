@@ -60,6 +60,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
         raise
     if outcome.proved is not None:  # after the live display, as `sanp prove` prints it
         _print_proof(args, *outcome.proved)
+    if outcome.closed_loop is not None:
+        from sanp.reach.command import print_result
+
+        print_result(outcome.closed_loop, str(args.output), str(args.spec))
     _write_prune_outputs(args, outcome, dense)
     warn_short_horizon(spec, binding, args.spec)
     checkpoint.remove()  # the prune is on disk, whatever became of its proof
@@ -98,6 +102,8 @@ class PruneOutcome:
     """Under --prove: the report's proof block and the prover's results, to print."""
     proof_error: str | None = None
     """Under --prove: why the proof failed (the prune itself stands)."""
+    closed_loop: Any = None
+    """Under --prove-horizon: the closed-loop proof (sanp.reach.ReachResult)."""
 
 
 def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, log: Any = None,
@@ -118,6 +124,10 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
         from sanp.prove.after_prune import check_before_prune
 
         check_before_prune(spec, binding, dense)
+    if getattr(args, "prove_horizon", None):  # the same: a missing model fails before the prune
+        from sanp.reach.run import build
+
+        build(dense, spec, binding, args.prove_horizon)
     result = prune_and_refine(dense, binding, spec, prune_config(args), log=log, checkpoint=checkpoint,
                               on_phase=phases.start if phases is not None else None)
     final = result.policy if args.no_compact else compact(result.policy)
@@ -143,7 +153,15 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
         doc = {**doc, "verdict": verdict, "proof": proof}
     elif proof_error is not None:
         doc = {**doc, "proof": {"verdict": "error", "timeout": args.prove_timeout, "error": proof_error}}
-    return PruneOutcome(result, final, meta, doc, proved, proof_error)
+    closed = None
+    if getattr(args, "prove_horizon", None):
+        from sanp.reach.command import closed_loop_block
+        from sanp.reach.run import ReachConfig, prove_closed_loop
+
+        closed = prove_closed_loop(final, spec, binding, ReachConfig(horizon=args.prove_horizon,
+                                                                     timeout=args.prove_timeout))
+        doc = {**doc, "closed_loop": closed_loop_block(closed, spec, str(args.output), str(args.spec))}
+    return PruneOutcome(result, final, meta, doc, proved, proof_error, closed)
 
 
 def prune_config(args: argparse.Namespace) -> Any:

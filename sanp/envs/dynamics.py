@@ -35,6 +35,7 @@ Example (a user's env, through the `sanp.envs` entry points or `register`):
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -74,6 +75,13 @@ class Dynamics:
     def observe(self, state: State, ops: Any) -> State:
         """The policy's observation of `state` (default: the state cast to float32)."""
         return tuple(ops.f32(c) for c in state)
+
+    def terminated(self, state: State, ops: Any) -> Any:
+        """Whether the env ends the episode on arriving at `state` (an ops condition);
+        None: it never does. A proof needs it where an episode may end early: an
+        `eventually` must then be met before the end, and a violation found after a
+        possible end refutes nothing."""
+        return None
 
     # ------------------------------------------------------------ the float view
     def step_float(self, state: np.ndarray, action: Any) -> np.ndarray:
@@ -156,6 +164,11 @@ class CartPoleDynamics(Dynamics):
         return (x + self.tau * x_dot, x_dot + self.tau * xacc,
                 theta + self.tau * theta_dot, theta_dot + self.tau * thetaacc)
 
+    def terminated(self, state: State, ops: Any) -> Any:
+        x, _, theta, _ = state
+        limit = 12 * 2 * math.pi / 360
+        return ops.or_(ops.or_(ops.lt(x, -2.4), ops.gt(x, 2.4)), ops.or_(ops.lt(theta, -limit), ops.gt(theta, limit)))
+
 
 class PendulumDynamics(Dynamics):
     """Pendulum-v1: torque clipped to [-2, 2], speed clipped to [-8, 8], semi-implicit
@@ -195,12 +208,19 @@ class MountainCarDynamics(Dynamics):
         stopped = ops.and_(ops.le(position, self.min_position), ops.lt(velocity, 0.0))
         return (position, ops.where(stopped, 0.0 * velocity, velocity))
 
+    goal_position = 0.5
+
+    def terminated(self, state: State, ops: Any) -> Any:
+        position, velocity = state
+        return ops.and_(ops.ge(position, self.goal_position), ops.ge(velocity, 0.0))
+
 
 class ContinuousMountainCarDynamics(MountainCarDynamics):
     """MountainCarContinuous-v0: force clipped to [-1, 1] times 0.0015; the env stores its
     state in float32 after each step."""
 
     power = 0.0015
+    goal_position = 0.45
 
     def step(self, state: State, action: Any, ops: Any) -> State:
         position, velocity = state

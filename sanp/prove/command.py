@@ -62,10 +62,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plots", metavar="DIR", help="a PNG of the split for each property that was split")
     p.add_argument("--properties", metavar="FILE.json",
                    help="prove these JSON declarations instead of the spec's prop statements")
+    p.add_argument("--horizon", type=_positive(int, 100_000), metavar="N",
+                   help="prove the spec's requirements over the closed loop for N steps, from the whole "
+                   "search box (the env's declared dynamics; --timeout: seconds in all, --depth D: at most "
+                   "2^D cells)")
 
 
 def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plot_dir: Any) -> int:
     """Load, prove, print, write the report and plots; the exit code."""
+    if getattr(args, "horizon", None):
+        from sanp.reach.command import run as run_closed_loop
+
+        return run_closed_loop(args, load_policy, check_output, check_plot_dir)
     import stl
     from sanp.commands.common import write_report
     from sanp.envs import bind
