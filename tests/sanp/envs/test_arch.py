@@ -138,7 +138,7 @@ def test_the_pendulum_reproduces_the_published_verdicts_of_both_initial_sets():
                     reason="needs ../shared/fixtures/arch (the ARCH-COMP controllers, absent from a clone)")
 def test_the_pendulum_is_proved_over_its_horizon_from_its_whole_initial_set(capsys):
     """The published controller keeps x1 in [0, 1] at every control instant of
-    0.5 s <= t <= 1 s from the whole 2024 initial set (about 800 cells, a few seconds)."""
+    0.5 s <= t <= 1 s from the whole 2024 initial set (a few hundred cells)."""
     from tests.sanp.cli_run import cli
 
     code, out, err = cli(capsys, "prove", ARCH / "single_pendulum" / "controller.onnx",
