@@ -40,10 +40,13 @@ _BUILTINS: dict[str, str] = {
     "BipedalWalker-v3": "sanp.envs.box2d:BipedalWalkerAdapter",
     "highway-v0": "sanp.envs.highway:HighwayAdapter",
     "highway-fast-v0": "sanp.envs.highway:HighwayAdapter",
+    "ArchSinglePendulum-v0": "sanp.envs.arch:ArchAdapter",
+    "ArchTORA-v0": "sanp.envs.arch:ArchAdapter",
+    "ArchACC-v0": "sanp.envs.arch:ArchAdapter",
 }
-_ENV_PACKAGES = {"highway": "highway_env"}
-"""Env id prefix -> module whose import registers those ids with gymnasium (its extra
-is in sanp.extras)."""
+_ENV_PACKAGES = {"highway": "highway_env", "Arch": "sanp.envs.arch"}
+"""Env id prefix -> module whose import registers those ids with gymnasium (a third-party
+package's extra is in sanp.extras; sanp.envs.arch is sanp's own)."""
 _loaded_entry_points = False
 _FAILED: dict[str, str] = {}
 """Entry point name -> why it failed to load."""

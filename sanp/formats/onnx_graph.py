@@ -157,7 +157,8 @@ def check_declared(model: Any, path: Any) -> None:
     """What the graph declares, checked before any array is made from it: the sizes of
     its constants (one by one and in all, against SANP_MAX_PARAMETERS), that they live in
     the file (external data could name any file, /dev/zero included), and an observation
-    input of float numbers in [batch, features] layout."""
+    input of float numbers in [batch, features] layout (or [batch, channels, ...], which
+    the reader takes as far as its Conv layers are fully connected: `onnx_image`)."""
     from onnx import TensorProto
 
     g = model.graph
@@ -190,6 +191,8 @@ def check_declared(model: Any, path: Any) -> None:
                 else str(tt.elem_type)
             raise PolicyError(f"{path}: the ONNX input {inp.name[:80]!r} holds {kind} values; sanp reads "
                               "policies whose observation input is a float tensor")
-        if tt.HasField("shape") and len(tt.shape.dim) != 2:
-            raise PolicyError(f"{path}: the ONNX input {inp.name[:80]!r} has rank {len(tt.shape.dim)}; sanp reads "
-                              "policies whose observation input is [batch, features] (rank 2)")
+        rank = len(tt.shape.dim) if tt.HasField("shape") else 2
+        if rank < 2 or rank > 5:
+            raise PolicyError(f"{path}: the ONNX input {inp.name[:80]!r} has rank {rank}; sanp reads "
+                              "policies whose observation input is [batch, features] (rank 2), or "
+                              "[batch, channels, ...] into Conv layers that are fully connected")

@@ -5,7 +5,8 @@ the input (the "flow") goes through elementwise affine ops and Clip (before the 
 Linear: the observation normaliser), Gemm/MatMul (+ bias Add) layers with
 Relu/Tanh/Sigmoid, shape no-ops, and optionally a final Clip (the action box) or
 ArgMax (discrete actions, dropped). Layout is tracked, so transposed Gemm chains
-([features, batch]) are read too. Anything else is refused, naming op and node.
+([features, batch]) are read too, as are [batch, C, H, W] values through fully connected
+Conv layers (`onnx_image`). Anything else is refused, naming op and node.
 
 Action semantics come from sanp's metadata, then from the graph (ArgMax, final Clip),
 then from the env's action space. Masks: a sparse initializer gives mask = 1 exactly
@@ -28,6 +29,7 @@ import torch
 
 from sanp.errors import PolicyError, first_line
 from sanp.formats.onnx_graph import OnnxGraph, check_declared
+from sanp.formats.onnx_image import conv_as_linear, gemm_flattens, image_shape, image_vec, reshaped
 from sanp.formats.spaces import action_semantics
 from sanp.limits import check_constants, check_parameters
 from sanp.model import MLPPolicy, floats_from_json
@@ -93,7 +95,8 @@ class _Walk:
     n_feat: int | None
     pre_m: np.ndarray
     pre_s: np.ndarray
-    layout: str = "NF"  # NF: [batch, features]; FN: transposed
+    layout: str = "NF"  # NF: [batch, features]; FN: transposed; NCHW: [batch, *chw] (image layout)
+    chw: tuple[int, ...] = ()  # image layout: the per-sample shape, channels first, flattened in C order
     stage: str = "pre"  # pre (before the first Linear) | lin | act | end (after ArgMax / final Clip)
     pre_touched: bool = False
     pre_clip: float | None = None
@@ -114,7 +117,7 @@ class _OnnxReader(OnnxGraph):
     def convert(self, action_space: Any) -> MLPPolicy:
         walk, out_name = self._start()
         handlers = {"Transpose": self._transpose, "Gemm": self._linear, "MatMul": self._linear,
-                    "Clip": self._clip, "ArgMax": self._argmax}
+                    "Clip": self._clip, "ArgMax": self._argmax, "Conv": self._conv}
         handlers.update(dict.fromkeys(_NOOP_FLOW_OPS, self._shape_noop))
         handlers.update(dict.fromkeys(_ACT_OPS, self._activation))
         handlers.update(dict.fromkeys(("Add", "Sub", "Mul", "Div"), self._elementwise))
@@ -131,8 +134,9 @@ class _OnnxReader(OnnxGraph):
             raise PolicyError(f"{self.path}: the ONNX output {out_name!r} does not come from the observation input")
         if not walk.layers:
             raise PolicyError(f"{self.path}: the ONNX graph has no Linear (Gemm/MatMul) layer")
-        if walk.layout != "NF":
-            raise PolicyError(f"{self.path}: the ONNX output is in [features, batch] layout; sanp needs [batch, features]")
+        if walk.layout == "FN" or any(d != 1 for d in walk.chw[1:]):
+            where = "in [features, batch] layout" if walk.layout == "FN" else f"of shape [batch, {list(walk.chw)}]"
+            raise PolicyError(f"{self.path}: the ONNX output is {where}; sanp needs [batch, features]")
         return self._build(walk, action_space)
 
     def _start(self) -> tuple[_Walk, str]:
@@ -144,10 +148,13 @@ class _OnnxReader(OnnxGraph):
             )
         dims = [d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim]
         obs_dim = dims[-1] if dims and dims[-1] else None
+        chw = image_shape(dims)
+        obs_dim = obs_dim if chw is None else int(np.prod(chw))
         if not g.output:
             raise PolicyError(f"{self.path}: the ONNX graph has no output")
         shape = () if obs_dim is None else (obs_dim,)
-        return _Walk(inputs[0].name, obs_dim, np.zeros(shape), np.ones(shape)), g.output[0].name
+        layout = "NF" if chw is None else "NCHW"
+        return _Walk(inputs[0].name, obs_dim, np.zeros(shape), np.ones(shape), layout, chw or ()), g.output[0].name
 
     def _flow_operand(self, node: Any, walk: _Walk) -> int | None:
         """The index of the node's input that carries the flow; None for a node folded
@@ -167,6 +174,12 @@ class _OnnxReader(OnnxGraph):
 
     def _shape_noop(self, node: Any, walk: _Walk, k: int, other: list) -> None:
         op = node.op_type
+        if not walk.argmax and op in ("Flatten", "Reshape", "Squeeze", "Unsqueeze"):
+            image = reshaped(self, node, walk.chw if walk.layout == "NCHW" else None, walk.n_feat, other)
+            if image is not None:
+                walk.layout, walk.chw = image
+                walk.n_feat = int(np.prod(walk.chw)) if image[0] == "NCHW" else walk.n_feat
+                return
         if op == "Reshape":
             shape = [int(v) for v in np.asarray(other[0]).reshape(-1)] if other else []
             ok = len(shape) == 2 and walk.layout == "NF" and (
@@ -186,12 +199,15 @@ class _OnnxReader(OnnxGraph):
 
     def _transpose(self, node: Any, walk: _Walk, k: int, other: list) -> None:
         perm = list(self.attr(node, "perm", [1, 0]))
-        if perm != [1, 0]:
-            raise self.fail(node, f"perm {perm}")
+        if perm != [1, 0] or walk.layout == "NCHW":
+            raise self.fail(node, f"perm {perm} of a value of shape [batch, {list(walk.chw) or walk.n_feat}]")
         walk.layout = "FN" if walk.layout == "NF" else "NF"
 
     def _linear(self, node: Any, walk: _Walk, k: int, other: list) -> None:
         """Gemm or MatMul: Y = A' @ B' (+ beta C) with the flow as A (k = 0) or B (k = 1)."""
+        if walk.layout == "NCHW":
+            gemm_flattens(self, node, k, walk.chw)
+            walk.layout, walk.chw = "NF", ()
         if node.op_type == "Gemm":
             alpha, beta = float(self.attr(node, "alpha", 1.0)), float(self.attr(node, "beta", 1.0))
             ta, tb = int(self.attr(node, "transA", 0)), int(self.attr(node, "transB", 0))
@@ -218,15 +234,30 @@ class _OnnxReader(OnnxGraph):
         b = np.zeros(W.shape[0])
         if c_in:
             b = beta * self.vec(node, np.asarray(self.consts[c_in], np.float64), W.shape[0], new_layout)
-        if walk.stage == "lin":
-            walk.layers[-1]["act"] = "identity"
         if walk.stage == "pre" and walk.n_feat is None:
             walk.set_n_feat(W.shape[1])
         mask = self.sparse_masks.get(wname)
         if mask is not None:
             mask = mask.T if (t_const ^ (k == 0)) else mask  # orient like W [out, in]
+        self._push(walk, W, b, mask)
+        walk.layout = new_layout
+
+    def _conv(self, node: Any, walk: _Walk, k: int, other: list) -> None:
+        """A Conv whose kernel covers its whole input: a Linear layer (see `onnx_image`)."""
+        W, b, walk.chw = conv_as_linear(self, node, k, walk.chw if walk.layout == "NCHW" else None)
+        mask = self.sparse_masks.get(node.input[1])
+        self._push(walk, W, b, None if mask is None else mask.reshape(W.shape))
+
+    @staticmethod
+    def _push(walk: _Walk, W: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> None:
+        if walk.stage == "lin":
+            walk.layers[-1]["act"] = "identity"
         walk.layers.append({"W": W, "b": b, "act": None, "mask": mask})
-        walk.stage, walk.layout, walk.n_feat = "lin", new_layout, W.shape[0]
+        walk.stage, walk.n_feat = "lin", W.shape[0]
+
+    def _vec(self, node: Any, walk: _Walk, c: Any) -> np.ndarray:
+        """A constant acting per feature on the flow, in the flow's layout."""
+        return image_vec(self, node, c, walk.chw) if walk.layout == "NCHW" else self.vec(node, c, walk.n_feat, walk.layout)
 
     def _activation(self, node: Any, walk: _Walk, k: int, other: list) -> None:
         if walk.stage != "lin":
@@ -241,7 +272,7 @@ class _OnnxReader(OnnxGraph):
             raise self.fail(node, "missing constant operand")
         if walk.stage == "pre" and walk.n_feat is None and np.size(other[0]) > 1:
             walk.set_n_feat(int(np.size(other[0])))
-        c = self.vec(node, other[0], walk.n_feat, walk.layout)
+        c = self._vec(node, walk, other[0])
         op = node.op_type
         if walk.stage == "pre":
             if walk.pre_clip is not None:
@@ -296,8 +327,8 @@ class _OnnxReader(OnnxGraph):
         if walk.stage not in ("lin", "act"):
             raise self.fail(node, "Clip inside the network")
         n = walk.n_feat
-        lo_v = np.full(n, -np.inf) if lo is None else self.vec(node, lo, n, walk.layout)
-        hi_v = np.full(n, np.inf) if hi is None else self.vec(node, hi, n, walk.layout)
+        lo_v = np.full(n, -np.inf) if lo is None else self._vec(node, walk, lo)
+        hi_v = np.full(n, np.inf) if hi is None else self._vec(node, walk, hi)
         walk.final_clip = (lo_v.astype(np.float32), hi_v.astype(np.float32))
         walk.stage = "end"
 
@@ -305,8 +336,8 @@ class _OnnxReader(OnnxGraph):
         if walk.stage not in ("lin", "act"):
             raise self.fail(node, "ArgMax before the output layer")
         axis = int(self.attr(node, "axis", 0))
-        want = 1 if walk.layout == "NF" else 0
-        if axis not in (want, want - 2):
+        want, rank = (0 if walk.layout == "FN" else 1), len(walk.chw) + 1 if walk.layout == "NCHW" else 2
+        if axis not in (want, want - rank):
             raise self.fail(node, f"ArgMax over axis {axis} (not the action axis)")
         walk.argmax, walk.stage = True, "end"
 
@@ -318,7 +349,8 @@ class _OnnxReader(OnnxGraph):
         sizes = [layers[0]["W"].shape[1]] + [L["W"].shape[0] for L in layers]
         check_parameters(sizes, self.path)
         norm_kw: dict[str, Any] = {}
-        if walk.pre_touched:
+        identity = walk.pre_clip is None and not np.any(walk.pre_m) and np.all(walk.pre_s == 1)
+        if walk.pre_touched and not identity:  # (TORA's graph subtracts a mean of zeros)
             if np.any(walk.pre_s <= 0) or not np.all(np.isfinite(walk.pre_s)):
                 raise PolicyError(
                     f"{self.path}: the ONNX observation scaling is not a positive per-feature scale; re-export it"
