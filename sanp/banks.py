@@ -145,7 +145,9 @@ class CartPoleBank:
 
 
 def is_array_bank(binding: Binding) -> bool:
-    return isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode")
+    # a subclass's own disturbances are applied by its disturbed_step, in the scalar bank
+    return (isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode")
+            and all(d.name == "push" for d in binding.disturbances))
 
 
 def make_bank(binding: Binding, n: int) -> ScalarBank | CartPoleBank:

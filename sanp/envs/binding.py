@@ -81,7 +81,7 @@ class Binding:
     def step(self, env: gym.Env, action: Any, point: Point | None, t: int) -> tuple:
         """`env.step(action)` at step `t` of the episode from `point`, under the point's
         disturbance (the env as is when it gives none)."""
-        values = values_at(self.disturbances, point, t, self.horizon)
+        values = self.disturbance_at(point, t)
         if not values:
             return env.step(action)
         with adapter_errors(self.adapter, "disturbed_step"):

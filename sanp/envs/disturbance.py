@@ -16,7 +16,6 @@ Example:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,15 +74,4 @@ def table(signal: DisturbanceSignal, points: list[Point | None]) -> np.ndarray:
     for i, p in enumerate(points):
         if p is not None:
             out[i] = [float(p.get(signal.key(j), 0.0)) for j in range(signal.pieces)]
-    return out
-
-
-def schedule(signals: tuple[DisturbanceSignal, ...], point: Mapping[str, float] | None,
-             horizon: int) -> dict[str, list[float]]:
-    """Every step's value of each disturbance the point gives (for reports and plots)."""
-    out: dict[str, list[float]] = {}
-    for s in signals:
-        if point is None or s.key(0) not in point:
-            continue
-        out[s.name] = [float(point[s.key(s.piece(t, horizon))]) for t in range(horizon)]
     return out

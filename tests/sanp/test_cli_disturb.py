@@ -83,7 +83,7 @@ def test_sanp_replay_reproduces_the_windy_episode_and_needs_its_wind(windy_repor
 def test_check_prints_the_disturbance(windy_report, capsys):
     spec, _ = windy_report
     code, out, err = cli(capsys, "check", spec)
-    assert code == 0
+    assert code == 0, err
     assert out.strip().endswith("search [push_x], disturb [wind in [-20, 20] over 3 pieces of 100 steps]")
 
 
@@ -105,6 +105,6 @@ def test_an_unsupported_disturbance_is_one_line_and_exit_2(tmp_path, capsys, com
     code, _, err = cli(capsys, *args)
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
-    assert lines == [f"sanp {command}: error: {spec}:5:9: env LunarLander-v3 has no disturbance 'gust'; "
-                     "it supports: wind, turbulence"]
+    assert lines == [(f"sanp {command}: error: {spec}:5:9: env LunarLander-v3 has no disturbance 'gust'; "
+                      "it supports: wind, turbulence")]
     assert not out.exists()

@@ -194,9 +194,9 @@ def test_lunar_wind_blows_in_its_piece_only_and_in_its_direction(spec_from_text,
 
 
 @pytest.mark.parametrize("head", ["env CartPole-v1\nhorizon 80\ndisturb push in [-8, 8] over 4 pieces\n",
-                                  "env LunarLander-v3(continuous=true)\nhorizon 80\n"
-                                  "disturb wind in [-20, 20] over 4 pieces\n"
-                                  "disturb turbulence in [-2, 2] over 3 pieces\n"])
+                                  ("env LunarLander-v3(continuous=true)\nhorizon 80\n"
+                                   "disturb wind in [-20, 20] over 4 pieces\n"
+                                   "disturb turbulence in [-2, 2] over 3 pieces\n")])
 def test_disturbed_episodes_restore_and_replay_exactly(spec_from_text, random_linear, linear_cartpole, head):
     """Recovery restarts a counterexample from its steps: by exact state (CartPole) or by
     replaying the reset and the actions (Box2D); both keep the disturbance in step."""
