@@ -226,6 +226,9 @@ def _search_space(adapter: Any, env_id: str, search: Mapping[str, tuple[float, f
     return tuple(known[n] for n in adapter.default_search)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)  # Box2D takes forces as single-precision floats
+
+
 def _disturbances(adapter: Any, env_id: str, wanted: Mapping[str, Any], spec: Any) -> tuple[DisturbanceSignal, ...]:
     """The spec's `disturb` lines bound to the adapter's disturbances; an unknown name is
     an EnvError naming the ones the env supports."""
@@ -239,6 +242,10 @@ def _disturbances(adapter: Any, env_id: str, wanted: Mapping[str, Any], spec: An
                      "it supports none (built in: CartPole push, LunarLander wind and turbulence, "
                      "BipedalWalker push)")
             raise EnvError(f"{_where(spec, 'disturb:' + name)}env {env_id} has no disturbance {name!r}{hint}; {valid}")
+        if max(abs(d.lo), abs(d.hi)) > _FLOAT32_MAX:
+            raise EnvError(f"{_where(spec, 'disturb:' + name)}disturbance {name!r} range [{d.lo:g}, {d.hi:g}] is "
+                           f"beyond what simulators take (single precision: |value| <= {_FLOAT32_MAX:.3g}); "
+                           "narrow it")
         out.append(DisturbanceSignal(name, float(d.lo), float(d.hi), int(d.pieces), known[name].doc))
     return tuple(out)
 

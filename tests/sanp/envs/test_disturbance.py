@@ -81,6 +81,14 @@ def test_more_pieces_than_steps_is_refused(spec_from_text):
         bind(spec_from_text("env CartPole-v1\nhorizon 10\ndisturb push in [-1, 1] over 11 pieces\n" + CARTPOLE))
 
 
+def test_a_range_beyond_single_precision_is_refused(spec_from_text):
+    """Box2D takes forces as single-precision floats: a larger one would fail mid-search."""
+    with pytest.raises(EnvError, match=r"^t.stl:3:9: disturbance 'wind' range \[-1e\+39, 1\] is beyond"):
+        bind(spec_from_text("env LunarLander-v3\nhorizon 10\ndisturb wind in [-1e39, 1] over 2 pieces\n" + LANDER))
+    assert bind(spec_from_text("env LunarLander-v3\nhorizon 10\ndisturb wind in [-3e38, 1] over 2 pieces\n"
+                               + LANDER)).disturbances[0].lo == -3e38
+
+
 # ------------------------------------------------------------------- CartPole's push
 
 
