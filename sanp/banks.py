@@ -1,7 +1,9 @@
 """Banks of envs stepped together: N episodes advance with one policy call per step.
 CartPole steps as numpy arrays (the env's own float64 equations, elementwise, so
 trajectories equal the scalar env's bit for bit); every other env is N instances
-stepped in turn.
+stepped in turn. A bank knows each episode's point and step, so that a spec's
+disturbance (sanp.envs.disturbance) is applied at every step; after `set_state`,
+`seek` says where in which episode the restored state is.
 
 Example:
     >>> bank = make_bank(binding, 8)
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sanp.envs import Binding, CartPoleAdapter
+from sanp.envs.disturbance import table
 from sanp.types import Point
 
 
@@ -26,9 +29,16 @@ class ScalarBank:
         self.binding = binding
         self.envs = [binding.make() for _ in range(n)]
         self.exact = binding.adapter.exact_state
+        self.points: list[Point | None] = [None] * n
+        self.t = [0] * n
 
     def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
+        self.seek(i, point, 0)
         return self.binding.reset(self.envs[i], point, seed)
+
+    def seek(self, i: int, point: Point | None, t: int) -> None:
+        """Env `i` is at step `t` of the episode from `point` (after `set_state`)."""
+        self.points[i], self.t[i] = point, t
 
     def state(self, i: int) -> Any:
         return self.binding.adapter.get_state(self.envs[i])
@@ -38,10 +48,15 @@ class ScalarBank:
 
     def step(self, idx: np.ndarray, actions: np.ndarray):
         obs, rew, term = [], np.zeros(len(idx)), np.zeros(len(idx), dtype=bool)
+        disturbed = bool(self.binding.disturbances)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for j, i in enumerate(idx):
-                o, r, t, _, _ = self.envs[i].step(actions[j])
+                if disturbed:
+                    o, r, t, _, _ = self.binding.step(self.envs[i], actions[j], self.points[i], self.t[i])
+                else:
+                    o, r, t, _, _ = self.envs[i].step(actions[j])
+                self.t[i] += 1
                 obs.append(o)
                 rew[j], term[j] = r, t
         return np.asarray(obs, dtype=np.float32), rew, term
@@ -60,11 +75,22 @@ class CartPoleBank:
         self.env = binding.make()
         self.s = np.zeros((n, 4), dtype=np.float64)
         self.exact = True
+        self.t = np.zeros(n, dtype=np.int64)
+        # the push of each episode's pieces (CartPole's one disturbance), [n, pieces]
+        self.push = next((d for d in binding.disturbances if d.name == "push"), None)
+        self.pieces = np.zeros((n, self.push.pieces if self.push else 0))
 
     def reset(self, i: int, point: Point | None, seed: int) -> np.ndarray:
         obs = self.binding.reset(self.env, point, seed)
         self.s[i] = self.env.state
+        self.seek(i, point, 0)
         return obs
+
+    def seek(self, i: int, point: Point | None, t: int) -> None:
+        """Episode `i` is at step `t` of the episode from `point` (after `set_state`)."""
+        self.t[i] = t
+        if self.push is not None:
+            self.pieces[i] = table(self.push, [point])[0]
 
     def state(self, i: int) -> Any:
         return self.s[i].copy()
@@ -76,7 +102,13 @@ class CartPoleBank:
     def step(self, idx: np.ndarray, actions: np.ndarray):
         e = self.env
         x, x_dot, theta, theta_dot = self.s[idx].T
-        force = np.where(np.asarray(actions) == 1, e.force_mag, -e.force_mag)
+        if self.push is None:
+            force = np.where(np.asarray(actions) == 1, e.force_mag, -e.force_mag)
+        else:  # as CartPoleAdapter.disturbed_step: +-(force_mag +- push)
+            piece = np.minimum(self.push.pieces - 1, self.t[idx] * self.push.pieces // self.binding.horizon)
+            push = self.pieces[idx, piece]
+            force = np.where(np.asarray(actions) == 1, e.force_mag + push, -(e.force_mag - push))
+        self.t[idx] += 1
         costheta = np.cos(theta)
         sintheta = np.sin(theta)
         temp = (force + e.polemass_length * np.square(theta_dot) * sintheta) / e.total_mass
@@ -113,7 +145,9 @@ class CartPoleBank:
 
 
 def is_array_bank(binding: Binding) -> bool:
-    return isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode")
+    # a subclass's own disturbances are applied by its disturbed_step, in the scalar bank
+    return (isinstance(binding.adapter, CartPoleAdapter) and not binding.kwargs.get("render_mode")
+            and all(d.name == "push" for d in binding.disturbances))
 
 
 def make_bank(binding: Binding, n: int) -> ScalarBank | CartPoleBank:

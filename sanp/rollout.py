@@ -287,6 +287,7 @@ def continue_batch(
                 raise EnvError(f"cannot restore step {i} of a {traj.length}-step trajectory")
             if traj.states is not None and bank.exact:
                 obs0.append(bank.set_state(k, traj.states[i]))
+                bank.seek(k, traj.point, i)
             else:
                 obs0.append(_replay(bank, k, traj, i))
         prefixes = []
@@ -330,12 +331,13 @@ def _replay(bank, k: int, traj: Trajectory, i: int) -> np.ndarray:
 
 def restore(binding: Binding, env: gym.Env, traj: Trajectory, i: int) -> np.ndarray:
     """Put a single `env` (from `binding.make()`) into the state of `traj` at step i and
-    return the observation there."""
+    return the observation there. Step it on with `binding.step(env, a, traj.point, t)`
+    (t = i, i+1, ...), which applies the point's disturbance."""
     if traj.states is not None and binding.adapter.exact_state:
         return np.asarray(binding.adapter.set_state(env, (traj.states[i], None)))
     obs = binding.reset(env, traj.point, traj.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for t in range(i):
-            obs, *_ = env.step(traj.actions[t])
+            obs, *_ = binding.step(env, traj.actions[t], traj.point, t)
     return np.asarray(obs)

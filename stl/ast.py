@@ -264,6 +264,22 @@ class Predicate:
 
 
 @dataclass(frozen=True)
+class Disturbance:
+    """`disturb NAME in [lo, hi] over K pieces`: a bounded input the environment applies
+    at every step, piecewise constant over K equal pieces of the horizon; the falsifier
+    searches the K values in [lo, hi] together with the initial state. Which names an
+    environment accepts (LunarLander's `wind`, CartPole's `push`) is decided by the env
+    binding, as for search names."""
+
+    name: str
+    lo: float
+    hi: float
+    pieces: int
+    line: int = field(default=0, compare=False, repr=False)
+    column: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Requirement:
     """A named requirement `req NAME: formula`."""
 
@@ -337,6 +353,8 @@ class SpecFile:
     properties: dict[str, Property] = field(default_factory=dict)
     reset_seed: int | None = None
     """The reset seed every episode uses (`reset_seed N`); None: each episode draws its own."""
+    disturbances: dict[str, Disturbance] = field(default_factory=dict)
+    """The `disturb` lines, by name, in source order."""
     source: str = field(default="<string>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     sha256: str = field(default="", compare=False, repr=False)

@@ -18,7 +18,7 @@ MAX_DEPTH = 200
 """Deepest allowed nesting of operators in one formula (requirement references count)."""
 
 STATEMENT_KEYWORDS = ("env", "horizon", "reset_seed", "reward", "signal", "const", "search", "req",
-                      "region", "prop")
+                      "region", "prop", "disturb")
 FORMULA_KEYWORDS = (
     "true", "false", "abs", "not", "and", "or", "xor", "implies", "iff", "always",
     "eventually", "historically", "once", "until", "since", "next", "prev",
@@ -201,6 +201,10 @@ class Builder(Transformer):
 
     def search_stmt(self, kw: Token, name: Token, lo: RawNum, hi: RawNum) -> tuple:
         return ("search", kw, name, lo, hi)
+
+    def disturb_stmt(self, kw: Token, name: Token, lo: RawNum, hi: RawNum, _over: Token,
+                     pieces: RawNum, _word: Token) -> tuple:
+        return ("disturb", kw, name, lo, hi, pieces)
 
     def req_stmt(self, kw: Token, name: Token, formula: A.Node) -> tuple:
         return ("req", kw, name, formula)

@@ -24,6 +24,8 @@ Resolved = tuple[A.Node, str, int]
 
 # Signals are held in memory as [traces, steps] arrays: a longer episode is a mistake.
 MAX_HORIZON = 1_000_000
+# Each piece of a disturbance is one more dimension of the falsifier's search space.
+MAX_PIECES = 100
 
 
 class Checker:
@@ -42,6 +44,7 @@ class Checker:
         self.signals: dict[str, A.Signal] = {}
         self.consts: dict[str, float] = {}
         self.search: dict[str, tuple[float, float]] = {}
+        self.disturbances: dict[str, A.Disturbance] = {}
         self.reqs: dict[str, A.Requirement] = {}
         self.regions: dict[str, A.Region] = {}
         self.props: dict[str, A.Property] = {}
@@ -259,6 +262,27 @@ class Checker:
         self.search[name] = (lo_v, hi_v)
         self.positions[key] = (name_tok.line, name_tok.column)
 
+    def stmt_disturb(self, kw: Token, name_tok: Token, lo: RawNum, hi: RawNum, k: RawNum) -> None:
+        name = str(name_tok)
+        key = f"disturb:{name}"
+        if key in self.positions:
+            raise self.error(f"duplicate disturbance '{name}'", name_tok,
+                             f"first given at line {self.positions[key][0]}")
+        lo_v, hi_v = self.finite(lo, "disturbance bound"), self.finite(hi, "disturbance bound")
+        if lo_v > hi_v:
+            raise self.error(f"empty disturbance range [{lo_v:g}, {hi_v:g}]: lo is above hi",
+                             lo.tok, f"write [{hi_v:g}, {lo_v:g}]")
+        if not math.isfinite(hi_v - lo_v):
+            raise self.error(f"disturbance range [{lo_v:g}, {hi_v:g}] is wider than a float can span",
+                             lo.tok, "give bounds that the environment can actually take")
+        pieces = self.whole(k, "number of pieces", 1)
+        if pieces > MAX_PIECES:
+            raise self.error(f"{pieces} pieces is over the limit of {MAX_PIECES}", k.tok,
+                             "each piece is one more search dimension: use fewer, longer pieces")
+        self.disturbances[name] = A.Disturbance(name, lo_v, hi_v, pieces,
+                                                line=name_tok.line, column=name_tok.column)
+        self.positions[key] = (name_tok.line, name_tok.column)
+
     def const_scope(self) -> dict[str, Any]:
         """Names a formula may use besides requirements: the signals and consts."""
         scope: dict[str, Any] = {n: ("signal", None) for n in self.signals}
@@ -305,7 +329,7 @@ class Checker:
         return A.SpecFile(
             env_id=self.env[0], env_kwargs=self.env[1], horizon=self.horizon, reset_seed=self.reset_seed,
             reward_threshold=self.reward, signals=self.signals, consts=self.consts,
-            search=self.search, requirements=self.reqs, regions=self.regions,
+            search=self.search, disturbances=self.disturbances, requirements=self.reqs, regions=self.regions,
             properties=self.props, source=self.source, text=self.text,
             sha256=hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
             positions=self.positions,

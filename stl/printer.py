@@ -137,6 +137,12 @@ def format_region(region: A.Region) -> str:
     return f"region {region.name}: {box}"
 
 
+def format_disturbance(d: A.Disturbance) -> str:
+    """`disturb NAME in [lo, hi] over K pieces` (`over 1 piece`)."""
+    word = "piece" if d.pieces == 1 else "pieces"
+    return f"disturb {d.name} in [{format_number(d.lo)}, {format_number(d.hi)}] over {d.pieces} {word}"
+
+
 def format_property(prop: A.Property) -> str:
     """`prop NAME over REGION: a and b implies conclusion`."""
     body = format_node(prop.conclusion)
@@ -145,7 +151,7 @@ def format_property(prop: A.Property) -> str:
     return f"prop {prop.name} over {prop.region}: {body}"
 
 
-def to_text(item: A.SpecFile | A.Requirement | A.Region | A.Property) -> str:
+def to_text(item: A.SpecFile | A.Requirement | A.Region | A.Property | A.Disturbance) -> str:
     """Canonical text of a spec file (parses back to an equal `SpecFile`) or of one
     requirement's `req NAME: formula` line.
 
@@ -158,9 +164,11 @@ def to_text(item: A.SpecFile | A.Requirement | A.Region | A.Property) -> str:
         return format_region(item)
     if isinstance(item, A.Property):
         return format_property(item)
+    if isinstance(item, A.Disturbance):
+        return format_disturbance(item)
     if isinstance(item, A.SpecFile):
         return format_spec(item)
-    raise TypeError("to_text() takes a SpecFile, Requirement, Region or Property, got "
+    raise TypeError("to_text() takes a SpecFile, Requirement, Region, Property or Disturbance, got "
                     f"{type(item).__name__}")
 
 
@@ -190,6 +198,7 @@ def format_spec(spec: A.SpecFile) -> str:
         out.append(f"const {name} = {format_number(value)}")
     for name, (lo, hi) in spec.search.items():
         out.append(f"search {name} in [{format_number(lo)}, {format_number(hi)}]")
+    out.extend(format_disturbance(d) for d in spec.disturbances.values())
     for req in spec.requirements.values():
         out.append(to_text(req))
     out.extend(format_region(r) for r in spec.regions.values())

@@ -25,17 +25,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in args.specs:
         spec = stl.load(path)
         binding = bind(spec)
-        dims = ", ".join(d.name for d in binding.space) or "none"
+        dims = ", ".join(d.name for d in binding.state_space) or "none"
         env = binding.env_text.replace("(", " (", 1)  # LunarLander-v3 (continuous=true)
         print(
             f"{path}: ok — env {env}, horizon {binding.horizon}, {_seeds_text(binding)}, "
             f"{count(len(spec.signals), 'signal')}, {count(len(spec.requirements), 'requirement')} "
-            f"({', '.join(spec.requirements)}), search [{dims}]"
+            f"({', '.join(spec.requirements)}), search [{dims}]" + _disturbances_text(binding)
             + (f", {count(len(spec.regions), 'region')}, {count(len(spec.properties), 'prop')} "
                f"({', '.join(spec.properties)})" if spec.properties or spec.regions else "")
         )
         warn_short_horizon(spec, binding, path)
     return EXIT_OK
+
+
+def _disturbances_text(binding: Any) -> str:
+    """`, disturb [wind in [-15, 15] over 5 pieces of 200 steps]` (empty without any)."""
+    if not binding.disturbances:
+        return ""
+    from stl.printer import format_number
+
+    parts = []
+    for d in binding.disturbances:
+        steps = -(-binding.horizon // d.pieces)  # the longest piece
+        size = f"of {steps} steps" if binding.horizon % d.pieces == 0 else f"of up to {steps} steps"
+        parts.append(f"{d.name} in [{format_number(d.lo)}, {format_number(d.hi)}] over "
+                     f"{count(d.pieces, 'piece')} {size}")
+    return f", disturb [{'; '.join(parts)}]"
 
 
 def _seeds_text(binding: Any) -> str:

@@ -64,6 +64,9 @@ class EnvAdapter:
     step_reward: tuple[float, float] | None = None
     """Least and greatest reward of one step, when the env guarantees them (None:
     unknown); a resumed run refuses saved mean rewards outside the bounds they imply."""
+    disturbances: tuple[Dimension, ...] = ()
+    """The disturbance signals `disturbed_step` applies (a spec's `disturb NAME ...`), each
+    with a typical range and what it does; `default` is unused (an absent disturbance is 0)."""
 
     def __init__(self, env_id: str, kwargs: Mapping[str, Any]):
         self.env_id = env_id
@@ -93,6 +96,12 @@ class EnvAdapter:
 
     def set_state(self, env: gym.Env, state: Any) -> np.ndarray:
         raise NotImplementedError
+
+    def disturbed_step(self, env: gym.Env, action: Any, values: Mapping[str, float]) -> tuple:
+        """`env.step(action)` under this step's disturbance `values` (names from
+        `disturbances`; only those a point gives). Deterministic: the same values and
+        actions from the same reset give the same episode."""
+        return env.step(action)
 
 
 def make_unwrapped(env_id: str, kwargs: Mapping[str, Any]) -> gym.Env:

@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 from sanp.envs.api import Dimension, EnvAdapter
+from sanp.envs.disturbance import DisturbanceSignal, values_at
 from sanp.envs.registry import adapter_class, aliases, canonical, env_text, parse_env_text, variants
 from sanp.errors import EnvError, SanpError, first_line
 from sanp.types import RESET_SEED, ActionKind, Point
@@ -32,13 +33,16 @@ class Binding:
     kwargs: Mapping[str, Any]
     horizon: int
     space: tuple[Dimension, ...]
-    """The searched dimensions, with the spec's ranges (or the defaults)."""
+    """The searched dimensions, with the spec's ranges (or the defaults): the initial
+    state's, then one per piece of each disturbance (`NAME[j]`, sanp.envs.disturbance)."""
     reset_seed: int | None = None
     """The spec's pinned reset seed for every episode; None: each point carries its own."""
     reset_namespace: int | None = None
     """Hashed with a point's searched values into its reset seed (`episode_seed`): a stream
     of the run's seed tree (`for_run`), so two runs, or the loop and the held-out check,
     give the same values other terrain; None outside a run (the values alone)."""
+    disturbances: tuple[DisturbanceSignal, ...] = ()
+    """The spec's disturbance signals, applied at every step from a point's pieces."""
     adapter: EnvAdapter = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     observation_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     action_space: gym.Space = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
@@ -64,9 +68,28 @@ class Binding:
         """[d, 2] array of the searched ranges."""
         return np.array([[d.lo, d.hi] for d in self.space], dtype=np.float64)
 
+    @property
+    def state_space(self) -> tuple[Dimension, ...]:
+        """The searched dimensions that set the initial state (the space without the
+        disturbance pieces, which come last)."""
+        return self.space[: len(self.space) - sum(d.pieces for d in self.disturbances)]
+
     def make(self) -> gym.Env:
         with adapter_errors(self.adapter, "make"):
             return self.adapter.make()
+
+    def disturbance_at(self, point: Point | None, t: int) -> dict[str, float]:
+        """The disturbance values `point` gives for step `t` (empty: none)."""
+        return values_at(self.disturbances, point, t, self.horizon)
+
+    def step(self, env: gym.Env, action: Any, point: Point | None, t: int) -> tuple:
+        """`env.step(action)` at step `t` of the episode from `point`, under the point's
+        disturbance (the env as is when it gives none)."""
+        values = self.disturbance_at(point, t)
+        if not values:
+            return env.step(action)
+        with adapter_errors(self.adapter, "disturbed_step"):
+            return self.adapter.disturbed_step(env, action, values)
 
     def point(self, values: Sequence[float] | np.ndarray) -> Point:
         """The point whose searched coordinates are `values`, in `space` order, with its
@@ -103,7 +126,8 @@ class Binding:
         full = None
         if point is not None:
             full = {d.name: d.default for d in self.adapter.dimensions if d.default is not None}
-            full.update((k, v) for k, v in point.items() if k != RESET_SEED)
+            pieces = {d.key(j) for d in self.disturbances for j in range(d.pieces)}
+            full.update((k, v) for k, v in point.items() if k != RESET_SEED and k not in pieces)
         with adapter_errors(self.adapter, "reset"):
             return np.asarray(self.adapter.reset(env, full, self.seed_of(point) if seed is None else seed))
 
@@ -146,10 +170,11 @@ def bind(
         env_id, env_kwargs = spec.env_id, dict(spec.env_kwargs)
         horizon = horizon or spec.horizon
         search = dict(spec.search)
+        disturbances = dict(getattr(spec, "disturbances", {}))
         if spec.reset_seed is not None:
             reset_seed = spec.reset_seed
     else:
-        search = {}
+        search, disturbances = {}, {}
     if env_id is None:
         raise EnvError("no env given: pass a spec file or --env ENV_ID")
     if "(" in env_id:
@@ -161,6 +186,7 @@ def bind(
                        "without a screen); remove it from the env line")
     adapter = make_adapter(env_id, env_kwargs)
     space = _search_space(adapter, env_id, search, spec)
+    signals = _disturbances(adapter, env_id, disturbances, spec)
     with adapter_errors(adapter, "make"):
         env = adapter.make()
     try:
@@ -168,12 +194,17 @@ def bind(
         horizon = int(horizon or limit or 1000)
         if horizon <= 0:
             raise EnvError(f"horizon must be positive, got {horizon}")
+        for d in signals:
+            if d.pieces > horizon:
+                raise EnvError(f"{_where(spec, 'disturb:' + d.name)}disturbance {d.name!r} has {d.pieces} pieces "
+                               f"but the episode only {horizon} steps; use at most {horizon} pieces")
         binding = Binding(
             env_id=env_id,
             kwargs=env_kwargs,
             horizon=horizon,
-            space=space,
+            space=space + tuple(dim for d in signals for dim in d.dimensions(horizon)),
             reset_seed=reset_seed,
+            disturbances=signals,
             adapter=adapter,
             observation_space=env.observation_space,
             action_space=env.action_space,
@@ -208,6 +239,30 @@ def _search_space(adapter: Any, env_id: str, search: Mapping[str, tuple[float, f
     return tuple(known[n] for n in adapter.default_search)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)  # Box2D takes forces as single-precision floats
+
+
+def _disturbances(adapter: Any, env_id: str, wanted: Mapping[str, Any], spec: Any) -> tuple[DisturbanceSignal, ...]:
+    """The spec's `disturb` lines bound to the adapter's disturbances; an unknown name is
+    an EnvError naming the ones the env supports."""
+    known = {d.name: d for d in getattr(adapter, "disturbances", ())}
+    out = []
+    for name, d in wanted.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            valid = (f"it supports: {', '.join(known)}" if known else
+                     "it supports none (built in: CartPole push, LunarLander wind and turbulence, "
+                     "BipedalWalker push)")
+            raise EnvError(f"{_where(spec, 'disturb:' + name)}env {env_id} has no disturbance {name!r}{hint}; {valid}")
+        if max(abs(d.lo), abs(d.hi)) > _FLOAT32_MAX:
+            raise EnvError(f"{_where(spec, 'disturb:' + name)}disturbance {name!r} range [{d.lo:g}, {d.hi:g}] is "
+                           f"beyond what simulators take (single precision: |value| <= {_FLOAT32_MAX:.3g}); "
+                           "narrow it")
+        out.append(DisturbanceSignal(name, float(d.lo), float(d.hi), int(d.pieces), known[name].doc))
+    return tuple(out)
+
+
 def _check_signals(spec: Any, binding: Binding) -> None:
     """Every obs[i] / action[i] a spec names exists in its env."""
     obs_n = int(np.prod(binding.observation_space.shape or (1,)))
@@ -231,7 +286,9 @@ def _check_search(spec: Any, binding: Binding, env: gym.Env) -> None:
     the env cannot take fails here, at the spec's line, not in the middle of a search."""
     import itertools
 
-    lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
+    # the disturbance pieces do not change the reset: the corners of the initial state's box
+    n = len(binding.state_space)
+    lo, hi = binding.bounds[:n, 0], binding.bounds[:n, 1]
     corners = list(itertools.islice(itertools.product(*zip(lo, hi)), 16)) + [tuple((lo + hi) / 2)]
     box = binding.observation_space
     for values in corners:

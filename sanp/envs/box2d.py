@@ -74,6 +74,14 @@ class LunarLanderAdapter(EnvAdapter):
         Dimension("turbulence_power", 0.0, 2.0, None, "maximum rotational wind (turns wind on)"),
     )
     default_search = ("push_x", "push_y")
+    disturbances = (
+        Dimension("wind", -20.0, 20.0, None,
+                  "horizontal force on the lander (gymnasium's wind; its wind_power is at most 20), "
+                  "applied as the env applies its own: before the engines, while no leg touches ground"),
+        Dimension("turbulence", -2.0, 2.0, None,
+                  "torque on the lander (gymnasium's turbulence; its turbulence_power is at most 2), "
+                  "applied as the env applies its own: before the engines, while no leg touches ground"),
+    )
 
     def __init__(self, env_id: str, kwargs: Mapping[str, Any]):
         super().__init__(env_id, kwargs)
@@ -103,6 +111,17 @@ class LunarLanderAdapter(EnvAdapter):
         push = [float(point.get("push_x", 0.0)), float(point.get("push_y", 0.0))]
         return _reset_with(env, seed, [_queue(-self._PUSH, self._PUSH, push)])
 
+    def disturbed_step(self, env: gym.Env, action: Any, values: Mapping[str, float]) -> tuple:
+        # On top of the env's own wind (which enable_wind=true adds): the same Box2D calls,
+        # under the same condition, before env.step applies the engines and steps the world.
+        wind, torque = values.get("wind", 0.0), values.get("turbulence", 0.0)
+        if (wind or torque) and not (env.legs[0].ground_contact or env.legs[1].ground_contact):
+            if wind:
+                env.lander.ApplyForceToCenter((float(wind), 0.0), True)
+            if torque:
+                env.lander.ApplyTorque(float(torque), True)
+        return env.step(action)
+
 
 class BipedalWalkerAdapter(EnvAdapter):
     from gymnasium.envs.box2d.bipedal_walker import INITIAL_RANDOM as _PUSH
@@ -115,6 +134,11 @@ class BipedalWalkerAdapter(EnvAdapter):
         ),
     )
     default_search = ("push_x",)
+    disturbances = (
+        Dimension("push", -10.0, 10.0, None,
+                  "horizontal force on the hull at every step (a steady 10 topples a walker "
+                  "that stands still within 80 steps)"),
+    )
 
     def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:
         if point is None:
@@ -128,3 +152,9 @@ class BipedalWalkerAdapter(EnvAdapter):
             (lambda lo, hi: lo == -1 and hi == 1, lambda v: v * rough),
         ]
         return _reset_with(env, seed, rules)
+
+    def disturbed_step(self, env: gym.Env, action: Any, values: Mapping[str, float]) -> tuple:
+        push = values.get("push", 0.0)
+        if push:
+            env.hull.ApplyForceToCenter((float(push), 0.0), True)
+        return env.step(action)

@@ -3,6 +3,7 @@ continuous) and Acrobot. Each searches over the state the env draws at reset, un
 the names of the env's documentation; the state is restored exactly."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -30,6 +31,10 @@ class CartPoleAdapter(_Declared, EnvAdapter):
     default_search = ("x", "x_dot", "theta", "theta_dot")
     exact_state = True
     step_reward = (-1.0, 1.0)  # +1 a step; with sutton_barto_reward, 0 and -1 at the end
+    disturbances = (
+        Dimension("push", -10.0, 10.0, None,
+                  "horizontal force on the cart (N), added to the action's +-10 N"),
+    )
 
     def reset(self, env: gym.Env, point: Point | None, seed: int) -> np.ndarray:
         obs, _ = env.reset(seed=seed)
@@ -45,6 +50,20 @@ class CartPoleAdapter(_Declared, EnvAdapter):
         env.state = np.array(state[0], dtype=np.float64)
         env.steps_beyond_terminated = state[1]
         return np.array(env.state, dtype=np.float32)
+
+    def disturbed_step(self, env: gym.Env, action: Any, values: Mapping[str, float]) -> tuple:
+        push = float(values.get("push", 0.0))
+        if not push:
+            return env.step(action)
+        # The env's force is +force_mag for action 1, -force_mag otherwise: shifting
+        # force_mag by +-push gives force +- force_mag + push, with the same float
+        # operations as banks.CartPoleBank.
+        saved = env.force_mag
+        env.force_mag = saved + push if int(action) == 1 else saved - push
+        try:
+            return env.step(action)
+        finally:
+            env.force_mag = saved
 
 
 class PendulumAdapter(_Declared, StateAdapter):

@@ -124,7 +124,8 @@ def replay(doc: Mapping[str, Any], n: int, stride: int = 1) -> Episode:
             if t % stride == 0:
                 frames.append(_frame(env))
                 steps.append(t)
-            o, r, terminated, _, _ = env.step(a if binding.action_kind == "continuous" else int(a))
+            o, r, terminated, _, _ = binding.step(env, a if binding.action_kind == "continuous" else int(a),
+                                                  point, t)
             obs.append(np.asarray(o))
             rewards.append(float(r))
         frames.append(_frame(env))
