@@ -13,6 +13,7 @@ from typing import Any
 
 from sanp.cli_options import add_json_option
 from sanp.cli_options import capped as _capped
+from sanp.cli_options import positive as _positive
 from sanp.cli_options import positive_int as _positive_int
 from sanp.cli_options import whole as _whole
 from sanp.cli_options import workers as _workers
@@ -108,6 +109,23 @@ POLICY_HELP = ".onnx, sanp .pt checkpoint, or SB3 .zip"
 SPEC_HELP = "the .stl spec: env, horizon, signals, requirements, search space"
 SEED_HELP = "seed of the whole run; the same seed repeats the run on one machine (default 0)"
 VECNORM_HELP = "VecNormalize .pkl for an SB3 zip"
+
+
+def _seconds(text: str) -> float:
+    """A timeout: a positive number of seconds, at most a day."""
+    from sanp.prove.limits import MAX_TIMEOUT
+
+    return _positive(float, MAX_TIMEOUT, " seconds (a day)")(text)
+
+
+def _verifier(text: str) -> str:
+    from sanp.prove.verifiers import verifier_option
+
+    return verifier_option(text)
+
+
+VERIFIER_HELP = ("the verifier that decides each query: marabou (default; pip install 'sanp[prove]'), or one "
+                 "a package adds through the 'sanp.verifiers' entry-point group")
 
 
 def _backend_options(p: argparse.ArgumentParser, title: str = "where rollouts run") -> Any:
@@ -225,8 +243,6 @@ def _add_deep(pr: Any) -> None:
 
 
 def _add_prune(sub: Any) -> None:
-    from sanp.prove.command import positive_seconds
-
     pr = sub.add_parser("prune", help="prune a policy and repair it until the falsifier finds nothing")
     io = pr.add_argument_group("inputs and outputs")
     io.add_argument("policy", metavar="POLICY", help="the dense policy: " + POLICY_HELP)
@@ -277,14 +293,44 @@ def _add_prune(sub: Any) -> None:
     p = pr.add_argument_group("proof", "formal one-step properties after refinement (pip install 'sanp[prove]')")
     p.add_argument("--prove", action="store_true",
                    help="after refinement, prove the spec's props and agreement with the dense "
-                   "policy over its visited region (Marabou); the outcome goes into the report")
-    p.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
+                   "policy over its visited region (with --verifier); the outcome goes into the report")
+    p.add_argument("--prove-timeout", type=_seconds, default=30.0, metavar="S",
                    help="seconds per property for --prove (default 30)")
+    p.add_argument("--verifier", type=_verifier, metavar="NAME", help=VERIFIER_HELP)
 
     x = _backend_options(pr, "execution")
     x.add_argument("--seed", type=_natural, default=0, help=SEED_HELP)
     x.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from OUT.onnx.ckpt.npz")
+
+
+def _add_prove(sub: Any) -> None:
+    from sanp.prove.limits import MAX_DEPTH, MAX_VISITED_EPISODES
+
+    p = sub.add_parser("prove", help="prove one-step properties of a policy over observation boxes "
+                       "(exit 0 all proved, 1 refuted, 3 unknown or skipped)")
+    p.add_argument("policy", metavar="POLICY", help=POLICY_HELP)
+    p.add_argument("spec", metavar="SPEC", help="the .stl spec whose region and prop statements to prove")
+    p.add_argument("--reference", metavar="REF",
+                   help="the reference policy of 'agrees' properties and of the 'visited' region "
+                   "(default: POLICY itself for 'visited')")
+    p.add_argument("--verifier", type=_verifier, metavar="NAME", help=VERIFIER_HELP)
+    p.add_argument("--timeout", type=_seconds, default=60.0, metavar="S",
+                   help="seconds per property, branch and bound included (default 60, at most 86400)")
+    p.add_argument("--depth", type=_positive(int, MAX_DEPTH), default=8, metavar="N",
+                   help=f"most halvings of a region in branch and bound (default 8, at most {MAX_DEPTH})")
+    p.add_argument("--no-split", action="store_true", help="one query per property, no branch and bound")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="properties proved in parallel processes (default 1; at most SANP_MAX_WORKERS, 64)")
+    p.add_argument("--visited-episodes", type=_positive(int, MAX_VISITED_EPISODES), default=200, metavar="N",
+                   help="episodes of the reference policy behind the 'visited' region "
+                   f"(default 200, at most {MAX_VISITED_EPISODES:,})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the visited episodes and box samples")
+    p.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
+    add_json_option(p)
+    p.add_argument("--plots", metavar="DIR", help="a PNG of the split for each property that was split")
+    p.add_argument("--properties", metavar="FILE.json",
+                   help="prove these JSON declarations instead of the spec's prop statements")
 
 
 def _add_report(sub: Any) -> None:
@@ -316,13 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="parse and type-check spec files")
     c.add_argument("specs", nargs="+", metavar="SPEC", help="one or more .stl spec files")
 
-    for add in (_add_verify, _add_export, _add_import, _add_eval, _add_prune):
+    for add in (_add_verify, _add_export, _add_import, _add_eval, _add_prune, _add_prove, _add_report):
         add(sub)
-    from sanp.prove.command import add_arguments as add_prove_arguments
-
-    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over observation "
-                                       "boxes (exit 0 all proved, 1 refuted, 3 unknown or skipped)"))
-    _add_report(sub)
     from sanp.commands.replay import add_arguments as add_replay_arguments
 
     add_replay_arguments(sub.add_parser("replay", help="render a verify report's counterexample as a "

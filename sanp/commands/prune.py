@@ -1,5 +1,4 @@
-"""`sanp prune` (prune and refine, then write the compacted ONNX, report and plots) and
-`sanp prove`."""
+"""`sanp prune`: prune and refine, then write the compacted ONNX, report and plots."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +11,6 @@ from sanp.commands.common import (
     EXIT_BAD,
     EXIT_FOUND,
     EXIT_OK,
-    check_output,
     check_plot_dir,
     json_path,
     load_policy,
@@ -75,7 +73,7 @@ def prune_checkpoint(args: argparse.Namespace, spec: Any) -> Any:
     from dataclasses import asdict
 
     from sanp.method.checkpoint import Checkpoint
-    from sanp.report import file_sha256, jsonable
+    from sanp.jsonio import file_sha256, jsonable
 
     return Checkpoint.beside(args.output, {
         "policy_sha256": file_sha256(args.policy),
@@ -117,7 +115,7 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
     if args.prove:  # a proof that cannot run fails here, not after the whole prune
         from sanp.prove.after_prune import check_before_prune
 
-        check_before_prune(spec, binding, dense)
+        check_before_prune(spec, binding, dense, args.verifier)
     result = prune_and_refine(dense, binding, spec, prune_config(args), log=log, checkpoint=checkpoint,
                               on_phase=phases.start if phases is not None else None)
     final = result.policy if args.no_compact else compact(result.policy)
@@ -147,7 +145,11 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
 
 
 def prune_config(args: argparse.Namespace) -> Any:
+    from sanp.errors import OptionError
     from sanp.method import PruneConfig
+
+    if getattr(args, "verifier", None) is not None and not args.prove:
+        raise OptionError("--verifier chooses the verifier of --prove: add --prove")
 
     return PruneConfig(
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
@@ -198,27 +200,25 @@ def _write_onnx(args: argparse.Namespace, network: Any, metadata: dict[str, str]
 
 def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log, phases) -> tuple[dict, Any]:
     """`prune --prove`: the proof block of the report and the prover's results."""
-    from sanp.prove.after_prune import prove_pruned
+    from sanp.prove.after_prune import prove_pruned, summary
+    from sanp.report.documents import proof_block
 
     message = f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)"
     if phases is not None:
         phases.next("prove", message)
     elif log is not None:
         log(message)
-    return prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
+    proof = prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed,
+                         verifier=args.verifier)
+    block = proof_block(proof.results, verifier=proof.verifier, timeout=args.prove_timeout,
+                        summary=summary(proof.results), note=proof.note)
+    return block, proof.results
 
 
 def _print_proof(args: argparse.Namespace, proof: dict, results: Any) -> None:
     """--prove's table, printed as `sanp prove` prints it."""
-    from sanp.prove.bab import ProveConfig
-    from sanp.prove.command import print_results
+    from sanp.console import print_prove
 
-    print_results(results, ProveConfig(timeout=args.prove_timeout))
+    print_prove(results, args.prove_timeout)
     if proof["note"]:
         print(f"proof: {proof['note']}")
-
-
-def cmd_prove(args: argparse.Namespace) -> int:
-    from sanp.prove.command import run
-
-    return run(args, load_policy, check_output, check_plot_dir)

@@ -14,7 +14,7 @@ violating volume at this resolution), unknown and vacuous (no point meets the
 assumptions).
 
 Example:
-    >>> r = prove_property(prop, policy, verifier=MarabouVerifier(), config=ProveConfig(timeout=30))
+    >>> r = prove_property(prop, policy, verifier=make_verifier(), config=ProveConfig(timeout=30))
     >>> r.verdict, r.fractions()
 """
 from __future__ import annotations

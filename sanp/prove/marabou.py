@@ -53,10 +53,21 @@ class MarabouVerifier:
     """Marabou 2.0 (maraboupy) as a `Verifier`."""
 
     name = "marabou"
+    label = "Marabou"
 
     def __init__(self) -> None:
         # Here, in the caller's process: in the forked child an ImportError is lost.
         require("maraboupy", "proving")
+
+    @staticmethod
+    def require(feature: str) -> None:
+        """MissingExtraError, naming `feature`, when maraboupy is not installed."""
+        require("maraboupy", feature)
+
+    def describe(self) -> str:
+        from importlib import metadata
+
+        return f"marabou (maraboupy {metadata.version('maraboupy')})"
 
     def find_violation(self, query: Query, timeout: float) -> QueryResult:
         start = time.perf_counter()
