@@ -8,10 +8,13 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sanp.types import RESET_SEED
+
+if TYPE_CHECKING:
+    from sanp.prove.bab import PropertyResult
 
 
 def point_text(point: Mapping[str, float]) -> str:
@@ -147,7 +150,7 @@ def print_prune(result: Any) -> None:
               markup=False)
 
 
-def print_prove(results: Any, timeout: float) -> None:
+def print_prove(results: Sequence[PropertyResult], timeout: float) -> None:
     """One table row per property (`sanp.prove.bab.PropertyResult`), then each
     counterexample and what is unknown; `timeout` is the seconds per property."""
     from rich.table import Table

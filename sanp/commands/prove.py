@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanp.commands.common import check_output, check_plot_dir, load_policy, write_report
+
+if TYPE_CHECKING:
+    from sanp.envs.binding import Binding
+    from sanp.model import MLPPolicy
+    from sanp.progress import Phases
+    from sanp.prove.bab import PropertyResult, ProveConfig
+    from sanp.prove.properties import Property
+    from sanp.prove.verifier import Verifier
+    from stl import SpecFile
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
@@ -46,16 +55,16 @@ def cmd_prove(args: argparse.Namespace) -> int:
     return exit_code(results, skipped)
 
 
-def prove_config(args: argparse.Namespace) -> Any:
+def prove_config(args: argparse.Namespace) -> ProveConfig:
     """The ProveConfig of `sanp prove`'s options."""
     from sanp.prove.bab import ProveConfig
 
     return ProveConfig(timeout=args.timeout, max_depth=args.depth, split=not args.no_split, seed=args.seed)
 
 
-def prove_run(args: argparse.Namespace, policy: Any, reference: Any, spec: Any, binding: Any, *,
-              digests: tuple[str | None, str | None] = (None, None), phases: Any = None
-              ) -> tuple[list, list, dict[str, Any]]:
+def prove_run(args: argparse.Namespace, policy: MLPPolicy, reference: MLPPolicy | None, spec: SpecFile,
+              binding: Binding, *, digests: tuple[str | None, str | None] = (None, None),
+              phases: Phases | None = None) -> tuple[list[PropertyResult], list[Property], dict[str, Any]]:
     """Prove the properties of `spec` (or of --properties) for `policy` (MLPPolicy) with
     `sanp prove`'s options `args`: the PropertyResults, the properties skipped for want of
     a reference policy, and the JSON report (`--json`). The CLI and `sanp.prove` both
@@ -96,8 +105,8 @@ def prove_run(args: argparse.Namespace, policy: Any, reference: Any, spec: Any, 
     return results, skipped, prove_report(results, inputs, skipped)
 
 
-def _prove(props: list, policy: Any, reference: Any, verifier: Any, config: Any, workers: int,
-           phases: Any) -> list:
+def _prove(props: list[Property], policy: MLPPolicy, reference: MLPPolicy | None, verifier: Verifier,
+           config: ProveConfig, workers: int, phases: Phases | None) -> list[PropertyResult]:
     """prove_all, with a phase per property (or one for all, when they run in parallel)."""
     import math
 
@@ -112,13 +121,13 @@ def _prove(props: list, policy: Any, reference: Any, verifier: Any, config: Any,
                      at_most=rounds * config.timeout)
         return prove_all(props, policy, reference, verifier=verifier, config=config, workers=workers)
 
-    def start(i: int, prop: Any) -> None:
+    def start(i: int, prop: Property) -> None:
         phases.start(i + 1, n, "prove", f"property {prop.name}", at_most=config.timeout)
 
     return prove_all(props, policy, reference, verifier=verifier, config=config, workers=workers, on_start=start)
 
 
-def needs_reference(props: list) -> tuple[list, list]:
+def needs_reference(props: list[Property]) -> tuple[list[Property], list[Property]]:
     """(the properties provable without a reference policy, the `agrees` ones); a
     PropertyError when none is left, as there is then nothing to prove."""
     from sanp.prove.properties import Agrees, PropertyError
@@ -130,7 +139,7 @@ def needs_reference(props: list) -> tuple[list, list]:
     return keep, [p for p in props if isinstance(p.conclusion, Agrees)]
 
 
-def _plots(results: list, out: Path) -> None:
+def _plots(results: list[PropertyResult], out: Path) -> None:
     from sanp.report.prove_split import plot_split
 
     out.mkdir(exist_ok=True)

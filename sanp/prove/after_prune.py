@@ -11,17 +11,23 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanp.prove.bab import PropertyResult, ProveConfig
 from sanp.prove.properties import Agrees, Property, PropertyError
 from sanp.prove.verifiers import check_verifier, make_verifier
 
+if TYPE_CHECKING:
+    from sanp.envs.binding import Binding
+    from sanp.model import MLPPolicy
+    from sanp.prove.domain import Resolver
+    from stl import SpecFile
+
 DIFFERENTIAL = "agrees_with_dense"
 """The name of the differential property sanp adds when the spec has no `agrees` prop."""
 
 
-def proof_properties(spec, resolver, action_kind: str) -> tuple[list[Property], str | None]:
+def proof_properties(spec: SpecFile, resolver: Resolver, action_kind: str) -> tuple[list[Property], str | None]:
     """The spec's props plus, for a discrete policy whose spec has no `agrees` prop,
     `agrees` with the dense policy over the visited region; and a note on what was left
     out (a continuous policy's differential property needs a distance the spec states)."""
@@ -37,7 +43,7 @@ def proof_properties(spec, resolver, action_kind: str) -> tuple[list[Property], 
     return props, None
 
 
-def check_provable(spec, action_kind: str, verifier: str | None = None) -> None:
+def check_provable(spec: SpecFile, action_kind: str, verifier: str | None = None) -> None:
     """PropertyError, before a long prune run, when --prove would find nothing to prove;
     the verifier's error (MissingExtraError, PluginError) when it cannot run here."""
     check_verifier(verifier, "--prove")
@@ -46,7 +52,7 @@ def check_provable(spec, action_kind: str, verifier: str | None = None) -> None:
                             "prop statements to the spec (e.g. `prop close over domain: agrees within 0.1`)")
 
 
-def check_before_prune(spec, binding, dense, verifier: str | None = None) -> None:
+def check_before_prune(spec: SpecFile, binding: Binding, dense: MLPPolicy, verifier: str | None = None) -> None:
     """PropertyError, before a long prune run, for anything that would make `--prove`
     fail after it: nothing to prove, a policy the verifier cannot encode (tanh), a prop
     that does not fit the policy (names, indices, action kind). The 'visited' region is
@@ -79,7 +85,7 @@ class PrunedProof:
     verifier: str
 
 
-def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0,
+def prove_pruned(spec: SpecFile, binding: Binding, refined: MLPPolicy, dense: MLPPolicy, *, timeout: float, seed: int = 0,
                  episodes: int = 200, verifier: str | None = None) -> PrunedProof:
     """Prove on `refined` (MLPPolicy) with `dense` as the reference, with verifier
     `verifier` (a registry name; None: the default)."""
@@ -100,7 +106,7 @@ def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0
     return PrunedProof(results, note, chosen.describe())
 
 
-def summary(results: list) -> str:
+def summary(results: list[PropertyResult]) -> str:
     """'name verdict' per property, with the volume fractions where it is not proved."""
     parts = []
     for r in results:

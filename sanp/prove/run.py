@@ -9,10 +9,14 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sanp.prove.bab import PropertyResult, ProveConfig, prove_property
 from sanp.prove.properties import Property, validate
 from sanp.prove.verifier import Verifier
+
+if TYPE_CHECKING:
+    from sanp.model import MLPPolicy
 
 EXIT_PROVED, EXIT_REFUTED, EXIT_UNKNOWN = 0, 1, 3
 
@@ -32,7 +36,7 @@ def _one(args: tuple) -> PropertyResult:
     return prove_property(prop, policy, reference, verifier=verifier, config=config)
 
 
-def prove_all(props: Sequence[Property], policy, reference=None, *, verifier: Verifier | None = None,
+def prove_all(props: Sequence[Property], policy: MLPPolicy, reference: MLPPolicy | None = None, *, verifier: Verifier | None = None,
               config: ProveConfig | None = None, workers: int = 1,
               on_start: Callable[[int, Property], None] | None = None) -> list[PropertyResult]:
     """Prove every property of `props` for `policy` (MLPPolicy); `reference` for `agrees`.

@@ -29,6 +29,8 @@ from sanp.report.reading import PROVE_SCHEMA, PRUNE_SCHEMA, VERIFY_SCHEMA
 
 if TYPE_CHECKING:
     from sanp.falsify import Counterexample, FalsifyResult
+    from sanp.prove.bab import PropertyResult
+    from sanp.prove.properties import Property
 
 
 def versions() -> dict[str, str]:
@@ -256,7 +258,7 @@ def _masks_digest(policy: Any) -> str:
 
 # ---------------------------------------------------------------------------- prove
 
-def property_dict(r: Any) -> dict[str, Any]:
+def property_dict(r: PropertyResult) -> dict[str, Any]:
     """One property's outcome (a `sanp.prove.bab.PropertyResult`) as JSON-able data."""
     region = r.prop.region
     return {
@@ -280,7 +282,8 @@ def property_dict(r: Any) -> dict[str, Any]:
     }
 
 
-def prove_report(results: Sequence[Any], inputs: Mapping[str, Any], skipped: Sequence[Any] = ()) -> dict[str, Any]:
+def prove_report(results: Sequence[PropertyResult], inputs: Mapping[str, Any],
+                 skipped: Sequence[Property] = ()) -> dict[str, Any]:
     """The JSON report of `sanp prove` (schema sanp.prove/1) from its PropertyResults.
     `skipped`: properties not run (they need a reference policy), listed by name with the
     reason."""
@@ -297,7 +300,7 @@ def prove_report(results: Sequence[Any], inputs: Mapping[str, Any], skipped: Seq
     })
 
 
-def proof_block(results: Sequence[Any], *, verifier: str, timeout: float, summary: str,
+def proof_block(results: Sequence[PropertyResult], *, verifier: str, timeout: float, summary: str,
                 note: str | None) -> dict[str, Any]:
     """The prune report's `proof` block (`prune --prove`): the verdict, the verifier (as
     `sanp prove` records it), the timeout, the one-line summary and each property."""
