@@ -98,8 +98,11 @@ def _unique_keys(where: str) -> Any:
         out = dict(pairs)
         if len(out) != len(pairs):
             seen: set[str] = set()
-            dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-            raise ReportError(f"{where} has the key {dup[:60]!r} twice in one object; a sanp report never does")
+            for dup, _ in pairs:
+                if dup in seen:
+                    raise ReportError(f"{where} has the key {dup[:60]!r} twice in one object; "
+                                      "a sanp report never does")
+                seen.add(dup)
         return out
     return hook
 
