@@ -1,7 +1,8 @@
 """The verifier registry (sanp.prove.verifiers): a toy verifier, interval arithmetic,
-registered by a test with `register()` and used through `sanp prove --verifier`, the
-API and the prune page; unknown names and misplaced options are one-line errors. Needs
-no maraboupy: the toy verifier is all numpy."""
+registered by a test with `register()` or through an installed package's entry point,
+and used through `sanp prove --verifier`, the API, `prune --prove` and the page; unknown
+names and misplaced options are one-line errors. Needs no maraboupy: the toy verifier is
+all numpy."""
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ from prove_nets import ROOT
 
 import sanp
 from sanp.cli import main
+from sanp.plugins import Registry
 from sanp.prove import verifiers
 from sanp.prove.properties import Box
 from sanp.prove.verifier import Query, QueryResult, Verifier
@@ -138,3 +140,20 @@ def test_prune_prove_with_a_registered_verifier_names_it_in_report_and_page(inte
     assert [p["name"] for p in proof["properties"]] == ["push_right", "push_left", "same_as_dense"]
     assert main(["report", str(report), "-o", str(page)]) == 0
     assert "Interval arithmetic, 2 s per property" in page.read_text()
+
+
+def test_an_installed_package_adds_a_verifier_through_its_entry_point(tmp_path, monkeypatch, capsys):
+    # an installed distribution as importlib.metadata finds it: a dist-info with an
+    # entry_points.txt on sys.path, naming this module's toy
+    info = tmp_path / "sanp_toy_verifier-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sanp-toy-verifier\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[sanp.verifiers]\ntoy = {__name__}:IntervalVerifier\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fresh = Registry("sanp.verifiers", "verifier", {"marabou": "sanp.prove.marabou:MarabouVerifier"})
+    monkeypatch.setattr(verifiers, "VERIFIERS", fresh)
+    assert "toy" in fresh.names()
+    out = tmp_path / "r.json"
+    props = props_file(tmp_path, {"kind": "action", "op": "==", "value": 1})
+    assert main(["prove", POLICY, SPEC, "--properties", props, "--verifier", "toy", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["inputs"]["verifier"] == "interval (a test's toy)"
