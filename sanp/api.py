@@ -1,6 +1,6 @@
 """sanp from Python: load a policy and a spec, verify, prune and prove, as the CLI does.
 
-Each function runs the code the CLI command runs (`sanp.commands`, `sanp.prove.command`)
+Each function runs the code the CLI command runs (`sanp.commands`)
 with the command's own options as keyword arguments (the long option names with `_`
 for `-`: `budget`, `optimizer`, `seed`, `all` or `collect_all`, `mode`, `confidence`,
 `recipe`, `deep_max_sparsity`, ...; the same defaults and checks), and returns a frozen
@@ -143,19 +143,20 @@ def prune(policy: Any, spec: Any, *, log: Callable[[str], None] | None = None, *
 
 def prove(policy: Any, spec: Any, **options: Any) -> ProveResult:
     """Prove the spec's one-step properties (its `region` / `prop` statements) over
-    observation boxes with Marabou, as `sanp prove` does (needs the prove extra).
+    observation boxes, as `sanp prove` does (the default verifier needs the prove extra).
 
     Options are `sanp prove`'s: reference (the policy of `agrees` properties and of the
-    `visited` region: a path, `sanp.Policy` or `MLPPolicy`), timeout (seconds per
-    property), depth, no_split, workers, visited_episodes, seed, vecnormalize,
-    properties (a JSON file of declarations instead of the spec's props).
+    `visited` region: a path, `sanp.Policy` or `MLPPolicy`), verifier (a name in
+    `sanp.prove.verifiers`; default marabou), timeout (seconds per property), depth,
+    no_split, workers, visited_episodes, seed, vecnormalize, properties (a JSON file of
+    declarations instead of the spec's props).
 
     Example:
         >>> r = sanp.prove("zoo/cartpole/dense.onnx", "specs/cartpole.stl",
         ...                reference="zoo/cartpole/dense.onnx", timeout=5)
         >>> r.verdict, [p.verdict for p in r.properties]
     """
-    from sanp.prove.command import prove_run
+    from sanp.commands.prove import prove_run
 
     raw_reference = options.pop("reference", None)
     args = _namespace("prove", options)

@@ -35,12 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM stops a run the way Ctrl-C does: cleanly, checkpoint intact. Pool workers
     # put SIGTERM back to its default action (sanp.backends.local says why).
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    from sanp.commands import policies, prune, replay, report, verify
+    from sanp.commands import policies, prove, prune, replay, report, verify
 
     commands = {
         "check": verify.cmd_check, "verify": verify.cmd_verify, "import": policies.cmd_import,
         "export": policies.cmd_export, "eval": policies.cmd_eval, "prune": prune.cmd_prune,
-        "report": report.cmd_report, "prove": prune.cmd_prove, "replay": replay.cmd_replay,
+        "report": report.cmd_report, "prove": prove.cmd_prove, "replay": replay.cmd_replay,
     }
     # `--json -`: the report is the only thing on stdout; what the command prints goes to stderr
     args.stdout = sys.stdout

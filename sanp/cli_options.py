@@ -1,7 +1,7 @@
-"""The options and checks that `sanp.cli_parser` and `sanp.prove.command` (which adds
-prove's options) share, in a module of their own so that neither imports the other: the
-report option every report-writing command takes (`--json FILE`, `-` for stdout) and the
-checks of whole numbers and of `--workers` (at most SANP_MAX_WORKERS).
+"""The option types and shared options of `sanp.cli_parser`: the report option every
+report-writing command takes (`--json FILE`, `-` for stdout) and the checks of whole
+numbers, of bounded positive numbers (`positive`) and of `--workers` (at most
+SANP_MAX_WORKERS).
 
     >>> add_json_option(parser, "--report")   # prune keeps --report as an alias
 """
@@ -40,6 +40,22 @@ def capped(name: str, what: str) -> Any:
         if value > most:
             raise argparse.ArgumentTypeError(
                 f"{value:,} is over sanp's limit of {most:,} {what}; raise it with SANP_{name}=N")
+        return value
+
+    return parse
+
+
+def positive(kind: type, most: float | None = None, unit: str = "") -> Any:
+    """argparse type: a positive, finite `kind` (int or float) of at most `most`."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{text} is over the maximum of {most:g}{unit}")
         return value
 
     return parse

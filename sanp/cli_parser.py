@@ -13,6 +13,7 @@ from typing import Any
 
 from sanp.cli_options import FormatsHelp, add_json_option
 from sanp.cli_options import capped as _capped
+from sanp.cli_options import positive as _positive
 from sanp.cli_options import positive_int as _positive_int
 from sanp.cli_options import whole as _whole
 from sanp.cli_options import workers as _workers
@@ -108,6 +109,23 @@ POLICY_HELP = FormatsHelp()
 SPEC_HELP = "the .stl spec: env, horizon, signals, requirements, search space"
 SEED_HELP = "seed of the whole run; the same seed repeats the run on one machine (default 0)"
 VECNORM_HELP = "VecNormalize .pkl for an SB3 zip"
+
+
+def _seconds(text: str) -> float:
+    """A timeout: a positive number of seconds, at most a day."""
+    from sanp.prove.limits import MAX_TIMEOUT
+
+    return _positive(float, MAX_TIMEOUT, " seconds (a day)")(text)
+
+
+def _verifier(text: str) -> str:
+    from sanp.prove.verifiers import verifier_option
+
+    return verifier_option(text)
+
+
+VERIFIER_HELP = ("the verifier that decides each query: marabou (default; pip install 'sanp[prove]'), or one "
+                 "a package adds through the 'sanp.verifiers' entry-point group")
 
 
 def _backend_options(p: argparse.ArgumentParser, title: str = "where rollouts run") -> Any:
@@ -241,14 +259,13 @@ def _add_evidence(m: Any) -> None:
 
 def _add_proof(pr: Any) -> None:
     """The proof options of `sanp prune`."""
-    from sanp.prove.command import positive_seconds
-
     p = pr.add_argument_group("proof", "formal one-step properties after refinement (pip install 'sanp[prove]')")
     p.add_argument("--prove", action="store_true",
                    help="after refinement, prove the spec's props and agreement with the dense "
-                   "policy over its visited region (Marabou); the outcome goes into the report")
-    p.add_argument("--prove-timeout", type=positive_seconds, default=30.0, metavar="S",
+                   "policy over its visited region (with --verifier); the outcome goes into the report")
+    p.add_argument("--prove-timeout", type=_seconds, default=30.0, metavar="S",
                    help="seconds per property for --prove (default 30)")
+    p.add_argument("--verifier", type=_verifier, metavar="NAME", help=VERIFIER_HELP)
     p.add_argument("--prove-horizon", type=_positive_int, metavar="N",
                    help="after refinement, prove the spec's requirements over the closed loop for N steps "
                    "from the whole search box (the env's declared dynamics; --prove-timeout: its time "
@@ -309,6 +326,39 @@ def _add_prune(sub: Any) -> None:
                    help="continue an interrupted run from OUT.onnx.ckpt.npz")
 
 
+def _add_prove(sub: Any) -> None:
+    from sanp.prove.limits import MAX_DEPTH, MAX_VISITED_EPISODES
+
+    p = sub.add_parser("prove", help="prove one-step properties of a policy over observation boxes "
+                       "(exit 0 all proved, 1 refuted, 3 unknown or skipped)")
+    p.add_argument("policy", metavar="POLICY", help=POLICY_HELP)
+    p.add_argument("spec", metavar="SPEC", help="the .stl spec whose region and prop statements to prove")
+    p.add_argument("--reference", metavar="REF",
+                   help="the reference policy of 'agrees' properties and of the 'visited' region "
+                   "(default: POLICY itself for 'visited')")
+    p.add_argument("--verifier", type=_verifier, metavar="NAME", help=VERIFIER_HELP)
+    p.add_argument("--timeout", type=_seconds, default=60.0, metavar="S",
+                   help="seconds per property, branch and bound included (default 60, at most 86400)")
+    p.add_argument("--depth", type=_positive(int, MAX_DEPTH), default=8, metavar="N",
+                   help=f"most halvings of a region in branch and bound (default 8, at most {MAX_DEPTH})")
+    p.add_argument("--no-split", action="store_true", help="one query per property, no branch and bound")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="properties proved in parallel processes (default 1; at most SANP_MAX_WORKERS, 64)")
+    p.add_argument("--visited-episodes", type=_positive(int, MAX_VISITED_EPISODES), default=200, metavar="N",
+                   help="episodes of the reference policy behind the 'visited' region "
+                   f"(default 200, at most {MAX_VISITED_EPISODES:,})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the visited episodes and box samples")
+    p.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
+    add_json_option(p)
+    p.add_argument("--plots", metavar="DIR", help="a PNG of the split for each property that was split")
+    p.add_argument("--properties", metavar="FILE.json",
+                   help="prove these JSON declarations instead of the spec's prop statements")
+    p.add_argument("--horizon", type=_positive(int, 100_000), metavar="N",
+                   help="prove the spec's requirements over the closed loop for N steps, from the whole "
+                   "search box (the env's declared dynamics; --timeout: seconds in all, --depth D: at most "
+                   "2^D cells)")
+
+
 def _add_report(sub: Any) -> None:
     rp = sub.add_parser("report", help="render a verify, prune or prove JSON report as one HTML page")
     rp.add_argument("run", metavar="RUN.json", help="a JSON report of sanp verify, prune or prove (--json)")
@@ -338,13 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="parse and type-check spec files")
     c.add_argument("specs", nargs="+", metavar="SPEC", help="one or more .stl spec files")
 
-    for add in (_add_verify, _add_export, _add_import, _add_eval, _add_prune):
+    for add in (_add_verify, _add_export, _add_import, _add_eval, _add_prune, _add_prove, _add_report):
         add(sub)
-    from sanp.prove.command import add_arguments as add_prove_arguments
-
-    add_prove_arguments(sub.add_parser("prove", help="prove one-step properties of a policy over observation "
-                                       "boxes (exit 0 all proved, 1 refuted, 3 unknown or skipped)"))
-    _add_report(sub)
     from sanp.commands.replay import add_arguments as add_replay_arguments
 
     add_replay_arguments(sub.add_parser("replay", help="render a verify report's counterexample as a "

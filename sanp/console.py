@@ -1,4 +1,4 @@
-"""What `sanp verify` and `sanp prune` print on the console: the result tables, the
+"""What `sanp verify`, `sanp prune` and `sanp prove` print on the console: the result tables, the
 verdict sentences and the progress bar. Rich output, no logic: the numbers come from
 the results.
 
@@ -7,11 +7,14 @@ Example:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sanp.report.values import fmt
 from sanp.types import RESET_SEED
+
+if TYPE_CHECKING:
+    from sanp.prove.bab import PropertyResult
 
 
 def point_text(point: Mapping[str, float]) -> str:
@@ -151,3 +154,33 @@ def print_prune(result: Any) -> None:
 
         con.print("NOT REPRODUCIBLE: step 1 " + safety_stop_text(len(s1.scan) - 1, result.config.deep.time_limit)
                   + ".", markup=False, soft_wrap=True)
+
+
+def print_prove(results: Sequence[PropertyResult], timeout: float) -> None:
+    """One table row per property (`sanp.prove.bab.PropertyResult`), then each
+    counterexample and what is unknown; `timeout` is the seconds per property."""
+    from rich.table import Table
+
+    con = console()
+    t = Table(title=f"sanp prove (timeout {timeout:g} s per property)")
+    for col in ("property", "verdict", "proved", "refuted", "unknown", "queries", "time"):
+        t.add_column(col)
+    for r in results:
+        f = r.fractions()
+        t.add_row(r.prop.name, r.verdict + (f" ({r.reason})" if r.reason else ""), f"{f['proved']:.1%}",
+                  f"{f['refuted']:.1%}", f"{f['unknown']:.1%}", str(r.queries), f"{r.seconds:.2f}s")
+    con.print(t)
+    for r in results:
+        con.print(f"{r.prop.text()}\n  over {r.prop.region_name or 'region'}: {r.prop.region.text()}")
+        if r.counterexamples:
+            c = r.counterexamples[0]
+            obs = ", ".join(f"{r.prop.region.label(i)}={v:.6g}" for i, v in enumerate(c.obs))
+            outs = ", ".join(f"{v:.6g}" for v in c.values)
+            ref = "" if c.reference_values is None else \
+                f"; reference outputs {', '.join(f'{v:.6g}' for v in c.reference_values)}"
+            con.print(f"  REFUTED at {obs}: outputs {outs}{ref} (onnxruntime float32, margin {c.margin:.4g}); "
+                      f"{len(r.counterexamples)} counterexample(s) in all")
+        if r.split:
+            f = r.fractions()
+            con.print(f"  split into {len(r.leaves)} boxes: proved {f['proved']:.1%}, refuted {f['refuted']:.1%}, "
+                      f"unknown {f['unknown']:.1%}, vacuous {f['vacuous']:.1%} of the region's volume")

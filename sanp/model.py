@@ -78,6 +78,11 @@ class MLPPolicy(nn.Module):
     sigmoid, identity.
     """
 
+    # buffers (register_buffer), declared for the type checker
+    obs_mean: torch.Tensor
+    obs_var: torch.Tensor
+    obs_std: torch.Tensor
+
     def __init__(
         self,
         sizes: Sequence[int],

@@ -55,7 +55,7 @@ class Policy:
     def sha256(self) -> str:
         """The SHA-256 of the file, or, in memory, of the ONNX bytes `save` writes."""
         if self.path is not None:
-            from sanp.report import file_sha256
+            from sanp.jsonio import file_sha256
 
             return file_sha256(self.path)
         from sanp.formats.onnx_writer import build_model
@@ -94,7 +94,7 @@ class _Result:
     def to_json(self, path: str | os.PathLike | None = None) -> str | Path:
         """The report as JSON text; with `path`, write it there atomically (as the CLI's
         --json does) and return the path."""
-        from sanp.report import write_json
+        from sanp.jsonio import write_json
 
         if path is None:
             return json.dumps(self.report, indent=1, allow_nan=False) + "\n"

@@ -97,15 +97,15 @@ def to_rtamt(node: A.Node | A.Requirement) -> str:
         return f"({op}{_iv(iv.lo, iv.hi)} {p})"
     if isinstance(node, A.TemporalBinary):
         lt, rt = to_rtamt(node.left), to_rtamt(node.right)
-        op = node.op
+        binop = node.op
         iv = node.interval
         if iv is None or (iv.lo == 0 and iv.hi is None):
-            return f"({lt} {op} {rt})"
+            return f"({lt} {binop} {rt})"
         if iv.hi is None:
-            hold, shift = ("always", "eventually") if op == "until" else ("historically", "once")
+            hold, shift = ("always", "eventually") if binop == "until" else ("historically", "once")
             return (f"(({hold}{_iv(0, iv.lo - 1)} {lt}) and "
-                    f"({shift}{_iv(iv.lo, iv.lo)} ({lt} {op} {rt})))")
-        return f"({lt} {op}{_iv(iv.lo, iv.hi)} {rt})"
+                    f"({shift}{_iv(iv.lo, iv.lo)} ({lt} {binop} {rt})))")
+        return f"({lt} {binop}{_iv(iv.lo, iv.hi)} {rt})"
     raise TypeError(f"not an AST node: {node!r}")
 
 

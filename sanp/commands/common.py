@@ -117,7 +117,7 @@ def write_report(doc: Any, args: Any) -> None:
     """The JSON report to `--json FILE` (and a line naming it), or alone on stdout for `--json -`."""
     import json
 
-    from sanp.report import write_json
+    from sanp.jsonio import write_json
 
     if args.json == "-":
         out = getattr(args, "stdout", None) or sys.stdout

@@ -1,5 +1,4 @@
-"""`sanp prune` (prune and refine, then write the compacted ONNX, report and plots) and
-`sanp prove`."""
+"""`sanp prune`: prune and refine, then write the compacted ONNX, report and plots."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +11,6 @@ from sanp.commands.common import (
     EXIT_BAD,
     EXIT_FOUND,
     EXIT_OK,
-    check_output,
     check_plot_dir,
     json_path,
     load_policy,
@@ -61,7 +59,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if outcome.proved is not None:  # after the live display, as `sanp prove` prints it
         _print_proof(args, *outcome.proved)
     if outcome.closed_loop is not None:
-        from sanp.reach.command import print_result
+        from sanp.commands.closed_loop import print_result
 
         print_result(outcome.closed_loop, str(args.output), str(args.spec))
     _write_prune_outputs(args, outcome, dense)
@@ -79,8 +77,8 @@ def prune_checkpoint(args: argparse.Namespace, spec: Any) -> Any:
     """The checkpoint beside `-o`, fingerprinted with the inputs and options."""
     from dataclasses import asdict
 
+    from sanp.jsonio import file_sha256, jsonable
     from sanp.method.resume_file import Checkpoint
-    from sanp.report import file_sha256, jsonable
 
     return Checkpoint.beside(args.output, {
         "policy_sha256": file_sha256(args.policy),
@@ -124,7 +122,7 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
     if args.prove:  # a proof that cannot run fails here, not after the whole prune
         from sanp.prove.after_prune import check_before_prune
 
-        check_before_prune(spec, binding, dense)
+        check_before_prune(spec, binding, dense, args.verifier)
     if getattr(args, "prove_horizon", None):  # the same: a missing model fails before the prune
         from sanp.reach.run import build
 
@@ -156,7 +154,7 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
         doc = {**doc, "proof": {"verdict": "error", "timeout": args.prove_timeout, "error": proof_error}}
     closed = None
     if getattr(args, "prove_horizon", None):
-        from sanp.reach.command import closed_loop_block
+        from sanp.commands.closed_loop import closed_loop_block
         from sanp.reach.run import ReachConfig, prove_closed_loop
 
         closed = prove_closed_loop(final, spec, binding, ReachConfig(horizon=args.prove_horizon,
@@ -166,7 +164,11 @@ def run_prune(args: argparse.Namespace, dense: Any, spec: Any, binding: Any, *, 
 
 
 def prune_config(args: argparse.Namespace) -> Any:
+    from sanp.errors import OptionError
     from sanp.method import PruneConfig
+
+    if getattr(args, "verifier", None) is not None and not args.prove:
+        raise OptionError("--verifier chooses the verifier of --prove: add --prove")
 
     return PruneConfig(
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
@@ -217,27 +219,25 @@ def _write_onnx(args: argparse.Namespace, network: Any, metadata: dict[str, str]
 
 def _prove_pruned(args: argparse.Namespace, spec, binding, refined, dense, log, phases) -> tuple[dict, Any]:
     """`prune --prove`: the proof block of the report and the prover's results."""
-    from sanp.prove.after_prune import prove_pruned
+    from sanp.prove.after_prune import prove_pruned, summary
+    from sanp.report.documents import proof_block
 
     message = f"proving the spec's properties on the refined policy (timeout {args.prove_timeout:g} s each)"
     if phases is not None:
         phases.next("prove", message)
     elif log is not None:
         log(message)
-    return prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed)
+    proof = prove_pruned(spec, binding, refined, dense, timeout=args.prove_timeout, seed=args.seed,
+                         verifier=args.verifier)
+    block = proof_block(proof.results, verifier=proof.verifier, timeout=args.prove_timeout,
+                        summary=summary(proof.results), note=proof.note)
+    return block, proof.results
 
 
 def _print_proof(args: argparse.Namespace, proof: dict, results: Any) -> None:
     """--prove's table, printed as `sanp prove` prints it."""
-    from sanp.prove.bab import ProveConfig
-    from sanp.prove.command import print_results
+    from sanp.console import print_prove
 
-    print_results(results, ProveConfig(timeout=args.prove_timeout))
+    print_prove(results, args.prove_timeout)
     if proof["note"]:
         print(f"proof: {proof['note']}")
-
-
-def cmd_prove(args: argparse.Namespace) -> int:
-    from sanp.prove.command import run
-
-    return run(args, load_policy, check_output, check_plot_dir)

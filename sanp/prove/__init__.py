@@ -1,5 +1,5 @@
 """Formal one-step guarantees for a policy: properties over boxes of observations,
-decided by a verifier behind the `Verifier` interface (Marabou by default), with branch
+decided by a verifier behind the `Verifier` interface (`verifiers` names them), with branch
 and bound where a property does not hold on the whole region.
 
 This package is also the top-level function `sanp.prove(policy, spec, **options)` (the

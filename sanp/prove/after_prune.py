@@ -1,25 +1,33 @@
 """`sanp prune --prove`: the spec's props, and the differential property against the
-dense input, proved on the refined policy; the outcome as the prune report's `proof`
-block, a one-line summary for the ONNX metadata, and verdict details for what is refuted.
+dense input, proved on the refined policy; a one-line summary of the outcome for the
+ONNX metadata, and verdict details for what is refuted (the report's `proof` block is
+`sanp.report.documents.proof_block`).
 
 Example:
     >>> proof = prove_pruned(spec, binding, refined, dense, timeout=30)
-    >>> proof["summary"]
+    >>> summary(proof.results)
     'push_right proved, push_left proved, same_as_dense refuted (proved 6.2%, refuted 12.9%, unknown 80.9%)'
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sanp.extras import require
-from sanp.prove.bab import ProveConfig
+from sanp.prove.bab import PropertyResult, ProveConfig
 from sanp.prove.properties import Agrees, Property, PropertyError
+from sanp.prove.verifiers import check_verifier, make_verifier
+
+if TYPE_CHECKING:
+    from sanp.envs.binding import Binding
+    from sanp.model import MLPPolicy
+    from sanp.prove.domain import Resolver
+    from stl import SpecFile
 
 DIFFERENTIAL = "agrees_with_dense"
 """The name of the differential property sanp adds when the spec has no `agrees` prop."""
 
 
-def proof_properties(spec, resolver, action_kind: str) -> tuple[list[Property], str | None]:
+def proof_properties(spec: SpecFile, resolver: Resolver, action_kind: str) -> tuple[list[Property], str | None]:
     """The spec's props plus, for a discrete policy whose spec has no `agrees` prop,
     `agrees` with the dense policy over the visited region; and a note on what was left
     out (a continuous policy's differential property needs a distance the spec states)."""
@@ -35,16 +43,16 @@ def proof_properties(spec, resolver, action_kind: str) -> tuple[list[Property], 
     return props, None
 
 
-def check_provable(spec, action_kind: str) -> None:
+def check_provable(spec: SpecFile, action_kind: str, verifier: str | None = None) -> None:
     """PropertyError, before a long prune run, when --prove would find nothing to prove;
-    MissingExtraError when the verifier is not installed."""
-    require("maraboupy", "--prove")
+    the verifier's error (MissingExtraError, PluginError) when it cannot run here."""
+    check_verifier(verifier, "--prove")
     if not spec.properties and action_kind != "discrete":
         raise PropertyError(f"{spec.source}: --prove has nothing to prove for a continuous policy; add "
                             "prop statements to the spec (e.g. `prop close over domain: agrees within 0.1`)")
 
 
-def check_before_prune(spec, binding, dense) -> None:
+def check_before_prune(spec: SpecFile, binding: Binding, dense: MLPPolicy, verifier: str | None = None) -> None:
     """PropertyError, before a long prune run, for anything that would make `--prove`
     fail after it: nothing to prove, a policy the verifier cannot encode (tanh), a prop
     that does not fit the policy (names, indices, action kind). The 'visited' region is
@@ -53,7 +61,7 @@ def check_before_prune(spec, binding, dense) -> None:
     from sanp.prove.network import check_encodable
     from sanp.prove.properties import Box, validate
 
-    check_provable(spec, dense.action_kind)
+    check_provable(spec, dense.action_kind, verifier)
     try:
         check_encodable(dense)
     except PropertyError as exc:
@@ -67,12 +75,22 @@ def check_before_prune(spec, binding, dense) -> None:
                  has_reference=True)
 
 
-def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0,
-                 episodes: int = 200) -> tuple[dict[str, Any], list]:
-    """Prove on `refined` (MLPPolicy) with `dense` as the reference; (the report's
-    `proof` block, the PropertyResults for the console)."""
+@dataclass(frozen=True)
+class PrunedProof:
+    """What `prune --prove` proved: each property's result, what was left out (`note`),
+    and the verifier as reports record it (`Verifier.describe()`)."""
+
+    results: list[PropertyResult]
+    note: str | None
+    verifier: str
+
+
+def prove_pruned(spec: SpecFile, binding: Binding, refined: MLPPolicy, dense: MLPPolicy, *, timeout: float, seed: int = 0,
+                 episodes: int = 200, verifier: str | None = None) -> PrunedProof:
+    """Prove on `refined` (MLPPolicy) with `dense` as the reference, with verifier
+    `verifier` (a registry name; None: the default)."""
     from sanp.prove.domain import Resolver, obs_names, visited_box
-    from sanp.prove.run import prove_all, prove_report
+    from sanp.prove.run import prove_all
     from sanp.runtime import deployed
 
     names = obs_names(spec, refined.obs_dim)
@@ -81,18 +99,14 @@ def prove_pruned(spec, binding, refined, dense, *, timeout: float, seed: int = 0
         return visited_box(deployed(dense), binding, episodes=episodes, seed=seed, names=names)
 
     resolver = Resolver(spec, binding, refined.obs_dim, visited=visited)
-    check_provable(spec, refined.action_kind)
+    check_provable(spec, refined.action_kind, verifier)
     props, note = proof_properties(spec, resolver, refined.action_kind)
-    config = ProveConfig(timeout=timeout, seed=seed)
-    results = prove_all(props, refined, dense, config=config)
-    doc = prove_report(results, {"timeout": timeout, "reference": "the dense input policy",
-                                 "visited_episodes": episodes, "seed": seed})
-    block = {"verdict": doc["verdict"], "timeout": timeout, "summary": summary(results),
-             "note": note, "properties": doc["properties"]}
-    return block, results
+    chosen = make_verifier(verifier, "--prove")
+    results = prove_all(props, refined, dense, verifier=chosen, config=ProveConfig(timeout=timeout, seed=seed))
+    return PrunedProof(results, note, chosen.describe())
 
 
-def summary(results: list) -> str:
+def summary(results: list[PropertyResult]) -> str:
     """'name verdict' per property, with the volume fractions where it is not proved."""
     parts = []
     for r in results:

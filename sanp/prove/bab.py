@@ -14,7 +14,7 @@ violating volume at this resolution), unknown and vacuous (no point meets the
 assumptions).
 
 Example:
-    >>> r = prove_property(prop, policy, verifier=MarabouVerifier(), config=ProveConfig(timeout=30))
+    >>> r = prove_property(prop, policy, verifier=make_verifier(), config=ProveConfig(timeout=30))
     >>> r.verdict, r.fractions()
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from sanp.prove.encode import Judgement, build_query, float32_inside, judge, wor
 from sanp.prove.limits import MAX_DEPTH, MAX_TIMEOUT
 from sanp.prove.properties import Box, Property, PropertyError
 from sanp.prove.verifier import Query, Verifier
+
+if TYPE_CHECKING:
+    from sanp.model import MLPPolicy
 
 Verdict = Literal["proved", "refuted", "unknown"]
 LeafStatus = Literal["proved", "refuted", "unknown", "vacuous"]
@@ -142,6 +145,8 @@ class _Search:
                 return "unknown", None, "tie: the verifier's only counterexamples lie on a tie that onnxruntime resolves in favour of the property"
             if res.status != "sat":
                 return "unknown", None, res.status if res.status == "timeout" else f"verifier error: {res.message}"
+            if res.point is None:
+                return "unknown", None, "verifier error: 'sat' without a point"
             cex = self.confirmed(res.point, box)
             if cex is not None:
                 return "refuted", cex, ""
@@ -156,7 +161,7 @@ class _Search:
         leaves: list[Leaf] = []
         cexs: list[Judgement] = []
         # largest boxes first; entries: (-volume, order, box, depth, inherited counterexample)
-        heap = [(-1.0, 0, root, 0, None)]
+        heap: list[tuple[float, int, Box, int, Judgement | None]] = [(-1.0, 0, root, 0, None)]
         order = 1
         while heap:
             _, key, box, depth, known = heapq.heappop(heap)
@@ -190,7 +195,7 @@ class _Search:
         return leaves, cexs
 
 
-def prove_property(prop: Property, policy, reference=None, *, verifier: Verifier,
+def prove_property(prop: Property, policy: MLPPolicy, reference: MLPPolicy | None = None, *, verifier: Verifier,
                    config: ProveConfig = ProveConfig()) -> PropertyResult:
     """Prove, refute or leave unknown `prop` for `policy` (an MLPPolicy; `reference` for
     `Agrees`), judging points with the policies as deployed (onnxruntime)."""

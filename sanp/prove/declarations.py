@@ -128,7 +128,7 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
     before parsing, so no nesting reaches the parser's recursion), with at most
     SANP_MAX_PROPS props (a spec stops at 2000 statements)."""
     from sanp.limits import limit, read_bounded
-    from sanp.report.reading import json_depth
+    from sanp.jsonio import json_depth
 
     p = Path(path)
     data = read_bounded(p, "MAX_PROPERTIES_BYTES", "JSON declarations file", PropertyError)

@@ -13,16 +13,22 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sanp.prove.properties import MAX_BOUND, Box, Linear, PropertyError
 
+if TYPE_CHECKING:
+    from sanp.envs.binding import Binding
+    from sanp.types import Actor
+    from stl import SpecFile
+
 MAX_CORNERS = 256
 """Corners of the search space run besides the random points (all of them up to 8 dimensions)."""
 
 
-def obs_names(spec, obs_dim: int) -> tuple[str, ...]:
+def obs_names(spec: SpecFile, obs_dim: int) -> tuple[str, ...]:
     """A name per observation index: the spec's signal bound to obs[i], else 'obs[i]'."""
     names = [f"obs[{i}]" for i in range(obs_dim)]
     for name, sig in (spec.signals.items() if spec is not None else ()):
@@ -32,7 +38,7 @@ def obs_names(spec, obs_dim: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-def search_points(binding, episodes: int, seed: int) -> list[dict[str, float]]:
+def search_points(binding: Binding, episodes: int, seed: int) -> list[dict[str, float]]:
     """`episodes` uniform points of the binding's search space plus its corners."""
     bounds = binding.bounds
     pts = binding.uniform_points(episodes, np.random.default_rng(seed))
@@ -41,7 +47,7 @@ def search_points(binding, episodes: int, seed: int) -> list[dict[str, float]]:
     return pts
 
 
-def visited_box(actor, binding, *, episodes: int = 200, seed: int = 0, names: tuple[str, ...] = ()) -> Box:
+def visited_box(actor: Actor, binding: Binding, *, episodes: int = 200, seed: int = 0, names: tuple[str, ...] = ()) -> Box:
     """The bounding box of every observation at which `actor` acts, over episodes from
     `episodes` uniform points and the corners of the binding's search space.
 
@@ -63,7 +69,7 @@ class Resolver:
     """Names -> indices for one spec and policy. Dimensions a region leaves out take the
     observation space's bounds where they are finite, else the visited region's."""
 
-    def __init__(self, spec, binding, obs_dim: int, visited: Callable[[], Box] | None = None):
+    def __init__(self, spec: SpecFile, binding: Binding | None, obs_dim: int, visited: Callable[[], Box] | None = None):
         self.names = obs_names(spec, obs_dim)
         self.obs_dim = obs_dim
         self._visited = visited
@@ -117,6 +123,6 @@ class Resolver:
                    tuple(np.clip(np.nan_to_num(hi), -MAX_BOUND, MAX_BOUND)), self.names)
         return Box.override(base, idx)
 
-    def linear(self, terms: Mapping[str, float], op: str, rhs: float) -> Linear:
-        """`sum(coeff * name) op rhs` over observation signals."""
+    def linear(self, terms: Mapping[str, float], op: object, rhs: float) -> Linear:
+        """`sum(coeff * name) op rhs` over observation signals (`Linear` checks `op`)."""
         return Linear(tuple((self.index(n), float(c)) for n, c in terms.items()), op, float(rhs))  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sanp.prove.network import from_policy
-from sanp.prove.properties import ActionBound, ActionIs, Agrees, Linear, OutputBound, Property
+from sanp.prove.properties import ActionBound, ActionIs, Agrees, Linear, Op, OutputBound, Property
 from sanp.prove.verifier import Query
 
 Conj = tuple[Linear, ...]
@@ -39,7 +39,7 @@ def violation(prop: Property, n: int) -> tuple[Conj, ...]:
             return tuple((_ge({j: 1.0, c.action: -1.0}),) for j in range(n) if j != c.action)
         return (_argmax_is(c.action, n, 0),)
     if isinstance(c, (ActionBound, OutputBound)):
-        op = ">=" if c.op in ("<=", "<") else "<="
+        op: Op = ">=" if c.op in ("<=", "<") else "<="
         return ((Linear(((c.index, 1.0),), op, c.bound),),)
     if isinstance(c, Agrees):
         if c.eps is None:  # the reference picks k, the policy reaches k with another output
@@ -105,6 +105,8 @@ def _conclusion(prop: Property, y: np.ndarray, r: np.ndarray | None, actor) -> t
         ok = {"<=": v <= c.bound, "<": v < c.bound, ">=": v >= c.bound, ">": v > c.bound}[c.op]
         return ok, (c.bound - v) if c.op in ("<=", "<") else (v - c.bound)
     if isinstance(c, Agrees):
+        if r is None:
+            raise TypeError(f"{prop.name}: an 'agrees' property is judged against the reference's outputs")
         if c.eps is None:
             k = np.argmax(r, axis=1)
             return np.argmax(y, axis=1) == k, _first_argmax_margin(y, k)
@@ -113,7 +115,11 @@ def _conclusion(prop: Property, y: np.ndarray, r: np.ndarray | None, actor) -> t
     raise TypeError(f"unknown conclusion {c!r}")
 
 
-def judge_batch(prop: Property, obs: np.ndarray, actor, reference=None) -> tuple[np.ndarray, ...]:
+Judged = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
+"""What `judge_batch` returns: in_scope, holds, margin, values, reference values."""
+
+
+def judge_batch(prop: Property, obs: np.ndarray, actor, reference=None) -> Judged:
     """(in_scope, holds, margin, values, reference values) for float32 observations [N, d]."""
     x = np.ascontiguousarray(obs, np.float32).reshape(-1, prop.region.dim)
     y = np.asarray(actor.values(x), np.float64)
@@ -131,7 +137,7 @@ def judge(prop: Property, obs: np.ndarray, actor, reference=None) -> Judgement:
     return _pick(prop, np.asarray(obs, np.float32).reshape(1, -1), judge_batch(prop, obs, actor, reference), 0)
 
 
-def _pick(prop: Property, x: np.ndarray, judged: tuple[np.ndarray, ...], i: int) -> Judgement:
+def _pick(prop: Property, x: np.ndarray, judged: Judged, i: int) -> Judgement:
     in_scope, holds, margin, y, r = judged
     return Judgement(tuple(float(v) for v in x[i].astype(np.float64)), bool(in_scope[i]), bool(holds[i]),
                      float(margin[i]), tuple(float(v) for v in y[i]),

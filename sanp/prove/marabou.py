@@ -33,9 +33,9 @@ import numpy as np
 from sanp.extras import require
 from sanp.prove.network import PLNet
 from sanp.prove.properties import Linear
-from sanp.prove.verifier import Query, QueryResult
+from sanp.prove.verifier import Query, QueryResult, Status
 
-_EXIT = {"sat": "sat", "unsat": "unsat", "TIMEOUT": "timeout"}
+_EXIT: dict[str, Status] = {"sat": "sat", "unsat": "unsat", "TIMEOUT": "timeout"}
 GRACE = 1.0
 """Seconds past its timeout after which a Marabou child is killed (Marabou counts whole
 seconds: a child given 2.5 s stops itself at 3 s at the earliest)."""
@@ -53,10 +53,21 @@ class MarabouVerifier:
     """Marabou 2.0 (maraboupy) as a `Verifier`."""
 
     name = "marabou"
+    label = "Marabou"
 
     def __init__(self) -> None:
         # Here, in the caller's process: in the forked child an ImportError is lost.
         require("maraboupy", "proving")
+
+    @staticmethod
+    def require(feature: str) -> None:
+        """MissingExtraError, naming `feature`, when maraboupy is not installed."""
+        require("maraboupy", feature)
+
+    def describe(self) -> str:
+        from importlib import metadata
+
+        return f"marabou (maraboupy {metadata.version('maraboupy')})"
 
     def find_violation(self, query: Query, timeout: float) -> QueryResult:
         start = time.perf_counter()
@@ -69,9 +80,9 @@ class MarabouVerifier:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 _quiet(scratch)
-                data = pickle.dumps(self._solve(query, timeout))
+                payload = pickle.dumps(self._solve(query, timeout))
                 with os.fdopen(write, "wb") as f:
-                    f.write(data)
+                    f.write(payload)
             finally:
                 os._exit(0)
         os.close(write)
@@ -163,7 +174,7 @@ def _quiet(scratch: str) -> None:
 
 def _read_until(fd: int, deadline: float) -> bytes | None:
     """Everything written to `fd` until its writer closes it, or None at `deadline`."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         left = deadline - time.perf_counter()
         if left <= 0 or not select.select([fd], [], [], left)[0]:

@@ -14,10 +14,14 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sanp.prove.properties import Box, PropertyError
+
+if TYPE_CHECKING:
+    from sanp.model import MLPPolicy
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +69,8 @@ def _clip_layers(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """clip(z, lo, hi) per component as (A, a, relu) then (M, m): h = act(A z + a),
     clip = M h + m. Infinite bounds drop their ReLU; z passes as an identity unit when a
     side is open."""
-    rows, bias, relu, out_cols, out_bias = [], [], [], [], []
+    rows: list[np.ndarray] = []
+    bias, relu, out_cols, out_bias = [], [], [], []
     n = len(lo)
     for i in range(n):
         e = np.eye(n)[i]
@@ -100,7 +105,7 @@ def _clip_layers(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.array(rows), np.array(bias), np.array(relu), M, np.array(out_bias)
 
 
-def check_encodable(policy) -> None:
+def check_encodable(policy: MLPPolicy) -> None:
     """PropertyError unless the verifier can encode `policy` (an MLPPolicy): ReLU hidden
     layers and a linear output layer."""
     bad = [a for a in policy.activations[:-1] if a not in ("relu", "identity")]
@@ -111,7 +116,7 @@ def check_encodable(policy) -> None:
         )
 
 
-def from_policy(policy, box: Box, *, clip_actions: bool = False) -> PLNet:
+def from_policy(policy: MLPPolicy, box: Box, *, clip_actions: bool = False) -> PLNet:
     """The network of an `MLPPolicy` as a PLNet over observations in `box`.
 
     The observation normaliser is folded into the first layer; its clip is written with
@@ -120,7 +125,7 @@ def from_policy(policy, box: Box, *, clip_actions: bool = False) -> PLNet:
     """
     check_encodable(policy)
     Ws = [w.double().numpy() for w in policy.effective_weights()]
-    bs = [lin.bias.detach().double().numpy() for lin in policy.layers]
+    bs = [lin.bias.detach().double().numpy() for lin in policy.linears]
     layers = [Layer(W, b, np.full(len(b), a == "relu")) for W, b, a in zip(Ws, bs, policy.activations)]
     if policy.has_normalizer:
         layers = _normalizer(policy, box) + layers
@@ -134,7 +139,7 @@ def from_policy(policy, box: Box, *, clip_actions: bool = False) -> PLNet:
     return compact(_fold_affine(layers))
 
 
-def _normalizer(policy, box: Box) -> list[Layer]:
+def _normalizer(policy: MLPPolicy, box: Box) -> list[Layer]:
     """z = (x - mean) / std, then clip(z, -c, c) where the box can reach +-c."""
     mean = policy.obs_mean.double().numpy()
     std = policy.obs_std.double().numpy()

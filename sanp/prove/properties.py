@@ -22,8 +22,9 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -114,7 +115,7 @@ class Box:
     def center(self) -> np.ndarray:
         return (self.lo_array + self.hi_array) / 2
 
-    def contains(self, x: np.ndarray) -> bool:
+    def contains(self, x: np.ndarray | Sequence[float]) -> bool:
         x = np.asarray(x, np.float64)
         return bool(np.all(x >= self.lo_array) and np.all(x <= self.hi_array))
 
@@ -148,7 +149,7 @@ class Linear:
 
     def lhs(self, v: np.ndarray) -> np.ndarray:
         v = np.asarray(v, np.float64)
-        return sum(c * v[..., i] for i, c in self.terms)
+        return cast(np.ndarray, sum(c * v[..., i] for i, c in self.terms))  # terms is never empty
 
     def holds(self, v: np.ndarray) -> np.ndarray:
         return _compare(self.lhs(v), self.op, self.rhs)

@@ -8,11 +8,11 @@ conditions over the outputs (`Linear` with `<=` / `>=`), closed: ties count as
 violations, so "unsat" proves the property over the reals and a "sat" point is re-checked
 in float32 by the caller.
 
-A verifier implements `Verifier`; `sanp.prove.marabou.MarabouVerifier` is the one sanp
-ships (the only module that imports maraboupy).
+A verifier implements `Verifier`; `sanp.prove.verifiers` names the ones sanp can use
+(the registry, with the default) and builds them.
 
 Example:
-    >>> result = MarabouVerifier().find_violation(query, timeout=5.0)
+    >>> result = make_verifier().find_violation(query, timeout=5.0)
     >>> result.status, result.point
 """
 from __future__ import annotations
@@ -67,6 +67,13 @@ class Verifier(Protocol):
     """A complete verifier for piecewise-linear queries."""
 
     name: str
+    """Its name in the registry and on the command line (`--verifier NAME`)."""
+    label: str
+    """Its name for people, in pages and messages."""
+
+    def describe(self) -> str:
+        """What reports record of it: its name and version, e.g. "NAME (package 1.2)"."""
+        ...
 
     def find_violation(self, query: Query, timeout: float) -> QueryResult:
         """Decide `query` within `timeout` seconds ("timeout" when it could not)."""

@@ -1,4 +1,4 @@
-"""The JSON documents of verify and prune runs.
+"""The JSON documents of verify, prune and prove runs.
 
 Reports are strict JSON (infinities are written as the strings "inf" / "-inf") with a
 schema version; everything but the `TIMING_FIELDS` repeats byte for byte for the same
@@ -12,23 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import stl
 from sanp import seeds
-from sanp.atomic import write_bytes
 from sanp.horizon import coverage
+from sanp.jsonio import file_sha256, jsonable
 from sanp.provenance import package_versions, rerun_requirements
-from sanp.report.reading import PRUNE_SCHEMA, VERIFY_SCHEMA
+from sanp.report.reading import PROVE_SCHEMA, PRUNE_SCHEMA, VERIFY_SCHEMA
 
 if TYPE_CHECKING:
     from sanp.falsify import Counterexample, FalsifyResult
+    from sanp.prove.bab import PropertyResult
+    from sanp.prove.properties import Property
 
 
 TIMING_FIELDS = ("timing",)
@@ -43,39 +43,9 @@ def without_timing(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in TIMING_FIELDS}
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def versions() -> dict[str, str]:
     """Python's version and those of sanp's packages (`sanp.provenance.PACKAGES`)."""
     return {"python": platform.python_version(), **package_versions()}
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become "inf", "-inf", "nan"."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value
 
 
 def run_inputs(policy_path: str, spec_path: str, spec: Any, options: Mapping[str, Any], seed: int,
@@ -168,11 +138,6 @@ def verify_report(
             },
         }
     )
-
-
-def write_json(doc: Mapping[str, Any], path: str | os.PathLike) -> None:
-    text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
-    write_bytes(path, text.encode())
 
 
 # ---------------------------------------------------------------------------- prune
@@ -316,3 +281,57 @@ def _masks_digest(policy: Any) -> str:
     for m in policy.masks:
         h.update(np.ascontiguousarray(m.detach().cpu().numpy(), dtype=np.uint8).tobytes())
     return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------- prove
+
+def property_dict(r: PropertyResult) -> dict[str, Any]:
+    """One property's outcome (a `sanp.prove.bab.PropertyResult`) as JSON-able data."""
+    region = r.prop.region
+    return {
+        "name": r.prop.name,
+        "text": r.prop.text(),
+        "region": {"name": r.prop.region_name, "names": list(region.names), "lo": list(region.lo),
+                   "hi": list(region.hi)},
+        "verdict": r.verdict,
+        "reason": r.reason,
+        "seconds": r.seconds,
+        "queries": r.queries,
+        "networks": list(r.nets),
+        "fractions": r.fractions(),
+        "counterexamples": [
+            {"obs": list(c.obs), "margin": c.margin, "outputs": list(c.values),
+             "reference_outputs": None if c.reference_values is None else list(c.reference_values)}
+            for c in r.counterexamples
+        ],
+        "leaves": [{"lo": list(leaf.box.lo), "hi": list(leaf.box.hi), "status": leaf.status,
+                    "depth": leaf.depth, "note": leaf.note} for leaf in r.leaves],
+    }
+
+
+def prove_report(results: Sequence[PropertyResult], inputs: Mapping[str, Any],
+                 skipped: Sequence[Property] = ()) -> dict[str, Any]:
+    """The JSON report of `sanp prove` (schema sanp.prove/1) from its PropertyResults.
+    `skipped`: properties not run (they need a reference policy), listed by name with the
+    reason."""
+    from sanp.prove.run import verdict
+
+    return jsonable({
+        "schema": PROVE_SCHEMA,
+        "command": "prove",
+        "inputs": {**inputs, "versions": versions()},
+        "verdict": verdict(results, skipped),
+        "properties": [property_dict(r) for r in results],
+        "skipped": [{"name": p.name, "text": p.text(), "reason": "needs a reference policy (--reference)"}
+                    for p in skipped],
+    })
+
+
+def proof_block(results: Sequence[PropertyResult], *, verifier: str, timeout: float, summary: str,
+                note: str | None) -> dict[str, Any]:
+    """The prune report's `proof` block (`prune --prove`): the verdict, the verifier (as
+    `sanp prove` records it), the timeout, the one-line summary and each property."""
+    from sanp.prove.run import verdict
+
+    return jsonable({"verdict": verdict(results), "verifier": verifier, "timeout": timeout, "summary": summary,
+                     "note": note, "properties": [property_dict(r) for r in results]})

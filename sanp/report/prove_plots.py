@@ -70,7 +70,8 @@ def split_figure(prop: Mapping[str, Any]):
     ax.set_ylim(rlo[j], rhi[j] if rhi[j] > rlo[j] else rlo[j] + 1)
     ax.set_xlabel(names[i])
     ax.set_ylabel(names[j])
-    fr = prop.get("fractions") if isinstance(prop.get("fractions"), Mapping) else {}
+    fractions = prop.get("fractions")
+    fr: Mapping[str, Any] = fractions if isinstance(fractions, Mapping) else {}
     name = fmt(prop.get("name", "property"))
     ax.set_title(f"{name}: proved {fmt(fr.get('proved'))}, refuted {fmt(fr.get('refuted'))}, "
                  f"unknown {fmt(fr.get('unknown'))}", fontsize=9)

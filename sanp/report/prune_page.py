@@ -200,7 +200,10 @@ def _proof(proof: Any) -> dict[str, Any] | None:
              pct(get(p, "fractions", "proved")), pct(get(p, "fractions", "refuted")),
              pct(get(p, "fractions", "unknown")), fmt(p.get("seconds"))]
             for p in records(proof.get("properties"))]
-    note = f"Marabou, {fmt(proof.get('timeout'))} s per property; fractions are of the region's volume."
+    from sanp.prove.verifiers import verifier_label
+
+    note = (f"{verifier_label(proof.get('verifier'))}, {fmt(proof.get('timeout'))} s per property; "
+            "fractions are of the region's volume.")
     if proof.get("error"):
         note = f"The proof failed after the prune was written: {fmt(proof.get('error'))}"
     return {"rows": rows, "note": " ".join(filter(None, [note, proof.get("note")]))}

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sanp.errors import SanpError
+from sanp.jsonio import json_depth
 from sanp.limits import limit
 
 VERIFY_SCHEMA = "sanp.verify/1"
@@ -97,8 +98,11 @@ def _unique_keys(where: str) -> Any:
         out = dict(pairs)
         if len(out) != len(pairs):
             seen: set[str] = set()
-            dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-            raise ReportError(f"{where} has the key {dup[:60]!r} twice in one object; a sanp report never does")
+            for dup, _ in pairs:
+                if dup in seen:
+                    raise ReportError(f"{where} has the key {dup[:60]!r} twice in one object; "
+                                      "a sanp report never does")
+                seen.add(dup)
         return out
     return hook
 
@@ -113,27 +117,6 @@ def bounded_strings(value: Any, most: int) -> Any:
     if isinstance(value, dict):
         return {bounded_strings(k, most): bounded_strings(v, most) for k, v in value.items()}
     return value
-
-
-# possessive: a long string is matched without one backtracking frame per character
-_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_CHUNK = 1 << 22
-
-
-def json_depth(text: str) -> int:
-    """Deepest nesting of arrays and objects in JSON text, found without parsing it (so
-    that no nesting can exhaust the parser's stack): brackets outside strings, summed, a
-    chunk at a time (memory stays a few tens of MB whatever the text)."""
-    code = np.frombuffer(_STRING.sub('""', text).encode("utf-8", "replace"), dtype=np.uint8)
-    depth = deepest = 0
-    for start in range(0, len(code), _CHUNK):
-        part = code[start:start + _CHUNK]
-        step = ((part == ord("[")) | (part == ord("{"))).astype(np.int32)
-        step -= (part == ord("]")) | (part == ord("}"))
-        level = np.cumsum(step, dtype=np.int64) + depth
-        deepest = max(deepest, int(level.max(initial=depth)))
-        depth = int(level[-1]) if len(level) else depth
-    return deepest
 
 
 def check_schema(doc: Any, where: str) -> None:

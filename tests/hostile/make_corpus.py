@@ -3,7 +3,7 @@ committed but this script): forged VecNormalize pickles, zip/pth/npz bombs, odd 
 graphs, deeply nested JSON, device files, bad options, huge specs, clobbering outputs.
 
 `build(root)` writes the files and returns the `Case`s: a `sanp` command line each,
-with the files it must leave alone. Run by tests/hostile/test_corpus.py; by hand:
+with the files it must leave alone. Run by tests/hostile/test_hostile_corpus.py; by hand:
 
     python tests/hostile/make_corpus.py /tmp/corpus     # writes the files, lists the cases
 """

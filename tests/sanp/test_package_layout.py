@@ -1,6 +1,7 @@
-"""The repository's shape (issue 16): no import circle among the modules of `sanp` and
-`stl` (lazy imports inside functions count), `stl` never imports `sanp`, no module over
-400 lines and no function body over 60 lines (docstrings not counted)."""
+"""The repository's shape (issues 16, 31): no import circle among the modules of `sanp`
+and `stl` (lazy imports inside functions count), `stl` never imports `sanp`, no module
+imports a higher layer (`LAYERS`), no module over 400 lines and no function body over 60
+lines (docstrings not counted)."""
 from __future__ import annotations
 
 import ast
@@ -69,6 +70,70 @@ def test_stl_never_imports_sanp():
     for m, p in MODULES.items():
         if m.split(".")[0] == "stl":
             assert not {i for i in imports(p) if i.split(".")[0] == "sanp"}, m
+
+
+LAYERS: list[tuple[str, set[str]]] = [
+    ("base", {"sanp.errors", "sanp.types", "sanp.version", "sanp.limits", "sanp.extras", "sanp.plugins",
+              "sanp.atomic", "sanp.jsonio", "sanp.stats", "sanp.provenance", "sanp.schemas", "sanp.seeds"}),
+    ("spec language", {"stl"}),
+    ("policies", {"sanp.model", "sanp.formats", "sanp.compact", "sanp.runtime"}),
+    ("envs", {"sanp.envs", "sanp.horizon", "sanp.backends"}),
+    ("rollout", {"sanp.rollout", "sanp.banks"}),
+    ("falsify", {"sanp.falsify", "sanp.proposers"}),
+    ("method", {"sanp.method"}),
+    ("prove", {"sanp.prove", "sanp.reach"}),
+    ("report", {"sanp.report", "sanp.console", "sanp.progress"}),
+    ("commands", {"sanp.commands"}),
+    ("cli", {"sanp.cli_options", "sanp.cli_parser", "sanp.options", "sanp.cli"}),
+    ("api", {"sanp.api", "sanp.results", "sanp"}),
+]
+"""The layers, lowest first: a module may import its own layer and those below. An
+entry names a module or a package (and so every module in it); a new module or package
+gets a line here."""
+
+UPWARD_ALLOWED = {
+    ("sanp.prove", "sanp.api"): "calling the package sanp.prove calls sanp.api.prove (a lazy import in "
+                                "__call__), so that the function and the package mean the same",
+}
+"""The only imports of a higher layer, each with its reason."""
+
+
+def layer_of(module: str, layers: list[tuple[str, set[str]]] = LAYERS) -> int | None:
+    """The index of the layer whose entry is `module` or the package holding it (the
+    longest such entry), None when no entry covers it."""
+    best: tuple[int, int] | None = None
+    for i, (_, names) in enumerate(layers):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and (best is None or len(name) > best[1]):
+                best = (i, len(name))
+    return None if best is None else best[0]
+
+
+def upward(graph: dict[str, set[str]], layers: list[tuple[str, set[str]]] = LAYERS) -> list[str]:
+    """Every import of a higher layer, as `importer (layer) -> imported (layer)`."""
+    out = []
+    for m in sorted(graph):
+        for n in sorted(graph[m]):
+            lm, ln = layer_of(m, layers), layer_of(n, layers)
+            if lm is not None and ln is not None and ln > lm and (m, n) not in UPWARD_ALLOWED:
+                out.append(f"{m} ({layers[lm][0]}) -> {n} ({layers[ln][0]})")
+    return out
+
+
+def test_the_layer_check_finds_an_upward_import():
+    layers = [("low", {"p.a"}), ("high", {"p.b"})]
+    assert upward({"p.a.x": {"p.b"}, "p.b": {"p.a.x"}}, layers) == ["p.a.x (low) -> p.b (high)"]
+    assert upward({"p.b.y": {"p.a"}}, layers) == []
+    assert layer_of("p.c", layers) is None
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in sorted(MODULES) if layer_of(m) is None] == [], "add it to LAYERS"
+
+
+def test_no_module_imports_a_higher_layer():
+    graph = {m: imports(p) for m, p in MODULES.items()}
+    assert upward(graph) == []
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

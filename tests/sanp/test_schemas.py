@@ -10,8 +10,7 @@ import pytest
 from api_runs import HAS_MARABOU, ROOT, prove_runs, prune_runs, verify_runs
 
 from sanp.errors import SanpError
-from sanp.prove.run import SCHEMA as PROVE_SCHEMA
-from sanp.report import SCHEMAS
+from sanp.report import PROVE_SCHEMA, SCHEMAS
 from sanp.schemas import FILES, schema
 
 

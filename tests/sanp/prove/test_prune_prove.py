@@ -30,6 +30,7 @@ def test_prune_prove_puts_the_proof_in_report_metadata_and_page(tmp_path, capsys
     proof = doc["proof"]
     props = {p["name"]: p for p in proof["properties"]}
     assert list(props) == ["push_right", "push_left", "same_as_dense"] and proof["timeout"] == 2
+    assert proof["verifier"].startswith("marabou (maraboupy ")
     for p in props.values():
         f = p["fractions"]
         assert p["verdict"] in ("proved", "refuted", "unknown")
@@ -43,6 +44,7 @@ def test_prune_prove_puts_the_proof_in_report_metadata_and_page(tmp_path, capsys
     assert main(["report", str(report), "-o", str(page)]) == 0
     html = page.read_text()
     assert '<section id="proof">' in html and "same_as_dense: agrees" in html
+    assert "Marabou, 2 s per property" in html
 
 
 def test_the_differential_property_is_added_when_the_spec_has_none():

@@ -83,7 +83,7 @@ def test_a_violating_loop_is_refuted_and_the_env_confirms_it(tmp_path) -> None:
     cex = slow.counterexamples[0]
     assert cex.robustness < 0 and cex.cell_status == "refuted"
     # the replay command's module, run on the same point, exits 1 (violated)
-    from sanp.reach.replay import main
+    from sanp.commands.reach_replay import main
 
     policy_file, spec_file = tmp_path / "right.onnx", tmp_path / "speed.stl"
     save(push_right(), policy_file)

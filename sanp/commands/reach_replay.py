@@ -1,6 +1,6 @@
 """Replay one initial state of a closed-loop proof in the real env:
 
-    python -m sanp.reach.replay POLICY SPEC --horizon N --point 'x=0.01,x_dot=-0.02,...'
+    python -m sanp.commands.reach_replay POLICY SPEC --horizon N --point 'x=0.01,x_dot=-0.02,...'
 
 runs the policy (deployed: onnxruntime, float32) from that point with sanp's rollout and
 prints each requirement's robustness and the step that decides it; exit 1 when one is
@@ -14,7 +14,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sanp.reach.replay", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m sanp.commands.reach_replay", description=__doc__.split("\n\n")[0])
     p.add_argument("policy")
     p.add_argument("spec")
     p.add_argument("--horizon", type=int, required=True)
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except SanpError as exc:
-        print(f"sanp.reach.replay: error: {exc}", file=sys.stderr)
+        print(f"sanp.commands.reach_replay: error: {exc}", file=sys.stderr)
         return 2
 
 

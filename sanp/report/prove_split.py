@@ -1,4 +1,6 @@
-"""The split of a region as a picture: a 2-D slice through the leaves of branch and bound.
+"""The split of a region as a picture, drawn from a prove run's results (`sanp prove
+--plots`): a 2-D slice through the leaves of branch and bound. (`prove_plots` draws the
+same from a JSON report, for the page.)
 
 Example:
     >>> plot_split(result, "push_right.png")            # the two most split dimensions
@@ -11,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from sanp.prove.bab import PropertyResult
+from sanp.report.drawing import new_figure, save
 
 COLORS = {"proved": "#4caf50", "refuted": "#e53935", "unknown": "#bdbdbd", "vacuous": "#f5f5f5"}
 
@@ -32,7 +35,6 @@ def plot_split(result: PropertyResult, path: str | os.PathLike, dims: tuple[int,
     or the first counterexample) over `dims`; counterexamples are marked with x."""
     from matplotlib.patches import Rectangle
 
-    from sanp.report.drawing import new_figure, save
     region = result.prop.region
     if region.dim < 2:
         raise ValueError("a slice needs a region of at least 2 dimensions")

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plo
     print_result(result, str(args.policy), str(args.spec))
     write_report(report(result, args, spec), args)
     if args.plots:
-        from sanp.reach.plot import plot_tube
+        from sanp.report.reach_plots import plot_tube
 
         out = Path(args.plots)
         out.mkdir(exist_ok=True)
@@ -68,11 +68,11 @@ def exit_code(result: ReachResult) -> int:
 
 
 def replay_command(policy: str, spec: str, horizon: int, point: dict[str, float]) -> str:
-    """The command that replays `point` in the real env (`sanp.reach.replay`)."""
+    """The command that replays `point` in the real env (`sanp.commands.reach_replay`)."""
     import shlex
 
     text = ",".join(f"{k}={v!r}" for k, v in point.items())
-    return (f"python -m sanp.reach.replay {shlex.quote(policy)} {shlex.quote(spec)} --horizon {horizon} "
+    return (f"python -m sanp.commands.reach_replay {shlex.quote(policy)} {shlex.quote(spec)} --horizon {horizon} "
             f"--point '{text}'")
 
 
