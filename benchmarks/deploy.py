@@ -46,7 +46,7 @@ from sanp import rollout
 from sanp.compact import compact
 from sanp.formats import load
 from sanp.formats.c_writer import export_c
-from sanp.formats.onnx_reader import onnx_metadata
+from sanp.formats.onnx_graph import onnx_metadata
 from sanp.formats.onnx_writer import export_onnx
 from sanp.method.step1 import importance, prune
 from sanp.model import MLPPolicy

@@ -36,7 +36,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sanp.envs import bind
     from sanp.errors import OutputError
     from sanp.formats import SAVE_SUFFIXES, load, save
-    from sanp.formats.onnx_reader import onnx_metadata
+    from sanp.formats.onnx_graph import onnx_metadata
 
     if Path(args.output).suffix.lower() not in SAVE_SUFFIXES:
         raise OutputError(f"{args.output}: unknown output type; name it "
@@ -103,7 +103,7 @@ def recorded_env(path: str) -> str:
 
     from sanp.envs import env_text, parse_env_text
     from sanp.errors import OptionError
-    from sanp.formats.onnx_reader import onnx_metadata
+    from sanp.formats.onnx_graph import onnx_metadata
 
     meta = onnx_metadata(path) if Path(path).suffix.lower() == ".onnx" else {}
     if not meta.get("env_id"):

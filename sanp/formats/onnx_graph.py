@@ -10,6 +10,7 @@ Example:
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -196,3 +197,13 @@ def check_declared(model: Any, path: Any) -> None:
             raise PolicyError(f"{path}: the ONNX input {inp.name[:80]!r} has rank {rank}; sanp reads "
                               "policies whose observation input is [batch, features] (rank 2), or "
                               "[batch, channels, ...] into Conv layers that are fully connected")
+
+
+def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata_props of an ONNX file ({} when it is not a readable ONNX file)."""
+    import onnx
+
+    try:
+        return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception:  # noqa: BLE001 - any unreadable file simply has no metadata
+        return {}

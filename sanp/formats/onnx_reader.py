@@ -62,16 +62,6 @@ def load_onnx(path: str | os.PathLike, *, action_space: Any = None) -> MLPPolicy
     return onnx_to_policy(model, path, action_space=action_space)
 
 
-def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The metadata_props of an ONNX file ({} when it is not a readable ONNX file)."""
-    import onnx
-
-    try:
-        return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    except Exception:  # noqa: BLE001 - any unreadable file simply has no metadata
-        return {}
-
-
 def onnx_to_policy(model: Any, path: Any = "<onnx>", *, action_space: Any = None) -> MLPPolicy:
     """Convert an ONNX ModelProto of the MLP subset into an MLPPolicy."""
     try:
@@ -399,15 +389,3 @@ class _OnnxReader(OnnxGraph):
             return {"action_kind": "continuous", "action_low": walk.final_clip[0], "action_high": walk.final_clip[1]}
         return action_semantics(Path(str(self.path)), None)
 
-
-class OnnxReader:
-    """ONNX as a policy format (`sanp.formats.readers`): a ModelProto's first field is
-    ir_version (field 1, a varint), so any exporter's file starts with the tag byte 0x08."""
-
-    name, description, suffixes = "onnx", "an ONNX file", (".onnx",)
-
-    def claims(self, file: Any) -> bool:
-        return bool(file.head[:1] == b"\x08")
-
-    def load(self, path: Path, *, action_space: Any = None) -> MLPPolicy:
-        return load_onnx(path, action_space=action_space)
