@@ -80,7 +80,7 @@ class PolicyReader(Protocol):
 
 
 READERS: Registry[type[PolicyReader]] = Registry("sanp.formats", "policy format", {
-    "onnx": "sanp.formats.readers:OnnxReader",
+    "onnx": "sanp.formats.onnx_format:OnnxReader",
     "pt": "sanp.formats.torch_policy:TorchPolicyReader",
     "sb3": "sanp.formats.sb3:SB3Reader",
 })
@@ -124,17 +124,3 @@ def supported_formats(*, builtin_only: bool = False) -> str:
                 continue
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
-
-class OnnxReader:
-    """ONNX as a policy format (`sanp.formats.readers`): a ModelProto's first field is
-    ir_version (field 1, a varint), so any exporter's file starts with the tag byte 0x08."""
-
-    name, description, suffixes = "onnx", "an ONNX file", (".onnx",)
-
-    def claims(self, file: Any) -> bool:
-        return bool(file.head[:1] == b"\x08")
-
-    def load(self, path: Path, *, action_space: Any = None) -> MLPPolicy:
-        from sanp.formats.onnx_reader import load_onnx
-
-        return load_onnx(path, action_space=action_space)
