@@ -35,9 +35,8 @@ import _common as C
 import numpy as np
 
 from sanp import banks, rollout
-from sanp.falsify import BOConfig, FalsifyConfig, falsify, score
+from sanp.falsify import BOConfig, BOProposer, FalsifyConfig, falsify, score
 from sanp.method.step1 import importance, prune
-from sanp.proposers import BOProposer
 from sanp.runtime import deployed
 
 # ------------------------------------------------------------------------ the case

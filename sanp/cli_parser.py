@@ -135,15 +135,21 @@ EXPECT_HELP = ("the mean return the model is known to reach: warn when its first
                "below (a forgotten --vecnormalize, the wrong env)")
 
 
+def _optimizer_option(parser: Any) -> None:
+    from sanp.falsify.registry import DEFAULT, PROPOSERS, UNIFORM
+
+    parser.add_argument("--optimizer", choices=PROPOSERS.names(), default=DEFAULT,
+                        help=f"the falsifier's optimiser (default {DEFAULT}); {UNIFORM}: "
+                        "uniform sampling, which gives a violation-rate bound")
+
+
 def _add_verify(sub: Any) -> None:
     v = sub.add_parser("verify", help="search for episodes that violate a spec")
     v.add_argument("policy", metavar="POLICY", help=".onnx, sanp .pt checkpoint, or SB3 .zip")
     v.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     v.add_argument("--budget", type=_positive_int, default=100,
                    help="total rollouts of the search (default 100; with --mode each: per requirement)")
-    v.add_argument("--optimizer", choices=["bo", "random"], default="bo",
-                   help="bo: Gaussian-process Bayesian optimisation (default); random: uniform sampling, "
-                   "which gives a violation-rate bound")
+    _optimizer_option(v)
     v.add_argument("--seed", type=_natural, default=0, help=SEED_HELP)
     v.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
                    help="confidence level of the violation-rate bound of uniform sampling (default 0.95)")
@@ -224,6 +230,18 @@ def _add_deep(pr: Any) -> None:
                     help="deep recipe: gradient steps of each fine-tune of the schedule (default 500)")
 
 
+def _budget_options(b: Any) -> None:
+    b.add_argument("--budget", type=_positive_int, default=100, metavar="N",
+                   help="falsifier (BO) rollouts per refinement round (default 100)")
+    _optimizer_option(b)
+    b.add_argument("--rounds", type=_positive_int, default=5, metavar="N",
+                   help="most refinement rounds (default 5)")
+    b.add_argument("--round-uniform", type=_natural, default=1000, metavar="N",
+                   help="uniform points per round beside BO (default 1000; 0 for BO only)")
+    b.add_argument("--episodes", type=_positive_int, default=100, metavar="N",
+                   help="episodes per mean-reward estimate (default 100)")
+
+
 def _add_prune(sub: Any) -> None:
     from sanp.prove.command import positive_seconds
 
@@ -257,15 +275,8 @@ def _add_prune(sub: Any) -> None:
                    help="confidence level of violation-rate bounds and the dense-vs-sparse test "
                    "(default 0.95)")
 
-    b = pr.add_argument_group("budgets", "per refinement round, unlike verify's --budget (the whole search)")
-    b.add_argument("--budget", type=_positive_int, default=100, metavar="N",
-                   help="falsifier (BO) rollouts per refinement round (default 100)")
-    b.add_argument("--rounds", type=_positive_int, default=5, metavar="N",
-                   help="most refinement rounds (default 5)")
-    b.add_argument("--round-uniform", type=_natural, default=1000, metavar="N",
-                   help="uniform points per round beside BO (default 1000; 0 for BO only)")
-    b.add_argument("--episodes", type=_positive_int, default=100, metavar="N",
-                   help="episodes per mean-reward estimate (default 100)")
+    _budget_options(pr.add_argument_group("budgets",
+                                          "per refinement round, unlike verify's --budget (the whole search)"))
     _add_deep(pr)
 
     h = pr.add_argument_group("held-out check", "fresh points, after refinement, on the dense and the sparse policy")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sanp.errors import OptionError
-from sanp.falsify import BOConfig
+from sanp.falsify import DEFAULT, PROPOSERS, BOConfig
 from sanp.method.deep import DeepConfig
 from sanp.method.step1 import CRITERIA, Criterion
 from sanp.stats import check_confidence
@@ -49,6 +49,9 @@ class PruneConfig:
     seed: int = 0
     confidence: float = 0.95
     """Confidence level of the violation-rate bounds and of the dense-vs-sparse test."""
+    optimizer: str = DEFAULT
+    """The falsifier's optimiser in every round and in the held-out check (a name in
+    `sanp.falsify.PROPOSERS`); the uniform batches beside it are always uniform."""
     bo: BOConfig = field(default_factory=BOConfig)
     recipe: Literal["paper", "deep"] = "deep"
     """"deep" (the default): step 1 is `deep_compress` (gradual pruning with sparse
@@ -65,6 +68,8 @@ class PruneConfig:
                 raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
         if self.recipe not in ("paper", "deep"):
             raise OptionError(f"recipe must be paper or deep, got {self.recipe!r}")
+        if self.optimizer not in PROPOSERS.names():
+            raise OptionError(f"optimizer must be one of {', '.join(PROPOSERS.names())}, got {self.optimizer!r}")
         if self.criterion is None:  # frozen: the recipe's own criterion is set once, here
             object.__setattr__(self, "criterion", "activation" if self.recipe == "deep" else "magnitude")
         if self.criterion not in CRITERIA:

@@ -48,7 +48,8 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> He
     actor = deployed(policy)
     bo = falsify(
         actor, binding, spec,
-        FalsifyConfig(budget=config.heldout_budget, seed=seed, collect_all=True, bo=config.bo),
+        FalsifyConfig(budget=config.heldout_budget, optimizer=config.optimizer, seed=seed, collect_all=True,
+                      bo=config.bo),
     )
     points = binding.uniform_points(config.heldout_uniform, np.random.default_rng(seed + 1))
     names = list(spec.requirements)
