@@ -11,6 +11,8 @@ from typing import Literal
 
 from sanp.errors import OptionError
 from sanp.falsify.proposers.bo import BOConfig
+from sanp.falsify.proposers.cmaes import CMAESConfig
+from sanp.falsify.proposers.corners import CornersConfig
 from sanp.falsify.registry import DEFAULT, PROPOSERS, is_uniform
 from sanp.stats import check_confidence, points_for_rate
 
@@ -32,6 +34,10 @@ class FalsifyConfig:
     merge_tol: float = 1e-3
     """Counterexamples whose points differ by less than this fraction of each range merge."""
     bo: BOConfig = field(default_factory=BOConfig)
+    cmaes: CMAESConfig = field(default_factory=CMAESConfig)
+    """Settings of optimiser "cmaes"."""
+    corners: CornersConfig = field(default_factory=CornersConfig)
+    """Settings of optimiser "corners"."""
     confidence: float = 0.95
     """Confidence level of the violation-rate bound of uniform sampling."""
     target_rate: float | None = None

@@ -57,6 +57,8 @@ class Proposer(Protocol):
 PROPOSERS: Registry[type[Proposer]] = Registry("sanp.proposers", "optimiser", {
     "bo": "sanp.falsify.proposers.bo:BOProposer",
     "random": "sanp.falsify.proposers.uniform:RandomProposer",
+    "cmaes": "sanp.falsify.proposers.cmaes:CMAESProposer",
+    "corners": "sanp.falsify.proposers.corners:CornersProposer",
 })
 """Every optimiser by name. The first built-in is the default."""
 
