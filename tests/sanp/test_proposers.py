@@ -69,7 +69,7 @@ def toys(monkeypatch):
 
 def test_builtins_follow_the_protocol_and_stay_on_the_cube():
     assert PROPOSERS.builtin_names()[0] == DEFAULT
-    assert {"bo", "random"} <= set(PROPOSERS.names())
+    assert {"bo", "random", "cmaes", "corners"} <= set(PROPOSERS.names())
     assert is_uniform(UNIFORM) and not is_uniform("bo") and label("bo") == "BO"
     for name in PROPOSERS.builtin_names():
         cls = proposer_class(name)
@@ -83,7 +83,7 @@ def test_builtins_follow_the_protocol_and_stay_on_the_cube():
 
 
 def test_unknown_names_are_refused_everywhere():
-    with pytest.raises(OptionError, match="optimizer must be one of bo, random, got 'cma'"):
+    with pytest.raises(OptionError, match="optimizer must be one of bo, cmaes, corners, random, got 'cma'"):
         FalsifyConfig(optimizer="cma")
     with pytest.raises(OptionError, match="optimizer must be one of .*got 'cma'"):
         PruneConfig(optimizer="cma")
@@ -114,7 +114,7 @@ def test_the_cli_offers_and_labels_a_registered_optimiser(toys, tmp_path, capsys
     assert code == 1, err
     assert "(corner, seed 0)" in out
     assert "corner search's counterexamples show that violations exist; they carry no rate" in out
-    code, _, err = cli(capsys, "verify", tmp_path / "weak.onnx", CARTPOLE, "--optimizer", "corners")
+    code, _, err = cli(capsys, "verify", tmp_path / "weak.onnx", CARTPOLE, "--optimizer", "cornr")
     assert code == 2 and "did you mean 'corner'?" in err
 
 
