@@ -61,6 +61,20 @@ def psy_run(py, actor, binding, spec, method: str, seed: int, budget: int) -> di
             "mismatch": r.max_cost_mismatch}
 
 
+FACTS = C.RESULTS / "falsify_cases.json"
+"""Each case's measured facts, kept so that rewriting the results does not measure again."""
+
+
+def cached_facts(name: str, points: int, fresh: bool) -> dict:
+    rc = FC.CASES[name]
+    cache = json.loads(FACTS.read_text()) if FACTS.exists() else {}
+    f = cache.get(name)
+    if fresh or not f or (f["criterion"], f["k"], f["points"]) != (rc.criterion, rc.k, points):
+        f = cache[name] = case_facts(name, points)
+        FACTS.write_text(json.dumps(cache, indent=1) + "\n")
+    return f
+
+
 def case_facts(name: str, points: int) -> dict:
     """The case: its policy, its uniform violation rate, and how many corners violate."""
     rc = FC.CASES[name]
@@ -257,7 +271,8 @@ def main() -> int:
     facts = []
     for name in args.cases:
         print(f"case {name}", flush=True)
-        facts.append(case_facts(name, args.rate_points if name != "bipedal_walker" else args.rate_points // 4))
+        facts.append(cached_facts(name, args.rate_points if name != "bipedal_walker" else args.rate_points // 4,
+                                  args.fresh))
         print(f"  {facts[-1]}", flush=True)
         run_case(name, args, runs, py)
         write(args, facts, runs, mach, t_start, psy_note)

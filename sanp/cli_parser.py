@@ -135,11 +135,12 @@ EXPECT_HELP = ("the mean return the model is known to reach: warn when its first
                "below (a forgotten --vecnormalize, the wrong env)")
 
 
-def _optimizer_option(parser: Any) -> None:
-    from sanp.falsify.registry import DEFAULT, PROPOSERS, UNIFORM
+def _optimizer_option(parser: Any, prune: bool = False) -> None:
+    from sanp.falsify.registry import DEFAULT, PROPOSERS, PRUNE_DEFAULT, UNIFORM
 
-    parser.add_argument("--optimizer", choices=PROPOSERS.names(), default=DEFAULT,
-                        help=f"the falsifier's optimiser (default {DEFAULT}); {UNIFORM}: "
+    default = PRUNE_DEFAULT if prune else DEFAULT
+    parser.add_argument("--optimizer", choices=PROPOSERS.names(), default=default,
+                        help=f"the falsifier's optimiser (default {default}); {UNIFORM}: "
                         "uniform sampling, which gives a violation-rate bound")
 
 
@@ -233,7 +234,7 @@ def _add_deep(pr: Any) -> None:
 def _budget_options(b: Any) -> None:
     b.add_argument("--budget", type=_positive_int, default=100, metavar="N",
                    help="falsifier (BO) rollouts per refinement round (default 100)")
-    _optimizer_option(b)
+    _optimizer_option(b, prune=True)
     b.add_argument("--rounds", type=_positive_int, default=5, metavar="N",
                    help="most refinement rounds (default 5)")
     b.add_argument("--round-uniform", type=_natural, default=1000, metavar="N",

@@ -32,6 +32,7 @@ from sanp.falsify.run import critical_step, falsify, merge, score
 __all__ = [
     "DEFAULT",
     "PROPOSERS",
+    "PRUNE_DEFAULT",
     "UNIFORM",
     "BOConfig",
     "BOProposer",

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sanp.errors import OptionError
-from sanp.falsify import DEFAULT, PROPOSERS, BOConfig
+from sanp.falsify import PROPOSERS, BOConfig
+from sanp.falsify.registry import PRUNE_DEFAULT
 from sanp.method.deep import DeepConfig
 from sanp.method.step1 import CRITERIA, Criterion
 from sanp.stats import check_confidence
@@ -49,7 +50,7 @@ class PruneConfig:
     seed: int = 0
     confidence: float = 0.95
     """Confidence level of the violation-rate bounds and of the dense-vs-sparse test."""
-    optimizer: str = DEFAULT
+    optimizer: str = PRUNE_DEFAULT
     """The falsifier's optimiser in every round and in the held-out check (a name in
     `sanp.falsify.PROPOSERS`); the uniform batches beside it are always uniform."""
     bo: BOConfig = field(default_factory=BOConfig)
