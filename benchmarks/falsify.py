@@ -40,8 +40,11 @@ ABLATION = "corners, corners skipped"
 
 
 def methods(args) -> list[str]:
-    names = args.methods or [*PROPOSERS.builtin_names(), ABLATION]
-    return names + ([] if args.no_psytaliro else [f"PSY-TaLiRo {p}" for p in PSY])
+    """The methods in the order they run: --methods as given (sanp names, ABLATION, or
+    "PSY-TaLiRo NAME"), else every built-in, the ablation and both PSY-TaLiRo methods."""
+    every = [*PROPOSERS.builtin_names(), ABLATION, *(f"PSY-TaLiRo {p}" for p in PSY)]
+    names = args.methods or every
+    return [m for m in names if not (args.no_psytaliro and m.startswith("PSY-TaLiRo"))]
 
 
 def sanp_run(actor, binding, spec, method: str, seed: int, budget: int) -> dict:
@@ -69,7 +72,7 @@ def cached_facts(name: str, points: int, fresh: bool) -> dict:
     rc = FC.CASES[name]
     cache = json.loads(FACTS.read_text()) if FACTS.exists() else {}
     f = cache.get(name)
-    if fresh or not f or (f["criterion"], f["k"], f["points"]) != (rc.criterion, rc.k, points):
+    if fresh or not f or (f["criterion"], f["k"]) != (rc.criterion, rc.k):
         f = cache[name] = case_facts(name, points)
         FACTS.write_text(json.dumps(cache, indent=1) + "\n")
     return f
@@ -241,12 +244,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="*", default=["cartpole", "pendulum", "lunar_lander", "bipedal_walker"],
                     choices=sorted(FC.CASES))
-    ap.add_argument("--methods", nargs="*", help=f"sanp optimisers (default: all built-ins and {ABLATION!r})")
+    ap.add_argument("--methods", nargs="*", help=f"methods in the order to run them (default: all built-ins, "
+                    f"{ABLATION!r}, 'PSY-TaLiRo UniformRandom' and 'PSY-TaLiRo DualAnnealing')")
     ap.add_argument("--seeds", type=int, default=30)
     ap.add_argument("--budget", type=int, default=200)
     ap.add_argument("--rate-points", type=int, default=2000, help="uniform points per case for its violation rate")
     ap.add_argument("--no-psytaliro", action="store_true")
-    ap.add_argument("--fresh", action="store_true", help="forget the runs already in --runs")
+    ap.add_argument("--fresh", action="store_true", help="forget the runs already in --runs and the cached case facts")
+    ap.add_argument("--write-only", action="store_true", help="run nothing: write the results of the runs in --runs")
     ap.add_argument("--runs", type=Path, default=C.RESULTS / "falsify_runs.jsonl")
     ap.add_argument("--out", type=Path, default=C.RESULTS / "falsify.md")
     args = ap.parse_args()
@@ -257,7 +262,7 @@ def main() -> int:
         args.runs.unlink()
     runs = load_runs(args.runs)
     py, psy_note = None, ""
-    if not args.no_psytaliro:
+    if any(m.startswith("PSY-TaLiRo") for m in methods(args)) and not args.write_only:
         from psytaliro.adapter import PsyTaliroUnavailable, ensure_venv
 
         try:
@@ -274,7 +279,8 @@ def main() -> int:
         facts.append(cached_facts(name, args.rate_points if name != "bipedal_walker" else args.rate_points // 4,
                                   args.fresh))
         print(f"  {facts[-1]}", flush=True)
-        run_case(name, args, runs, py)
+        if not args.write_only:
+            run_case(name, args, runs, py)
         write(args, facts, runs, mach, t_start, psy_note)
     print(f"wrote {args.out}", flush=True)
     return 0
