@@ -35,6 +35,8 @@ from sanp.falsify.proposers.corners import CornersConfig
 from sanp.stats import rate_bound
 
 PSY = ("UniformRandom", "DualAnnealing")
+PSY_NOTE = ("PSY-TaLiRo (PyPI psy-taliro) ran in benchmarks/psytaliro/.venv; the RTAMT robustness it saw for every "
+            "evaluation is compared with sanp's for the same rollout ('mismatch' in the JSON lines).")
 ABLATION = "corners, corners skipped"
 """The "corners" optimiser with max_corners = 0: how its search does where no corner fails."""
 
@@ -261,15 +263,13 @@ def main() -> int:
     if args.fresh and args.runs.exists():
         args.runs.unlink()
     runs = load_runs(args.runs)
-    py, psy_note = None, ""
+    py, psy_note = None, PSY_NOTE if args.write_only else ""
     if any(m.startswith("PSY-TaLiRo") for m in methods(args)) and not args.write_only:
         from psytaliro.adapter import PsyTaliroUnavailable, ensure_venv
 
         try:
             py = ensure_venv(log=lambda s: print("  " + s, flush=True))
-            psy_note = ("PSY-TaLiRo (PyPI psy-taliro) ran in benchmarks/psytaliro/.venv; the RTAMT robustness it "
-                        "saw for every evaluation is compared with sanp's for the same rollout ('mismatch' in the "
-                        "JSON lines).")
+            psy_note = PSY_NOTE
         except PsyTaliroUnavailable as exc:
             psy_note = f"PSY-TaLiRo could not be run here: {exc}"
             print(psy_note, flush=True)
