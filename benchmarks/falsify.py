@@ -151,20 +151,24 @@ def summary_rows(name: str, runs: list[dict], args) -> tuple[list[list], dict]:
           for m in methods(args)}
     by = {m: rows for m, rows in by.items() if rows}
     base = censored(by.get(UNIFORM, []), args.budget)
-    da = censored(by.get("PSY-TaLiRo DualAnnealing", []), args.budget)
+    per_seed = {m: {r["seed"]: r["first"] if r["first"] is not None else args.budget for r in rows}
+                for m, rows in by.items()}
+
+    def paired(m: str, other: str) -> float | None:
+        """Over the seeds both methods ran (all of them unless a run was cut short)."""
+        common = sorted(set(per_seed.get(m, {})) & set(per_seed.get(other, {})))
+        if m == other or len(common) < 5:
+            return None
+        return _paired(wilcoxon, [per_seed[m][s] for s in common], [per_seed[other][s] for s in common])
     out, stats = [], {}
     for m, rows in by.items():
         c = censored(rows, args.budget)
         mean, med, p90 = statistics.mean(c), statistics.median(c), float(np.percentile(c, 90))
         found = sum(r["first"] is not None for r in rows)
         row = [m, len(rows), f"{found}/{len(rows)}", f"{mean:.1f}", f"{med:g}", f"{p90:.1f}"]
-        ratio = statistics.mean(base) / mean if base and m != UNIFORM else None
+        ratio = statistics.mean(base) / mean if base and m != UNIFORM else None  # over each one's own seeds
         row.append(f"{ratio:.1f}x" if ratio else "–")
-        p_rand = p_da = None
-        if base and m != UNIFORM and len(base) == len(c):
-            p_rand = _paired(wilcoxon, c, base)
-        if da and not m.endswith("DualAnnealing") and len(da) == len(c):
-            p_da = _paired(wilcoxon, c, da)
+        p_rand, p_da = paired(m, UNIFORM), paired(m, "PSY-TaLiRo DualAnnealing")
         row += [f"{p_rand:.2g}" if p_rand is not None else "–", f"{p_da:.2g}" if p_da is not None else "–",
                 f"{statistics.median([r['wall'] for r in rows]):.2f}"]
         out.append(row)
@@ -193,8 +197,9 @@ def criteria(stats: dict, default: str) -> list[str]:
         return ["–"] * 4
     three = d["ratio"] is not None and d["ratio"] >= 3 and d["p_vs_random"] is not None and d["p_vs_random"] < 0.05
     beats_da = "–" if not da else ("yes" if d["mean"] < da["mean"] else "no")
+    seeds = "" if d["n"] == r["n"] == 30 else f" ({d['n']} and {r['n']} seeds)"
     return ["yes" if three else "no", beats_da, "yes" if d["p90"] < r["median"] else "no",
-            f"{d['mean']:.1f} vs {r['mean']:.1f}"]
+            f"{d['mean']:.1f} vs {r['mean']:.1f}{seeds}"]
 
 
 def write(args, facts: list[dict], runs: list[dict], mach, t_start: float, psy_note: str) -> None:
