@@ -15,8 +15,8 @@ generation and `edge_fraction` as many edge points per batch.
 
 Example:
     >>> p = CornersProposer(dim=2, seed=0)
-    >>> sorted(map(tuple, p.propose(p.chunk(100))))
-    [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)]
+    >>> sorted(p.propose(p.chunk(100)).tolist())
+    [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
 """
 from __future__ import annotations
 
