@@ -129,7 +129,7 @@ def measure_config(label: str, config: BackendConfig | None, cases: list, repeat
 
 def gp_step_seconds(dim: int, n: int = 60) -> float:
     """Median time of a GP proposal after 10..n evaluations (sanp's BO defaults)."""
-    from sanp.proposers import BOConfig, BOProposer
+    from sanp.falsify import BOConfig, BOProposer
 
     rng = np.random.default_rng(0)
     prop = BOProposer(dim, BOConfig(), n, 0)

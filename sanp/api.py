@@ -78,7 +78,8 @@ def verify(policy: Any, spec: Any, **options: Any) -> VerifyResult:
 
     `policy`: a path, a `sanp.Policy` or an `MLPPolicy`; `spec`: a path, spec text or an
     `stl.SpecFile`. Options are `sanp verify`'s: budget (rollouts, default 100),
-    optimizer ("bo" or "random"), seed, all (or collect_all: spend the whole budget),
+    optimizer (a name in `sanp.falsify.PROPOSERS`: "corners", the default, "bo", "cmaes",
+    "random", ...), seed, all (or collect_all: spend the whole budget),
     requirement (a name or a list), mode ("joint" or "each"), confidence, target_rate,
     vecnormalize, backend, address, workers. A bad value raises `sanp.errors.OptionError`.
 

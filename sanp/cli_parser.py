@@ -153,15 +153,22 @@ EXPECT_HELP = ("the mean return the model is known to reach: warn when its first
                "below (a forgotten --vecnormalize, the wrong env)")
 
 
+def _optimizer_option(parser: Any, prune: bool = False) -> None:
+    from sanp.falsify.registry import DEFAULT, PROPOSERS, PRUNE_DEFAULT, UNIFORM
+
+    default = PRUNE_DEFAULT if prune else DEFAULT
+    parser.add_argument("--optimizer", choices=PROPOSERS.names(), default=default,
+                        help=f"the falsifier's optimiser (default {default}); {UNIFORM}: "
+                        "uniform sampling, which gives a violation-rate bound")
+
+
 def _add_verify(sub: Any) -> None:
     v = sub.add_parser("verify", help="search for episodes that violate a spec")
     v.add_argument("policy", metavar="POLICY", help=POLICY_HELP)
     v.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     v.add_argument("--budget", type=_positive_int, default=100,
                    help="total rollouts of the search (default 100; with --mode each: per requirement)")
-    v.add_argument("--optimizer", choices=["bo", "random"], default="bo",
-                   help="bo: Gaussian-process Bayesian optimisation (default); random: uniform sampling, "
-                   "which gives a violation-rate bound")
+    _optimizer_option(v)
     v.add_argument("--seed", type=_natural, default=0, help=SEED_HELP)
     v.add_argument("--confidence", type=_fraction, default=0.95, metavar="C",
                    help="confidence level of the violation-rate bound of uniform sampling (default 0.95)")
@@ -257,6 +264,18 @@ def _add_evidence(m: Any) -> None:
                    "percentage point)")
 
 
+def _budget_options(b: Any) -> None:
+    b.add_argument("--budget", type=_positive_int, default=100, metavar="N",
+                   help="falsifier (BO) rollouts per refinement round (default 100)")
+    _optimizer_option(b, prune=True)
+    b.add_argument("--rounds", type=_positive_int, default=5, metavar="N",
+                   help="most refinement rounds (default 5)")
+    b.add_argument("--round-uniform", type=_natural, default=1000, metavar="N",
+                   help="uniform points per round beside BO (default 1000; 0 for BO only)")
+    b.add_argument("--episodes", type=_positive_int, default=100, metavar="N",
+                   help="episodes per mean-reward estimate (default 100)")
+
+
 def _add_proof(pr: Any) -> None:
     """The proof options of `sanp prune`."""
     p = pr.add_argument_group("proof", "formal one-step properties after refinement (pip install 'sanp[prove]')")
@@ -301,15 +320,8 @@ def _add_prune(sub: Any) -> None:
                    "largest whose mean reward reaches the spec's cutoff)")
     _add_evidence(m)
 
-    b = pr.add_argument_group("budgets", "per refinement round, unlike verify's --budget (the whole search)")
-    b.add_argument("--budget", type=_positive_int, default=100, metavar="N",
-                   help="falsifier (BO) rollouts per refinement round (default 100)")
-    b.add_argument("--rounds", type=_positive_int, default=5, metavar="N",
-                   help="most refinement rounds (default 5)")
-    b.add_argument("--round-uniform", type=_natural, default=1000, metavar="N",
-                   help="uniform points per round beside BO (default 1000; 0 for BO only)")
-    b.add_argument("--episodes", type=_positive_int, default=100, metavar="N",
-                   help="episodes per mean-reward estimate (default 100)")
+    _budget_options(pr.add_argument_group("budgets",
+                                          "per refinement round, unlike verify's --budget (the whole search)"))
     _add_deep(pr)
 
     h = pr.add_argument_group("held-out check", "fresh points, after refinement, on the dense and the sparse policy")

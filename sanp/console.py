@@ -56,6 +56,8 @@ def progress_bar(description: str):
 def print_verify(result: Any, spec: Any) -> None:
     from rich.table import Table
 
+    from sanp.falsify.registry import UNIFORM, is_uniform, label
+
     con = console()
     table = Table(title=f"{spec.env_id}: {len(result.evaluations)} evaluations "
                         f"({result.config.optimizer}, seed {result.config.seed})")
@@ -85,9 +87,10 @@ def print_verify(result: Any, spec: Any) -> None:
     target = result.target_summary()
     if target:
         con.print(f"target rate: {target['text']}", markup=False, soft_wrap=True)
-    elif result.config.optimizer == "bo" and result.falsified:
-        con.print("BO's counterexamples show that violations exist; they carry no rate (BO does not "
-                  "sample uniformly: use --optimizer random for a bound).", markup=False, soft_wrap=True)
+    elif not is_uniform(result.config.optimizer) and result.falsified:
+        who = label(result.config.optimizer)
+        con.print(f"{who}'s counterexamples show that violations exist; they carry no rate ({who} does not "
+                  f"sample uniformly: use --optimizer {UNIFORM} for a bound).", markup=False, soft_wrap=True)
 
 
 _STOPS = {

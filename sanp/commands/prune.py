@@ -172,7 +172,7 @@ def prune_config(args: argparse.Namespace) -> Any:
 
     return PruneConfig(
         criterion=args.criterion, scope=args.scope, episodes=args.episodes, budget=args.budget,
-        sparsity=args.sparsity,
+        optimizer=args.optimizer, sparsity=args.sparsity,
         rounds=args.rounds, round_uniform=args.round_uniform, heldout_budget=args.heldout_budget,
         heldout_uniform=args.heldout_uniform, seed=args.seed, confidence=args.confidence,
         margin=args.margin, recipe=args.recipe, deep=_deep_config(args),

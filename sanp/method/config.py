@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sanp.errors import OptionError
-from sanp.falsify import BOConfig
+from sanp.falsify import PROPOSERS, BOConfig
+from sanp.falsify.registry import PRUNE_DEFAULT
 from sanp.method.deep import DeepConfig
 from sanp.method.recipes import Recipe, recipe
 from sanp.method.step1 import CRITERIA, Criterion
@@ -55,6 +56,9 @@ class PruneConfig:
     """Non-inferiority margin: the verdict is ok only when, with `confidence`, the sparse
     policy's violation rate is at most the dense one's + `margin` (absolute; 0.005 is half a
     percentage point). The deep schedule's confirmations use it too."""
+    optimizer: str = PRUNE_DEFAULT
+    """The falsifier's optimiser in every round and in the held-out check (a name in
+    `sanp.falsify.PROPOSERS`); the uniform batches beside it are always uniform."""
     bo: BOConfig = field(default_factory=BOConfig)
     recipe: str = "deep"
     """"deep" (the default): step 1 is `deep_compress` (gradual pruning with sparse
@@ -71,6 +75,8 @@ class PruneConfig:
             if getattr(self, name) <= 0:
                 raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
         method = self.recipe_object
+        if self.optimizer not in PROPOSERS.names():
+            raise OptionError(f"optimizer must be one of {', '.join(PROPOSERS.names())}, got {self.optimizer!r}")
         if self.criterion is None:  # frozen: the recipe's own criterion is set once, here
             object.__setattr__(self, "criterion", method.default_criterion)
         if self.criterion not in CRITERIA:

@@ -42,8 +42,8 @@ def heldout(policy: Any, binding: Binding, spec: Any, config: PruneConfig) -> He
     actor = deployed(policy)
     bo = falsify(
         actor, binding, spec,
-        FalsifyConfig(budget=config.heldout_budget, seed=seeds.integer(config.seed, "heldout.falsify"),
-                      collect_all=True, bo=config.bo),
+        FalsifyConfig(budget=config.heldout_budget, optimizer=config.optimizer,
+                      seed=seeds.integer(config.seed, "heldout.falsify"), collect_all=True, bo=config.bo),
     )
     points = binding.uniform_points(config.heldout_uniform, seeds.generator(config.seed, "heldout.uniform"))
     names = list(spec.requirements)

@@ -16,7 +16,7 @@ import numpy as np
 
 from sanp import seeds
 from sanp.envs import Binding
-from sanp.falsify import Counterexample, FalsifyConfig, FalsifyResult, falsify, merge
+from sanp.falsify import UNIFORM, Counterexample, FalsifyConfig, FalsifyResult, falsify, merge
 from sanp.method.config import PruneConfig
 from sanp.method.recipes import RepairJob
 from sanp.method.recover import RecoveryState, find_recovery_states, is_safe
@@ -116,11 +116,11 @@ def find_counterexamples(sparse: Any, dense_actor: Any, binding: Binding, spec: 
     both seeded with `seed`, merged; the dense policy rerun at every counterexample."""
     actor = deployed(sparse)
     bo = falsify(actor, binding, spec, FalsifyConfig(
-        budget=config.budget, seed=seed, collect_all=True, bo=config.bo))
+        budget=config.budget, optimizer=config.optimizer, seed=seed, collect_all=True, bo=config.bo))
     uni = None
     if config.round_uniform:
         uni = falsify(actor, binding, spec, FalsifyConfig(
-            budget=config.round_uniform, optimizer="random", seed=seed, collect_all=True))
+            budget=config.round_uniform, optimizer=UNIFORM, seed=seed, collect_all=True))
     cexs = tuple(merge(list(bo.counterexamples) + list(uni.counterexamples if uni else ()), binding,
                        bo.config.merge_tol))
     # The dense policy's own violations are not the pruning's doing.

@@ -190,7 +190,7 @@ def prune_report(result: Any, spec: Any, *, policy_path: str, spec_path: str, ou
         "inputs": run_inputs(policy_path, spec_path, spec, {
             "recipe": cfg.recipe, "criterion": cfg.criterion, "scope": cfg.scope, "episodes": cfg.episodes,
             "resolution": cfg.resolution, "sparsity": cfg.sparsity, "budget": cfg.budget,
-            "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
+            "optimizer": cfg.optimizer, "round_uniform": cfg.round_uniform, "rounds": cfg.rounds,
             "heldout_budget": cfg.heldout_budget, "heldout_uniform": cfg.heldout_uniform,
             "confidence": cfg.confidence, "margin": cfg.margin,
             **cfg.recipe_object.report_options(cfg),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sanp.falsify.registry import is_uniform
 from sanp.report import comparisons, plots
 from sanp.report.cells import badge, cell, figure, limited
 from sanp.report.drawing import GREEN, GREY, RED
@@ -102,7 +103,7 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         picked = pick_counterexamples(cexs)
         figures = [figure(plots.counterexample_figure(i, cexs[i], comparisons.cex_view(cexs[i], spec, note)))
                    for i in picked]
-        searched = get(doc, "inputs", "options", "optimizer") != "random"
+        searched = not is_uniform(str(get(doc, "inputs", "options", "optimizer")))
         out["counterexamples"] = {"rows": rows, "more": more, "searched": searched,
                                   "shown": len(picked), "total": len(cexs),
                                   "figures": figures}

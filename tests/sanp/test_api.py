@@ -142,7 +142,7 @@ def test_load_policy_checks_the_env(tmp_path):
     ("verify", {"budget": 0}, r"budget=0: must be a positive whole number"),
     ("verify", {"budget": 2.5}, r"budget=2.5: expected a whole number"),
     ("verify", {"all": "yes"}, r"all='yes': give True or False"),
-    ("verify", {"optimizer": "bayes"}, r"optimizer='bayes': choose one of 'bo', 'random'"),
+    ("verify", {"optimizer": "bayes"}, r"optimizer='bayes': choose one of 'bo', 'cmaes', 'corners', 'random'"),
     ("verify", {"json": "v.json"}, r"call .to_json\(path\) on the result"),
     ("verify", {"target_rate": 0.1}, "needs uniform sampling"),
     ("prune", {"recipe": "paper", "deep_screen": 0}, "--deep-screen needs --recipe deep"),
@@ -169,7 +169,7 @@ def test_options_take_the_clis_defaults_and_python_spellings():
     from sanp.options import namespace
 
     ns = namespace("verify", {"requirements": "angle", "collect_all": True, "confidence": 0.9})
-    assert (ns.requirement, ns.all, ns.confidence, ns.budget, ns.optimizer) == (["angle"], True, 0.9, 100, "bo")
+    assert (ns.requirement, ns.all, ns.confidence, ns.budget, ns.optimizer) == (["angle"], True, 0.9, 100, "corners")
     assert namespace("verify", {"requirement": ["angle", "position"]}).requirement == ["angle", "position"]
     assert namespace("prune", {}).recipe == "deep"
     with pytest.raises(OptionError, match="give a name or a list of names"):

@@ -1,8 +1,9 @@
 """Falsifiers: search a spec's search space for episodes that violate its requirements.
 
-Two optimisers share one interface: Gaussian-process Bayesian optimisation (GPyOpt,
-the default) and uniform random search (the baseline). Each evaluation is one rollout
-that scores every selected requirement; the objective is their minimum robustness
+Every optimiser (a `Proposer` from `sanp.falsify.registry.PROPOSERS`) shares one loop:
+it proposes points on the unit cube, the loop scales them to the search space, rolls
+them out in chunks and tells it their objective. Each evaluation is one rollout that
+scores every selected requirement; the objective is their minimum robustness
 ("joint"), or one requirement at a time ("each").
 
 Example:
@@ -13,148 +14,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 import stl
 from sanp.envs import Binding
 from sanp.errors import EnvError, OptionError
-from sanp.proposers import BOConfig, BOProposer, RandomProposer
+from sanp.falsify.config import FalsifyConfig
+from sanp.falsify.registry import make
+from sanp.falsify.results import Counterexample, Evaluation, FalsifyResult
 from sanp.rollout import Trajectory, run_batch
-from sanp.stats import RateBound, check_confidence, points_for_rate, rate_bound, upper_bound
+from sanp.stats import upper_bound
 from sanp.types import Actor, Point
 from stl.critical import decision
-
-
-@dataclass(frozen=True)
-class FalsifyConfig:
-    """One falsification run."""
-
-    budget: int = 100
-    """Rollouts (evaluations) per search; per requirement in "each" mode."""
-    optimizer: Literal["bo", "random"] = "bo"
-    seed: int = 0
-    collect_all: bool = False
-    """Spend the whole budget and keep every counterexample (else stop at the first)."""
-    requirements: tuple[str, ...] | None = None
-    """Requirements to falsify; None means all of the spec's."""
-    mode: Literal["joint", "each"] = "joint"
-    merge_tol: float = 1e-3
-    """Counterexamples whose points differ by less than this fraction of each range merge."""
-    bo: BOConfig = field(default_factory=BOConfig)
-    confidence: float = 0.95
-    """Confidence level of the violation-rate bound of uniform sampling."""
-    target_rate: float | None = None
-    """Uniform sampling only: stop once the exact upper bound on the violation rate is at
-    most this (at `confidence`); with no violation that takes
-    ceil(ln(1 - confidence) / ln(1 - target_rate)) rollouts."""
-
-    def __post_init__(self) -> None:
-        if self.budget <= 0:
-            raise OptionError(f"budget must be a positive number of rollouts, got {self.budget}")
-        if self.optimizer not in ("bo", "random"):
-            raise OptionError(f"optimizer must be 'bo' or 'random', got {self.optimizer!r}")
-        if self.mode not in ("joint", "each"):
-            raise OptionError(f"mode must be 'joint' or 'each', got {self.mode!r}")
-        check_confidence(self.confidence)
-        if self.target_rate is not None:
-            points_for_rate(self.target_rate, self.confidence)  # checks the range
-            if self.optimizer != "random" or self.mode != "joint":
-                raise OptionError("a target rate needs uniform sampling of all requirements together: "
-                                  "use --optimizer random without --mode each")
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One rollout of the search."""
-
-    index: int
-    point: Point
-    robustness: dict[str, float]
-    objective: float
-    """Minimum robustness over the requirements this search targets."""
-    target: str | None = None
-    """The requirement searched ("each" mode), or None (joint)."""
-
-
-@dataclass(frozen=True, eq=False)
-class Counterexample:
-    """An episode on which at least one requirement has negative robustness."""
-
-    point: Point
-    violated: tuple[str, ...]
-    robustness: dict[str, float]
-    min_robustness: float
-    step: int
-    """Time step at which the most violated comparison of the worst requirement is worst."""
-    trajectory: Trajectory = field(repr=False)
-    evaluation: int
-    """Index of the evaluation that found it."""
-
-
-@dataclass(frozen=True, eq=False)
-class FalsifyResult:
-    config: FalsifyConfig
-    requirements: tuple[str, ...]
-    evaluations: tuple[Evaluation, ...]
-    counterexamples: tuple[Counterexample, ...]
-    wall_time: float
-    rollout_time: float
-    optimizer_time: float
-    """Time spent proposing points (GP fit, acquisition optimisation)."""
-
-    @property
-    def falsified(self) -> bool:
-        return bool(self.counterexamples)
-
-    @property
-    def target_reached(self) -> bool:
-        """A target rate was set and the bound fell to it."""
-        eps = self.config.target_rate
-        return eps is not None and any(b.upper_bound <= eps for b in self.statistics())
-
-    def target_summary(self) -> dict[str, Any] | None:
-        """With a target rate: the target, the confidence, the episodes drawn, whether the
-        bound reached the target, and the episodes zero violations need."""
-        eps = self.config.target_rate
-        if eps is None:
-            return None
-        reached = self.target_reached
-        n = len(self.evaluations)
-        if reached:
-            text = f"violation rate <= {eps:g} at {self.config.confidence:g} confidence after {n} uniform episodes"
-        elif self.counterexamples:
-            text = f"stopped at a violation after {n} uniform episodes: the target rate {eps:g} was not shown"
-        else:
-            text = f"the budget ({n} episodes) ended before the bound fell to {eps:g}"
-        return {"target": eps, "confidence": self.config.confidence, "episodes": n, "reached": reached,
-                "zero_violation_episodes": points_for_rate(eps, self.config.confidence), "text": text}
-
-    def statistics(self) -> tuple[RateBound, ...]:
-        """Uniform sampling only: the violation-rate bound of each search (one, or one per
-        requirement in "each" mode). BO's points are not uniform: none for BO."""
-        if self.config.optimizer != "random":
-            return ()
-        out = []
-        for target in dict.fromkeys(e.target for e in self.evaluations):
-            evs = [e for e in self.evaluations if e.target == target]
-            bad = sum(not e.objective >= 0 for e in evs)
-            label = "uniform search" + (f" of {target}" if target else "")
-            if bad and not self.config.collect_all:
-                label += " (stopped at the first violation)"
-            out.append(rate_bound(label, bad, len(evs), self.config.confidence))
-        return tuple(out)
-
-    def first_counterexample_at(self) -> int | None:
-        """1-based number of the rollout that found the first counterexample."""
-        return min((c.evaluation + 1 for c in self.counterexamples), default=None)
-
-    def min_robustness(self, name: str) -> float:
-        values = [e.robustness[name] for e in self.evaluations if name in e.robustness]
-        return min(values) if values else float("nan")
-
 
 # -------------------------------------------------------------------------- scoring
 
@@ -243,8 +116,7 @@ class _Run:
         (a counterexample found and not collecting all)."""
         config, binding = self.config, self.binding
         dim = len(binding.space)
-        proposer = (BOProposer(dim, config.bo, config.budget, seed) if config.optimizer == "bo"
-                    else RandomProposer(dim, seed))
+        proposer = make(config.optimizer, dim, config.budget, seed, config)
         lo, hi = binding.bounds[:, 0], binding.bounds[:, 1]
         scope = self.names if target is None else (target,)
         done = bad = 0

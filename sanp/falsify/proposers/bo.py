@@ -1,11 +1,10 @@
-"""Where a falsifier's next points come from, on the unit cube: Gaussian-process Bayesian
-optimisation (GPyOpt's model and acquisitions, driven one step at a time) or uniform
-random sampling. sanp.falsify scales the points to the search space and runs them.
+"""Optimiser "bo": Gaussian-process Bayesian optimisation (GPyOpt's model and
+acquisitions, driven one step at a time) on the unit cube. sanp.falsify scales the
+points to the search space and runs them.
 
-Example:
-    >>> p = RandomProposer(dim=4, seed=0)
-    >>> p.propose(p.chunk(100)).shape
-    (32, 4)
+Assumes a smooth objective over the search space (a GP with a Matern kernel): it pays
+when rollouts are expensive against a GP step and failures sit in a region the GP can
+see from nearby robustness values.
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -63,24 +62,18 @@ def _global_numpy_seed(seed: int) -> Iterator[None]:
 # ------------------------------------------------------------------------ proposers
 
 
-class RandomProposer:
-    def __init__(self, dim: int, seed: int):
-        self.rng = np.random.default_rng(seed)
-        self.dim = dim
-
-    def propose(self, n: int) -> np.ndarray:
-        return self.rng.uniform(0.0, 1.0, size=(n, self.dim))
-
-    def chunk(self, remaining: int) -> int:
-        return min(remaining, 32)
-
-    def tell(self, x: np.ndarray, y: np.ndarray) -> None:
-        pass
-
-
 class BOProposer:
     """GPyOpt's model, acquisition and acquisition optimiser driven one step at a time,
     on the unit cube (the GP sees standardised objective values)."""
+
+    name: ClassVar[str] = "bo"
+    label: ClassVar[str] = "BO"
+    uniform: ClassVar[bool] = False
+
+    @classmethod
+    def create(cls, dim: int, budget: int, seed: int, config: Any) -> BOProposer:
+        """The registry's constructor: settings from `config.bo` (a `FalsifyConfig`)."""
+        return cls(dim, config.bo, budget, seed)
 
     def __init__(self, dim: int, cfg: BOConfig, budget: int, seed: int):
         with warnings.catch_warnings():
