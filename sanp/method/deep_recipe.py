@@ -26,6 +26,7 @@ class DeepRecipe:
     name = "deep"
     default_criterion = "activation"
     step1_label = "the deep schedule"
+    screens = True
 
     def check(self, config: Any) -> None:
         if config.sparsity is not None:

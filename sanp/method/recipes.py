@@ -71,7 +71,9 @@ class RepairJob:
 class Recipe(Protocol):
     """One way to prune and repair. `name` is its registry key and report label,
     `default_criterion` the importance criterion when none is given, `step1_label`
-    how the progress line names its step 1 ("the sparsity search")."""
+    how the progress line names its step 1 ("the sparsity search"). A recipe whose step 1
+    runs the deep schedule's safety screen also sets `screens = True` (optional), so the
+    report splits the run's error over the screen's looks."""
 
     name: str
     default_criterion: str

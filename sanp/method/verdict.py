@@ -157,7 +157,7 @@ def judge(result: Any) -> Verdict:
         ok, headline = True, (f"compressed to {sparsity:.2%} sparsity (weights; "
                               f"{result.parameter_sparsity:.2%} of all parameters){claim}; {how}")
     cfg = result.config
-    looks = cfg.deep.screen_looks if cfg.recipe == "deep" and cfg.deep.screen else None
+    looks = screen_looks(cfg)
     return Verdict(ok, headline, tuple(_details(result, last)), ni, AlphaSplit.of(cfg.confidence), looks)
 
 
@@ -199,7 +199,12 @@ def _details(result: Any, last: str) -> list[str]:
                    "that violations exist, not a rate (BO does not sample uniformly)")
     if not result.statistics:
         out.append("no uniform sample was drawn: nothing bounds the violation rate")
-    out.append(AlphaSplit.of(result.config.confidence).text(
-        result.config.deep.screen_looks if result.config.recipe == "deep" and result.config.deep.screen else None))
+    out.append(AlphaSplit.of(result.config.confidence).text(screen_looks(result.config)))
     out.append("falsification and sampling are evidence, not proof")
     return out
+
+
+def screen_looks(cfg: Any) -> int | None:
+    """The safety screen's looks when the run's recipe screens its levels (a recipe's
+    optional `screens` attribute), else None."""
+    return cfg.deep.screen_looks if getattr(cfg.recipe_object, "screens", False) and cfg.deep.screen else None

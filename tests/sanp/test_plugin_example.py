@@ -1,7 +1,8 @@
 """Extension points end to end: the example package in tests/sanp/data/plugin_example,
-installed with pip, adds a policy format and a prune recipe through entry points, and
-the `sanp` command uses them (eval and verify read the toy format; prune runs the toy
-recipe on it)."""
+installed with pip, adds a policy format, a prune recipe, an optimiser and a verifier
+through entry points, and the `sanp` command uses them (eval and verify read the toy
+format; prune runs the toy recipe on it; verify searches with the toy optimiser; prove
+decides with the toy verifier)."""
 from __future__ import annotations
 
 import json
@@ -14,13 +15,16 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from sanp.falsify import PROPOSERS
 from sanp.formats.readers import READERS
 from sanp.method.recipes import RECIPES
+from sanp.prove.verifiers import VERIFIERS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = Path(__file__).resolve().parent / "data" / "plugin_example"
 SANP = Path(sys.executable).with_name("sanp")
-REGISTRIES = {"sanp.formats": READERS, "sanp.recipes": RECIPES}
+REGISTRIES = {"sanp.formats": READERS, "sanp.recipes": RECIPES, "sanp.proposers": PROPOSERS,
+              "sanp.verifiers": VERIFIERS}
 """Every extension point's entry-point group and its registry."""
 
 
@@ -102,3 +106,32 @@ def test_prune_runs_the_toy_recipe_on_the_toy_format(installed, toy_policy, tmp_
                    str(tmp_path / "other.onnx"),
                    "--recipe", "toy", "--sparsity", "0.3", cwd=tmp_path)
     assert refused.returncode == 2 and "the toy recipe always prunes half of the weights" in refused.stderr
+
+
+def test_verify_searches_with_the_toy_optimiser(installed, tmp_path):
+    out = tmp_path / "v.json"
+    proc = sanp(installed, "verify", str(ROOT / "zoo" / "cartpole" / "dense.onnx"), str(ROOT / "specs" / "cartpole.stl"),
+                "--optimizer", "toy", "--budget", "5", "--json", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # the dense policy holds near that corner too
+    doc = json.loads(out.read_text())
+    assert doc["inputs"]["options"]["optimizer"] == "toy" and len(doc["evaluations"]) == 5
+    for e in doc["evaluations"]:  # the toy's proposals, scaled to the spec's box [-0.05, 0.05]^4
+        assert all(0.0489 <= e["point"][k] <= 0.05 for k in ("x", "x_dot", "theta", "theta_dot"))
+    assert "5 evaluations (toy, seed 0)" in proc.stdout
+    bare = subprocess.run([str(SANP), "verify", str(ROOT / "zoo" / "cartpole" / "dense.onnx"),
+                           str(ROOT / "specs" / "cartpole.stl"), "--optimizer", "toy"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
+    assert bare.returncode == 2 and "--optimizer" in bare.stderr
+
+
+def test_prove_decides_with_the_toy_verifier(installed, tmp_path):
+    props = tmp_path / "props.json"
+    falling_right = {"x": [0.0, 0.1], "x_dot": [0.0, 0.1], "theta": [0.15, 0.2], "theta_dot": [1.5, 2.0]}
+    props.write_text(json.dumps({"regions": {"r": falling_right},
+                                 "props": [{"name": "q", "over": "r", "then": {"kind": "action", "op": "==", "value": 1}}]}))
+    out = tmp_path / "p.json"
+    proc = sanp(installed, "prove", str(ROOT / "zoo" / "cartpole" / "dense.onnx"), str(ROOT / "specs" / "cartpole.stl"),
+                "--properties", str(props), "--verifier", "toy", "--json", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["inputs"]["verifier"] == "toy (interval arithmetic, sanp-plugin-example)" and doc["verdict"] == "proved"
