@@ -7,7 +7,7 @@ is the runtime's job, described by the metadata).
 
 Weights are exported effective (weight * mask), as plain dense initializers by default
 (`storage="dense"`): every ONNX consumer reads them (onnxruntime, onnx's checker with
-full shape inference, Marabou). A dense file from sanp records per-layer sparsity in
+full shape inference, the verifiers). A dense file from sanp records per-layer sparsity in
 its metadata; on load, layers with recorded sparsity > 0 get mask = (weight != 0), the
 others a mask of ones. With `storage="sparse"` a weight of which less than a third is
 kept (where COO is the smaller form) is stored as an ONNX sparse_initializer (COO,
