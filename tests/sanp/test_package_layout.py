@@ -154,3 +154,13 @@ def test_no_function_over_60_lines():
             for n in ast.walk(ast.parse(p.read_text()))
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and _body_lines(n) > 60]
     assert long == []
+
+
+def test_the_wheel_lists_every_package():
+    """pyproject names its packages one by one; a new package missing there is left out
+    of the wheel (the wheel check would fail only after building it)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {module_name(p) for p in FILES if p.name == "__init__.py"}
+    assert found - listed == set(), f"packages missing from pyproject's [tool.setuptools] packages: {found - listed}"
