@@ -98,3 +98,39 @@ class FormatsHelp(str):
         from sanp.formats.readers import supported_formats
 
         return (self.prefix + supported_formats()).replace("%", "%%") % params
+
+
+def natural(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    return whole(text, 0)
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
+
+
+def finite(text: str) -> float:
+    """argparse type: a finite number."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A timeout: a positive number of seconds, at most a day."""
+    from sanp.prove.limits import MAX_TIMEOUT
+
+    return positive(float, MAX_TIMEOUT, " seconds (a day)")(text)

@@ -13,37 +13,13 @@ from typing import Any
 
 from sanp.cli_options import FormatsHelp, add_json_option
 from sanp.cli_options import capped as _capped
+from sanp.cli_options import finite as _finite
+from sanp.cli_options import fraction as _fraction
+from sanp.cli_options import natural as _natural
 from sanp.cli_options import positive as _positive
 from sanp.cli_options import positive_int as _positive_int
-from sanp.cli_options import whole as _whole
+from sanp.cli_options import seconds as _seconds
 from sanp.cli_options import workers as _workers
-
-
-def _natural(text: str) -> int:
-    return _whole(text, 0)
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
-    return value
-
-
-def _finite(text: str) -> float:
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
-
 
 _CHOICE = re.compile(r"argument (?P<arg>.+?): invalid choice: '(?P<value>.*?)' \(choose from (?P<choices>.*)\)$")
 
@@ -109,13 +85,6 @@ POLICY_HELP = FormatsHelp()
 SPEC_HELP = "the .stl spec: env, horizon, signals, requirements, search space"
 SEED_HELP = "seed of the whole run; the same seed repeats the run on one machine (default 0)"
 VECNORM_HELP = "VecNormalize .pkl for an SB3 zip"
-
-
-def _seconds(text: str) -> float:
-    """A timeout: a positive number of seconds, at most a day."""
-    from sanp.prove.limits import MAX_TIMEOUT
-
-    return _positive(float, MAX_TIMEOUT, " seconds (a day)")(text)
 
 
 def _verifier(text: str) -> str:
