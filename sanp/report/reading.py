@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 
 from sanp.errors import SanpError
 from sanp.jsonio import json_depth
