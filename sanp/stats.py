@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -159,8 +160,13 @@ def _points_to_decide(dense: tuple[int, int], sparse: tuple[int, int], alpha: fl
     def decides(n: int) -> bool:
         return _p_value((round(rd * n), n), (round(rs * n), n)) < alpha
 
-    lo = max(dense[1], sparse[1])
-    hi = 2 * lo
+    return _first_deciding(decides, max(dense[1], sparse[1]))
+
+
+def _first_deciding(decides: Callable[[int], bool], start: int) -> int | None:
+    """The smallest n above `start` with `decides(n)`, by doubling from 2 x start and then
+    bisecting (None beyond MAX_POINTS); `decides` is taken as monotone up to rounding."""
+    lo, hi = start, 2 * start
     while not decides(hi):
         lo, hi = hi, 2 * hi
         if hi > MAX_POINTS:
@@ -331,12 +337,4 @@ def _points_to_show(rd: float, rs: float, margin: float, alpha: float, start: in
     def decides(n: int) -> bool:
         return _ni_p((round(rd * n), n), (round(rs * n), n), margin, "smaller") < alpha
 
-    lo, hi = start, 2 * start
-    while not decides(hi):
-        lo, hi = hi, 2 * hi
-        if hi > MAX_POINTS:
-            return None
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if decides(mid) else (mid, hi)
-    return hi
+    return _first_deciding(decides, start)

@@ -85,6 +85,8 @@ class Binding:
     def step(self, env: gym.Env, action: Any, point: Point | None, t: int) -> tuple:
         """`env.step(action)` at step `t` of the episode from `point`, under the point's
         disturbance (the env as is when it gives none)."""
+        if not self.disturbances:  # the rollout loop's common case: no lookup per step
+            return env.step(action)
         values = self.disturbance_at(point, t)
         if not values:
             return env.step(action)

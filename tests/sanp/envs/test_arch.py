@@ -4,7 +4,6 @@ scipy at tolerance 1e-12; the declared model against the env step; the controlle
 input conventions; the specs parse and check; the controllers load and act in the env."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import gymnasium as gym
@@ -132,8 +131,6 @@ def test_the_pendulum_reproduces_the_published_verdicts_of_both_initial_sets():
     assert peak[1.2] > 1.0 > peak[1.175]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sanp.reach") is None,
-                    reason="needs the closed-loop engine (sanp.reach, sanp prove --horizon)")
 @pytest.mark.skipif(not (ARCH / "single_pendulum" / "controller.onnx").exists(),
                     reason="needs ../shared/fixtures/arch (the ARCH-COMP controllers, absent from a clone)")
 def test_the_pendulum_is_proved_over_its_horizon_from_its_whole_initial_set(capsys):
