@@ -187,6 +187,7 @@ ZOO = (
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 SB3 = (
     Case("sb3_ppo_cartpole", FIXTURES / "sb3-ppo-CartPole-v1.zip", ROOT / "specs/cartpole.stl"),
+    Case("sb3_qrdqn_cartpole", FIXTURES / "sb3-qrdqn-CartPole-v1.zip", ROOT / "specs/cartpole.stl"),
     Case("sb3_trpo_lander", FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.zip", ROOT / "specs/lunar_lander.stl",
          FIXTURES / "sb3-trpo-LunarLanderContinuous-v2.vecnormalize.pkl"),
     Case("sb3_ppo_walker", FIXTURES / "sb3-ppo-BipedalWalker-v3.zip", ROOT / "specs/bipedal_walker.stl",

@@ -33,6 +33,7 @@ ENVS = {
     "lunar_lander": ("", "39.48%"),
     "bipedal_walker": ("", "42.35%"),
     "sb3_ppo_cartpole": ("RL Zoo PPO ", "not in the paper"),
+    "sb3_qrdqn_cartpole": ("RL Zoo QR-DQN ", "not in the paper"),
     "sb3_trpo_lander": ("RL Zoo TRPO ", "not in the paper"),
     "sb3_ppo_walker": ("RL Zoo PPO ", "not in the paper"),
 }
