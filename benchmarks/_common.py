@@ -180,6 +180,7 @@ class Case:
 
 ZOO = (
     Case("cartpole", ROOT / "zoo/cartpole/dense.onnx", ROOT / "specs/cartpole.stl"),
+    Case("cartpole_full", ROOT / "zoo/cartpole/dense.onnx", ROOT / "specs/cartpole_full.stl"),
     Case("lunar_lander", ROOT / "zoo/lunar_lander/dense.onnx", ROOT / "specs/lunar_lander.stl"),
     Case("bipedal_walker", ROOT / "zoo/bipedal_walker/dense.onnx", ROOT / "specs/bipedal_walker.stl"),
 )

@@ -30,6 +30,7 @@ WORK = ROOT / "out" / "paper_table"
 STORE = C.RESULTS / "paper_table_runs.jsonl"
 ENVS = {
     "cartpole": ("", "94.6% (37 counterexamples at 95%)"),
+    "cartpole_full": ("", "not in the paper (500 steps)"),
     "lunar_lander": ("", "39.48%"),
     "bipedal_walker": ("", "42.35%"),
     "sb3_ppo_cartpole": ("RL Zoo PPO ", "not in the paper"),
@@ -39,6 +40,19 @@ ENVS = {
 }
 """Our zoo policies (with the paper's final sparsity) and the SB3 fixtures of
 ../shared/fixtures (their row label names the model)."""
+CURRENT_INTRO = (
+    "Each run is `sanp prune POLICY SPEC -o seedS.onnx --seed S --report seedS.json` at the CLI's defaults "
+    "(recipe deep, criterion activation, margin 0.005, confidence 0.95) plus only the options its run set "
+    "names (`benchmarks/paper_rerun.py prune`; commands below). 'Verdict ok' is the run's own verdict: "
+    "non-inferior to the dense policy on its held-out points (Farrington-Manning at the run's share of "
+    "alpha), exit 0. Fresh points: 2000 uniform points of the spec's search space, each with its own reset "
+    "seed, from `sanp verify --optimizer random --all --seed 7` (`benchmarks/paper_rerun.py fresh`), a run "
+    "seed and reset-seed namespace no prune phase draws from; the dense policy ran on the same points. "
+    "'Worse' is the one-sided Fisher exact test of 'sparse violates more often' at 95% "
+    "(`sanp.stats.compare_rates`); 'no worse' means the sparse rate is not above the dense one, "
+    "'inconclusive' higher but not significantly. The full-episode column checks the same fresh points "
+    "against specs/cartpole_full.stl (500 steps) whatever spec the run pruned against. Every figure is the "
+    "median over seeds with its range (min - max).")
 RECIPES = ("paper", "deep")
 """`sanp prune --recipe` values; a row's recipe is part of its path."""
 
@@ -97,7 +111,23 @@ def _deep(args: argparse.Namespace):
 # ------------------------------------------------------------------------------ table
 
 
-def _record(doc: dict, env: str, recipe: str) -> dict:
+def _fresh(report: Path) -> dict:
+    """Violations (violations, points) on the fresh points `benchmarks/paper_rerun.py fresh`
+    ran beside this report, per spec checked: the prune's own ("spec") and any other
+    (its file stem, e.g. the full-episode spec), for the sparse and the dense policy."""
+    out: dict = {}
+    for path in sorted((report.parent / "fresh").glob(f"{report.stem}*.json")):
+        tag = path.stem.partition("@")[2] or "spec"
+        dense = path.with_name("dense" + ("@" + tag if tag != "spec" else "") + ".json")
+        if not dense.exists():
+            continue
+        counts = [(s["violations"], s["points"]) for s in (json.loads(f.read_text())["statistics"][0]
+                                                          for f in (dense, path))]
+        out[tag] = {"dense": list(counts[0]), "sparse": list(counts[1])}
+    return out
+
+
+def _record(doc: dict, env: str, recipe: str, report: Path | None = None) -> dict:
     """The stored columns of one run, from its JSON report (the comparison and the bound are
     derived from these when the table is written)."""
     hd, hs = doc["heldout"]["dense"], doc["heldout"]["sparse"]
@@ -125,7 +155,19 @@ def _record(doc: dict, env: str, recipe: str) -> dict:
         "p_rounds": sum(bool(r["p_trials"]) for r in rounds),
         "wall": doc.get("benchmark", {}).get("wall_s", sum(v for k, v in doc["timing"].items()
                                                             if not k.startswith("step1_deep_"))),
+        **_verdict(doc, report),
     }
+
+
+def _verdict(doc: dict, report: Path | None) -> dict:
+    """The run's verdict, its non-inferiority test and the fresh-point checks (reports
+    written before the verdict existed have none of these)."""
+    if not isinstance(doc.get("verdict"), dict):
+        return {}
+    ni = doc["verdict"].get("noninferiority") or {}
+    return {"ok": doc["verdict"]["ok"], "exit": doc.get("benchmark", {}).get("exit"),
+            "horizon": doc["inputs"].get("horizon"), "ni": [ni.get("verdict"), ni.get("p_value"), ni.get("margin")],
+            "fresh": _fresh(report) if report else {}}
 
 
 def _levels(scan: list[dict]) -> tuple[int, int, int] | None:
@@ -165,7 +207,7 @@ def _merge(runs: list[dict], aggregates: list[dict]) -> tuple[list[dict], list[d
     for recipe_dir in (p for p in WORK.iterdir() if p.is_dir()) if WORK.exists() else []:
         for env in ENVS:
             for path in sorted((recipe_dir / env).glob("seed*.json")):
-                r = _record(json.loads(path.read_text()), env, recipe_dir.name)
+                r = _record(json.loads(path.read_text()), env, recipe_dir.name, path)
                 fresh[r["env"], r["recipe"], r["seed"]] = r
     kept = [r for r in runs if (r["env"], r["recipe"], r["seed"]) not in fresh]
     aggregates = [a for a in aggregates if all((a["env"], a["recipe"], s) not in fresh for s in a["seeds"])]
@@ -235,9 +277,67 @@ def _run_row(r: dict, env_id: str) -> list:
     ]
 
 
+def _fresh_cell(r: dict, tag: str) -> str:
+    from sanp.stats import compare_rates
+
+    f = r["fresh"].get(tag)
+    if not f:
+        return "not run"
+    c = compare_rates(tuple(f["dense"]), tuple(f["sparse"]), 0.95)
+    return f"{f['sparse'][0]} vs {f['dense'][0]} of {f['sparse'][1]} ({c.verdict}, p = {c.p_value:.2g})"
+
+
+def _worse(rows: list[dict], tag: str) -> str:
+    from sanp.stats import compare_rates
+
+    done = [r for r in rows if tag in r["fresh"]]
+    worse = [r["seed"] for r in done if compare_rates(tuple(r["fresh"][tag]["dense"]),
+                                                      tuple(r["fresh"][tag]["sparse"]), 0.95).verdict == "worse"]
+    if not done:
+        return "not run"
+    return f"{len(worse)} of {len(done)}" + (f" (seeds {', '.join(map(str, worse))})" if worse else "")
+
+
+def _current(runs: list[dict]) -> list[str]:
+    """The section of runs made with per-episode reset seeds and the non-inferiority verdict."""
+    summary, per_run = [], []
+    for env, (source, _) in ENVS.items():
+        for recipe in sorted({r["recipe"] for r in runs if r["env"] == env}):
+            rows = sorted((r for r in runs if (r["env"], r["recipe"]) == (env, recipe)), key=lambda r: r["seed"])
+            env_id = f"{source}{rows[0]['env_id']} ({rows[0]['horizon']['checked']} of "
+            env_id += f"{rows[0]['horizon']['episode_limit']} steps)"
+            full = "cartpole_full" if any("cartpole_full" in r["fresh"] for r in rows) else None
+            summary.append([
+                env_id, recipe, len(rows), _spread([r["step1"] * 100 for r in rows], "{:.2f}%"),
+                _spread([r["final"] * 100 for r in rows], "{:.2f}%"), _spread([r["reward"] for r in rows], "{:.1f}"),
+                f"{sum(r['ok'] for r in rows)} of {len(rows)}",
+                _spread([r["hs"] for r in rows], "{:g}") + f" vs {_spread([r['hd'] for r in rows], '{:g}')} of "
+                f"{rows[0]['points']}", _worse(rows, "spec"), _worse(rows, full) if full else "-",
+                _spread([r["wall"] for r in rows], "{:.0f} s")])
+            per_run += [[env_id, recipe, r["seed"], f"{r['final']:.2%}", f"{r['reward']:.1f}",
+                         ("ok" if r["ok"] else "NOT ok") + f" (exit {r['exit']})",
+                         f"{r['ni'][0]} (p = {r['ni'][1]:.3g})" if r["ni"][1] is not None else str(r["ni"][0]),
+                         f"{r['hs']} vs {r['hd']} of {r['points']}", _fresh_cell(r, "spec"),
+                         _fresh_cell(r, full) if full else "-", f"{r['wall']:.0f} s",
+                         " / ".join(f"{x:.1f}" for x in r["load"]) if r["load"] else "not recorded"]
+                        for r in rows]
+    return [
+        *C.table(["env (steps checked of the episode)", "run set", "seeds", "sparsity after step 1",
+                  "final sparsity", "final reward", "verdict ok", "held-out uniform violations sparse vs dense",
+                  "seeds worse on 2000 fresh points", "seeds worse over the full 500-step episode", "wall time"],
+                 summary),
+        "", "Per run:", "",
+        *C.table(["env", "run set", "seed", "final sparsity", "final reward", "verdict", "non-inferiority (held-out)",
+                  "held-out violations sparse vs dense", "fresh points: sparse vs dense",
+                  "fresh points, full 500-step episode", "wall time", "load at start (1/5/15 min)"], per_run),
+    ]
+
+
 def table(args: argparse.Namespace) -> int:
     runs, aggregates = _merge(*_load_store())
     _save_store(runs, aggregates)
+    current = [r for r in runs if "ok" in r]
+    runs = [r for r in runs if "ok" not in r]
     summary, per_run, notes, lost = [], [], [], []
     for env, (source, paper) in ENVS.items():  # per env, the recipes side by side (the paper's first)
         for recipe in sorted({r["recipe"] for r in runs if r["env"] == env}, key=lambda n: (n != "paper", n)):
@@ -260,6 +360,18 @@ def table(args: argparse.Namespace) -> int:
             if any(not r["source"].startswith("out/") for r in rows):
                 lost.append(f"{env_id} ({recipe})")
     body = [
+        "## At the defaults, with per-episode reset seeds and the non-inferiority verdict",
+        "",
+        CURRENT_INTRO,
+        "",
+        *_current(current),
+        "",
+        "## Earlier runs (before per-episode reset seeds and the non-inferiority verdict)",
+        "",
+        ("These runs used reset seed 0 for every episode (one LunarLander terrain) and 'converged' (the last "
+         "round found no counterexample) as their verdict; they are kept as a record, not as a claim about "
+         "fresh terrain."),
+        "",
         ("Every figure is the median over seeds with its range (min - max) in brackets. Sparsity counts "
          "weights (biases are kept, never pruned). Held-out violations are uniform points (never seen by the "
          "loop) violating the spec; the comparison is a one-sided Fisher exact test of 'sparse worse than "

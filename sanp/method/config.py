@@ -46,7 +46,7 @@ class PruneConfig:
     catches small failure regions a GP smooths over."""
     heldout_budget: int = 200
     """Rollouts of the held-out BO run (another seed), on the dense and the sparse policy."""
-    heldout_uniform: int = 1000
+    heldout_uniform: int = 2000
     """Uniformly drawn held-out points, on both policies."""
     seed: int = 0
     confidence: float = 0.95

@@ -119,7 +119,7 @@ def last_round_sentence(rounds: Sequence[Round]) -> str:
         return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, {shared} of them "
                 f"also violated by the dense policy; on its uniform points the sparse policy violated "
                 f"{r.uniform_violations} and the dense one {r.dense_uniform_violations} of {r.uniform_evaluations}, "
-                "within the margin, so nothing was repaired")
+                "which shows it within the margin, so nothing was repaired")
     return (f"the last round (round {r.index}) found {n} counterexample(s) in {searched}, {n - shared} of "
             f"them not violated by the dense policy; its repair (p = {r.p:.3f}) was not checked by a "
             "further round")
