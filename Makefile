@@ -18,17 +18,17 @@ install: $(STAMP)
 
 DEMO := out/demo
 
-# The whole story on CartPole: check the specs, verify the dense zoo policy, prune and
-# repair it, verify the sparse policy. Exit codes 1 (counterexample found) are part of
-# the story, so they do not stop the demo.
+# The whole story on CartPole over its whole 500-step episode: check the specs, verify
+# the dense zoo policy, prune and repair it, verify the sparse policy. Exit codes 1
+# (counterexample found) are part of the story, so they do not stop the demo.
 demo: $(STAMP)
 	$(BIN)/sanp check specs/*.stl
 	mkdir -p $(DEMO)
-	$(BIN)/sanp verify zoo/cartpole/dense.onnx specs/cartpole.stl --budget 60 --all \
+	$(BIN)/sanp verify zoo/cartpole/dense.onnx specs/cartpole_full.stl --budget 60 --all \
 		--json $(DEMO)/verify_dense.json --plots $(DEMO)/verify_dense || [ $$? -eq 1 ]
-	$(BIN)/sanp prune zoo/cartpole/dense.onnx specs/cartpole.stl -o $(DEMO)/sparse.onnx \
+	$(BIN)/sanp prune zoo/cartpole/dense.onnx specs/cartpole_full.stl -o $(DEMO)/sparse.onnx \
 		--report $(DEMO)/prune.json --plots $(DEMO)/prune || [ $$? -eq 1 ]
-	$(BIN)/sanp verify $(DEMO)/sparse.onnx specs/cartpole.stl --budget 60 --all \
+	$(BIN)/sanp verify $(DEMO)/sparse.onnx specs/cartpole_full.stl --budget 60 --all \
 		--json $(DEMO)/verify_sparse.json --plots $(DEMO)/verify_sparse || [ $$? -eq 1 ]
 	$(BIN)/sanp report $(DEMO)/prune.json -o $(DEMO)/prune.html --image weights=$(DEMO)/prune/weights.png
 	$(BIN)/sanp export $(DEMO)/sparse.onnx -o $(DEMO)/policy.c
