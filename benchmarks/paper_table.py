@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import statistics
 import sys
 import time
@@ -300,7 +301,7 @@ def _worse(rows: list[dict], tag: str) -> str:
 
 def _current(runs: list[dict]) -> list[str]:
     """The section of runs made with per-episode reset seeds and the non-inferiority verdict."""
-    summary, per_run = [], []
+    summary, per_run, commands = [], [], []
     for env, (source, _) in ENVS.items():
         for recipe in sorted({r["recipe"] for r in runs if r["env"] == env}):
             rows = sorted((r for r in runs if (r["env"], r["recipe"]) == (env, recipe)), key=lambda r: r["seed"])
@@ -321,12 +322,18 @@ def _current(runs: list[dict]) -> list[str]:
                          _fresh_cell(r, full) if full else "-", f"{r['wall']:.0f} s",
                          " / ".join(f"{x:.1f}" for x in r["load"]) if r["load"] else "not recorded"]
                         for r in rows]
+            shown = {re.sub(r"\S*/shared/fixtures/", "../shared/fixtures/", c)
+                     .replace(f"seed{r['seed']}", "seedS").replace(f"--seed {r['seed']}", "--seed S")
+                     for r in rows for c in r["commands"]}
+            commands.append(f"- {env_id}, {recipe}, seeds {', '.join(str(r['seed']) for r in rows)}: "
+                            + "; ".join(f"`{c}`" for c in sorted(shown)))
     return [
         *C.table(["env (steps checked of the episode)", "run set", "seeds", "sparsity after step 1",
                   "final sparsity", "final reward", "verdict ok", "held-out uniform violations sparse vs dense",
                   "seeds worse on 2000 fresh points", "seeds worse over the full 500-step episode", "wall time"],
                  summary),
-        "", "Per run:", "",
+        "", "Commands (S the seed; `benchmarks/paper_rerun.py fresh --env ENV [--spec specs/cartpole_full.stl]` "
+        "ran the fresh points):", "", *commands, "", "Per run:", "",
         *C.table(["env", "run set", "seed", "final sparsity", "final reward", "verdict", "non-inferiority (held-out)",
                   "held-out violations sparse vs dense", "fresh points: sparse vs dense",
                   "fresh points, full 500-step episode", "wall time", "load at start (1/5/15 min)"], per_run),
