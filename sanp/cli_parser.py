@@ -155,6 +155,16 @@ def _add_verify(sub: Any) -> None:
     v.add_argument("--vecnormalize", metavar="FILE", help=VECNORM_HELP)
     add_json_option(v)
     v.add_argument("--plots", metavar="DIR", help="write PNG plots into this directory")
+    r = v.add_argument_group("replay (instead of a search)")
+    r.add_argument("--replay", metavar="REPORT.json",
+                   help="re-run the counterexamples a verify or prune report recorded (point, reset seed, "
+                   "disturbance) with POLICY and compare their robustness with the recorded one")
+    r.add_argument("--index", type=_positive_int, metavar="K",
+                   help="with --replay: only the K-th counterexample (numbered from 1; a prune report's "
+                   "across its rounds)")
+    r.add_argument("--tolerance", type=_finite, metavar="TOL",
+                   help="with --replay: largest difference from the recorded robustness, relative to "
+                   "max(1, |recorded|), that still matches (default 1e-6; 0: bit-identical only)")
 
 
 def _add_export(sub: Any) -> None:

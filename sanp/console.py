@@ -93,6 +93,32 @@ def print_verify(result: Any, spec: Any) -> None:
                   f"sample uniformly: use --optimizer {UNIFORM} for a bound).", markup=False, soft_wrap=True)
 
 
+def print_replay(outcomes: Sequence[Any], report: str, note: str | None) -> None:
+    """`sanp verify --replay`: per counterexample the recorded and the replayed
+    robustness and whether the violation reproduces, then one summary line."""
+    from rich.table import Table
+
+    con = console()
+    if note is not None:
+        con.print(f"note: {note}.", markup=False, soft_wrap=True)
+    t = Table(title=f"replay of {report}: {len(outcomes)} counterexample(s)")
+    for col in ("counterexample", "violated", "recorded robustness", "replayed robustness", "match", "point"):
+        t.add_column(col)
+    for r in outcomes:
+        rec = r.recorded
+        match = ("bit-identical" if r.identical else
+                 f"{'within' if r.matches else 'over'} tolerance (differs by {r.difference:.3g})")
+        t.add_row(rec.label, ", ".join(rec.violated), fmt(rec.min_robustness, 10, plain=True),
+                  fmt(r.min_robustness, 10, plain=True), match if r.violates else f"NOT VIOLATED; {match}",
+                  point_text(rec.point))
+    con.print(t)
+    again = sum(r.violates for r in outcomes)
+    exact = sum(r.identical for r in outcomes)
+    con.print(f"{again} of {len(outcomes)} violated again, {exact} with bit-identical robustness, "
+              f"{sum(r.reproduced for r in outcomes)} within the tolerance of {outcomes[0].tolerance:g}.",
+              markup=False, soft_wrap=True)
+
+
 _STOPS = {
     "step": "the step fell below its minimum (no sparser level passed)",
     "max_sparsity": "at --deep-max-sparsity",
@@ -106,6 +132,7 @@ def print_prune(result: Any) -> None:
     sentences (what the last round found, the dense-versus-sparse test)."""
     from rich.table import Table
 
+    from sanp.falsify.registry import label
     from sanp.method.verdict import last_round_sentence
 
     con = console()
@@ -132,7 +159,7 @@ def print_prune(result: Any) -> None:
     t.add_row("weights restored per layer", ", ".join(map(str, restored)) or "0")
     hd, hs = result.heldout_dense, result.heldout_sparse
     if hd and hs:
-        t.add_row("held-out BO counterexamples dense / sparse",
+        t.add_row(f"held-out {label(result.config.optimizer)} counterexamples dense / sparse",
                   f"{hd.bo_counterexamples} / {hs.bo_counterexamples} (of {hs.bo_evaluations} each; "
                   "evidence of existence, no rate)")
         t.add_row("held-out uniform violations dense / sparse",
@@ -142,7 +169,7 @@ def print_prune(result: Any) -> None:
     con.print(t)
     for b in result.statistics:
         con.print(f"{b.label}: {b.text}", markup=False, soft_wrap=True)
-    last = last_round_sentence(result.rounds)
+    last = last_round_sentence(result.rounds, result.config.optimizer)
     for line in (last[0].upper() + last[1:],) + ((result.comparison.text,) if result.comparison else ()):
         con.print(line + ".", markup=False, soft_wrap=True)
     ni = getattr(result, "noninferiority", None)

@@ -64,6 +64,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from sanp.report import plot_verify
     from sanp.report.values import fmt
 
+    if getattr(args, "replay", None):
+        from sanp.commands.verify_replay import cmd_verify_replay
+
+        return cmd_verify_replay(args)
+    _check_replay_options(args)
     check_output(json_path(args), args.policy, args.spec)
     check_plot_dir(args.plots)
     spec, binding, policy = load_inputs(args)
@@ -77,11 +82,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print_verify(result, spec)
     warn_short_horizon(spec, binding, args.spec)
     write_report(doc, args)
+    if result.falsified and json_path(args):
+        from sanp.commands.verify_replay import replay_command
+
+        print(f"replay: {replay_command(args.policy, args.spec, args.json)}")
     if args.plots:
         files = plot_verify(doc, args.plots)
         print(f"plots: {len(files)} PNG files in {args.plots}")
     missed = args.target_rate is not None and not result.target_reached
     return EXIT_FOUND if result.falsified or missed else EXIT_OK
+
+
+def _check_replay_options(args: argparse.Namespace) -> None:
+    from sanp.errors import OptionError
+
+    for option in ("index", "tolerance"):
+        if getattr(args, option, None) is not None:
+            raise OptionError(f"--{option} is an option of --replay REPORT.json: add --replay")
 
 
 def load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -20,6 +20,7 @@ from sanp.falsify.proposers.uniform import RandomProposer
 from sanp.falsify.registry import (
     DEFAULT,
     PROPOSERS,
+    PRUNE_DEFAULT,
     UNIFORM,
     Proposer,
     is_uniform,

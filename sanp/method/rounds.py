@@ -16,7 +16,7 @@ import numpy as np
 
 from sanp import seeds
 from sanp.envs import Binding
-from sanp.falsify import UNIFORM, Counterexample, FalsifyConfig, FalsifyResult, falsify, merge
+from sanp.falsify import UNIFORM, Counterexample, FalsifyConfig, FalsifyResult, falsify, label, merge
 from sanp.method.alpha import AlphaSplit
 from sanp.method.config import PruneConfig
 from sanp.method.recipes import RepairJob
@@ -95,7 +95,8 @@ class Round:
 
 @dataclass(frozen=True, eq=False)
 class Findings:
-    """Step 2 of one round: what BO and the uniform batch found on the sparse policy."""
+    """Step 2 of one round: what the optimiser's search and the uniform batch found on
+    the sparse policy."""
 
     bo: FalsifyResult
     uniform: FalsifyResult | None
@@ -115,7 +116,7 @@ class RoundOutcome:
 
 def find_counterexamples(sparse: Any, dense_actor: Any, binding: Binding, spec: Any,
                          config: PruneConfig, seed: int) -> Findings:
-    """Step 2: BO (`config.budget` rollouts) and `config.round_uniform` uniform points,
+    """Step 2: the optimiser's search (`config.budget` rollouts) and `config.round_uniform` uniform points,
     both seeded with `seed`, merged; the dense policy rerun at every counterexample."""
     actor = deployed(sparse)
     bo = falsify(actor, binding, spec, FalsifyConfig(
@@ -151,7 +152,7 @@ def refine_round(index: int, sparse: Any, dense: Any, dense_actor: Any, binding:
     n_bo = len(found.bo.evaluations)
     uni = found.uniform.evaluations if found.uniform else ()
     n_uni, uni_bad = len(uni), sum(not e.objective >= 0 for e in uni)
-    say(f"round {index}: {len(cexs)} counterexample(s) (BO {len(found.bo.counterexamples)} in "
+    say(f"round {index}: {len(cexs)} counterexample(s) ({label(config.optimizer)} {len(found.bo.counterexamples)} in "
         f"{n_bo} rollouts, uniform {len(found.uniform.counterexamples) if found.uniform else 0} "
         f"in {n_uni})" + (f", {n_shared} of them violated by the dense policy too" if n_shared else ""))
     summaries = tuple(CexSummary(dict(c.point), tuple(c.violated), c.min_robustness, c.step) for c in cexs)

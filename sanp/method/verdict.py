@@ -7,7 +7,9 @@ run's confidence, that the sparse policy's violation rate is at most the dense o
 the margin (`sanp.stats.noninferiority`, at the held-out share of the run's error,
 `sanp.method.alpha`). Where the dense policy itself violates the spec (on held-out points
 or at a round's counterexamples), "as safe as the dense policy" is the only claim that can
-hold: the test replaces convergence, and held-out BO's counts (no rate) are reported only.
+hold: the test replaces convergence, and the held-out search's counts (no rate) are
+reported only. Every sentence names the run's optimiser by its registry label
+(`sanp.falsify.label`: "GP-BO", "corners + CMA-ES", ...).
 
 Example:
     >>> v = judge(result)
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sanp.falsify import PRUNE_DEFAULT, is_uniform, label
 from sanp.method.alpha import AlphaSplit
 from sanp.method.heldout import HeldOut
 from sanp.method.rounds import Round
@@ -41,7 +44,7 @@ class Verdict:
     ok: bool
     """The run compressed the policy, converged (or the dense policy violates the spec too),
     the held-out test showed the sparse policy non-inferior to the dense one at the margin,
-    held-out BO found no more counterexamples on it (where the dense policy violates
+    the held-out search found no more counterexamples on it (where the dense policy violates
     nothing), and its mean reward reaches the spec's cutoff (on the held-out episodes too,
     wherever the dense policy's does). `sanp prune` exits 0 exactly when this holds."""
     headline: str
@@ -103,13 +106,13 @@ def dense_violates(result: Any) -> bool:
                 or any(r.dense_also_violates for r in result.rounds))
 
 
-def last_round_sentence(rounds: Sequence[Round]) -> str:
-    """Exactly what the last round's falsifier found."""
+def last_round_sentence(rounds: Sequence[Round], optimizer: str = PRUNE_DEFAULT) -> str:
+    """Exactly what the last round's falsifier (optimiser `optimizer`) found."""
     if not rounds:
         return "no refinement round was run"
     r = rounds[-1]
     n, shared = len(r.counterexamples), r.dense_also_violates
-    searched = f"{r.bo_evaluations} BO rollouts and {r.uniform_evaluations} uniform points"
+    searched = f"{r.bo_evaluations} {label(optimizer)} rollouts and {r.uniform_evaluations} uniform points"
     if n == 0:
         return f"the last round (round {r.index}) found no counterexample in {searched}"
     if n == shared:
@@ -129,7 +132,7 @@ def judge(result: Any) -> Verdict:
     """The verdict of a PruneResult (its `statistics` and `comparison` already set)."""
     sparsity = result.policy.sparsity()
     restored_all = [r.index for r in result.rounds if r.p is not None and r.p >= 1.0]
-    last = last_round_sentence(result.rounds)
+    last = last_round_sentence(result.rounds, result.config.optimizer)
     ni = getattr(result, "noninferiority", None)
     shared = dense_violates(result)
     hd, hs = result.heldout_dense, result.heldout_sparse
@@ -146,7 +149,8 @@ def judge(result: Any) -> Verdict:
     elif ni is not None and ni.verdict == "undecided":
         ok, headline = False, f"UNDECIDED on held-out points: {ni.text.split(': ', 1)[1]}"
     elif not shared and hd is not None and hs is not None and hs.bo_counterexamples > hd.bo_counterexamples:
-        ok, headline = False, (f"HELD-OUT BO FOUND MORE on the sparse policy: {hs.bo_counterexamples} "
+        ok, headline = False, (f"HELD-OUT {label(result.config.optimizer).upper()} FOUND MORE on the sparse "
+                               f"policy: {hs.bo_counterexamples} "
                                f"counterexample(s) against {hd.bo_counterexamples} on the dense one")
     else:
         claim = ("" if ni is None else
@@ -194,14 +198,22 @@ def _details(result: Any, last: str) -> list[str]:
         out.append(result.comparison.text)
     hd, hs = result.heldout_dense, result.heldout_sparse
     if hd is not None and hs is not None:
-        out.append(f"held-out BO ({hs.bo_evaluations} rollouts per policy) found {hd.bo_counterexamples} "
-                   f"counterexample(s) on the dense and {hs.bo_counterexamples} on the sparse policy: evidence "
-                   "that violations exist, not a rate (BO does not sample uniformly)")
+        out.append(heldout_search_sentence(hd, hs, result.config.optimizer))
     if not result.statistics:
         out.append("no uniform sample was drawn: nothing bounds the violation rate")
     out.append(AlphaSplit.of(result.config.confidence).text(screen_looks(result.config)))
     out.append("falsification and sampling are evidence, not proof")
     return out
+
+
+def heldout_search_sentence(hd: HeldOut, hs: HeldOut, optimizer: str) -> str:
+    """What the held-out search by `optimizer` found, and why its counts carry no rate."""
+    who = label(optimizer)
+    why = ("the non-inferiority test uses the held-out uniform points" if is_uniform(optimizer)
+           else f"{who} does not sample uniformly")
+    return (f"held-out {who} search ({hs.bo_evaluations} rollouts per policy) found {hd.bo_counterexamples} "
+            f"counterexample(s) on the dense and {hs.bo_counterexamples} on the sparse policy: evidence that "
+            f"violations exist, not a rate ({why})")
 
 
 def screen_looks(cfg: Any) -> int | None:

@@ -9,7 +9,7 @@ from typing import Any
 from sanp.report import prune_plots
 from sanp.report.cells import badge, cell, figure, limited
 from sanp.report.drawing import AMBER, GREEN, GREY, RED
-from sanp.report.values import basename, fmt, get, num, pct, records, sort_key, verdict_text
+from sanp.report.values import basename, fmt, get, num, optimizer_label, pct, records, sort_key, verdict_text
 
 MAX_ROUND_COLUMNS = 12
 """Rounds shown as columns of the requirements table (the last ones when there are more)."""
@@ -39,7 +39,7 @@ def _verdict(doc: Mapping[str, Any], rounds: list[Mapping[str, Any]]) -> dict[st
     hd, hs = get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")
     if isinstance(hd, Mapping) and isinstance(hs, Mapping):
         lines.append(
-            f"Held-out violations dense / sparse: BO {fmt(hd.get('bo_counterexamples'))} / "
+            f"Held-out violations dense / sparse: {optimizer_label(doc)} {fmt(hd.get('bo_counterexamples'))} / "
             f"{fmt(hs.get('bo_counterexamples'))}, uniform {fmt(hd.get('uniform_violations'))} / "
             f"{fmt(hs.get('uniform_violations'))}.")
     comparison = get(doc, "heldout", "comparison")
@@ -172,12 +172,12 @@ def _comparison(c: Any) -> list[tuple[str, Any]]:
 
 
 def _heldout(hd: Mapping[str, Any], hs: Mapping[str, Any], figs: dict[str, Any],
-             comparison: Any = None) -> dict[str, Any] | None:
+             comparison: Any, who: str) -> dict[str, Any] | None:
     if not (hd or hs):
         return None
-    rows = [_heldout_row("BO rollouts", hd, hs, "bo_evaluations"),
-            _heldout_row("BO counterexamples", hd, hs, "bo_counterexamples", mark=True),
-            _heldout_row("BO min robustness", hd, hs, "bo_min_robustness"),
+    rows = [_heldout_row(f"{who} rollouts", hd, hs, "bo_evaluations"),
+            _heldout_row(f"{who} counterexamples", hd, hs, "bo_counterexamples", mark=True),
+            _heldout_row(f"{who} min robustness", hd, hs, "bo_min_robustness"),
             _heldout_row("uniform points", hd, hs, "uniform_points"),
             _heldout_row("uniform violations", hd, hs, "uniform_violations", mark=True)]
     names, _ = limited(list(dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})])),
@@ -235,7 +235,8 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "sparsity": _sparsity(doc, rounds, figs),
         "step1": _step1(doc, figs),
         "rounds": _rounds(rounds, figs),
-        "heldout": _heldout(hd, hs, figs, get(doc, "heldout", "comparison")),
+        "heldout": _heldout(hd, hs, figs, get(doc, "heldout", "comparison"), optimizer_label(doc)),
+        "optimizer": optimizer_label(doc),
         "proof": _proof(doc.get("proof")),
     }
 

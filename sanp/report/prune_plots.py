@@ -25,7 +25,7 @@ from sanp.report.drawing import (
     save,
     thin,
 )
-from sanp.report.values import fmt, get, num, records
+from sanp.report.values import fmt, get, num, optimizer_label, records
 
 MAX_GROUPS = 8
 """Repair rounds drawn in colours of their own; the rest share one."""
@@ -160,8 +160,8 @@ def step1_figure(doc: Mapping[str, Any], hist: Sequence[Mapping[str, Any]]):
     return fig, caption
 
 
-def rounds_figure(rounds: Sequence[Mapping[str, Any]]):
-    """Counterexamples found in each refinement round."""
+def rounds_figure(rounds: Sequence[Mapping[str, Any]], who: str):
+    """Counterexamples found in each refinement round (`who`: the optimiser's label)."""
     labels = [fmt(r.get("round", i + 1)) for i, r in enumerate(rounds)]
     counts = [len(r.get("counterexamples") or []) for r in rounds]
     fig, axes = new_figure(max(4.5, min(0.8 * len(rounds) + 3, 12)), 3.0)
@@ -179,7 +179,7 @@ def rounds_figure(rounds: Sequence[Mapping[str, Any]]):
     ax.set_ylim(0, max(counts + [1]) * 1.18)
     ax.grid(axis="y", alpha=0.3)
     return fig, ("Counterexamples found on the pruned policy in each refinement round "
-                 "(BO plus uniform points).")
+                 f"({who} plus uniform points).")
 
 
 def repair_figure(rounds: Sequence[Mapping[str, Any]]):
@@ -214,14 +214,14 @@ def repair_figure(rounds: Sequence[Mapping[str, Any]]):
                  "and the chosen p (dashed).")
 
 
-def heldout_figure(hd: Mapping[str, Any], hs: Mapping[str, Any]):
-    """Held-out violations of the dense and the sparse policy."""
+def heldout_figure(hd: Mapping[str, Any], hs: Mapping[str, Any], who: str):
+    """Held-out violations of the dense and the sparse policy (`who`: the optimiser's label)."""
     keys = ["bo_counterexamples", "uniform_violations"]
     names = list(dict.fromkeys([*(hd.get("per_requirement") or {}), *(hs.get("per_requirement") or {})]))
     names = names[:MAX_CATEGORIES]
     d = [hd.get(k) for k in keys] + [get(hd, "per_requirement", n) for n in names]
     s = [hs.get(k) for k in keys] + [get(hs, "per_requirement", n) for n in names]
-    labels = ["BO counterexamples", "uniform violations"] + [f"uniform: {n}" for n in names]
+    labels = [f"{who} counterexamples", "uniform violations"] + [f"uniform: {n}" for n in names]
     fig, axes = new_figure(max(6.0, 1.2 * len(labels) + 2), 3.2)
     ax = axes[0, 0]
     x = np.arange(len(labels))
@@ -233,7 +233,7 @@ def heldout_figure(hd: Mapping[str, Any], hs: Mapping[str, Any]):
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return fig, ("Held-out check with a seed the loop never used: violations found on the dense "
-                 "and on the sparse policy (lower is better). BO counts show that violations "
+                 f"and on the sparse policy (lower is better). {who} counts show that violations "
                  "exist; they are not rates.")
 
 
@@ -296,13 +296,13 @@ def prune_figures(doc: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
     if scan:
         out["step1"] = step1_figure(doc, scan)
     if rounds:
-        out["rounds"] = rounds_figure(rounds)
+        out["rounds"] = rounds_figure(rounds, optimizer_label(doc))
     if any(r.get("p_trials") for r in rounds):
         out["repair"] = repair_figure(rounds)
     hd, hs = (h if isinstance(h, Mapping) else {} for h in (get(doc, "heldout", "dense"), get(doc, "heldout", "sparse")))
     counts = [num(h.get(k)) for h in (hd, hs) for k in ("bo_counterexamples", "uniform_violations")]
     if (hd or hs) and not all(c == 0 for c in counts):
-        out["heldout"] = heldout_figure(hd, hs)
+        out["heldout"] = heldout_figure(hd, hs, optimizer_label(doc))
     return out
 
 

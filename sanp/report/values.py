@@ -112,3 +112,12 @@ def verdict_text(doc: Mapping[str, Any]) -> str:
     if isinstance(v, Mapping):
         return str(v.get("headline", "–"))
     return "–" if v is None else str(v)
+
+
+def optimizer_label(doc: Mapping[str, Any]) -> str:
+    """How the report's falsifier optimiser is called (`sanp.falsify.label` of its
+    `inputs.options.optimizer`; a report without one ran prune's default, GP-BO)."""
+    from sanp.falsify.registry import PRUNE_DEFAULT, label
+
+    name = get(doc, "inputs", "options", "optimizer")
+    return label(name if isinstance(name, str) and name else PRUNE_DEFAULT)
