@@ -86,7 +86,7 @@ class Affine:
 
     # ------------------------------------------------------------ linear part
     def __add__(self, other: Any) -> Any:
-        o = lift(other)
+        o = _maybe(other)
         if o is None:
             return NotImplemented
         c, G = self.c + o.c, _gadd(self.G, o.G)
@@ -98,11 +98,11 @@ class Affine:
         return Affine(-self.c, None if self.G is None else -self.G, self.r)
 
     def __sub__(self, other: Any) -> Any:
-        o = lift(other)
+        o = _maybe(other)
         return NotImplemented if o is None else self + (-o)
 
     def __rsub__(self, other: Any) -> Any:
-        o = lift(other)
+        o = _maybe(other)
         return NotImplemented if o is None else o + (-self)
 
     def scale(self, s: Any) -> Affine:
@@ -122,7 +122,7 @@ class Affine:
     def __mul__(self, other: Any) -> Any:
         if isinstance(other, Interval):
             return self.times_interval(other)
-        o = lift(other)
+        o = _maybe(other)
         if o is None:
             return NotImplemented
         if o.G is None and not np.any(o.r):
@@ -138,7 +138,7 @@ class Affine:
     __rmul__ = __mul__
 
     def __truediv__(self, other: Any) -> Any:
-        o = lift(other)
+        o = _maybe(other)
         if o is None:
             return NotImplemented
         if o.G is None and not np.any(o.r):  # by numbers: each coefficient correctly rounded
@@ -150,7 +150,7 @@ class Affine:
         return self * reciprocal(o)
 
     def __rtruediv__(self, other: Any) -> Any:
-        o = lift(other)
+        o = _maybe(other)
         return NotImplemented if o is None else o * reciprocal(self)
 
     def __pow__(self, k: int) -> Affine:
@@ -159,9 +159,16 @@ class Affine:
         return square(self)
 
 
-def lift(x: Any) -> Affine | None:
-    """x as an affine form (numbers exactly; intervals as midpoint and radius), None
-    for objects that take the operation themselves (Taylor jets)."""
+def lift(x: Any) -> Affine:
+    """x as an affine form (numbers exactly; intervals as midpoint and radius)."""
+    out = _maybe(x)
+    if out is None:
+        raise TypeError(f"{type(x).__name__} is not a number, an interval or an affine form")
+    return out
+
+
+def _maybe(x: Any) -> Affine | None:
+    """`lift`, or None for objects that take the operation themselves (Taylor jets)."""
     if isinstance(x, Affine):
         return x
     if getattr(x, "_defer", False):
@@ -175,9 +182,7 @@ def lift(x: Any) -> Affine | None:
 
 
 def from_interval(x: Any) -> Affine:
-    out = lift(Interval.of(x))
-    assert out is not None
-    return out
+    return lift(Interval.of(x))
 
 
 def _linearised(x: Affine, f0: np.ndarray, slope: np.ndarray, remainder: np.ndarray) -> Affine:
@@ -241,7 +246,7 @@ def _masked(x: Affine, ok: np.ndarray) -> Affine:
 
 
 def _as_affine(x: Any) -> Any:
-    return x if isinstance(x, (Affine, Interval)) else (lift(x) if lift(x) is not None else x)
+    return x if isinstance(x, (Affine, Interval)) else (_maybe(x) or x)
 
 
 # ------------------------------------------------------ non-smooth, by branch
@@ -250,10 +255,9 @@ def _as_affine(x: Any) -> Any:
 def select(mask: np.ndarray, a: Affine, b: Affine) -> Affine:
     """Per cell: a where mask, b elsewhere."""
     ga, gb = a.G, b.G
-    if ga is None and gb is None:
-        G = None
-    else:
-        m = (ga if ga is not None else gb).shape[-1]
+    G: np.ndarray | None = None
+    if ga is not None or gb is not None:
+        m = int(ga.shape[-1] if ga is not None else gb.shape[-1])  # type: ignore[union-attr]
         shape = np.broadcast_shapes(np.shape(mask), a.c.shape, b.c.shape) + (m,)
         ga = np.zeros(shape) if ga is None else ga
         gb = np.zeros(shape) if gb is None else gb

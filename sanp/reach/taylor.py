@@ -209,7 +209,7 @@ class TaylorIntegrator:
 
     def period(self, c: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The zonotope (states, then the action's rows) after one control period."""
-        h = float(self.dyn.period) / self.n
+        h = float(self.dyn.period or 0.0) / self.n
         for _ in range(self.n):
             c, G = self.substep(c, G, h)
         return c, G

@@ -27,7 +27,7 @@ import numpy as np
 from sanp.envs.dynamics import Dynamics
 from sanp.reach import zbounds
 from sanp.reach import zonotope as zn
-from sanp.reach.affine import AFFINE_OPS, lift
+from sanp.reach.affine import AFFINE_OPS, Affine, lift
 from sanp.reach.bounds import Segmented, Whole
 from sanp.reach.engine import NEVER, BatchResult, ClosedLoop, Requirement, _any_by
 from sanp.reach.taylor import TaylorIntegrator
@@ -91,8 +91,7 @@ class ZonoLoop(ClosedLoop):
             return cc[:, :d], GG[:, :d]
         if isinstance(action, tuple):
             uc, uG, ur = action
-            act = tuple(lift(f) for f in zn.to_affine(uc, uG))
-            act = tuple(type(a)(a.c, a.G, ur[:, i]) for i, a in enumerate(act))
+            act: Any = tuple(Affine(a.c, a.G, ur[:, i]) for i, a in enumerate(zn.to_affine(uc, uG)))
         else:
             act = int(action)
         forms = self.dyn.step(zn.to_affine(c, G), act, AFFINE_OPS)
@@ -171,9 +170,9 @@ def _one_relu_net(net: Any) -> Any:
     """The network as one ReLU PLNet (CROWN on zonotopes), None when it has other parts."""
     if isinstance(net, Whole):
         return net.net
-    unclipped = net.low is None or not (np.isfinite(net.low).any() or np.isfinite(net.high).any()) \
-        if isinstance(net, Segmented) else False
-    if isinstance(net, Segmented) and len(net.parts) == 1 and unclipped:
+    if not isinstance(net, Segmented) or len(net.parts) != 1:
+        return None
+    if net.low is None or not (np.isfinite(net.low).any() or np.isfinite(np.asarray(net.high)).any()):
         return net.parts[0]  # ReLU layers only, the last one a ReLU (TORA's controller)
     return None
 

@@ -122,3 +122,26 @@ def test_zonotopes_prove_what_boxes_cannot() -> None:
     z = results["zonotope"]
     assert z.requirements[0].verdict == "proved" and z.sets == "zonotope" and z.cells == 1
     assert ReachConfig(horizon=1).resolved_sets(build(pd_policy(), spec, bind(spec), 1)[1]) == "zonotope"
+
+
+def test_cli_sets_option_and_report(tmp_path) -> None:
+    """`sanp prove --horizon N --sets zonotope` proves the PD-controlled TORA and says so in
+    the report (`closed_loop.sets`, schema-valid); `--sets box` on the same stays unknown."""
+    import json
+
+    import jsonschema
+
+    from sanp.cli import main
+    from sanp.formats import save
+    from sanp.schemas import schema
+
+    policy, spec = tmp_path / "pd.onnx", tmp_path / "tora.stl"
+    save(pd_policy(), policy)
+    spec.write_text(TORA_SPEC)
+    for sets, code_expected in (("zonotope", 0), ("box", 3)):
+        out = tmp_path / f"{sets}.json"
+        code = main(["prove", str(policy), str(spec), "--horizon", "6", "--no-split", "--sets", sets,
+                     "--json", str(out)])
+        doc = json.loads(out.read_text())
+        jsonschema.validate(doc, schema("sanp.prove/1"))
+        assert code == code_expected and doc["closed_loop"]["sets"] == sets
