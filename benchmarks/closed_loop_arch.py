@@ -4,6 +4,7 @@ whole initial set, each through the `sanp` command, timed.
 
     nice .venv/bin/python benchmarks/closed_loop_arch.py --out /tmp/arch.json
     nice .venv/bin/python benchmarks/closed_loop_arch.py --only prove --depth 12
+    nice .venv/bin/python benchmarks/closed_loop_arch.py --only prove --sets box --cases tora,acc
 
 The controllers are the competition's files in ../shared/fixtures/arch (not shipped with
 sanp). Prints one line per run and writes the rows as JSON; the results page
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,10 +45,14 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--depth", type=int, default=12, help="sanp prove --depth (at most 2^depth cells)")
     p.add_argument("--timeout", type=float, default=600.0, help="sanp prove --timeout, seconds in all")
+    p.add_argument("--sets", choices=["auto", "box", "zonotope"], default="auto", help="sanp prove --sets")
+    p.add_argument("--cases", default=",".join(CASES), help="comma-separated benchmarks to run")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     rows = []
     for name, (spec, horizon) in CASES.items():
+        if name not in args.cases.split(","):
+            continue
         policy, spec_path = str(FIXTURES / name / "controller.onnx"), str(ROOT / "specs" / f"{spec}.stl")
         runs = []
         if args.only != "prove":
@@ -55,7 +61,7 @@ def main() -> None:
                                   "--all", "--seed", str(args.seed)])]
         if args.only != "verify":
             runs.append(("prove", ["prove", policy, spec_path, "--horizon", str(horizon), "--depth", str(args.depth),
-                                   "--timeout", str(args.timeout)]))
+                                   "--timeout", str(args.timeout), "--sets", args.sets]))
         for kind, cli in runs:
             code, wall, report = sanp(*cli)
             req = (report.get("closed_loop") or report).get("requirements", [{}])[0] if report else {}
@@ -64,7 +70,8 @@ def main() -> None:
                    "min_robustness": req.get("min_robustness"), "fractions": req.get("fractions"),
                    "largest_horizon_99": req.get("largest_horizon_99"),
                    "cells": (report.get("closed_loop") or {}).get("cells"),
-                   "engine_s": (report.get("closed_loop") or {}).get("seconds")}
+                   "engine_s": (report.get("closed_loop") or {}).get("seconds"),
+                   "sets": (report.get("closed_loop") or {}).get("sets"), "load": os.getloadavg()}
             rows.append(row)
             print(json.dumps(row))
     if args.out:

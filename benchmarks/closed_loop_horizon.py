@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--cells", type=int, default=4096)
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--requirements", default=None, help="comma-separated names (default: all)")
+    p.add_argument("--sets", choices=["auto", "box", "zonotope"], default="auto", help="ReachConfig.sets")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     spec = stl.load(args.spec)
@@ -41,9 +42,9 @@ def main() -> None:
         load = os.getloadavg()[0]
         t0 = time.monotonic()
         r = prove_closed_loop(policy, spec, binding, ReachConfig(horizon=h, max_cells=args.cells,
-                                                                 timeout=args.timeout, replays=16),
+                                                                 timeout=args.timeout, replays=16, sets=args.sets),
                               requirements=names)
-        row = {"label": args.label, "horizon": h, "seconds": time.monotonic() - t0, "cells": r.cells,
+        row = {"label": args.label, "sets": r.sets, "horizon": h, "seconds": time.monotonic() - t0, "cells": r.cells,
                "stopped_by": r.stopped_by, "load": load,
                "requirements": {q.name: {"verdict": q.verdict, **q.fractions, "largest_99": q.largest_horizon(0.99),
                                          "counterexamples": len(q.counterexamples)} for q in r.requirements}}

@@ -349,6 +349,9 @@ def _add_prove(sub: Any) -> None:
                    help="prove the spec's requirements over the closed loop for N steps, from the whole "
                    "search box (the env's declared dynamics; --timeout: seconds in all, --depth D: at most "
                    "2^D cells)")
+    p.add_argument("--sets", choices=("auto", "box", "zonotope"), default="auto",
+                   help="with --horizon: how a cell's states are carried (auto: zonotopes for continuous-time "
+                   "dynamics, boxes otherwise)")
 
 
 def _add_report(sub: Any) -> None:

@@ -25,11 +25,20 @@ FLOATING_POINT = (
     "network's rounding error (gamma_n per dot product); the env's other float arithmetic is "
     "taken as real arithmetic"
 )
+FLOATING_POINT_ZONOTOPE = (
+    "dynamics: affine arithmetic in float64, each operation adding a bound of its rounding error "
+    "(2^-52 to 2^-50 of the coefficients' magnitudes) and of its linearisation remainder to the "
+    "form's error term, radii rounded up; the Taylor remainder in interval arithmetic rounded outward; "
+    "float32 casts the model declares as a relative error 2^-24; network: CROWN on zonotopes in float64 "
+    "with a slack of 2^-30 of the summed magnitudes, plus the a-priori bound of the deployed float32 "
+    "network's rounding error; the env's other float arithmetic is taken as real arithmetic"
+)
 
 
 def config_of(args: argparse.Namespace) -> ReachConfig:
     cells = 1 if args.no_split else 2 ** min(int(args.depth), MAX_CELLS_DEPTH)
-    return ReachConfig(horizon=int(args.horizon), max_cells=cells, timeout=float(args.timeout))
+    return ReachConfig(horizon=int(args.horizon), max_cells=cells, timeout=float(args.timeout),
+                       sets=getattr(args, "sets", "auto"))
 
 
 def run(args: argparse.Namespace, load_policy: Any, check_output: Any, check_plot_dir: Any) -> int:
@@ -81,7 +90,8 @@ def closed_loop_block(result: ReachResult, spec: Any, policy_path: str, spec_pat
     from stl.printer import format_node
 
     return {
-        "horizon": result.horizon, "method": result.method, "floating_point": FLOATING_POINT,
+        "horizon": result.horizon, "method": result.method, "sets": result.sets,
+        "floating_point": FLOATING_POINT_ZONOTOPE if result.sets == "zonotope" else FLOATING_POINT,
         "cells": result.cells, "seconds": result.seconds, "stopped_by": result.stopped_by,
         "requirements": [{
             "name": r.name, "text": format_node(spec.requirements[r.name].formula), "verdict": r.verdict,

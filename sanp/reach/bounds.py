@@ -48,7 +48,17 @@ def _relax(l: np.ndarray, u: np.ndarray, relu: np.ndarray) -> tuple[np.ndarray, 
 def _backward(net: PLNet, k: int, C: np.ndarray, pre: list, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Lower bounds [N, m] of C @ z_k over the boxes, z_k the pre-activation of layer
     k; C is [m, n_k]; `pre` holds the bounds of layers < k."""
-    n_boxes = lo.shape[0]
+    A, const = backward_linear(net, k, C, pre, lo.shape[0])
+    center, radius = (lo + hi) / 2, (hi - lo) / 2
+    if A.ndim == 2:
+        return const + center @ A.T - radius @ np.abs(A).T
+    return const + np.einsum("nmi,ni->nm", A, center) - np.einsum("nmi,ni->nm", np.abs(A), radius)
+
+
+def backward_linear(net: PLNet, k: int, C: np.ndarray, pre: list, n_boxes: int) -> tuple[np.ndarray, np.ndarray]:
+    """CROWN's linear lower bound of C @ z_k in terms of the network's input x:
+    C @ z_k >= A x + const over each of the N input sets `pre` was computed on; A is
+    [m, d] (shared by every set) or [N, m, d], const [N, m]."""
     layer = net.layers[k]
     A = C @ layer.W  # shared by every box until the first relaxation
     const = np.broadcast_to(C @ layer.b, (n_boxes, C.shape[0]))
@@ -68,10 +78,7 @@ def _backward(net: PLNet, k: int, C: np.ndarray, pre: list, lo: np.ndarray, hi: 
             A = pos * low[:, None, :] + neg * up[:, None, :]
             const = const + A @ b
             A = A @ W
-    center, radius = (lo + hi) / 2, (hi - lo) / 2
-    if A.ndim == 2:
-        return const + center @ A.T - radius @ np.abs(A).T
-    return const + np.einsum("nmi,ni->nm", A, center) - np.einsum("nmi,ni->nm", np.abs(A), radius)
+    return A, const
 
 
 def _shared_times(P: np.ndarray, slope: np.ndarray, W: np.ndarray) -> np.ndarray:

@@ -27,12 +27,15 @@ def _inside(a: Interval, b: Interval) -> np.ndarray:
 class Integrator:
     """Encloses the flow of `dyn.field` over `dyn.period` seconds with the action held."""
 
-    def __init__(self, dyn: Dynamics, substeps: int | None = None, tries: int = 8):
+    def __init__(self, dyn: Dynamics, substeps: int | None = None, tries: int = 8, inflate: float = 1e-12,
+                 escalate: float = 1.0):
         if not dyn.period or dyn.period <= 0:
             raise ReachError(f"{type(dyn).__name__} is continuous-time but declares no positive `period`")
         self.dyn = dyn
         self.n = int(substeps or dyn.substeps)
         self.tries = tries
+        self.inflate = inflate  # relative: each try widens B by 10% and by this much of its magnitude
+        self.escalate = escalate  # the 10% grows by this factor each try
 
     def _field(self, state: tuple, action: Any) -> tuple:
         return tuple(Interval.of(c) for c in self.dyn.field(state, action, INTERVAL_OPS))
@@ -40,18 +43,45 @@ class Integrator:
     def _substep(self, X: tuple, action: Any, h: Interval) -> tuple | None:
         """X after a step of length h (an interval holding the exact real length), or
         None when no a-priori enclosure is found."""
+        B = self.enclosure(X, action, h)
+        if B is None:
+            return None
+        return tuple(x + h * f for x, f in zip(X, self._field(B, action)))
+
+    def enclosure(self, X: tuple, action: Any, h: Interval) -> tuple | None:
+        """A box B holding the flow from X over [0, h] (X + [0, h] f(B) inside B), or None
+        when `tries` inflations find none for some cell."""
+        B, ok = self.enclosures(X, action, h)
+        return B if np.all(ok) else None
+
+    def enclosures(self, X: tuple, action: Any, h: Interval) -> tuple[tuple, np.ndarray]:
+        """Per cell: a box B holding the flow from X over [0, h], and whether it was found
+        (where not, B is not an enclosure)."""
         span = Interval(np.zeros(1), h.hi)
         f0 = self._field(X, action)
         B = tuple(Interval(np.minimum(x.lo, (x + span * f).lo), np.maximum(x.hi, (x + span * f).hi))
                   for x, f in zip(X, f0))
-        for _ in range(self.tries):
-            grow = tuple(Interval(b.lo - 0.1 * b.width - 1e-12, b.hi + 0.1 * b.width + 1e-12) for b in B)
+        ok: Any = False
+        need: list[Any] = [True] * len(B)  # per component: widen it (it did not hold its flow)
+        for k in range(self.tries):
+            w = 0.1 * self.escalate**k
+            grow = tuple(Interval(np.where(n, b.lo - w * b.width - self.inflate * (1 + np.abs(b.lo)), b.lo),
+                                  np.where(n, b.hi + w * b.width + self.inflate * (1 + np.abs(b.hi)), b.hi))
+                         for b, n in zip(B, need))
             fB = self._field(grow, action)
             cand = tuple(x + span * f for x, f in zip(X, fB))
-            if all(np.all(_inside(c, g)) for c, g in zip(cand, grow)):
-                return tuple(x + h * f for x, f in zip(X, fB))
-            B = tuple(Interval(np.minimum(g.lo, c.lo), np.maximum(g.hi, c.hi)) for g, c in zip(grow, cand))
-        return None
+            need = [~_inside(c, g) for c, g in zip(cand, grow)]
+            now: Any = True
+            for n in need:
+                now = now & ~n
+            keep = np.asarray(ok)  # cells found before keep their enclosure
+            B = tuple(Interval(np.where(keep, b.lo, np.where(now, g.lo, np.minimum(g.lo, c.lo))),
+                               np.where(keep, b.hi, np.where(now, g.hi, np.maximum(g.hi, c.hi))))
+                      for b, g, c in zip(B, grow, cand))
+            ok = keep | now
+            if np.all(ok):
+                break
+        return B, np.asarray(ok)
 
     def _flow(self, X: tuple, action: Any, h: Interval, depth: int) -> tuple:
         out = self._substep(X, action, h)

@@ -64,6 +64,8 @@ class Interval:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Interval:
+        if getattr(other, "_set_valued", False):
+            return NotImplemented
         o = Interval.of(other)
         return Interval(_down(self.lo + o.lo), _up(self.hi + o.hi))
 
@@ -73,13 +75,19 @@ class Interval:
         return Interval(-self.hi, -self.lo)
 
     def __sub__(self, other: Any) -> Interval:
+        if getattr(other, "_set_valued", False):
+            return NotImplemented
         o = Interval.of(other)
         return Interval(_down(self.lo - o.hi), _up(self.hi - o.lo))
 
     def __rsub__(self, other: Any) -> Interval:
+        if getattr(other, "_set_valued", False):
+            return NotImplemented
         return Interval.of(other) - self
 
     def __mul__(self, other: Any) -> Interval:
+        if getattr(other, "_set_valued", False):
+            return NotImplemented
         o = Interval.of(other)
         with np.errstate(invalid="ignore"):
             p = np.stack([self.lo * o.lo, self.lo * o.hi, self.hi * o.lo, self.hi * o.hi])
@@ -89,6 +97,8 @@ class Interval:
     __rmul__ = __mul__
 
     def __truediv__(self, other: Any) -> Interval:
+        if getattr(other, "_set_valued", False):
+            return NotImplemented
         o = Interval.of(other)
         zero = (o.lo <= 0.0) & (o.hi >= 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -98,6 +108,8 @@ class Interval:
         return Interval(np.where(zero, -_INF, out.lo), np.where(zero, _INF, out.hi))
 
     def __rtruediv__(self, other: Any) -> Interval:
+        if getattr(other, "_set_valued", False):
+            return NotImplemented
         return Interval.of(other) / self
 
     def __pow__(self, k: int) -> Interval:

@@ -51,6 +51,25 @@ class ReachConfig:
     split_ambiguous: int = 0
     """Bisections of a box whose argmax is ambiguous before its actions are stepped
     (measured on CartPole: 2 costs ~20x the time for no longer horizon)."""
+    sets: str = "auto"
+    """How a cell is carried: "box" (intervals, `sanp.reach.engine`), "zonotope" (affine
+    sets, `sanp.reach.zono_engine`) or "auto": zonotopes for continuous-time dynamics
+    (the plant's flow rotates or contracts the set, which boxes wrap), boxes otherwise."""
+    order: int = 4
+    """Zonotope sets: the order of the Taylor integrator of continuous-time dynamics."""
+    max_generators: int = 40
+    """Zonotope sets: most generators of a set (smaller ones are boxed)."""
+    substeps: int | None = None
+    """Zonotope sets: Taylor substeps per control period (rounded up to a power of 2;
+    default: a quarter of the dynamics' `substeps`, its float model's RK4 steps)."""
+
+    def resolved_sets(self, dyn: Dynamics) -> str:
+        """"box" or "zonotope" for these dynamics."""
+        if self.sets not in ("auto", "box", "zonotope"):
+            raise ReachError(f"sets {self.sets!r}: use auto, box or zonotope")
+        if self.sets != "auto":
+            return self.sets
+        return "zonotope" if dyn.time == "continuous" else "box"
 
 
 @dataclass(frozen=True)
@@ -94,12 +113,15 @@ class ReachResult:
     method: str
     stopped_by: str
     """"decided" (no unknown cell left), "cells" (budget), or "timeout"."""
+    sets: str = "box"
+    """How the cells were carried: "box" or "zonotope"."""
 
 
-def build(policy: Any, spec: Any, binding: Any, horizon: int, names: list[str] | None = None
-          ) -> tuple[ClosedLoop, Dynamics, np.ndarray, np.ndarray, list[int]]:
-    """The closed loop of `policy` in `binding`'s env and the initial state box: its
-    lower and upper corner and the indices of the searched state components."""
+def build(policy: Any, spec: Any, binding: Any, horizon: int, names: list[str] | None = None,
+          config: ReachConfig | None = None) -> tuple[ClosedLoop, Dynamics, np.ndarray, np.ndarray, list[int]]:
+    """The closed loop of `policy` in `binding`'s env (over the sets `config` chooses,
+    boxes by default) and the initial state box: its lower and upper corner and the
+    indices of the searched state components."""
     from sanp.reach.bounds import bounded
 
     dyn = dynamics_of(binding)
@@ -118,7 +140,14 @@ def build(policy: Any, spec: Any, binding: Any, horizon: int, names: list[str] |
         f = spec.requirements[name].formula
         rs.check_supported(name, f, signals)
         reqs.append(Requirement(name, f, rs.shape(f)))
-    loop = ClosedLoop(net, dyn, binding.action_kind == "discrete", signals, reqs, horizon)
+    discrete = binding.action_kind == "discrete"
+    if config is not None and config.resolved_sets(dyn) == "zonotope":
+        from sanp.reach.zono_engine import ZonoLoop
+
+        loop: ClosedLoop = ZonoLoop(net, dyn, discrete, signals, reqs, horizon, order=config.order,
+                                    max_generators=config.max_generators, substeps=config.substeps)
+    else:
+        loop = ClosedLoop(net, dyn, discrete, signals, reqs, horizon)
     lo, hi, searched = initial_box(dyn, binding)
     return loop, dyn, lo, hi, searched
 
@@ -162,7 +191,7 @@ def prove_closed_loop(policy: Any, spec: Any, binding: Any, config: ReachConfig,
     sanp's rollout with the deployed policy); `on_level(level, cells, unknown)` reports
     progress."""
     start = time.monotonic()
-    loop, _, lo0, hi0, searched = build(policy, spec, binding, config.horizon, requirements)
+    loop, dyn, lo0, hi0, searched = build(policy, spec, binding, config.horizon, requirements, config)
     loop.max_boxes, loop.split_ambiguous = config.max_boxes, config.split_ambiguous
     reqs = loop.requirements
     T = config.horizon
@@ -214,8 +243,15 @@ def prove_closed_loop(policy: Any, spec: Any, binding: Any, config: ReachConfig,
         by_h = ((p_from[r][:, None] <= n[None]) & (n[None] <= p_to[r][:, None])) * vol[:, None]
         verdict = "refuted" if cex[r] else ("proved" if frac["proved"] >= 1.0 - 1e-12 else "unknown")
         out.append(RequirementResult(req.name, verdict, frac, by_h.sum(axis=0), tuple(cex[r]), tubes[r]))
-    return ReachResult(T, tuple(out), len(cells_lo), time.monotonic() - start,
-                       "interval dynamics (outward rounding) + CROWN network bounds, box partition", stopped_by)
+    sets = config.resolved_sets(dyn)
+    return ReachResult(T, tuple(out), len(cells_lo), time.monotonic() - start, _method(config, sets), stopped_by, sets)
+
+
+def _method(config: ReachConfig, sets: str) -> str:
+    if sets == "box":
+        return "interval dynamics (outward rounding) + CROWN network bounds, box partition"
+    return (f"zonotope sets (affine arithmetic, Taylor order {config.order} with interval Lagrange remainder, "
+            f"at most {config.max_generators} generators) + CROWN network bounds on zonotopes, box partition")
 
 
 def _sensitivity(loop: ClosedLoop, lo: np.ndarray, hi: np.ndarray, searched: list[int]) -> np.ndarray:
