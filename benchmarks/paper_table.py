@@ -166,7 +166,8 @@ def _verdict(doc: dict, report: Path | None) -> dict:
     if not isinstance(doc.get("verdict"), dict):
         return {}
     ni = doc["verdict"].get("noninferiority") or {}
-    return {"ok": doc["verdict"]["ok"], "exit": doc.get("benchmark", {}).get("exit"),
+    return {"ok": doc["verdict"]["ok"], "headline": doc["verdict"]["headline"],
+            "exit": doc.get("benchmark", {}).get("exit"),
             "horizon": doc["inputs"].get("horizon"), "ni": [ni.get("verdict"), ni.get("p_value"), ni.get("margin")],
             "fresh": _fresh(report) if report else {}}
 
@@ -316,7 +317,7 @@ def _current(runs: list[dict]) -> list[str]:
                 f"{rows[0]['points']}", _worse(rows, "spec"), _worse(rows, full) if full else "-",
                 _spread([r["wall"] for r in rows], "{:.0f} s")])
             per_run += [[env_id, recipe, r["seed"], f"{r['final']:.2%}", f"{r['reward']:.1f}",
-                         ("ok" if r["ok"] else "NOT ok") + f" (exit {r['exit']})",
+                         "ok (exit 0)" if r["ok"] else f"NOT ok (exit {r['exit']}): {r['headline'].split(';')[0]}",
                          f"{r['ni'][0]} (p = {r['ni'][1]:.3g})" if r["ni"][1] is not None else str(r["ni"][0]),
                          f"{r['hs']} vs {r['hd']} of {r['points']}", _fresh_cell(r, "spec"),
                          _fresh_cell(r, full) if full else "-", f"{r['wall']:.0f} s",
