@@ -331,7 +331,7 @@ def _current(runs: list[dict]) -> list[str]:
     return [
         *C.table(["env (steps checked of the episode)", "run set", "seeds", "sparsity after step 1",
                   "final sparsity", "final reward", "verdict ok", "held-out uniform violations sparse vs dense",
-                  "seeds worse on 2000 fresh points", "seeds worse over the full 500-step episode", "wall time"],
+                  "seeds worse on fresh points", "seeds worse over the full 500-step episode", "wall time"],
                  summary),
         "", "Commands (S the seed; `benchmarks/paper_rerun.py fresh --env ENV [--spec specs/cartpole_full.stl]` "
         "ran the fresh points):", "", *commands, "", "Per run:", "",
