@@ -1,6 +1,6 @@
 """Falsification: search a spec's search space for episodes that violate its
-requirements, with an optimiser from the registry (`PROPOSERS`: "bo", "random", or a
-plug-in's).
+requirements, with an optimiser from the registry (`PROPOSERS`: "corners", "bo",
+"random", "cmaes", "reseed" — which searches the reset seed too — or a plug-in's).
 
     config.py     FalsifyConfig, the settings of one run
     registry.py   the Proposer protocol and the one registry of optimisers
@@ -23,6 +23,7 @@ from sanp.falsify.registry import (
     PRUNE_DEFAULT,
     UNIFORM,
     Proposer,
+    SeedSearch,
     is_uniform,
     label,
     proposer_class,
@@ -43,6 +44,7 @@ __all__ = [
     "FalsifyResult",
     "Proposer",
     "RandomProposer",
+    "SeedSearch",
     "critical_step",
     "falsify",
     "is_uniform",

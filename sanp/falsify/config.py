@@ -13,6 +13,7 @@ from sanp.errors import OptionError
 from sanp.falsify.proposers.bo import BOConfig
 from sanp.falsify.proposers.cmaes import CMAESConfig
 from sanp.falsify.proposers.corners import CornersConfig
+from sanp.falsify.proposers.reseed import ReseedConfig
 from sanp.falsify.registry import DEFAULT, PROPOSERS, is_uniform
 from sanp.stats import check_confidence, points_for_rate
 
@@ -38,6 +39,8 @@ class FalsifyConfig:
     """Settings of optimiser "cmaes"."""
     corners: CornersConfig = field(default_factory=CornersConfig)
     """Settings of optimiser "corners"."""
+    reseed: ReseedConfig = field(default_factory=ReseedConfig)
+    """Settings of optimiser "reseed"."""
     confidence: float = 0.95
     """Confidence level of the violation-rate bound of uniform sampling."""
     target_rate: float | None = None

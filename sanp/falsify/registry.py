@@ -5,7 +5,9 @@ checks and report labels read it, so adding an optimiser is one module plus one 
 
 A proposer works on the unit cube [0, 1]^dim; `sanp.falsify` scales its points to the
 search space, rolls them out in chunks and tells it the objective (the minimum
-robustness of the searched requirements; lower is closer to a violation).
+robustness of the searched requirements; lower is closer to a violation). Each point's
+episode has its own reset seed, hashed from its values, unless the proposer also
+follows `SeedSearch` and chooses the seeds itself ("reseed").
 
 Example:
     >>> DEFAULT, proposer_class("random").uniform, proposer_class("bo").uniform
@@ -13,6 +15,7 @@ Example:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from sanp.plugins import Registry
@@ -54,11 +57,27 @@ class Proposer(Protocol):
         last proposal: the search stops mid-chunk at a counterexample)."""
 
 
+@runtime_checkable
+class SeedSearch(Protocol):
+    """What a proposer adds to search the reset seed too (the env's own randomness: a
+    walker's terrain, a lander's dispersion) instead of letting each point carry its own,
+    hashed from its values. Optional: `sanp.falsify` calls these only when present."""
+
+    def reset_seeds(self) -> Sequence[int | None]:
+        """The reset seed of each point of the last `propose` (an int in [0, 2^53), or
+        None: the point's own). The point records it, so its episode replays exactly."""
+
+    def tell_reset_seeds(self, seeds: Sequence[int]) -> None:
+        """The reset seeds the points of the next `tell` ran with (a spec that pins one
+        seed for every episode overrides the proposed ones)."""
+
+
 PROPOSERS: Registry[type[Proposer]] = Registry("sanp.proposers", "optimiser", {
     "corners": "sanp.falsify.proposers.corners:CornersProposer",
     "bo": "sanp.falsify.proposers.bo:BOProposer",
     "random": "sanp.falsify.proposers.uniform:RandomProposer",
     "cmaes": "sanp.falsify.proposers.cmaes:CMAESProposer",
+    "reseed": "sanp.falsify.proposers.reseed:ReseedProposer",
 })
 """Every optimiser by name. The first built-in is the default."""
 

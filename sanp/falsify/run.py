@@ -26,7 +26,7 @@ from sanp.falsify.registry import make
 from sanp.falsify.results import Counterexample, Evaluation, FalsifyResult
 from sanp.rollout import Trajectory, run_batch
 from sanp.stats import upper_bound
-from sanp.types import Actor, Point
+from sanp.types import RESET_SEED, Actor, Point
 from stl.critical import decision
 
 # -------------------------------------------------------------------------- scoring
@@ -126,7 +126,8 @@ class _Run:
             # discarded, so results do not depend on the chunk size.
             unit = proposer.propose(proposer.chunk(config.budget - done))
             t1 = time.perf_counter()
-            points = [binding.point(lo + u * (hi - lo)) for u in unit]
+            points = [_seeded(binding, binding.point(lo + u * (hi - lo)), s)
+                      for u, s in zip(unit, _wanted_seeds(proposer, len(unit)))]
             trajs = run_batch(self.actor, binding, points)
             self.t_opt += t1 - t0
             self.t_roll += time.perf_counter() - t1
@@ -139,6 +140,8 @@ class _Run:
                     return True
                 if config.target_rate is not None and upper_bound(bad, done, config.confidence) <= config.target_rate:
                     return False
+            if hasattr(proposer, "tell_reset_seeds"):
+                proposer.tell_reset_seeds([binding.seed_of(p) for p in points[: len(ys)]])
             proposer.tell(unit[: len(ys)], np.array(ys))
         return False
 
@@ -156,6 +159,28 @@ class _Run:
         if self.progress:
             self.progress(len(self.evaluations), self.total, self.best)
         return violated
+
+
+def _wanted_seeds(proposer: Any, n: int) -> list[int | None]:
+    """The reset seeds a proposer that searches them chose for its last `n` points
+    (`sanp.falsify.registry.SeedSearch`); None each: the points' own."""
+    if not hasattr(proposer, "reset_seeds"):
+        return [None] * n
+    seeds = list(proposer.reset_seeds())
+    if len(seeds) != n:
+        raise OptionError(f"optimizer {type(proposer).__name__} gave {len(seeds)} reset seeds for {n} points; "
+                          "its reset_seeds() must return one per proposed point (None: the point's own)")
+    return seeds
+
+
+def _seeded(binding: Binding, point: Point, seed: int | None) -> Point:
+    """`point` with the reset seed the proposer chose, recorded in the point itself (so its
+    evaluation, counterexample and report replay that episode); a spec's pinned seed wins."""
+    if seed is not None and binding.reset_seed is None:
+        if isinstance(seed, bool) or not 0 <= int(seed) < 2**53:
+            raise OptionError(f"a proposed reset seed must be an integer in [0, 2^53), got {seed!r}")
+        point[RESET_SEED] = int(seed)
+    return point
 
 
 def _select(spec: Any, wanted: Sequence[str] | None) -> list[str]:

@@ -231,7 +231,7 @@ def test_unknown_requirement_lists_the_names(cartpole_spec, linear_cartpole):
 @pytest.mark.parametrize("kw, match", [
     ({"budget": 0}, "budget must be a positive number of rollouts, got 0"),
     ({"budget": -5}, "got -5"),
-    ({"optimizer": "annealing"}, "optimizer must be one of bo, cmaes, corners, random, got 'annealing'"),
+    ({"optimizer": "annealing"}, "optimizer must be one of bo, cmaes, corners, random, reseed, got 'annealing'"),
     ({"mode": "all"}, "mode must be 'joint' or 'each'"),
 ])
 def test_bad_config(kw, match):

@@ -83,7 +83,7 @@ def test_builtins_follow_the_protocol_and_stay_on_the_cube():
 
 
 def test_unknown_names_are_refused_everywhere():
-    with pytest.raises(OptionError, match="optimizer must be one of bo, cmaes, corners, random, got 'cma'"):
+    with pytest.raises(OptionError, match="optimizer must be one of bo, cmaes, corners, random, reseed, got 'cma'"):
         FalsifyConfig(optimizer="cma")
     with pytest.raises(OptionError, match="optimizer must be one of .*got 'cma'"):
         PruneConfig(optimizer="cma")
