@@ -46,7 +46,7 @@ CURRENT_INTRO = (
     "(recipe deep, criterion activation, margin 0.005, confidence 0.95) plus only the options its run set "
     "names (`benchmarks/paper_rerun.py prune`; commands below). 'Verdict ok' is the run's own verdict: "
     "non-inferior to the dense policy on its held-out points (Farrington-Manning at the run's share of "
-    "alpha), exit 0. Fresh points: 2000 uniform points of the spec's search space, each with its own reset "
+    "alpha), exit 0. Fresh points: 2000 (BipedalWalker: 300) uniform points of the spec's search space, each with its own reset "
     "seed, from `sanp verify --optimizer random --all --seed 7` (`benchmarks/paper_rerun.py fresh`), a run "
     "seed and reset-seed namespace no prune phase draws from; the dense policy ran on the same points. "
     "'Worse' is the one-sided Fisher exact test of 'sparse violates more often' at 95% "
