@@ -279,24 +279,28 @@ def _run_row(r: dict, env_id: str) -> list:
     ]
 
 
-def _fresh_cell(r: dict, tag: str) -> str:
+def _fresh_comparison(r: dict, tag: str):
+    """The one-sided Fisher comparison of a run's fresh points against the dense policy's
+    (None: not run)."""
     from sanp.stats import compare_rates
 
     f = r["fresh"].get(tag)
-    if not f:
+    return compare_rates(tuple(f["dense"]), tuple(f["sparse"]), 0.95) if f else None
+
+
+def _fresh_cell(r: dict, tag: str) -> str:
+    c = _fresh_comparison(r, tag)
+    if c is None:
         return "not run"
-    c = compare_rates(tuple(f["dense"]), tuple(f["sparse"]), 0.95)
+    f = r["fresh"][tag]
     return f"{f['sparse'][0]} vs {f['dense'][0]} of {f['sparse'][1]} ({c.verdict}, p = {c.p_value:.2g})"
 
 
 def _worse(rows: list[dict], tag: str) -> str:
-    from sanp.stats import compare_rates
-
-    done = [r for r in rows if tag in r["fresh"]]
-    worse = [r["seed"] for r in done if compare_rates(tuple(r["fresh"][tag]["dense"]),
-                                                      tuple(r["fresh"][tag]["sparse"]), 0.95).verdict == "worse"]
+    done = [(r["seed"], _fresh_comparison(r, tag)) for r in rows if tag in r["fresh"]]
     if not done:
         return "not run"
+    worse = [seed for seed, c in done if c.verdict == "worse"]
     return f"{len(worse)} of {len(done)}" + (f" (seeds {', '.join(map(str, worse))})" if worse else "")
 
 

@@ -15,19 +15,9 @@ import pytest
 from sanp.cli import main
 from sanp.schemas import schema
 from tests.sanp.cli_run import cli
+# the always-violating CartPole spec and the policies `sanp replay`'s tests use
+from tests.sanp.test_cli_replay import CARTPOLE, LANDER, SHORT
 
-ROOT = Path(__file__).resolve().parents[2]
-CARTPOLE = ROOT / "zoo/cartpole/dense.onnx"
-LANDER = ROOT / "zoo/lunar_lander/dense.onnx"
-# A 30-step episode whose pole is never still enough after step 5: every rollout violates.
-SHORT = """env CartPole-v1
-horizon 30
-signal x = obs[0]
-signal theta = obs[2]
-search theta in [-0.05, 0.05]
-search x in [-0.05, 0.05]
-req upright: always[5:30] (abs(theta) <= 0.004)
-"""
 # The dense lander under a searched crosswind, held to a vertical speed it exceeds at
 # most points within 60 steps; each point has its own reset seed (terrain, dispersion).
 WINDY = """env LunarLander-v3 (continuous=true)
